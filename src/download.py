@@ -1,0 +1,71 @@
+"""Stage ``download``: fetch the four MNIST files, each verified by its sha256, into one folder.
+
+    python src/download.py --params params.yaml --out stages/download
+
+The folder appears only once all four files are verified; on any failure there is none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from mnist_pipeline.fetch import FetchError, fetch_file
+from mnist_pipeline.files import atomic_dir
+from mnist_pipeline.params import Params, ParamsError, load_params
+from mnist_pipeline.stage import run_stage
+
+log = logging.getLogger("download")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="download",
+        description=(
+            "Fetch the four MNIST files named in params.yaml (dataset.files), trying each "
+            "mirror of dataset.mirrors in order (a directory, a file:// or an http(s):// URL), "
+            "verify each against its sha256 and write them into OUT. OUT appears only when "
+            "all four are verified. Exit status 1 if the params are invalid or a file could "
+            "not be fetched from any mirror."
+        ),
+    )
+    parser.add_argument("--params", type=Path, required=True,
+                        help="params.yaml (dataset, download)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="the folder to write the four files into")
+    return parser.parse_args(argv)
+
+
+def download_all(params: Params, out: Path) -> None:
+    """Fetch every dataset file into ``out``, logging one line per file to stderr."""
+    with atomic_dir(out) as tmp:
+        for file in params.dataset.files.values():
+            start = time.monotonic()
+            mirror = fetch_file(
+                file.name,
+                file.sha256,
+                params.dataset.mirrors,
+                tmp / file.name,
+                timeout=params.download.timeout,
+                retries=params.download.retries,
+                progress=sys.stderr,
+            )
+            size = (tmp / file.name).stat().st_size
+            seconds = time.monotonic() - start
+            log.info("%s: %d bytes from %s in %.2f s", file.name, size, mirror, seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return run_stage(
+        "download",
+        lambda: download_all(load_params(args.params), args.out),
+        (ParamsError, FetchError),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

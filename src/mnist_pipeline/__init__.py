@@ -1,0 +1,1 @@
+"""Shared modules of the mnist-pipeline stages: IDX codec, params loader, model registry."""

@@ -1,0 +1,85 @@
+"""Writing outputs so that a crash never leaves a half-written file behind.
+
+Every output is written under a temporary name in the same directory and renamed into
+place only when complete: a reader (the next stage, DVC, a user) sees the old file, no
+file, or the whole new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_file(dest: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; rename it onto ``dest`` if the block succeeds."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        tmp.chmod(0o666 & ~_umask())  # mkstemp's 0600 is for the temporary name only
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(dest: Path) -> Iterator[Path]:
+    """Yield an empty temporary directory; it replaces ``dest`` whole if the block succeeds."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield tmp
+        tmp.chmod(0o777 & ~_umask())
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def write_text(dest: Path, text: str) -> None:
+    with atomic_file(dest) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(dest: Path, data: object) -> None:
+    """Write JSON with sorted keys and a trailing newline: same data, same bytes."""
+    write_text(dest, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def save_arrays(dest: Path, arrays: Mapping[str, np.ndarray], *, compress: bool = False) -> None:
+    """Save named arrays as one ``.npz`` (compressed for integer images, plain for floats)."""
+    with atomic_file(dest) as tmp, tmp.open("wb") as fh:
+        (np.savez_compressed if compress else np.savez)(fh, **arrays)
+
+
+def load_arrays(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Load the named arrays from an ``.npz`` (never unpickling), naming what is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (did the previous stage run?)")
+    with np.load(path, allow_pickle=False) as npz:
+        missing = [name for name in names if name not in npz.files]
+        if missing:
+            raise ValueError(f"{path}: missing arrays {missing}; it holds {sorted(npz.files)}")
+        return {name: npz[name] for name in names}

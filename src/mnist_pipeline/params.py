@@ -1,0 +1,232 @@
+"""The one loader of ``params.yaml``: every key checked once, before any stage does work.
+
+A misspelled key, a wrong type, an unknown method or estimator: each is a ``ParamsError``
+whose message starts with the file and the dotted key, then says what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mnist_pipeline.registry import ESTIMATORS
+
+DATASET_FILES = ("train_images", "train_labels", "test_images", "test_labels")
+NORMALIZE_METHODS = ("scale", "offset", "l2", "standardize")
+FEATURE_STAGES = ("normalize", "pca")
+MODEL_KEYS = ("features", "estimator", "target")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class ParamsError(ValueError):
+    """A parameter is missing, misspelled or of the wrong type or value."""
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    mirrors: tuple[str, ...]
+    files: dict[str, DatasetFile]
+
+
+@dataclass(frozen=True)
+class Download:
+    timeout: float
+    retries: int
+
+
+@dataclass(frozen=True)
+class Normalize:
+    method: str
+    deskew: bool
+
+
+@dataclass(frozen=True)
+class Pca:
+    n: int
+    whiten: bool
+    seed: int
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    features: str
+    estimator: str
+    target: int | None
+    params: dict[str, Any] = field(default_factory=dict)
+    """The estimator's own parameters: every key of the entry but features/estimator/target."""
+
+    @property
+    def key(self) -> str:
+        return f"models.{self.name}"
+
+
+@dataclass(frozen=True)
+class Params:
+    dataset: Dataset
+    download: Download
+    validation: int
+    normalize: Normalize
+    pca: Pca
+    models: dict[str, Model]
+    notebooks: dict[str, float]
+
+    def model(self, name: str) -> Model:
+        if name not in self.models:
+            raise ParamsError(
+                f"models.{name}: no such model (expected one of: {', '.join(self.models)})"
+            )
+        return self.models[name]
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else str(name)
+
+
+class _Reader:
+    """Typed access to a nested mapping that names the file and dotted key in every error."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, expected: str, got: Any) -> None:
+        raise ParamsError(f"{self.source}: {key}: expected {expected}, got {got!r}")
+
+    def mapping(self, value: Any, key: str, allowed: tuple[str, ...] | None = None) -> dict:
+        if not isinstance(value, Mapping):
+            self.fail(key, "a mapping", value)
+        if allowed is not None:
+            for name in value:
+                if name not in allowed:
+                    raise ParamsError(f"{self.source}: {_join(key, name)}: unknown key "
+                                      f"(expected one of: {', '.join(allowed)})")
+            for name in allowed:
+                if name not in value:
+                    raise ParamsError(f"{self.source}: {_join(key, name)}: missing")
+        return dict(value)
+
+    def integer(self, value: Any, key: str, minimum: int | None = None) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(key, "an integer", value)
+        if minimum is not None and value < minimum:
+            self.fail(key, f"an integer >= {minimum}", value)
+        return value
+
+    def number(self, value: Any, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            self.fail(key, "a positive number", value)
+        return float(value)
+
+    def boolean(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            self.fail(key, "true or false", value)
+        return value
+
+    def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:
+        if value not in choices:
+            self.fail(key, f"one of {', '.join(choices)}", value)
+        return value
+
+
+def load_params(path: Path | str) -> Params:
+    """Read and validate the whole params file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: no such params file") from None
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    return parse_params(raw, str(path))
+
+
+def parse_params(raw: Any, source: str = "params.yaml") -> Params:
+    r = _Reader(source)
+    top = r.mapping(raw, "", ("dataset", "download", "split", "normalize", "pca", "models",
+                             "notebooks"))
+
+    dataset = r.mapping(top["dataset"], "dataset", ("mirrors", "files"))
+    mirrors = dataset["mirrors"]
+    if not isinstance(mirrors, list) or not mirrors:
+        r.fail("dataset.mirrors", "a non-empty list of directories or URLs", mirrors)
+    for i, mirror in enumerate(mirrors):
+        if not isinstance(mirror, str) or not mirror:
+            r.fail(f"dataset.mirrors[{i}]", "a directory, file:// or http(s):// URL", mirror)
+    files_raw = r.mapping(dataset["files"], "dataset.files", DATASET_FILES)
+    files = {}
+    for role in DATASET_FILES:
+        key = f"dataset.files.{role}"
+        entry = r.mapping(files_raw[role], key, ("name", "sha256"))
+        name, digest = entry["name"], entry["sha256"]
+        if not isinstance(name, str) or not name or "/" in name:
+            r.fail(f"{key}.name", "a plain file name", name)
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            r.fail(f"{key}.sha256", "64 lowercase hex digits", digest)
+        files[role] = DatasetFile(name, digest)
+
+    download = r.mapping(top["download"], "download", ("timeout", "retries"))
+    split = r.mapping(top["split"], "split", ("validation",))
+    normalize = r.mapping(top["normalize"], "normalize", ("method", "deskew"))
+    pca = r.mapping(top["pca"], "pca", ("n", "whiten", "seed"))
+
+    models_raw = r.mapping(top["models"], "models")
+    if not models_raw:
+        r.fail("models", "at least one model", models_raw)
+    models = {name: _parse_model(r, name, entry) for name, entry in models_raw.items()}
+
+    notebooks = r.mapping(top["notebooks"], "notebooks")
+    for name, value in notebooks.items():
+        if name not in models:
+            raise ParamsError(f"{source}: notebooks.{name}: not a model "
+                              f"(expected one of: {', '.join(models)})")
+        r.number(value, f"notebooks.{name}")
+
+    return Params(
+        dataset=Dataset(tuple(mirrors), files),
+        download=Download(
+            timeout=r.number(download["timeout"], "download.timeout"),
+            retries=r.integer(download["retries"], "download.retries", minimum=0),
+        ),
+        validation=r.integer(split["validation"], "split.validation", minimum=1),
+        normalize=Normalize(
+            method=r.choice(normalize["method"], "normalize.method", NORMALIZE_METHODS),
+            deskew=r.boolean(normalize["deskew"], "normalize.deskew"),
+        ),
+        pca=Pca(
+            n=r.integer(pca["n"], "pca.n", minimum=1),
+            whiten=r.boolean(pca["whiten"], "pca.whiten"),
+            seed=r.integer(pca["seed"], "pca.seed", minimum=0),
+        ),
+        models=models,
+        notebooks={name: float(value) for name, value in notebooks.items()},
+    )
+
+
+def _parse_model(r: _Reader, name: str, entry: Any) -> Model:
+    key = f"models.{name}"
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", str(name)):
+        r.fail(key, "a model name of lowercase letters, digits and _", name)
+    entry = r.mapping(entry, key)
+    for required in ("features", "estimator"):
+        if required not in entry:
+            raise ParamsError(f"{r.source}: {key}.{required}: missing")
+    features = r.choice(entry["features"], f"{key}.features", FEATURE_STAGES)
+    estimator = r.choice(entry["estimator"], f"{key}.estimator", tuple(ESTIMATORS))
+    target = entry.get("target")
+    if target is not None and (
+        isinstance(target, bool) or not isinstance(target, int) or not 0 <= target <= 9
+    ):
+        r.fail(f"{key}.target", "a digit 0-9 (or no target for a 10-class model)", target)
+    params = {k: v for k, v in entry.items() if k not in MODEL_KEYS}
+    return Model(name, features, estimator, target, params)

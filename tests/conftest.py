@@ -1,0 +1,82 @@
+"""Fixtures shared by the tests: the repository's paths, small IDX data sets, params files."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from mnist_pipeline.idx import read_idx, write_idx
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED_MNIST = REPO / "data" / "mnist"
+FILE_NAMES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def run_script(script: str, *args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """Run ``src/<script>.py`` as DVC would: a fresh interpreter, output captured."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "src" / f"{script}.py"), *map(str, args)],
+        cwd=cwd, capture_output=True, text=True, check=False,
+    )
+
+
+def deep_update(base: dict, overrides: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_update(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@pytest.fixture(scope="session")
+def repo_params() -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+@pytest.fixture
+def write_params(tmp_path: Path, repo_params: dict) -> Callable[..., Path]:
+    """Write a params.yaml: the repository's, with ``overrides`` merged in."""
+
+    def write(overrides: dict | None = None, name: str = "params.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(deep_update(repo_params, overrides or {}), sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def mnist_slice() -> dict[str, np.ndarray]:
+    """The first 1,200 training and 300 test images of the shipped, real MNIST."""
+    arrays = {role: read_idx(SHIPPED_MNIST / name) for role, name in FILE_NAMES.items()}
+    return {role: a[:1200] if role.startswith("train") else a[:300]
+            for role, a in arrays.items()}
+
+
+def write_dataset(folder: Path, arrays: dict[str, np.ndarray]) -> dict:
+    """Write the four arrays as gzipped IDX files; return the params ``dataset.files`` entry."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for role, name in FILE_NAMES.items():
+        write_idx(folder / name, arrays[role], compress=True)
+        files[role] = {"name": name, "sha256": sha256_of(folder / name)}
+    return files

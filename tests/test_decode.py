@@ -1,0 +1,160 @@
+"""The decode stage on good and bad IDX files: exact errors, and nothing written on failure."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import FILE_NAMES, run_script, write_dataset
+
+import decode
+from mnist_pipeline.files import load_arrays
+from mnist_pipeline.idx import encode_idx
+
+
+@pytest.fixture
+def dataset(tmp_path, mnist_slice, write_params) -> tuple[Path, Path]:
+    """A folder of four good IDX files (a slice of real MNIST) and a params file naming them."""
+    folder = tmp_path / "download"
+    files = write_dataset(folder, mnist_slice)
+    return folder, write_params({"dataset": {"files": files}})
+
+
+def decode_fails_with(dataset, capsys, message: str) -> None:
+    folder, params = dataset
+    out = folder.parent / "decode"
+    assert decode.main(["--params", str(params), "--in", str(folder), "--out", str(out)]) == 1
+    assert capsys.readouterr().err == f"decode: error: {message}\n"
+    assert not out.exists()
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_decode_writes_uint8_images_and_labels(dataset, mnist_slice):
+    folder, params = dataset
+    out = folder.parent / "decode"
+    result = run_script("decode", "--params", params, "--in", folder, "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "decode: decoded 1200 train, 300 test into" in result.stderr
+    train = load_arrays(out / "train.npz", ("images", "labels"))
+    assert train["images"].dtype == np.uint8 and train["images"].shape == (1200, 28, 28)
+    np.testing.assert_array_equal(train["labels"], mnist_slice["train_labels"])
+    test = load_arrays(out / "test.npz", ("images", "labels"))
+    np.testing.assert_array_equal(test["images"], mnist_slice["test_images"])
+
+
+def test_decode_help_describes_the_stage():
+    result = run_script("decode", "--help")
+    assert result.returncode == 0
+    assert "Decode MNIST's IDX files" in result.stdout
+    assert "--in" in result.stdout and "--out" in result.stdout
+
+
+def test_truncated_gzip(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["train_labels"]
+    path.write_bytes(path.read_bytes()[:-30])
+    decode_fails_with(dataset, capsys, f"{path}: truncated or corrupt gzip stream: Compressed "
+                      "file ended before the end-of-stream marker was reached")
+
+
+def test_gzip_with_a_bad_crc(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["test_labels"]
+    data = bytearray(path.read_bytes())
+    actual_crc = zlib.crc32(gzip.decompress(bytes(data)))
+    data[-8:-4] = b"\x00\x00\x00\x00"
+    path.write_bytes(bytes(data))
+    decode_fails_with(dataset, capsys, f"{path}: corrupt gzip stream: CRC check failed "
+                      f"0x0 != {hex(actual_crc)}")
+
+
+def test_wrong_magic(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["train_images"]
+    path.write_bytes(b"\x01\x02\x08\x03" + b"\x00" * 100)
+    decode_fails_with(dataset, capsys, f"{path}: not an IDX file: magic 01020803 does not "
+                      "start with two zero bytes")
+
+
+def test_unknown_type_code(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["train_labels"]
+    path.write_bytes(bytes([0, 0, 0x0A, 1, 0, 0, 0, 2, 1, 2]))
+    decode_fails_with(dataset, capsys, f"{path}: unknown IDX type code 0x0A "
+                      "(known: 0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E)")
+
+
+def test_dimensions_whose_product_overflows(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["train_images"]
+    path.write_bytes(bytes([0, 0, 0x0E, 3]) + b"\xff\xff\xff\xff" * 3)
+    decode_fails_with(dataset, capsys, f"{path}: header dimensions 4294967295 x 4294967295 x "
+                      "4294967295 claim 633825299671392843082401579000 bytes, more than the "
+                      "17179869184 this reader accepts")
+
+
+def test_absurd_item_count_in_a_16_byte_file_is_an_error_not_a_memory_error(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["train_labels"]
+    path.write_bytes(bytes([0, 0, 0x08, 3]) + (10**4).to_bytes(4, "big") * 3)
+    decode_fails_with(dataset, capsys, f"{path}: header dimensions 10000 x 10000 x 10000 claim "
+                      "1000000000000 bytes, more than the 17179869184 this reader accepts")
+
+
+def test_plausible_item_count_with_no_payload_is_too_short(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["train_labels"]
+    path.write_bytes(bytes([0, 0, 0x08, 3]) + (10**3).to_bytes(4, "big") * 3)
+    decode_fails_with(dataset, capsys, f"{path}: payload too short: header (1000 x 1000 x "
+                      "1000) declares 1000000000 bytes, the file holds 0")
+
+
+def test_payload_too_short(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["test_labels"]
+    path.write_bytes(encode_idx(np.zeros(300, dtype=np.uint8))[:-1])
+    decode_fails_with(dataset, capsys, f"{path}: payload too short: header (300) declares "
+                      "300 bytes, the file holds 299")
+
+
+def test_trailing_bytes(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["test_labels"]
+    path.write_bytes(encode_idx(np.zeros(300, dtype=np.uint8)) + b"\x00")
+    decode_fails_with(dataset, capsys, f"{path}: trailing bytes: payload is longer than the "
+                      "300 bytes its header (300) declares")
+
+
+def test_empty_file(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["test_images"]
+    path.write_bytes(b"")
+    decode_fails_with(dataset, capsys, f"{path}: empty file, expected an IDX header")
+
+
+def test_file_ending_inside_the_header(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["test_images"]
+    path.write_bytes(bytes([0, 0, 0x08, 3, 0, 0]))
+    decode_fails_with(dataset, capsys, f"{path}: file ends inside the header "
+                      "(3 dimensions declared)")
+
+
+def test_image_and_label_counts_disagree(dataset, capsys):
+    images, labels = (dataset[0] / FILE_NAMES[r] for r in ("train_images", "train_labels"))
+    labels.write_bytes(encode_idx(np.zeros(1199, dtype=np.uint8)))
+    decode_fails_with(dataset, capsys, f"{images} holds 1200 images but {labels} holds "
+                      "1199 labels")
+
+
+def test_label_out_of_range(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["test_labels"]
+    labels = np.zeros(300, dtype=np.uint8)
+    labels[17] = 10
+    path.write_bytes(encode_idx(labels))
+    decode_fails_with(dataset, capsys, f"{path}: label 10 at index 17 is outside 0-9")
+
+
+def test_images_of_the_wrong_type(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["test_images"]
+    path.write_bytes(encode_idx(np.zeros((300, 28, 28), dtype=np.float32)))
+    decode_fails_with(dataset, capsys, f"{path}: expected unsigned-byte images N x rows x "
+                      "columns, got float32 with shape (300, 28, 28)")
+
+
+def test_missing_input_file(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["test_images"]
+    path.unlink()
+    decode_fails_with(dataset, capsys, f"[Errno 2] No such file or directory: '{path}'")

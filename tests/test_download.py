@@ -1,0 +1,441 @@
+"""The download stage: fetching from directory, file:// and HTTP mirrors, and the stage script.
+
+HTTP tests run against a real server on 127.0.0.1 whose behaviour per path each test sets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import download
+from mnist_pipeline.fetch import CHUNK, FetchError, fetch_file
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "train-labels-idx1-ubyte.gz"
+BODY = bytes(range(256)) * (10 * CHUNK // 256)
+SHA = hashlib.sha256(BODY).hexdigest()
+WRONG = b"not the file you are looking for"
+WRONG_SHA = hashlib.sha256(WRONG).hexdigest()
+
+
+@dataclass
+class Route:
+    body: bytes = BODY
+    status: int = 200
+    fail_times: int = 0
+    """Answer 500 to this many requests before serving the body."""
+    truncate_at: int | None = None
+    """Send the full Content-Length but close the connection after this many bytes."""
+    delay: float = 0.0
+    """Seconds to wait before answering (cut short when the test ends)."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.routes: dict[str, Route] = {}
+        self.hits: Counter[str] = Counter()
+        self.stopping = threading.Event()
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)  # skips HTTPServer's getfqdn lookup
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Writes to clients that already gave up are expected; stay quiet."""
+
+    def url(self, folder: str) -> str:
+        return f"http://127.0.0.1:{self.server_port}/{folder}/"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        self.server.hits[self.path] += 1
+        route = self.server.routes.get(self.path)
+        if route is None:
+            self.send_error(404)
+            return
+        if route.delay:
+            self.server.stopping.wait(route.delay)
+        if self.server.hits[self.path] <= route.fail_times:
+            self.send_error(500)
+        elif route.status != 200:
+            self.send_error(route.status)
+        else:
+            self._send_body(route)
+
+    def _send_body(self, route: Route) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(route.body)))
+        self.end_headers()
+        end = len(route.body) if route.truncate_at is None else route.truncate_at
+        self.wfile.write(route.body[:end])
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@dataclass
+class Http:
+    server: _Server
+
+    def route(self, folder: str, route: Route, name: str = NAME) -> str:
+        """Serve ``route`` at ``<folder>/<name>``; return the folder's mirror URL."""
+        self.server.routes[f"/{folder}/{name}"] = route
+        return self.server.url(folder)
+
+    def hits(self, folder: str, name: str = NAME) -> int:
+        return self.server.hits[f"/{folder}/{name}"]
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep urllib (and the stage subprocess) talking to 127.0.0.1 directly."""
+    for var in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+        monkeypatch.delenv(var.upper(), raising=False)
+
+
+@pytest.fixture
+def http() -> Iterator[Http]:
+    server = _Server()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield Http(server)
+    finally:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def fetch(mirrors: list[str], dest: Path, *, sha256: str = SHA, timeout: float = 5.0,
+          retries: int = 2, progress: io.StringIO | None = None) -> str:
+    return fetch_file(NAME, sha256, mirrors, dest, timeout=timeout, retries=retries,
+                      progress=progress)
+
+
+def fetch_error(mirrors: list[str], dest: Path, **kwargs: Any) -> str:
+    with pytest.raises(FetchError) as info:
+        fetch(mirrors, dest, **kwargs)
+    return str(info.value)
+
+
+def refused_url() -> str:
+    """An http URL on a 127.0.0.1 port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/gone/"
+
+
+# fetch_file: HTTP
+
+
+def test_http_mirror_writes_verified_file_and_reports_progress(http: Http, tmp_path: Path):
+    mirror = http.route("a", Route())
+    progress = io.StringIO()
+
+    served = fetch([mirror], tmp_path / NAME, progress=progress)
+
+    assert served == mirror
+    assert (tmp_path / NAME).read_bytes() == BODY
+    assert progress.getvalue().splitlines() == [
+        f"{NAME}: {pct}% ({pct * len(BODY) // 100 / 1e6:.1f}/0.7 MB) from {mirror}"
+        for pct in (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
+    ]
+
+
+def test_http_mirror_without_trailing_slash_is_joined_with_one(http: Http, tmp_path: Path):
+    mirror = http.route("a", Route()).rstrip("/")
+
+    assert fetch([mirror], tmp_path / NAME) == mirror
+    assert http.hits("a") == 1
+
+
+def test_404_falls_through_to_next_mirror_without_retry(http: Http, tmp_path: Path):
+    missing = http.server.url("a")
+    good = http.route("b", Route())
+
+    assert fetch([missing, good], tmp_path / NAME) == good
+    assert http.hits("a") == 1
+    assert (tmp_path / NAME).read_bytes() == BODY
+
+
+def test_500_is_retried_and_the_retry_succeeds(http: Http, tmp_path: Path):
+    mirror = http.route("a", Route(fail_times=1))
+
+    assert fetch([mirror], tmp_path / NAME, retries=2) == mirror
+    assert http.hits("a") == 2
+    assert (tmp_path / NAME).read_bytes() == BODY
+
+
+def test_500_on_every_try_fails_after_all_retries(http: Http, tmp_path: Path):
+    mirror = http.route("a", Route(fail_times=99))
+
+    message = fetch_error([mirror], tmp_path / NAME, retries=1)
+
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n"
+        f"  - {mirror}: HTTP 500 Internal Server Error (after 2 tries)"
+    )
+    assert http.hits("a") == 2
+
+
+def test_truncated_body_is_retried_then_fails(http: Http, tmp_path: Path):
+    mirror = http.route("a", Route(truncate_at=1000))
+
+    message = fetch_error([mirror], tmp_path / NAME, retries=2)
+
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n"
+        f"  - {mirror}: body truncated at 1000 of {len(BODY)} bytes (after 3 tries)"
+    )
+    assert http.hits("a") == 3
+
+
+def test_slow_server_times_out_without_retry(http: Http, tmp_path: Path):
+    mirror = http.route("a", Route(delay=5.0))
+
+    message = fetch_error([mirror], tmp_path / NAME, timeout=0.3, retries=2)
+
+    assert message == f"could not fetch {NAME} from 1 mirror:\n  - {mirror}: timed out after 0.3 s"
+    assert http.hits("a") == 1
+
+
+def test_checksum_mismatch_shows_expected_and_actual_digest_without_retry(
+    http: Http, tmp_path: Path
+):
+    mirror = http.route("a", Route(body=WRONG))
+
+    message = fetch_error([mirror], tmp_path / NAME, retries=2)
+
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n"
+        f"  - {mirror}: checksum mismatch: expected sha256 {SHA}, got {WRONG_SHA}"
+    )
+    assert http.hits("a") == 1
+
+
+def test_all_mirrors_down_lists_each_mirror_and_reason(
+    http: Http, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mnist").mkdir()
+    not_found = http.server.url("a")
+    failing = http.route("b", Route(fail_times=99))
+    wrong = http.route("c", Route(body=WRONG))
+    refused = refused_url()
+
+    message = fetch_error(["mnist", not_found, failing, wrong, refused], tmp_path / "out" / NAME,
+                          retries=1)
+
+    assert message == "\n".join([
+        f"could not fetch {NAME} from any of 5 mirrors:",
+        f"  - mnist: no such file mnist/{NAME}",
+        f"  - {not_found}: HTTP 404 Not Found",
+        f"  - {failing}: HTTP 500 Internal Server Error (after 2 tries)",
+        f"  - {wrong}: checksum mismatch: expected sha256 {SHA}, got {WRONG_SHA}",
+        f"  - {refused}: connection refused",
+    ])
+
+
+# fetch_file: directories and file:// URLs
+
+
+def test_directory_mirror_missing_the_file_is_reported(tmp_path: Path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+
+    message = fetch_error([str(mirror)], tmp_path / NAME)
+
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n  - {mirror}: no such file {mirror / NAME}"
+    )
+
+
+def test_relative_directory_mirror_resolves_against_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    (tmp_path / "data" / "mnist").mkdir(parents=True)
+    (tmp_path / "data" / "mnist" / NAME).write_bytes(BODY)
+    monkeypatch.chdir(tmp_path)
+    progress = io.StringIO()
+
+    served = fetch(["data/empty", "data/mnist"], tmp_path / "out" / NAME, progress=progress)
+
+    assert served == "data/mnist"
+    assert (tmp_path / "out" / NAME).read_bytes() == BODY
+    assert progress.getvalue() == ""
+
+
+def test_file_url_mirror_is_read_from_disk(tmp_path: Path):
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / NAME).write_bytes(BODY)
+    mirror = (tmp_path / "mirror").as_uri()
+
+    assert fetch([mirror], tmp_path / "out" / NAME) == mirror
+    assert (tmp_path / "out" / NAME).read_bytes() == BODY
+
+
+def test_unsupported_url_scheme_is_reported(tmp_path: Path):
+    message = fetch_error(["ftp://example.invalid/mnist/"], tmp_path / NAME)
+
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n"
+        "  - ftp://example.invalid/mnist/: unsupported URL scheme ftp:// "
+        "(use a directory, file:// or http(s)://)"
+    )
+
+
+@pytest.mark.parametrize("route", [
+    Route(status=404),
+    Route(fail_times=99),
+    Route(truncate_at=3 * CHUNK + 5),
+    Route(body=WRONG),
+    Route(delay=5.0),
+], ids=["404", "500", "truncated", "mismatch", "timeout"])
+def test_failure_leaves_no_file_in_dest_folder(http: Http, tmp_path: Path, route: Route):
+    dest = tmp_path / "out" / NAME
+    dest.parent.mkdir()
+
+    fetch_error([http.route("a", route)], dest, timeout=0.3, retries=1)
+
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_failure_keeps_the_previous_dest_untouched(tmp_path: Path):
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / NAME).write_bytes(WRONG)
+    dest = tmp_path / "out" / NAME
+    dest.parent.mkdir()
+    dest.write_bytes(b"old")
+
+    fetch_error([str(tmp_path / "mirror")], dest)
+
+    assert list(dest.parent.iterdir()) == [dest]
+    assert dest.read_bytes() == b"old"
+
+
+# the stage script
+
+
+def fixture_files() -> dict[str, bytes]:
+    return {role: f"{role} fixture\n".encode() * 100 for role in
+            ("train_images", "train_labels", "test_images", "test_labels")}
+
+
+def write_params(tmp_path: Path, mirrors: list[str]) -> Path:
+    """A params.yaml like the repository's, pointing at small fixture files."""
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    raw["dataset"]["mirrors"] = mirrors
+    for role, body in fixture_files().items():
+        raw["dataset"]["files"][role]["sha256"] = hashlib.sha256(body).hexdigest()
+    raw["download"] = {"timeout": 2, "retries": 0}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def file_names(params: Path) -> dict[str, str]:
+    files = yaml.safe_load(params.read_text(encoding="utf-8"))["dataset"]["files"]
+    return {role: entry["name"] for role, entry in files.items()}
+
+
+def write_mirror(tmp_path: Path, params: Path, *, skip: str | None = None) -> Path:
+    """A directory holding the fixture files under their params.yaml names (but ``skip``)."""
+    names = file_names(params)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for role, body in fixture_files().items():
+        if role != skip:
+            (mirror / names[role]).write_bytes(body)
+    return mirror
+
+
+def run_stage(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "src" / "download.py"), *args],
+                          capture_output=True, text=True, timeout=30, env=os.environ.copy())
+
+
+def test_stage_fetches_all_four_files_from_a_directory_mirror(tmp_path: Path):
+    params = write_params(tmp_path, [str(tmp_path / "mirror")])
+    mirror = write_mirror(tmp_path, params)
+    out = tmp_path / "stages" / "download"
+
+    result = run_stage("--params", str(params), "--out", str(out))
+
+    assert result.returncode == 0, result.stderr
+    names = list(file_names(params).values())
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+    for name in names:
+        assert (out / name).read_bytes() == (mirror / name).read_bytes()
+    *lines, last = result.stderr.splitlines()
+    assert last.startswith("download: done in ")
+    for line, name in zip(lines, names, strict=True):
+        size = (mirror / name).stat().st_size
+        assert line.startswith(f"download: {name}: {size} bytes from {mirror} in ")
+        assert line.endswith(" s")
+
+
+def test_stage_fails_with_exit_1_and_no_out_folder_when_a_file_is_missing(
+    http: Http, tmp_path: Path
+):
+    mirror = tmp_path / "mirror"
+    not_found = http.server.url("a")
+    params = write_params(tmp_path, [str(mirror), not_found])
+    write_mirror(tmp_path, params, skip="test_labels")
+    out = tmp_path / "stages" / "download"
+
+    result = run_stage("--params", str(params), "--out", str(out))
+
+    assert result.returncode == 1
+    name = "t10k-labels-idx1-ubyte.gz"
+    assert result.stderr.endswith(
+        f"download: error: could not fetch {name} from any of 2 mirrors:\n"
+        f"  - {mirror}: no such file {mirror / name}\n"
+        f"  - {not_found}: HTTP 404 Not Found\n"
+    )
+    assert not out.exists()
+    assert list(out.parent.iterdir()) == []
+
+
+def test_stage_reports_invalid_params_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture):
+    missing = tmp_path / "nope.yaml"
+    out = tmp_path / "stages" / "download"
+
+    assert download.main(["--params", str(missing), "--out", str(out)]) == 1
+
+    assert capsys.readouterr().err == f"download: error: {missing}: no such params file\n"
+    assert not out.exists()
+
+
+def test_stage_help_exits_0():
+    result = run_stage("--help")
+
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: download [-h] --params PARAMS --out OUT")
+    assert "sha256" in result.stdout

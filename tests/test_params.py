@@ -1,0 +1,95 @@
+"""The params loader: the shipped params.yaml loads; each kind of mistake names its key."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import REPO
+
+from mnist_pipeline.params import ParamsError, load_params
+
+
+def test_shipped_params_load_with_every_notebook_model():
+    params = load_params(REPO / "params.yaml")
+    assert list(params.models) == ["nearest", "nearest_pca", "knn", "svm", "mlp", "logreg",
+                                   "sgd_5", "never_5", "logreg_4"]
+    assert params.pca.n == 60
+    assert params.validation == 10000
+    assert params.dataset.mirrors[0] == "data/mnist"
+
+
+def test_model_entry_splits_pipeline_keys_from_estimator_parameters():
+    knn = load_params(REPO / "params.yaml").model("knn")
+    assert (knn.features, knn.estimator, knn.target) == ("pca", "knn", None)
+    assert knn.params == {"k": 4, "weights": "distance"}
+
+
+def test_detector_has_its_target_digit():
+    assert load_params(REPO / "params.yaml").model("sgd_5").target == 5
+
+
+def load_with(write_params, overrides: dict):
+    path = write_params(overrides)
+    return lambda: load_params(path), str(path)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"pca": {"nn": 40}}, "pca.nn: unknown key (expected one of: n, whiten, seed)"),
+        ({"pca": {"n": "forty"}}, "pca.n: expected an integer, got 'forty'"),
+        ({"pca": {"n": 0}}, "pca.n: expected an integer >= 1, got 0"),
+        ({"pca": {"whiten": "yes"}}, "pca.whiten: expected true or false, got 'yes'"),
+        ({"normalize": {"method": "minmax"}},
+         "normalize.method: expected one of scale, offset, l2, standardize, got 'minmax'"),
+        ({"split": {"validation": 2.5}}, "split.validation: expected an integer, got 2.5"),
+        ({"download": {"timeout": -1}}, "download.timeout: expected a positive number, got -1"),
+        ({"dataset": {"mirrors": []}},
+         "dataset.mirrors: expected a non-empty list of directories or URLs, got []"),
+        ({"dataset": {"files": {"train_images": {"sha256": "abc"}}}},
+         "dataset.files.train_images.sha256: expected 64 lowercase hex digits, got 'abc'"),
+        ({"models": {"knn": {"features": "pixels"}}},
+         "models.knn.features: expected one of normalize, pca, got 'pixels'"),
+        ({"models": {"knn": {"estimator": "forest"}}},
+         "models.knn.estimator: expected one of knn, svc, mlp, logistic_regression, sgd, "
+         "dummy, extra_trees, got 'forest'"),
+        ({"models": {"sgd_5": {"target": 10}}},
+         "models.sgd_5.target: expected a digit 0-9 (or no target for a 10-class model), "
+         "got 10"),
+        ({"notebooks": {"resnet": 0.99}},
+         "notebooks.resnet: not a model (expected one of: nearest, nearest_pca, knn, svm, "
+         "mlp, logreg, sgd_5, never_5, logreg_4)"),
+    ],
+)
+def test_bad_value_is_named_by_file_and_key(write_params, overrides, message):
+    load, source = load_with(write_params, overrides)
+    with pytest.raises(ParamsError) as err:
+        load()
+    assert str(err.value) == f"{source}: {message}"
+
+
+def test_misspelled_top_level_section(write_params, repo_params):
+    path = write_params({"modles": {}})
+    with pytest.raises(ParamsError) as err:
+        load_params(path)
+    assert str(err.value) == (f"{path}: modles: unknown key (expected one of: dataset, download, "
+                              "split, normalize, pca, models, notebooks)")
+
+
+def test_missing_key(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text((REPO / "params.yaml").read_text().replace("  whiten: false\n", ""))
+    with pytest.raises(ParamsError) as err:
+        load_params(path)
+    assert str(err.value) == f"{path}: pca.whiten: missing"
+
+
+def test_missing_params_file(tmp_path):
+    with pytest.raises(ParamsError) as err:
+        load_params(tmp_path / "nope.yaml")
+    assert str(err.value) == f"{tmp_path / 'nope.yaml'}: no such params file"
+
+
+def test_unknown_model_name_lists_the_known_ones():
+    with pytest.raises(ParamsError) as err:
+        load_params(REPO / "params.yaml").model("resnet")
+    assert str(err.value).startswith("models.resnet: no such model (expected one of: nearest,")
