@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -80,3 +82,42 @@ def write_dataset(folder: Path, arrays: dict[str, np.ndarray]) -> dict:
         write_idx(folder / name, arrays[role], compress=True)
         files[role] = {"name": name, "sha256": sha256_of(folder / name)}
     return files
+
+
+def tool_env() -> dict[str, str]:
+    """The environment for dvc and the stage scripts: this interpreter's bin first on PATH,
+    so that `python` in dvc.yaml's commands is the one with the project installed."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("GIT_AUTHOR_NAME", "tests")
+    env.setdefault("GIT_AUTHOR_EMAIL", "tests@example.invalid")
+    env.setdefault("GIT_COMMITTER_NAME", "tests")
+    env.setdefault("GIT_COMMITTER_EMAIL", "tests@example.invalid")
+    env["DVC_NO_ANALYTICS"] = "1"
+    return env
+
+
+def run_tool(*args: str | Path, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run dvc or git in ``cwd``; on an unexpected failure show what it printed."""
+    result = subprocess.run([str(a) for a in args], cwd=cwd, env=tool_env(),
+                            capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, args))} exited {result.returncode}\n"
+                             f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+    return result
+
+
+def copy_repo(dest: Path) -> Path:
+    """Copy the working tree's project files (tracked or not, but not git-ignored) into
+    ``dest`` and make it a git repository with one commit, as a user's fresh clone."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard"], cwd=REPO, capture_output=True, check=True)
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        source = REPO / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    run_tool("git", "init", "-q", "-b", "main", cwd=dest)
+    run_tool("git", "add", "-A", cwd=dest)
+    run_tool("git", "commit", "-q", "-m", "copy of the working tree", cwd=dest)
+    return dest

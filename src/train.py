@@ -1,0 +1,77 @@
+"""Stage `train@<model>`: fit one model of params.yaml's `models` on its training features."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import pickle
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from mnist_pipeline.files import atomic_dir, load_arrays, write_json, write_text
+from mnist_pipeline.params import Model, ParamsError, load_params
+from mnist_pipeline.registry import EstimatorParamError, build_estimator, task_labels
+from mnist_pipeline.stage import run_stage
+
+log = logging.getLogger("train")
+
+
+def training_history(estimator) -> pd.DataFrame:
+    """Loss per epoch for estimators that record it (the MLP); empty for the others."""
+    losses = getattr(estimator, "loss_curve_", [])
+    return pd.DataFrame({"epoch": range(1, len(losses) + 1),
+                         "loss": [round(float(x), 6) for x in losses]})
+
+
+def train(model: Model, features: Path, out: Path, history_csv: Path) -> None:
+    from sklearn.exceptions import ConvergenceWarning
+
+    estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
+    data = load_arrays(features / "train.npz", ("X", "y"))
+    log.info("%s: fitting %s on %d x %d %s features", model.name, type(estimator).__name__,
+             *data["X"].shape, model.features)
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        estimator.fit(data["X"], task_labels(data["y"], model.target))
+    fit_seconds = time.perf_counter() - started
+    for warning in caught:
+        # A fixed epoch or iteration budget (the notebooks' own) is a choice, not a fault:
+        # say it in one line rather than scikit-learn's paragraph.
+        log.warning("%s: %s: %s", model.name, warning.category.__name__,
+                    str(warning.message).splitlines()[0])
+    with atomic_dir(out) as tmp:
+        with (tmp / "model.pkl").open("wb") as fh:
+            pickle.dump(estimator, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        write_json(tmp / "timing.json", {"fit_seconds": round(fit_seconds, 3)})
+    write_text(history_csv, training_history(estimator).to_csv(index=False, lineterminator="\n"))
+    log.info("%s: fitted in %.1f s", model.name, fit_seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Fit the scikit-learn estimator that params.yaml's models.<name> describes "
+        "on the training split of its features; writes model.pkl and a per-epoch loss CSV.",
+    )
+    parser.add_argument("--params", type=Path, required=True, help="params.yaml (models.<name>)")
+    parser.add_argument("--model", required=True, help="the model's name under `models`")
+    parser.add_argument("--features", type=Path, required=True,
+                        help="the feature stage's folder (train.npz)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for model.pkl")
+    parser.add_argument("--history", type=Path, required=True,
+                        help="CSV of loss per epoch (header only for non-iterative models)")
+    args = parser.parse_args(argv)
+    return run_stage(
+        "train",
+        lambda: train(load_params(args.params).model(args.model), args.features, args.out,
+                      args.history),
+        (ParamsError, EstimatorParamError, FileNotFoundError),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""normalize -> pca -> train -> evaluate as subprocesses on a slice of the real MNIST."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_script
+
+from mnist_pipeline.files import load_arrays, save_arrays
+from normalize import normalize
+
+SMALL = {
+    "split": {"validation": 200},
+    "pca": {"n": 20},
+    "models": {
+        "knn": {"features": "pca", "estimator": "knn", "k": 3},
+        "sgd_5": {"features": "normalize", "estimator": "sgd", "target": 5, "random_state": 1},
+    },
+    "notebooks": {},
+}
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
+    """Run every stage after decode once; tests inspect the folder it leaves."""
+    import yaml
+    from conftest import deep_update
+
+    root = tmp_path_factory.mktemp("pipeline")
+    params = root / "params.yaml"
+    merged = deep_update(repo_params, SMALL)
+    merged["models"], merged["notebooks"] = SMALL["models"], {}
+    params.write_text(yaml.safe_dump(merged, sort_keys=False))
+    decoded = root / "stages/decode"
+    decoded.mkdir(parents=True)
+    save_arrays(decoded / "train.npz", {"images": mnist_slice["train_images"],
+                                        "labels": mnist_slice["train_labels"]})
+    save_arrays(decoded / "test.npz", {"images": mnist_slice["test_images"],
+                                       "labels": mnist_slice["test_labels"]})
+    steps = [
+        ("normalize", "--in", "stages/decode", "--out", "stages/normalize",
+         "--labels", "metrics/label_distribution.csv"),
+        ("pca", "--in", "stages/normalize", "--out", "stages/pca", "--metrics", "metrics/pca.json"),
+    ]
+    for name, features in (("knn", "pca"), ("sgd_5", "normalize")):
+        steps.append(("train", "--model", name, "--features", f"stages/{features}",
+                      "--out", f"stages/train/{name}", "--history", f"metrics/{name}/history.csv"))
+        steps.append(("evaluate", "--model", name, "--model-dir", f"stages/train/{name}",
+                      "--features", f"stages/{features}", "--metrics-dir", f"metrics/{name}",
+                      "--out", f"stages/evaluate/{name}"))
+    for script, *args in steps:
+        result = run_script(script, "--params", params, *args, cwd=root)
+        assert result.returncode == 0, f"{script}: {result.stderr}"
+    return root
+
+
+def test_normalize_holds_out_the_last_training_images_as_validation(pipeline, mnist_slice):
+    val = load_arrays(pipeline / "stages/normalize/val.npz", ("X", "y"))
+    np.testing.assert_array_equal(val["y"], mnist_slice["train_labels"][-200:])
+    assert val["X"].dtype == np.float32 and val["X"].shape == (200, 784)
+
+
+def test_label_distribution_counts_every_digit_per_split(pipeline, mnist_slice):
+    lines = (pipeline / "metrics/label_distribution.csv").read_text().splitlines()
+    assert lines[0] == "split,digit,count,share"
+    assert len(lines) == 1 + 3 * 10
+    train_five = np.sum(mnist_slice["train_labels"][:1000] == 5)
+    assert f"train,5,{train_five},{round(train_five / 1000, 6)}" in lines
+
+
+def test_pca_writes_projections_and_its_metrics(pipeline):
+    train = load_arrays(pipeline / "stages/pca/train.npz", ("X", "y"))
+    assert train["X"].shape == (1000, 20)
+    metrics = json.loads((pipeline / "metrics/pca.json").read_text())
+    assert metrics["n_components"] == 20
+    assert 0.5 < metrics["explained_variance_ratio"] < 1
+    assert metrics["test_reconstruction_mse"] > 0
+
+
+def test_classifier_metrics_schema(pipeline):
+    metrics = json.loads((pipeline / "metrics/knn/metrics.json").read_text())
+    assert set(metrics) == {"val", "test"}
+    test = metrics["test"]
+    assert set(test) == {"accuracy", "macro_precision", "macro_recall", "macro_f1",
+                         "per_digit_accuracy", "most_confused"}
+    assert sorted(test["per_digit_accuracy"], key=int) == [str(d) for d in range(10)]
+    assert list(test["most_confused"]) == ["1", "2", "3"]
+    assert set(test["most_confused"]["1"]) == {"actual", "predicted", "count"}
+    assert 0.8 < test["accuracy"] <= 1
+
+
+def test_confusion_csv_counts_every_test_image(pipeline):
+    lines = (pipeline / "metrics/knn/confusion.csv").read_text().splitlines()
+    assert lines[0] == "actual/predicted," + ",".join(str(d) for d in range(10))
+    counts = np.array([[int(v) for v in line.split(",")[1:]] for line in lines[1:]])
+    assert counts.shape == (10, 10) and counts.sum() == 300
+
+
+def test_detector_reports_precision_recall_and_f1_of_its_digit(pipeline, mnist_slice):
+    metrics = json.loads((pipeline / "metrics/sgd_5/metrics.json").read_text())
+    for split in ("val", "test"):
+        assert {"accuracy", "precision", "recall", "f1", "average_precision"} <= set(
+            metrics[split])
+    test = metrics["test"]
+    assert test["true_positives"] + test["false_negatives"] == np.sum(
+        mnist_slice["test_labels"] == 5)
+    assert test["precision"] == round(
+        test["true_positives"] / (test["true_positives"] + test["false_positives"]), 6)
+    lines = (pipeline / "metrics/sgd_5/confusion.csv").read_text().splitlines()
+    assert lines[0] == "actual/predicted,not_5,5"
+
+
+def test_predictions_csv_feeds_dvcs_confusion_template(pipeline):
+    lines = (pipeline / "metrics/knn/predictions.csv").read_text().splitlines()
+    assert lines[0] == "actual,predicted" and len(lines) == 301
+
+
+def test_non_iterative_model_has_an_empty_loss_history(pipeline):
+    assert (pipeline / "metrics/knn/history.csv").read_text() == "epoch,loss\n"
+
+
+@pytest.mark.parametrize("script", ["normalize", "pca", "train", "evaluate", "results"])
+def test_every_script_has_help(script):
+    result = run_script(script, "--help")
+    assert result.returncode == 0 and result.stdout.startswith("usage:")
+
+
+def test_pca_n_larger_than_the_feature_count_is_refused(pipeline, write_params):
+    params = write_params({"pca": {"n": 785}})
+    result = run_script("pca", "--params", params, "--in", "stages/normalize", "--out",
+                        "stages/pca_big", "--metrics", "pca_big.json", cwd=pipeline)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("pca: error: pca.n: expected at most 784 (the number of "
+                                     "features or training rows), got 785")
+    assert not (pipeline / "stages/pca_big").exists()
+
+
+def test_estimator_parameter_scikit_learn_rejects_stops_train_before_fitting(pipeline,
+                                                                             write_params):
+    params = write_params({"models": {"svm": {"C": -1}}})
+    result = run_script("train", "--params", params, "--model", "svm", "--features",
+                        "stages/pca", "--out", "stages/train/bad", "--history", "bad.csv",
+                        cwd=pipeline)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("train: error: models.svm.C: The 'C' parameter of SVC must "
+                                     "be a float in the range (0.0, inf]. Got -1 instead.")
+    assert not (pipeline / "stages/train/bad").exists()
+
+
+def test_validation_as_large_as_the_training_set_is_refused(pipeline, write_params):
+    params = write_params({"split": {"validation": 1200}})
+    result = run_script("normalize", "--params", params, "--in", "stages/decode", "--out",
+                        "stages/norm_bad", "--labels", "labels_bad.csv", cwd=pipeline)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("normalize: error: split.validation: expected fewer than "
+                                     "the 1200 training images, got 1200")
+    assert not (pipeline / "stages/norm_bad").exists()
+
+
+IMAGES = np.array([[[0, 255], [51, 102]], [[255, 255], [0, 0]]], dtype=np.uint8)
+
+
+def test_scale_divides_by_255():
+    (rows,) = normalize("scale", IMAGES[:1])
+    np.testing.assert_allclose(rows, [[0, 1, 0.2, 0.4]])
+    assert rows.dtype == np.float32
+
+
+def test_offset_maps_into_001_to_1():
+    (rows,) = normalize("offset", IMAGES[:1])
+    np.testing.assert_allclose(rows, [[0.01, 1.0, 0.208, 0.406]], rtol=1e-6)
+
+
+def test_l2_gives_unit_rows():
+    rows = normalize("l2", IMAGES)
+    np.testing.assert_allclose(np.linalg.norm(rows[0], axis=1), [1, 1], rtol=1e-6)
+
+
+def test_standardize_uses_training_statistics_only():
+    train, test = normalize("standardize", IMAGES, IMAGES[:1] // 2)
+    np.testing.assert_allclose(train.mean(axis=0), 0, atol=1e-6)
+    np.testing.assert_allclose(train[:, 1], 0)  # a constant pixel stays 0, not NaN
+    np.testing.assert_allclose(test[0, 0], (0 - 0.5) / 0.5)
+
+
+def test_deskew_straightens_a_slanted_stroke():
+    from normalize import deskew
+
+    slanted = np.zeros((1, 28, 28), dtype=np.uint8)
+    for row in range(6, 22):
+        slanted[0, row, 6 + (row - 6) // 2 : 9 + (row - 6) // 2] = 255
+    columns = np.nonzero(deskew(slanted)[0] > 127)[1]
+    original = np.nonzero(slanted[0])[1]
+    assert np.ptp(columns) < np.ptp(original) / 2
