@@ -10,17 +10,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from mnist_pipeline.files import atomic_dir, load_arrays, save_arrays, write_json, write_text
 from mnist_pipeline.params import Model, ParamsError, load_params
-from mnist_pipeline.registry import class_names, task_labels
-from mnist_pipeline.scoring import (
-    confusion,
-    confusion_frame,
-    detector_metrics,
-    multiclass_metrics,
-)
+from mnist_pipeline.registry import blas_threads, class_names, predict_rows, task_labels
+from mnist_pipeline.scoring import confusion, confusion_csv, detector_metrics, multiclass_metrics
 from mnist_pipeline.stage import run_stage
 
 EVAL_SPLITS = ("val", "test")
@@ -55,8 +49,9 @@ def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, o
     for split in EVAL_SPLITS:
         data = load_arrays(features / f"{split}.npz", ("X", "y"))
         y_true = task_labels(data["y"], model.target)
-        y_pred = estimator.predict(data["X"])
-        score = None if model.target is None else positive_scores(estimator, data["X"])
+        with blas_threads(model.estimator):
+            y_pred = predict_rows(model.estimator, estimator, data["X"])
+            score = None if model.target is None else positive_scores(estimator, data["X"])
         metrics[split], matrix = split_metrics(model, y_true, y_pred, score)
         arrays[f"{split}_pred"] = y_pred
         if score is not None:
@@ -64,18 +59,10 @@ def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, o
         log.info("%s: %s accuracy %.4f", model.name, split, metrics[split]["accuracy"])
     predict_seconds = time.perf_counter() - started
 
-    names = class_names(model.target)
-    test_true = task_labels(data["y"], model.target)
     write_json(metrics_dir / "metrics.json", metrics)
-    write_text(metrics_dir / "confusion.csv",
-               confusion_frame(matrix, names).to_csv(lineterminator="\n"))
-    predictions = pd.DataFrame({"actual": np.asarray(names)[test_true],
-                                "predicted": np.asarray(names)[arrays["test_pred"]]})
-    write_text(metrics_dir / "predictions.csv", predictions.to_csv(index=False,
-                                                                   lineterminator="\n"))
+    write_text(metrics_dir / "confusion.csv", confusion_csv(matrix, class_names(model.target)))
     with atomic_dir(out) as tmp:
         save_arrays(tmp / "predictions.npz", arrays)
-        write_json(tmp / "timing.json", {"predict_seconds": round(predict_seconds, 3)})
     log.info("%s: predicted val and test in %.1f s", model.name, predict_seconds)
 
 
@@ -83,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Score a trained model on the validation and test splits: writes "
         "metrics.json (accuracy, macro P/R/F1, per-digit accuracy, most-confused pairs; "
-        "P/R/F1 of the positive class for a detector), confusion.csv and predictions.csv.",
+        "P/R/F1 of the positive class for a detector) and the test confusion.csv.",
     )
     parser.add_argument("--params", type=Path, required=True, help="params.yaml (models.<name>)")
     parser.add_argument("--model", required=True, help="the model's name under `models`")
@@ -92,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--features", type=Path, required=True,
                         help="the feature stage's folder (val.npz, test.npz)")
     parser.add_argument("--metrics-dir", type=Path, required=True,
-                        help="folder for metrics.json, confusion.csv, predictions.csv")
+                        help="folder for metrics.json and confusion.csv")
     parser.add_argument("--out", type=Path, required=True,
                         help="folder for raw predictions and scores (predictions.npz)")
     args = parser.parse_args(argv)

@@ -1,0 +1,95 @@
+"""normalize.deskew straightens slanted strokes, and is the per-image SciPy shear it replaced."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import affine_transform
+
+from normalize import deskew, normalize
+
+
+def moments(image: np.ndarray) -> tuple[float, float, float]:
+    """Centre of mass (row, column) and the column's slope against the row."""
+    r, c = np.mgrid[:image.shape[0], :image.shape[1]]
+    mass = image.sum()
+    mean_r, mean_c = (image * r).sum() / mass, (image * c).sum() / mass
+    slope = (image * (r - mean_r) * (c - mean_c)).sum() / (image * (r - mean_r) ** 2).sum()
+    return mean_r, mean_c, slope
+
+
+def stroke(top: tuple[float, float], bottom: tuple[float, float], width: float = 1.2,
+           size: int = 28) -> np.ndarray:
+    """A straight anti-aliased stroke from ``top`` to ``bottom`` (row, column), as uint8."""
+    r, c = np.mgrid[:size, :size].astype(float)
+    (r0, c0), (r1, c1) = top, bottom
+    t = np.clip(((r - r0) * (r1 - r0) + (c - c0) * (c1 - c0))
+                / ((r1 - r0) ** 2 + (c1 - c0) ** 2), 0, 1)
+    distance = np.hypot(r - (r0 + t * (r1 - r0)), c - (c0 + t * (c1 - c0)))
+    return (255 * np.clip(width + 0.5 - distance, 0, 1)).astype(np.uint8)
+
+
+def reference_deskew(image: np.ndarray) -> np.ndarray:
+    """The implementation deskew replaced: one SciPy affine transform per image."""
+    image = image.astype(np.float32) / np.float32(255)
+    rows, cols = image.shape
+    r, c = np.mgrid[:rows, :cols].astype(np.float32)
+    mass = max(float(image.sum()), 1e-12)
+    mean_r, mean_c = float((image * r).sum() / mass), float((image * c).sum() / mass)
+    var_r = float((image * (r - mean_r) ** 2).sum() / mass)
+    cov = float((image * (r - mean_r) * (c - mean_c)).sum() / mass)
+    alpha = cov / var_r if var_r > 1e-12 else 0.0
+    shear = np.array([[1.0, 0.0], [alpha, 1.0]])
+    offset = np.array([mean_r, mean_c]) - shear @ np.array([rows / 2.0, cols / 2.0])
+    return np.clip(affine_transform(image, shear, offset=offset, order=1) * 255, 0, 255)
+
+
+@pytest.mark.parametrize("top, bottom", [((4, 18), (23, 9)), ((5, 8), (22, 19))])
+def test_a_slanted_stroke_comes_out_upright_and_centred(top, bottom):
+    slanted = stroke(top, bottom)
+    assert abs(moments(slanted.astype(float))[2]) > 0.4  # about half a column per row
+    upright = deskew(slanted[None])[0]
+    mean_r, mean_c, slope = moments(upright)
+    assert abs(slope) < 0.03
+    assert abs(mean_r - 14) < 0.6 and abs(mean_c - 14) < 0.6
+    # The stroke is now a near-vertical bar: its columns span a few pixels, not ten.
+    columns = np.flatnonzero(upright.sum(axis=0) > 0.5 * 255)
+    assert columns.max() - columns.min() <= 4
+    assert upright.sum() == pytest.approx(slanted.sum(dtype=float), rel=0.1)  # ink is kept
+
+
+def test_an_upright_centred_stroke_is_left_as_it_is():
+    upright = stroke((5, 14), (23, 14))
+    mean_r, mean_c, slope = moments(upright.astype(float))
+    assert slope == pytest.approx(0, abs=1e-9) and mean_c == pytest.approx(14, abs=1e-9)
+    shifted = np.roll(upright, round(14 - mean_r), axis=0)  # centre of mass on row 14
+    out = deskew(shifted[None])[0]
+    assert np.abs(out - shifted).max() < 255 * 0.1
+
+
+def test_a_blank_image_stays_blank():
+    out = deskew(np.zeros((3, 28, 28), np.uint8))
+    assert out.dtype == np.float32 and out.shape == (3, 28, 28) and not out.any()
+
+
+def test_is_the_per_image_scipy_shear_on_real_digits(mnist_slice):
+    images = mnist_slice["train_images"][:300]
+    expected = np.stack([reference_deskew(image) for image in images])
+    got = deskew(images)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    # Equal but for float rounding (here the moments are summed in float64, there in float32).
+    np.testing.assert_allclose(got, expected, rtol=0, atol=0.01)  # of 255
+
+
+def test_the_chunk_size_changes_nothing(mnist_slice):
+    images = mnist_slice["test_images"][:101]
+    np.testing.assert_array_equal(deskew(images, chunk=7), deskew(images))
+
+
+def test_normalize_deskews_only_when_asked(mnist_slice):
+    images = mnist_slice["train_images"][:20]
+    plain, = normalize("scale", images)
+    straightened, = normalize("scale", images, deskewed=True)
+    np.testing.assert_array_equal(plain, images.reshape(20, -1) / np.float32(255))
+    np.testing.assert_allclose(straightened, deskew(images).reshape(20, -1) / 255, atol=1e-6)
+    assert not np.array_equal(plain, straightened)

@@ -1,0 +1,148 @@
+"""The registry's cosine 1-NN predicts what scikit-learn's cosine k-NN (k=1) predicts, in
+bounded memory, without importing scikit-learn."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+
+import numpy as np
+import pytest
+from conftest import REPO
+from sklearn.decomposition import PCA
+from sklearn.neighbors import KNeighborsClassifier
+
+from mnist_pipeline.params import load_params
+from mnist_pipeline.registry import (
+    CosineNearestNeighbor,
+    EstimatorParamError,
+    build_estimator,
+    unit_rows,
+)
+
+
+@pytest.fixture(scope="module")
+def pixels(mnist_slice) -> dict[str, np.ndarray]:
+    """Scaled pixels (the normalize stage's default) of the real-MNIST slice."""
+    return {
+        "x_train": mnist_slice["train_images"].reshape(1200, -1).astype(np.float32) / 255,
+        "y_train": mnist_slice["train_labels"],
+        "x_test": mnist_slice["test_images"].reshape(300, -1).astype(np.float32) / 255,
+    }
+
+
+def sklearn_cosine_1nn(x_train, y_train, x_test) -> np.ndarray:
+    reference = KNeighborsClassifier(n_neighbors=1, metric="cosine", algorithm="brute")
+    return reference.fit(x_train, y_train).predict(x_test)
+
+
+@pytest.mark.parametrize("block_rows", [1, 7, 512])
+def test_predicts_what_sklearn_cosine_knn_predicts_on_pixels(pixels, block_rows):
+    ours = CosineNearestNeighbor(block_rows=block_rows).fit(pixels["x_train"], pixels["y_train"])
+    expected = sklearn_cosine_1nn(pixels["x_train"], pixels["y_train"], pixels["x_test"])
+    np.testing.assert_array_equal(ours.predict(pixels["x_test"]), expected)
+
+
+def test_predicts_what_sklearn_cosine_knn_predicts_on_pca_features(pixels):
+    pca = PCA(n_components=20, random_state=0).fit(pixels["x_train"])
+    x_train = pca.transform(pixels["x_train"]).astype(np.float32)
+    x_test = pca.transform(pixels["x_test"]).astype(np.float32)
+    ours = CosineNearestNeighbor(block_rows=64).fit(x_train, pixels["y_train"])
+    expected = sklearn_cosine_1nn(x_train, pixels["y_train"], x_test)
+    np.testing.assert_array_equal(ours.predict(x_test), expected)
+
+
+def test_nearest_index_is_the_largest_cosine_similarity(pixels):
+    ours = CosineNearestNeighbor(block_rows=50).fit(pixels["x_train"], pixels["y_train"])
+    similarity = unit_rows(pixels["x_test"]) @ unit_rows(pixels["x_train"]).T
+    np.testing.assert_array_equal(ours.nearest(pixels["x_test"]), similarity.argmax(axis=1))
+
+
+def test_labels_keep_their_values_and_dtype():
+    x = np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32)
+    y = np.array([7, 3, 9], dtype=np.uint8)
+    model = CosineNearestNeighbor().fit(x, y)
+    predicted = model.predict(np.array([[0, 2], [5, 0.1], [2, 2.1]], dtype=np.float32))
+    np.testing.assert_array_equal(predicted, [3, 7, 9])
+    assert predicted.dtype == np.uint8
+    np.testing.assert_array_equal(model.classes_, [3, 7, 9])
+
+
+def test_ties_go_to_the_first_training_row_and_zero_rows_are_harmless():
+    x = np.array([[1, 0], [2, 0], [0, 1]], dtype=np.float32)  # rows 0 and 1: same direction
+    model = CosineNearestNeighbor().fit(x, np.array([4, 5, 6]))
+    np.testing.assert_array_equal(model.nearest(np.array([[3, 0]], np.float32)), [0])
+    np.testing.assert_array_equal(model.predict(np.zeros((1, 2), np.float32)), [4])
+
+
+def test_memory_is_bounded_by_the_block_not_the_whole_similarity_matrix():
+    rng = np.random.default_rng(0)
+    x_train = rng.random((1000, 8), dtype=np.float32)
+    x_test = rng.random((4000, 8), dtype=np.float32)
+    model = CosineNearestNeighbor(block_rows=16).fit(x_train, rng.integers(0, 10, 1000))
+    whole_matrix = 4000 * 1000 * 4  # 16 MB of float32
+    tracemalloc.start()
+    model.predict(x_test)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < whole_matrix / 20  # block buffer 64 kB, the unit test rows 128 kB
+
+
+def test_pickles_and_predicts_the_same_after_loading(pixels):
+    model = CosineNearestNeighbor(block_rows=100).fit(pixels["x_train"], pixels["y_train"])
+    restored = pickle.loads(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+    np.testing.assert_array_equal(restored.predict(pixels["x_test"]),
+                                  model.predict(pixels["x_test"]))
+    assert restored.unit_rows_.dtype == np.float32
+
+
+def test_bad_block_rows_is_refused_by_its_params_key():
+    with pytest.raises(EstimatorParamError) as err:
+        build_estimator("cosine_1nn", {"block_rows": 0}, key_prefix="models.nearest")
+    assert str(err.value) == ("models.nearest.block_rows: The 'block_rows' parameter of "
+                              "CosineNearestNeighbor must be an int in the range [1, inf). "
+                              "Got 0 instead.")
+
+
+def test_unknown_parameter_lists_the_accepted_ones():
+    with pytest.raises(EstimatorParamError, match=r"models.nearest.k: not a parameter of "
+                       r"CosineNearestNeighbor \(estimator 'cosine_1nn'\); expected one of: "
+                       r"block_rows$"):
+        build_estimator("cosine_1nn", {"k": 1}, key_prefix="models.nearest")
+
+
+def test_wrong_shapes_are_refused():
+    model = CosineNearestNeighbor().fit(np.eye(3, dtype=np.float32), np.arange(3))
+    with pytest.raises(ValueError, match="expected rows of 3 features"):
+        model.predict(np.ones((2, 4), np.float32))
+    with pytest.raises(ValueError, match="not fitted"):
+        CosineNearestNeighbor().predict(np.ones((2, 3), np.float32))
+    with pytest.raises(ValueError, match="one label per row"):
+        CosineNearestNeighbor().fit(np.ones((3, 2)), np.arange(2))
+
+
+def test_the_notebook_reproductions_use_it():
+    models = load_params(REPO / "params.yaml").models
+    assert models["nearest"].estimator == "cosine_1nn"
+    assert models["nearest_pca"].estimator == "cosine_1nn"
+
+
+def test_building_fitting_and_predicting_imports_no_scikit_learn():
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from mnist_pipeline.params import load_params
+        from mnist_pipeline.registry import build_estimator
+        model = load_params("params.yaml").model("nearest")
+        estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
+        estimator.fit(np.eye(4, dtype=np.float32), np.arange(4)).predict(np.eye(4))
+        assert not [m for m in sys.modules if m.startswith("sklearn")], "sklearn imported"
+    """)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+                            check=False)
+    assert result.returncode == 0, result.stderr
