@@ -29,3 +29,11 @@ results: $(VENV)/.installed
 
 clean-venv:
 	rm -rf $(VENV)
+
+.PHONY: plots
+
+## Bring the pipeline and its pictures up to date, then render every plot of dvc.yaml into
+## build/plots/index.html: one page that opens from disk with no network (see README, Pictures).
+plots: $(VENV)/.installed
+	dvc repro
+	dvc plots show -o build/plots

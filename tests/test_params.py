@@ -50,8 +50,8 @@ def load_with(write_params, overrides: dict):
         ({"models": {"knn": {"features": "pixels"}}},
          "models.knn.features: expected one of normalize, pca, got 'pixels'"),
         ({"models": {"knn": {"estimator": "forest"}}},
-         "models.knn.estimator: expected one of knn, svc, mlp, logistic_regression, sgd, "
-         "dummy, extra_trees, got 'forest'"),
+         "models.knn.estimator: expected one of knn, cosine_1nn, svc, mlp, "
+         "logistic_regression, sgd, dummy, extra_trees, got 'forest'"),
         ({"models": {"sgd_5": {"target": 10}}},
          "models.sgd_5.target: expected a digit 0-9 (or no target for a 10-class model), "
          "got 10"),
@@ -72,7 +72,7 @@ def test_misspelled_top_level_section(write_params, repo_params):
     with pytest.raises(ParamsError) as err:
         load_params(path)
     assert str(err.value) == (f"{path}: modles: unknown key (expected one of: dataset, download, "
-                              "split, normalize, pca, models, notebooks)")
+                              "split, normalize, pca, models, notebooks, figures)")
 
 
 def test_missing_key(tmp_path):

@@ -59,6 +59,13 @@ class Pca:
 
 
 @dataclass(frozen=True)
+class Figures:
+    misclassified: int
+    samples_per_digit: int
+    dpi: int
+
+
+@dataclass(frozen=True)
 class Model:
     name: str
     features: str
@@ -81,6 +88,7 @@ class Params:
     pca: Pca
     models: dict[str, Model]
     notebooks: dict[str, float]
+    figures: Figures
 
     def model(self, name: str) -> Model:
         if name not in self.models:
@@ -154,7 +162,7 @@ def load_params(path: Path | str) -> Params:
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     r = _Reader(source)
     top = r.mapping(raw, "", ("dataset", "download", "split", "normalize", "pca", "models",
-                             "notebooks"))
+                             "notebooks", "figures"))
 
     dataset = r.mapping(top["dataset"], "dataset", ("mirrors", "files"))
     mirrors = dataset["mirrors"]
@@ -191,6 +199,7 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
             raise ParamsError(f"{source}: notebooks.{name}: not a model "
                               f"(expected one of: {', '.join(models)})")
         r.number(value, f"notebooks.{name}")
+    figures = r.mapping(top["figures"], "figures", ("misclassified", "samples_per_digit", "dpi"))
 
     return Params(
         dataset=Dataset(tuple(mirrors), files),
@@ -210,6 +219,13 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
         ),
         models=models,
         notebooks={name: float(value) for name, value in notebooks.items()},
+        figures=Figures(
+            misclassified=r.integer(figures["misclassified"], "figures.misclassified",
+                                    minimum=0),
+            samples_per_digit=r.integer(figures["samples_per_digit"], "figures.samples_per_digit",
+                                        minimum=1),
+            dpi=r.integer(figures["dpi"], "figures.dpi", minimum=10),
+        ),
     )
 
 

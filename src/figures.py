@@ -1,0 +1,318 @@
+"""Stage `figures@<model>`: pictures of one model's evaluation on the test split.
+
+Writes into ``--out`` (git-tracked, shown by `dvc plots show`):
+
+- ``confusion.png``: the confusion matrix as a heatmap (counts written in the cells);
+- ``misclassified.png``: the first ``figures.misclassified`` misclassified test digits, in
+  test order, each captioned "actual -> predicted";
+- for a detector only, ``precision_recall.png``: the precision-recall curve of its scores,
+  with the point its predictions sit at (the estimator's default threshold) marked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mnist_pipeline.drawing import new_figure, save_png, styled
+from mnist_pipeline.files import atomic_dir, load_arrays
+from mnist_pipeline.params import Figures, Model, ParamsError, load_params
+from mnist_pipeline.registry import (
+    EstimatorParamError,
+    build_estimator,
+    class_names,
+    task_labels,
+)
+from mnist_pipeline.scoring import confusion
+from mnist_pipeline.stage import run_stage
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+GALLERY_COLUMNS = 10
+log = logging.getLogger("figures")
+
+
+class FiguresError(ValueError):
+    """The evaluation outputs do not fit together (lengths, labels)."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Where a detector's default decision lies on the score ``evaluate`` saved."""
+
+    value: float
+    score: str
+    """``decision_function`` or ``predict_proba`` (of the positive class)."""
+
+    @property
+    def rule(self) -> str:
+        """The rule ``predict`` applies, e.g. ``decision_function > 0``."""
+        return f"{self.score} > {self.value:g}"
+
+
+def default_threshold(model: Model, score: np.ndarray | None = None) -> Threshold:
+    """The score ``evaluate`` stored and the threshold at which ``predict`` says "positive".
+
+    ``evaluate`` saves the decision function where the estimator has one (SGD, logistic
+    regression, SVC: ``predict`` is positive where it is > 0), else the probability of the
+    positive class (``predict`` is positive where it is > 0.5, the larger of two probabilities).
+    A stored ``score`` outside [0, 1] can only be a decision function, which settles it without
+    building the estimator (importing scikit-learn would double this stage's time); otherwise
+    the registry's estimator is asked, as ``evaluate`` asked it.
+    """
+    if score is not None and len(score) and (np.min(score) < 0 or np.max(score) > 1):
+        return Threshold(0.0, "decision_function")
+    estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
+    if hasattr(estimator, "decision_function"):
+        return Threshold(0.0, "decision_function")
+    return Threshold(0.5, "predict_proba")
+
+
+def misclassified(y_true: np.ndarray, y_pred: np.ndarray, limit: int) -> np.ndarray:
+    """Indices of the first ``limit`` test items whose prediction is wrong, in test order."""
+    if len(y_true) != len(y_pred):
+        raise FiguresError(f"{len(y_true)} labels but {len(y_pred)} predictions")
+    return np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))[:max(limit, 0)]
+
+
+def captions(digits: np.ndarray, y_pred: np.ndarray, names: list[str]) -> list[str]:
+    """ "actual -> predicted" for each item: the actual digit, the predicted class's name
+    ("5" or "not 5" for a detector of 5)."""
+    return [f"{int(d)} -> {names[int(p)].replace('_', ' ')}"
+            for d, p in zip(digits, y_pred, strict=True)]
+
+
+def precision_recall_curve(y_true: np.ndarray, score: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn's ``precision_recall_curve`` in NumPy: (precision, recall, thresholds) of
+    "positive where score >= t" for each distinct score t, by increasing t, then the end point
+    (precision 1, recall 0)."""
+    score = np.asarray(score)
+    order = np.argsort(score, kind="mergesort")[::-1]
+    ranked, positive = score[order], np.asarray(y_true)[order].astype(np.int64)
+    ends = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]
+    true_positives = np.cumsum(positive)[ends].astype(np.float64)
+    predicted = ends + 1.0
+    precision = true_positives / predicted
+    recall = (true_positives / true_positives[-1] if true_positives[-1] > 0
+              else np.ones_like(true_positives))
+    return np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0], ranked[ends][::-1]
+
+
+def average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
+    """Average precision from the curve, as scikit-learn's ``average_precision_score``."""
+    return float(-np.sum(np.diff(recall) * np.asarray(precision)[:-1]))
+
+
+def operating_point(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float | None]:
+    """(recall, precision) of a detector's 0/1 predictions; precision is None (undefined)
+    when nothing is predicted positive (metrics.json reports 0 there)."""
+    y_true, y_pred = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
+    true_positives = int(np.sum(y_true & y_pred))
+    predicted, actual = int(y_pred.sum()), int(y_true.sum())
+    recall = true_positives / actual if actual else 0.0
+    return recall, (true_positives / predicted if predicted else None)
+
+
+@styled
+def confusion_figure(matrix: np.ndarray, names: list[str], title: str) -> Figure:
+    """Heatmap of a confusion matrix (rows actual, columns predicted). The colour is the share
+    of the row's actual class on a power scale, so that a handful of errors still shows; the
+    cells print the counts."""
+    from matplotlib.colors import PowerNorm
+
+    matrix = np.asarray(matrix)
+    share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    norm = PowerNorm(gamma=0.35, vmin=0.0, vmax=1.0)
+    figure = new_figure(5.6, 4.8)
+    ax = figure.add_subplot()
+    image = ax.imshow(share, cmap="Blues", norm=norm)
+    labels = [name.replace("_", " ") for name in names]
+    ticks = np.arange(len(names))
+    ax.set_xticks(ticks, labels)
+    ax.set_yticks(ticks, labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    ax.set_title(title)
+    ax.spines[:].set_visible(False)
+    small = len(names) <= 3
+    for (row, col), count in np.ndenumerate(matrix):
+        dark = norm(share[row, col]) > 0.6
+        ax.text(col, row, f"{count:d}", ha="center", va="center",
+                fontsize=11 if small else 7.5, color="white" if dark else "black")
+    bar = figure.colorbar(image, ax=ax, shrink=0.85)
+    bar.set_label("share of the actual class (power scale)")
+    return figure
+
+
+@styled
+def gallery_figure(images: np.ndarray, labels: list[str], title: str,
+                   columns: int = GALLERY_COLUMNS) -> Figure:
+    """Digits in a grid, dark ink on white, each with its caption underneath: one image
+    drawn once (fast), whatever the number of digits."""
+    images = np.asarray(images)
+    rows = max(1, -(-len(images) // columns))
+    height, width = images.shape[1:] if len(images) else (28, 28)
+    caption = height // 2
+    cell_h, cell_w = height + caption, width + 4
+    mosaic = np.zeros((rows * cell_h, columns * cell_w), dtype=np.uint8)
+    for i, image in enumerate(images):
+        top, left = (i // columns) * cell_h, (i % columns) * cell_w + 2
+        mosaic[top:top + height, left:left + width] = image
+    fig_w = 0.78 * columns
+    fig_h = fig_w * mosaic.shape[0] / mosaic.shape[1] + 0.45
+    figure = new_figure(fig_w, fig_h, constrained=False)
+    ax = figure.add_axes((0.0, 0.0, 1.0, 1.0 - 0.45 / fig_h))
+    ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, aspect="auto")
+    ax.set_axis_off()
+    for i, text in enumerate(labels):
+        x = (i % columns) * cell_w + cell_w / 2 - 0.5
+        y = (i // columns) * cell_h + height + caption / 2 - 1
+        ax.text(x, y, text, ha="center", va="center", fontsize=7.5, color="#b2182b")
+    if not len(images):
+        ax.text(0.5, 0.5, "no misclassified test digits", ha="center", va="center",
+                transform=ax.transAxes)
+    figure.suptitle(title, y=1.0 - 0.08 / fig_h, va="top", fontsize=10)
+    return figure
+
+
+@styled
+def precision_recall_figure(precision: np.ndarray, recall: np.ndarray,
+                            point: tuple[float, float | None], threshold: Threshold,
+                            prevalence: float, title: str) -> Figure:
+    """The precision-recall curve (a step plot, as scikit-learn draws it) with the default
+    threshold's operating point marked and the precision of always saying "positive".
+
+    A point without precision (nothing predicted positive) is drawn where scikit-learn's
+    curve ends, at recall 0 and precision 1, and says so."""
+    figure = new_figure(5.6, 4.6)
+    ax = figure.add_subplot()
+    ax.plot(recall, precision, drawstyle="steps-post", color="C0", label="precision-recall curve")
+    ax.axhline(prevalence, color="0.5", linestyle="--", linewidth=1,
+               label=f"always positive: precision {prevalence:.3f}")
+    point_recall, point_precision = point
+    if point_precision is None:
+        note = f"{threshold.rule}\nnothing predicted positive:\nrecall 0, precision undefined"
+        point_precision = 1.0
+    else:
+        note = f"{threshold.rule}\nprecision {point_precision:.3f}, recall {point_recall:.3f}"
+    ax.plot([point_recall], [point_precision], "o", color="C3", markersize=8,
+            label=f"default threshold: {threshold.rule}", clip_on=False, zorder=3)
+    right = point_recall < 0.5
+    ax.annotate(note, xy=(point_recall, point_precision), xytext=(14 if right else -14, -30),
+                textcoords="offset points", ha="left" if right else "right", va="top",
+                fontsize=8.5, color="C3",
+                arrowprops={"arrowstyle": "-", "color": "C3", "linewidth": 0.8})
+    ax.set_xlim(-0.01, 1.02)
+    ax.set_ylim(0.0, 1.05)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_title(title)
+    ax.grid(True, linewidth=0.4, color="0.85")
+    ax.legend(loc="lower left", fontsize=8)
+    return figure
+
+
+def load_test_split(predictions_dir: Path, labels_path: Path, images_path: Path,
+                    detector: bool) -> dict[str, np.ndarray]:
+    """The test digits, images and predictions, checked to belong together."""
+    names = ("test_pred", "test_score") if detector else ("test_pred",)
+    predicted = load_arrays(predictions_dir / "predictions.npz", names)
+    digits = load_arrays(labels_path, ("y",))["y"]
+    decoded = load_arrays(images_path, ("images", "labels"))
+    if not len(digits) == len(decoded["labels"]) == len(predicted["test_pred"]):
+        raise FiguresError(
+            f"{labels_path} holds {len(digits)} labels, {images_path} {len(decoded['labels'])} "
+            f"images and {predictions_dir / 'predictions.npz'} {len(predicted['test_pred'])} "
+            "predictions: they should be the same test split"
+        )
+    if not np.array_equal(digits, decoded["labels"]):
+        raise FiguresError(f"{labels_path} and {images_path} label the test split differently")
+    return {"digits": digits, "images": decoded["images"], **predicted}
+
+
+def run(model: Model, settings: Figures, predictions_dir: Path, labels_path: Path,
+        images_path: Path, out: Path) -> None:
+    detector = model.target is not None
+    data = load_test_split(predictions_dir, labels_path, images_path, detector)
+    names = class_names(model.target)
+    y_true = task_labels(data["digits"], model.target)
+    y_pred = data["test_pred"].astype(np.int64)
+    matrix = confusion(y_true, y_pred, len(names))
+    accuracy = float(np.trace(matrix) / max(matrix.sum(), 1))
+    task = f"is it a {model.target}" if detector else "10 digits"
+
+    wrong = np.flatnonzero(y_true != y_pred)
+    shown = misclassified(y_true, y_pred, settings.misclassified)
+    with atomic_dir(out) as tmp:
+        save_png(confusion_figure(matrix, names, f"{model.name} ({task}): test confusion "
+                                                 f"matrix, accuracy {100 * accuracy:.2f}%"),
+                 tmp / "confusion.png", settings.dpi)
+        save_png(gallery_figure(data["images"][shown],
+                                captions(data["digits"][shown], y_pred[shown], names),
+                                f"{model.name}: {len(shown)} of {len(wrong)} misclassified test "
+                                "digits, in test order (actual -> predicted)"),
+                 tmp / "misclassified.png", settings.dpi)
+        if detector:
+            draw_precision_recall(model, y_true, y_pred, data["test_score"],
+                                  tmp / "precision_recall.png", settings.dpi)
+    log.info("%s: %d of %d test digits misclassified, %d shown; pictures in %s",
+             model.name, len(wrong), len(y_true), len(shown), out)
+
+
+def draw_precision_recall(model: Model, y_true: np.ndarray, y_pred: np.ndarray,
+                          score: np.ndarray, dest: Path, dpi: int) -> None:
+    """The precision-recall figure of a detector's test scores."""
+    threshold = default_threshold(model, score)
+    follows = (score > threshold.value) == y_pred.astype(bool)
+    if not follows.all():
+        log.warning("%s: %d test predictions do not follow %s; the marked point is the "
+                    "predictions' own precision and recall", model.name,
+                    int((~follows).sum()), threshold.rule)
+    precision, recall, _ = precision_recall_curve(y_true, score)
+    point = operating_point(y_true, y_pred)
+    save_png(precision_recall_figure(
+        precision, recall, point, threshold, float(np.mean(y_true)),
+        f"{model.name}: precision-recall on the test split "
+        f"(AP {average_precision(precision, recall):.3f})"),
+        dest, dpi)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="figures",
+        description="Draw one model's pictures from its evaluation on the test split: "
+        "confusion.png (heatmap), misclassified.png (gallery of mistakes, 'actual -> "
+        "predicted') and, for a detector, precision_recall.png (curve, default threshold "
+        "marked). PNGs are the same bytes for the same inputs.",
+    )
+    parser.add_argument("--params", type=Path, required=True,
+                        help="params.yaml (models.<name>, figures)")
+    parser.add_argument("--model", required=True, help="the model's name under `models`")
+    parser.add_argument("--predictions", type=Path, required=True,
+                        help="the evaluate stage's folder (predictions.npz)")
+    parser.add_argument("--labels", type=Path, required=True,
+                        help="the test features the model was scored on (test.npz, array y)")
+    parser.add_argument("--images", type=Path, required=True,
+                        help="the decoded test images (test.npz: images, labels)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the PNGs")
+    args = parser.parse_args(argv)
+
+    def work() -> None:
+        params = load_params(args.params)
+        run(params.model(args.model), params.figures, args.predictions, args.labels,
+            args.images, args.out)
+
+    return run_stage("figures", work, (ParamsError, EstimatorParamError, FiguresError,
+                                       FileNotFoundError, ValueError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""Stage `summary`: the pictures drawn once per run, over the data and all models.
+
+Writes into ``--out`` (git-tracked, shown by `dvc plots show`):
+
+- ``digits.png``: the first ``figures.samples_per_digit`` training images of each digit;
+- ``pca_variance.png``: the variance PCA keeps with 1..784 components, fitted on the training
+  split (eigenvalues of its covariance matrix), with ``pca.n`` marked;
+- ``accuracy.png``: every model's test accuracy, detectors apart (their task is binary);
+- ``loss.png``: the training loss per epoch of every model that records one (the MLP).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mnist_pipeline.drawing import new_figure, save_png, styled
+from mnist_pipeline.files import atomic_dir, load_arrays
+from mnist_pipeline.params import Params, ParamsError, load_params
+from mnist_pipeline.stage import run_stage
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+N_DIGITS = 10
+VARIANCE_LEVELS = (0.9, 0.95, 0.99)
+log = logging.getLogger("summary")
+
+
+def samples_per_digit(labels: np.ndarray, per_digit: int) -> np.ndarray:
+    """Indices of the first ``per_digit`` items of each digit 0-9: row d holds digit d's."""
+    rows = []
+    for digit in range(N_DIGITS):
+        found = np.flatnonzero(labels == digit)[:per_digit]
+        if len(found) < per_digit:
+            raise ValueError(f"only {len(found)} training images of digit {digit}, "
+                             f"fewer than figures.samples_per_digit = {per_digit}")
+        rows.append(found)
+    return np.stack(rows)
+
+
+def explained_variance_ratio(x: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Share of the total variance along each principal axis of ``x`` (rows = samples), all
+    ``x.shape[1]`` of them, largest first: the eigenvalues of the covariance matrix, which
+    is what a full PCA's ``explained_variance_ratio_`` holds (zeros past the rank).
+
+    The scatter matrix is summed in float64 over blocks of ``chunk`` centred rows, each block's
+    product taken in the input's precision: float32 features (the normalize stage's) cost
+    half the time of float64 and agree with it to about 1e-5 of each share (1e-7 cumulative),
+    and no full-size copy is made."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    mean = x.mean(axis=0, dtype=np.float64).astype(x.dtype)
+    scatter = np.zeros((x.shape[1], x.shape[1]))
+    for start in range(0, len(x), chunk):
+        block = x[start:start + chunk] - mean
+        scatter += block.T @ block
+    eigenvalues = np.clip(np.linalg.eigvalsh(scatter)[::-1], 0.0, None)
+    total = eigenvalues.sum()
+    return eigenvalues / total if total > 0 else eigenvalues
+
+
+def components_for(cumulative: np.ndarray, level: float) -> int:
+    """The fewest components whose cumulative explained variance reaches ``level``."""
+    return int(np.searchsorted(cumulative, level - 1e-12) + 1)
+
+
+def read_history(path: Path) -> tuple[list[int], list[float]]:
+    """Epochs and losses from a train stage's history.csv (empty for non-iterative models)."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return [int(r["epoch"]) for r in rows], [float(r["loss"]) for r in rows]
+
+
+@styled
+def digits_figure(images: np.ndarray, title: str) -> Figure:
+    """A grid of digits: ``images`` is digits x samples x height x width, one row per digit."""
+    digits, per_digit, height, width = images.shape
+    pad = 2
+    mosaic = np.zeros((digits * (height + pad), per_digit * (width + pad)), dtype=np.uint8)
+    for d in range(digits):
+        for s in range(per_digit):
+            top, left = d * (height + pad), s * (width + pad)
+            mosaic[top:top + height, left:left + width] = images[d, s]
+    fig_w = 0.5 + 0.55 * per_digit
+    fig_h = 0.4 + (fig_w - 0.5) * mosaic.shape[0] / mosaic.shape[1]
+    figure = new_figure(fig_w, fig_h, constrained=False)
+    ax = figure.add_axes((0.5 / fig_w, 0.0, 1.0 - 0.5 / fig_w, 1.0 - 0.4 / fig_h))
+    ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, aspect="auto")
+    ax.set_xticks([])
+    ax.set_yticks([d * (height + pad) + height / 2 for d in range(digits)],
+                  [str(d) for d in range(digits)])
+    ax.tick_params(length=0, labelsize=10)
+    ax.spines[:].set_visible(False)
+    figure.suptitle(title, y=1.0 - 0.08 / fig_h, va="top", fontsize=10)
+    return figure
+
+
+@styled
+def variance_figure(ratio: np.ndarray, n: int, kept: float | None) -> Figure:
+    """Cumulative explained variance for 1..len(ratio) components with ``n`` marked (left), and
+    each component's own share on a log scale (right)."""
+    cumulative = np.cumsum(ratio)
+    components = np.arange(1, len(ratio) + 1)
+    figure = new_figure(9.0, 3.8)
+    left, right = figure.subplots(1, 2, width_ratios=(3, 2))
+    left.plot(components, cumulative, color="C0")
+    for level in VARIANCE_LEVELS:
+        k = components_for(cumulative, level)
+        left.plot([k], [cumulative[k - 1]], "o", color="0.45", markersize=3.5)
+        left.annotate(f"{100 * level:g}%: {k}", (k, cumulative[k - 1]), xytext=(6, -10),
+                      textcoords="offset points", fontsize=8, color="0.35")
+    mark = cumulative[n - 1]
+    left.axvline(n, color="C3", linewidth=1, linestyle="--")
+    left.plot([n], [mark], "o", color="C3")
+    sklearn_note = "" if kept is None else f"\n(pca stage: {100 * kept:.2f}%)"
+    left.annotate(f"pca.n = {n}: {100 * mark:.2f}% of the variance{sklearn_note}", (n, mark),
+                  xytext=(12, -34), textcoords="offset points", color="C3", fontsize=8.5)
+    left.set_xscale("log")
+    left.set_xlim(1, len(ratio))
+    left.set_ylim(0, 1.02)
+    left.set_xlabel("number of components (log scale)")
+    left.set_ylabel("cumulative share of the variance")
+    left.set_title("variance kept by the first k principal components")
+    left.grid(True, linewidth=0.4, color="0.85")
+
+    shown = ratio > 1e-9
+    right.semilogy(components[shown], ratio[shown], color="C0", linewidth=1)
+    right.axvline(n, color="C3", linewidth=1, linestyle="--")
+    right.set_xlim(0, len(ratio))
+    right.set_xlabel("component")
+    right.set_ylabel("share of the variance")
+    right.set_title("each component's share")
+    right.grid(True, linewidth=0.4, color="0.85")
+    figure.suptitle(f"PCA of the normalized training split: all {len(ratio)} components",
+                    fontsize=10)
+    return figure
+
+
+@styled
+def accuracy_figure(names: list[str], accuracy: list[float], detector: list[bool],
+                    notebook: list[float | None]) -> Figure:
+    """Horizontal bars of test accuracy, one per model in params.yaml's order, detectors in
+    another colour, the notebooks' reported numbers as ticks."""
+    figure = new_figure(7.5, 1.4 + 0.36 * len(names))
+    ax = figure.add_subplot()
+    y = np.arange(len(names))[::-1]
+    colours = ["C1" if d else "C0" for d in detector]
+    ax.barh(y, accuracy, color=colours, height=0.65)
+    low = min(0.9, float(np.floor((min(accuracy) - 0.02) * 20) / 20)) if accuracy else 0.9
+    for yi, value in zip(y, accuracy, strict=True):
+        ax.text(value + 0.002, yi, f"{100 * value:.2f}%", va="center", fontsize=8.5)
+    marks = [(yi, value) for yi, value in zip(y, notebook, strict=True) if value is not None]
+    if marks:
+        ax.plot([v for _, v in marks], [yi for yi, _ in marks], "|", color="black",
+                markersize=16, markeredgewidth=2, label="the notebook's reported accuracy")
+    ax.set_yticks(y, names)
+    ax.set_xlim(low, 1.0)
+    ax.xaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
+    ax.set_xlabel(f"test accuracy on the 10,000 MNIST test digits (axis starts at "
+                  f"{100 * low:.0f}%)")
+    ax.set_title("test accuracy of every model")
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color="C0", label="10-digit classifier"),
+               Patch(color="C1", label="'is it a d' detector (binary task: not comparable)")]
+    if marks:
+        handles.append(ax.get_legend_handles_labels()[0][0])
+    figure.legend(handles=handles, loc="outside lower center", ncols=len(handles),
+                  fontsize=8, frameon=False)
+    return figure
+
+
+@styled
+def loss_figure(histories: dict[str, tuple[list[int], list[float]]]) -> Figure:
+    """Training loss per epoch, one line per model that records it."""
+    figure = new_figure(6.0, 3.6)
+    ax = figure.add_subplot()
+    for i, (name, (epochs, losses)) in enumerate(histories.items()):
+        ax.plot(epochs, losses, "o-", color=f"C{i}", label=name)
+        for epoch, loss in zip(epochs, losses, strict=True):
+            ax.annotate(f"{loss:.3f}", (epoch, loss), xytext=(5, 5), textcoords="offset points",
+                        ha="left", fontsize=7.5)
+    if histories:
+        longest = max(len(e) for e, _ in histories.values())
+        ax.set_xticks(range(1, longest + 1))
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no model records a loss per epoch", ha="center", va="center",
+                transform=ax.transAxes)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss")
+    ax.set_title("training loss per epoch")
+    ax.grid(True, linewidth=0.4, color="0.85")
+    return figure
+
+
+def model_results(params: Params, metrics_dir: Path) -> dict[str, list]:
+    """Test accuracy, detector flag and notebook number of each model, in params order."""
+    results: dict[str, list] = {"names": [], "accuracy": [], "detector": [], "notebook": []}
+    for name, model in params.models.items():
+        path = metrics_dir / name / "metrics.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no metrics for model {name} (run its evaluate "
+                                    "stage first)")
+        results["names"].append(name)
+        results["accuracy"].append(float(json.loads(path.read_text())["test"]["accuracy"]))
+        results["detector"].append(model.target is not None)
+        results["notebook"].append(params.notebooks.get(name))
+    return results
+
+
+def run(params: Params, images_path: Path, features_path: Path, metrics_dir: Path,
+        out: Path) -> None:
+    settings = params.figures
+    decoded = load_arrays(images_path, ("images", "labels"))
+    picked = samples_per_digit(decoded["labels"], settings.samples_per_digit)
+
+    ratio = explained_variance_ratio(load_arrays(features_path, ("X",))["X"])
+    if not 1 <= params.pca.n <= len(ratio):
+        raise ParamsError(f"pca.n: expected 1 to {len(ratio)} components, got {params.pca.n}")
+    pca_json = metrics_dir / "pca.json"
+    kept = None
+    if pca_json.is_file():
+        reported = json.loads(pca_json.read_text())
+        if reported.get("n_components") == params.pca.n:
+            kept = float(reported["explained_variance_ratio"])
+
+    histories = {}
+    for name in params.models:
+        path = metrics_dir / name / "history.csv"
+        if path.is_file():
+            epochs, losses = read_history(path)
+            if epochs:
+                histories[name] = (epochs, losses)
+    results = model_results(params, metrics_dir)
+
+    dpi = settings.dpi
+    with atomic_dir(out) as tmp:
+        save_png(digits_figure(decoded["images"][picked],
+                               f"the first {settings.samples_per_digit} training images of "
+                               "each digit"), tmp / "digits.png", dpi)
+        save_png(variance_figure(ratio, params.pca.n, kept), tmp / "pca_variance.png", dpi)
+        save_png(accuracy_figure(**results), tmp / "accuracy.png", dpi)
+        save_png(loss_figure(histories), tmp / "loss.png", dpi)
+    cumulative = float(np.cumsum(ratio)[params.pca.n - 1])
+    log.info("%d components keep %.4f of the variance (pca stage: %s); %d models compared; "
+             "pictures in %s", params.pca.n, cumulative,
+             "n/a" if kept is None else f"{kept:.4f}", len(results["names"]), out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="summary",
+        description="Draw the pictures made once per run: digits.png (sample digits per "
+        "class), pca_variance.png (explained variance for 1..784 components, pca.n marked), "
+        "accuracy.png (every model's test accuracy) and loss.png (loss per epoch). PNGs are "
+        "the same bytes for the same inputs.",
+    )
+    parser.add_argument("--params", type=Path, required=True,
+                        help="params.yaml (pca.n, models, notebooks, figures)")
+    parser.add_argument("--images", type=Path, required=True,
+                        help="the decoded training images (train.npz: images, labels)")
+    parser.add_argument("--features", type=Path, required=True,
+                        help="the normalized training split PCA is fitted on (train.npz, X)")
+    parser.add_argument("--metrics", type=Path, required=True,
+                        help="the metrics/ folder (<model>/metrics.json, <model>/history.csv, "
+                        "pca.json)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the PNGs")
+    args = parser.parse_args(argv)
+    return run_stage(
+        "summary",
+        lambda: run(load_params(args.params), args.images, args.features, args.metrics,
+                    args.out),
+        (ParamsError, FileNotFoundError, ValueError),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
