@@ -1,0 +1,596 @@
+"""The DVC workflows of the README, driven through the real `dvc` and `git` command lines.
+
+Every test works in a temporary copy of the repository (`conftest.copy_repo`) whose download
+mirror is a small slice of the shipped MNIST (3,000 training and 500 test images, 500 of the
+training images held out for validation), so a cold `dvc repro` of every stage and every
+model takes about a minute. Which stages ran is read from dvc's own output ("Running
+stage ...", "Stage ... is cached - skipping run ...") and from `dvc.lock`.
+
+Where DVC does not do what one would assume, the test asserts what it really does and its
+docstring says why.
+
+The stages whose reruns are asserted exactly are the "core" ones (download, decode, normalize,
+pca, train@<model>, evaluate@<model>); stages that summarise several models may be added to
+dvc.yaml without breaking these tests, but a stage of another model (`<stage>@<model>`) never
+reruns when one model's parameters change.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+import yaml
+from conftest import (
+    FILE_NAMES,
+    SHIPPED_MNIST,
+    copy_repo,
+    run_tool,
+    tool_env,
+    write_dataset,
+)
+
+from mnist_pipeline.idx import read_idx
+
+pytestmark = pytest.mark.slow
+
+TRAIN_IMAGES = 3000
+TEST_IMAGES = 500
+VALIDATION = 500
+SMALL_MNIST = "data/mnist-small"
+DATA_STAGES = ("download", "decode", "normalize")
+CORE_STAGES = (*DATA_STAGES, "pca")
+CORE_FOREACH = ("train", "evaluate")
+QUEUE_TIMEOUT = 300.0
+UP_TO_DATE = "Data and pipelines are up to date."
+
+
+class Run(NamedTuple):
+    repo: Path
+    result: subprocess.CompletedProcess
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def dvc(repo: Path, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess:
+    return run_tool("dvc", *args, cwd=repo, check=check)
+
+
+def git(repo: Path, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess:
+    return run_tool("git", *args, cwd=repo, check=check)
+
+
+def shown(*results: subprocess.CompletedProcess) -> str:
+    """What the commands printed, for an assertion message."""
+    return "\n".join(
+        f"\n$ {' '.join(map(str, r.args))}  (exit {r.returncode})\n"
+        f"--- stdout ---\n{r.stdout}--- stderr ---\n{r.stderr}"
+        for r in results
+    )
+
+
+def ran(result: subprocess.CompletedProcess) -> set[str]:
+    """The stages whose command dvc ran."""
+    return set(re.findall(r"^Running stage '([^']+)':", result.stdout, re.MULTILINE))
+
+
+def restored(result: subprocess.CompletedProcess) -> set[str]:
+    """The stages dvc restored from its cache instead of running them."""
+    return set(re.findall(r"^Stage '([^']+)' is cached - skipping run", result.stdout,
+                          re.MULTILINE))
+
+
+def skipped(result: subprocess.CompletedProcess) -> set[str]:
+    return set(re.findall(r"^Stage '([^']+)' didn't change, skipping", result.stdout,
+                          re.MULTILINE))
+
+
+def core(stages: set[str]) -> set[str]:
+    return {s for s in stages if s in CORE_STAGES or s.partition("@")[0] in CORE_FOREACH}
+
+
+def of_models(stages: set[str], models: list[str]) -> set[str]:
+    """The stages, of any kind, generated for these models (`<stage>@<model>`)."""
+    return {s for s in stages if "@" in s and s.partition("@")[2] in models}
+
+
+def params_of(repo: Path) -> dict:
+    return yaml.safe_load((repo / "params.yaml").read_text())
+
+
+def set_param(repo: Path, dotted: str, value: Any) -> None:
+    """Set one key of the copy's params.yaml, as a user editing the file would."""
+    params = params_of(repo)
+    *parents, leaf = dotted.split(".")
+    node = params
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def model_stages(*models: str) -> set[str]:
+    return {f"{kind}@{model}" for model in models for kind in ("train", "evaluate")}
+
+
+def models_on(repo: Path, features: str) -> list[str]:
+    return [name for name, model in params_of(repo)["models"].items()
+            if model["features"] == features]
+
+
+def pipeline_stages(repo: Path) -> set[str]:
+    """Every stage of dvc.yaml, each `foreach: ${models}` expanded over params.yaml's models."""
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    models = params_of(repo)["models"]
+    names: set[str] = set()
+    for name, spec in stages.items():
+        if "foreach" in spec:
+            assert spec["foreach"] == "${models}", f"stage {name}: unexpected foreach"
+            names |= {f"{name}@{model}" for model in models}
+        else:
+            names.add(name)
+    return names
+
+
+def stages_with_uncached_plain_outs(repo: Path) -> set[str]:
+    """The stages listing a `cache: false` file under `outs:` (not under metrics/plots)."""
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    found = set()
+    for name, spec in stages.items():
+        outs = spec.get("do", spec).get("outs", [])
+        if any(isinstance(out, dict) and any(o.get("cache") is False for o in out.values())
+               for out in outs):
+            found |= {s for s in pipeline_stages(repo) if s.partition("@")[0] == name}
+    return found
+
+
+def lock_stages(repo: Path) -> dict[str, dict]:
+    return yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+
+
+def changed_lock_entries(before: dict[str, dict], after: dict[str, dict]) -> set[str]:
+    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+
+
+def file_tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def copy_of(repo: Path, dest: Path) -> Path:
+    """An independent copy of a working repository: tree, git history and DVC cache."""
+    shutil.copytree(repo, dest, symlinks=True)
+    return dest
+
+
+def experiments(repo: Path) -> dict[str, dict]:
+    """`dvc exp show --json` as {experiment name: {"state", "error", "params", "metrics"}}."""
+    result = dvc(repo, "exp", "show", "--json")
+    found = {}
+    for commit in json.loads(result.stdout):
+        for exp in commit.get("experiments") or []:
+            rev = exp["revs"][0]
+            data = rev.get("data") or {}
+            found[exp["name"]] = {
+                "state": (exp.get("executor") or {}).get("state"),
+                "error": rev.get("error"),
+                "params": (data.get("params") or {}).get("params.yaml", {}).get("data", {}),
+                "metrics": {path: entry.get("data", {})
+                            for path, entry in (data.get("metrics") or {}).items()},
+            }
+    return found
+
+
+def queue_states(status: str) -> dict[str, str]:
+    """`dvc queue status`'s table as {experiment name: status}."""
+    rows = re.findall(r"^[0-9a-f]{7}\s+(\S+)\s+.*?\s(Queued|Running|Success|Failed)\s*$",
+                      status, re.MULTILINE)
+    return dict(rows)
+
+
+def wait_for_queue(repo: Path, names: set[str], timeout: float = QUEUE_TIMEOUT) -> dict[str, str]:
+    """Poll `dvc queue status` until every named experiment has finished; their states."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = dvc(repo, "queue", "status")
+        states = queue_states(status.stdout)
+        if names <= states.keys() and not {states[n] for n in names} & {"Queued", "Running"}:
+            return {name: states[name] for name in names}
+        if time.monotonic() > deadline:
+            logs = [dvc(repo, "queue", "logs", name, check=False) for name in names]
+            raise AssertionError(f"queue not done after {timeout:.0f} s" + shown(status, *logs))
+        time.sleep(2)
+
+
+def stop_queue_workers(repo: Path) -> None:
+    """Ask the queue's workers to exit (they would after 10 s idle anyway)."""
+    dvc(repo, "queue", "stop", check=False)
+
+
+def run_concurrently(*jobs: tuple[tuple[str, ...], Path]) -> list[subprocess.CompletedProcess]:
+    """Run commands side by side, so that a stage's single thread leaves no core idle; like
+    `run_tool`, a failure shows what the command printed."""
+    started = []
+    for args, cwd in jobs:
+        out = (cwd.parent / f"{cwd.name}.stdout").open("w+")
+        err = (cwd.parent / f"{cwd.name}.stderr").open("w+")
+        proc = subprocess.Popen(list(args), cwd=cwd, env=tool_env(), stdout=out, stderr=err,
+                                text=True)
+        started.append((args, proc, out, err))
+    results = []
+    for args, proc, out, err in started:
+        proc.wait()
+        with out, err:
+            out.seek(0)
+            err.seek(0)
+            result = subprocess.CompletedProcess(list(args), proc.returncode, out.read(),
+                                                 err.read())
+        if result.returncode != 0:
+            raise AssertionError("command failed" + shown(result))
+        results.append(result)
+    return results
+
+
+def make_small_repo(dest: Path) -> Path:
+    """A copy of the project whose mirror is a committed slice of the real MNIST, with
+    every model kept, and without the copied full-MNIST metrics and dvc.lock."""
+    repo = copy_repo(dest)
+    arrays = {role: read_idx(SHIPPED_MNIST / name) for role, name in FILE_NAMES.items()}
+    arrays = {role: a[:TRAIN_IMAGES] if role.startswith("train") else a[:TEST_IMAGES]
+              for role, a in arrays.items()}
+    params = params_of(repo)
+    params["dataset"]["mirrors"] = [SMALL_MNIST]
+    params["dataset"]["files"] = write_dataset(repo / SMALL_MNIST, arrays)
+    params["split"]["validation"] = VALIDATION
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    shutil.rmtree(repo / "metrics", ignore_errors=True)
+    (repo / "dvc.lock").unlink(missing_ok=True)
+    git(repo, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "data/mnist")
+    shutil.rmtree(repo / "data" / "mnist", ignore_errors=True)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", f"small MNIST slice in {SMALL_MNIST}, no results yet")
+    return repo
+
+
+def commit_results(repo: Path, message: str) -> None:
+    """Commit everything: dvc's autostage adds dvc.lock, not the `cache: false` files."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures: each expensive state is built once and copied by the tests that change it.
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tool_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """dvc's per-repository index and state databases of the many temporary copies go to a
+    temporary folder, not /var/tmp/dvc. One BLAS thread per stage: on two cores and this
+    small data, threads cost more than they save (a cold run alone: about 50 s instead of
+    70 s), and two cold runs go side by side."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path_factory.mktemp("dvc-site-cache")))
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            patch.setenv(name, "1")
+        yield
+
+
+@pytest.fixture(scope="module")
+def small_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_small_repo(tmp_path_factory.mktemp("small") / "repo")
+
+
+@pytest.fixture(scope="module")
+def cold_runs(small_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run]:
+    """Two cold `dvc repro`s, each in its own copy, run side by side; the first copy then
+    commits its results, as the `main` that the other tests start from."""
+    repos = [copy_of(small_repo, tmp_path_factory.mktemp(name) / "repo")
+             for name in ("cold", "cold-twin")]
+    results = run_concurrently(*((("dvc", "repro"), repo) for repo in repos))
+    commit_results(repos[0], "results of the cold run")
+    return Run(repos[0], results[0]), Run(repos[1], results[1])
+
+
+@pytest.fixture(scope="module")
+def cold(cold_runs: tuple[Run, Run]) -> Run:
+    return cold_runs[0]
+
+
+@pytest.fixture
+def reproduced(cold: Run, tmp_path: Path) -> Path:
+    """A private copy of `main` after the cold run, results committed."""
+    return copy_of(cold.repo, tmp_path / "repo")
+
+
+@pytest.fixture(scope="module")
+def pca_experiment(cold: Run, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    repo = copy_of(cold.repo, tmp_path_factory.mktemp("exp") / "repo")
+    return Run(repo, dvc(repo, "exp", "run", "-S", "pca.n=40"))
+
+
+@pytest.fixture(scope="module")
+def pca40_branch(cold: Run, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`main` plus a branch `pca40` with `pca.n: 40`, reproduced and committed, checked out."""
+    repo = copy_of(cold.repo, tmp_path_factory.mktemp("branch") / "repo")
+    git(repo, "checkout", "-q", "-b", "pca40")
+    set_param(repo, "pca.n", 40)
+    dvc(repo, "repro")
+    commit_results(repo, "pca.n: 40")
+    return repo
+
+
+@pytest.fixture
+def back_on_main(pca40_branch: Path, tmp_path: Path) -> Path:
+    """A copy of the pca40 branch after `git checkout main` (the workspace still holds the
+    branch's outputs)."""
+    repo = copy_of(pca40_branch, tmp_path / "repo")
+    git(repo, "checkout", "-q", "main")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def pca_queue(cold: Run, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    repo = copy_of(cold.repo, tmp_path_factory.mktemp("queue") / "repo")
+    queued = dvc(repo, "exp", "run", "--queue", "-S", "pca.n=20,40")
+    names = set(re.findall(r"^Queued experiment '([^']+)'", queued.stdout, re.MULTILINE))
+    started = dvc(repo, "queue", "start", "-j", "2")
+    try:
+        states = wait_for_queue(repo, names)
+        yield {"repo": repo, "names": names, "states": states, "output": (queued, started)}
+    finally:
+        stop_queue_workers(repo)
+
+
+PROBE = "queue_probe"
+PROBE_SCRIPT = """\
+import json
+from pathlib import Path
+
+accuracy = json.loads(Path("metrics/knn/metrics.json").read_text())["test"]["accuracy"]
+Path("stages/queue_probe.txt").write_text(f"knn test accuracy {accuracy}\\n")
+"""
+
+
+@pytest.fixture(scope="module")
+def queued_new_script(cold: Run, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A new stage in dvc.yaml (a change to a tracked file) whose script is a new file: one
+    experiment queued while the script is untracked, one after a mere `git add` of it."""
+    repo = copy_of(cold.repo, tmp_path_factory.mktemp("untracked") / "repo")
+    script = repo / "src" / f"{PROBE}.py"
+    assert not script.exists()
+    pipeline = yaml.safe_load((repo / "dvc.yaml").read_text())
+    pipeline["stages"][PROBE] = {
+        "cmd": f"python src/{PROBE}.py",
+        "deps": [f"src/{PROBE}.py", "metrics/knn/metrics.json"],
+        "outs": [f"stages/{PROBE}.txt"],
+    }
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    script.write_text(PROBE_SCRIPT)
+    untracked = dvc(repo, "exp", "run", "--queue", "-n", "not-added")
+    git(repo, "add", f"src/{PROBE}.py")
+    staged = dvc(repo, "exp", "run", "--queue", "-n", "added")
+    dvc(repo, "queue", "start", "-j", "2")
+    try:
+        states = wait_for_queue(repo, {"not-added", "added"})
+        logs = {name: dvc(repo, "queue", "logs", name, check=False)
+                for name in ("not-added", "added")}
+        yield {"repo": repo, "states": states, "logs": logs, "queued": (untracked, staged)}
+    finally:
+        stop_queue_workers(repo)
+
+
+@pytest.fixture(scope="module")
+def shared(cold: Run, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Machine A pushes to a DVC remote (a local folder) and a bare git origin; machine B
+    clones origin and runs `dvc repro --pull`."""
+    base = tmp_path_factory.mktemp("shared")
+    a = copy_of(cold.repo, base / "machine-a")
+    remote, origin = base / "dvc-remote", base / "origin.git"
+    git(base, "init", "-q", "--bare", "-b", "main", origin)
+    dvc(a, "remote", "add", "-d", "shared", remote)
+    git(a, "add", ".dvc/config")
+    git(a, "commit", "-q", "-m", "DVC remote")
+    git(a, "remote", "add", "origin", origin)
+    steps = {
+        "repro": dvc(a, "repro"),
+        "push --run-cache": dvc(a, "push", "--run-cache"),
+        "push": dvc(a, "push"),
+        "git push": git(a, "push", "-q", "origin", "main"),
+        "clone": git(base, "clone", "-q", origin, base / "machine-b"),
+    }
+    b = base / "machine-b"
+    metrics_after_clone = file_tree(b / "metrics")
+    steps["repro --pull"] = dvc(b, "repro", "--pull")
+    return {"a": a, "b": b, "remote": remote, "steps": steps,
+            "metrics_after_clone": metrics_after_clone}
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Cold and warm `dvc repro`
+
+
+def test_cold_repro_runs_every_stage(cold: Run):
+    expected = pipeline_stages(cold.repo)
+    assert {"download", "decode", "normalize", "pca"} <= expected
+    assert ran(cold.result) == expected, shown(cold.result)
+    assert set(lock_stages(cold.repo)) == expected
+
+
+def test_second_repro_runs_no_stage(reproduced: Path):
+    result = dvc(reproduced, "repro")
+    assert ran(result) == set(), shown(result)
+    assert UP_TO_DATE in result.stdout, shown(result)
+
+
+# 2. A model's parameter
+
+
+def test_changing_knn_k_reruns_only_train_and_evaluate_of_knn(reproduced: Path):
+    before = lock_stages(reproduced)
+    set_param(reproduced, "models.knn.k", 5)
+    result = dvc(reproduced, "repro")
+    assert core(ran(result)) == model_stages("knn"), shown(result)
+    others = [m for m in params_of(reproduced)["models"] if m != "knn"]
+    assert of_models(ran(result), others) == set(), shown(result)
+    changed = changed_lock_entries(before, lock_stages(reproduced))
+    assert core(changed) == model_stages("knn")
+
+
+# 3. `dvc exp run -S`
+
+
+def test_exp_run_pca_n_reruns_pca_and_only_the_models_on_pca_features(pca_experiment: Run):
+    repo, result = pca_experiment
+    pca_models = models_on(repo, "pca")
+    assert set(pca_models) == {"nearest_pca", "knn", "svm"}
+    assert core(ran(result)) == {"pca"} | model_stages(*pca_models), shown(result)
+    assert set(DATA_STAGES) <= skipped(result), shown(result)
+    assert of_models(ran(result), models_on(repo, "normalize")) == set(), shown(result)
+
+
+def test_exp_show_reports_the_experiments_pca_n_and_metrics(pca_experiment: Run):
+    repo, result = pca_experiment
+    name = re.search(r"^Ran experiment\(s\): (\S+)", result.stdout, re.MULTILINE)
+    assert name, shown(result)
+    exps = experiments(repo)
+    assert name[1] in exps, f"{name[1]} not in {sorted(exps)}" + shown(result)
+    exp = exps[name[1]]
+    assert exp["error"] is None, exp["error"]
+    assert exp["params"]["pca"]["n"] == 40
+    assert exp["metrics"]["metrics/pca.json"]["n_components"] == 40
+    for model in params_of(repo)["models"]:
+        assert 0 < exp["metrics"][f"metrics/{model}/metrics.json"]["test"]["accuracy"] <= 1
+
+
+# 4. Comparing a branch with main
+
+
+def test_metrics_diff_main_branch_lists_changed_accuracies_of_pca_models_only(
+        pca40_branch: Path):
+    result = dvc(pca40_branch, "metrics", "diff", "main", "pca40", "--json")
+    diff = json.loads(result.stdout)
+    pca_models = models_on(pca40_branch, "pca")
+    expected_files = {"metrics/pca.json"} | {f"metrics/{m}/metrics.json" for m in pca_models}
+    assert set(diff) == expected_files, shown(result)
+    for model in pca_models:
+        accuracy = diff[f"metrics/{model}/metrics.json"].get("test.accuracy")
+        assert accuracy and accuracy["old"] != accuracy["new"], shown(result)
+
+
+def test_params_diff_main_branch_lists_only_pca_n(pca40_branch: Path):
+    result = dvc(pca40_branch, "params", "diff", "main", "pca40", "--json")
+    assert json.loads(result.stdout) == {
+        "params.yaml": {"pca.n": {"old": 60, "new": 40, "diff": -20}}
+    }, shown(result)
+
+
+# 5. Back to main
+
+
+def test_back_on_main_dvc_checkout_then_repro_runs_nothing(back_on_main: Path):
+    checkout = dvc(back_on_main, "checkout")
+    result = dvc(back_on_main, "repro")
+    assert ran(result) == set(), shown(checkout, result)
+    assert UP_TO_DATE in result.stdout, shown(checkout, result)
+
+
+def test_back_on_main_repro_restores_from_the_run_cache_without_running(back_on_main: Path):
+    """Without `dvc checkout`, `dvc repro` finds main's runs of pca and of the PCA models in
+    the run-cache and checks their outputs out instead of running them. This holds because
+    no stage lists a `cache: false` file under plain `outs:` (metrics and plots are exempt):
+    DVC saves no run-cache entry for such a stage and would run it again."""
+    result = dvc(back_on_main, "repro")
+    assert ran(result) == set(), shown(result)
+    pca_stages = model_stages(*models_on(back_on_main, "pca"))
+    assert {"pca"} | pca_stages <= restored(result), shown(result)
+
+
+def test_every_stage_has_a_run_cache_entry_after_a_cold_run(cold: Run):
+    commands = {entry["cmd"]: name for name, entry in lock_stages(cold.repo).items()}
+    entries = [yaml.safe_load(p.read_text())
+               for p in (cold.repo / ".dvc" / "cache" / "runs").rglob("*") if p.is_file()]
+    assert stages_with_uncached_plain_outs(cold.repo) == set()
+    assert {commands[entry["cmd"]] for entry in entries} == pipeline_stages(cold.repo)
+
+
+# 6. Determinism
+
+
+def test_two_cold_runs_in_separate_copies_give_byte_identical_metrics(
+        cold_runs: tuple[Run, Run]):
+    first, second = (file_tree(run.repo / "metrics") for run in cold_runs)
+    assert sorted(first) == sorted(second)
+    differing = sorted(name for name in first if first[name] != second[name])
+    assert differing == []
+
+
+# 7. The experiment queue
+
+
+def test_queued_sweep_run_by_two_workers_gives_two_successful_experiments(pca_queue: dict):
+    queued, started = pca_queue["output"]
+    assert len(pca_queue["names"]) == 2, shown(queued)
+    assert set(pca_queue["states"].values()) == {"Success"}, (
+        f"{pca_queue['states']}" + shown(queued, started))
+    exps = experiments(pca_queue["repo"])
+    ours = {name: exps.get(name) for name in pca_queue["names"]}
+    assert all(exp and exp["state"] == "success" and exp["error"] is None
+               for exp in ours.values()), ours
+    assert sorted(exp["params"]["pca"]["n"] for exp in ours.values()) == [20, 40]
+    for exp in ours.values():
+        assert exp["metrics"]["metrics/pca.json"]["n_components"] == exp["params"]["pca"]["n"]
+
+
+def test_queued_experiment_does_not_see_an_untracked_file(queued_new_script: dict):
+    """A queued experiment runs in a clone of git's view of the workspace: changes to tracked
+    files are in it, untracked files are not. DVC says nothing when queueing; the
+    experiment fails when run, and only `dvc queue logs` says why."""
+    repo, log = queued_new_script["repo"], queued_new_script["logs"]["not-added"]
+    assert (repo / "src" / f"{PROBE}.py").is_file()
+    assert queued_new_script["states"]["not-added"] == "Failed", shown(log)
+    assert re.search(rf"ERROR: failed to reproduce '{PROBE}': \[Errno 2\] No such file or "
+                     rf"directory: '\S+/src/{PROBE}\.py'", log.stdout + log.stderr), shown(log)
+    queued = queued_new_script["queued"][0]
+    printed = queued.stdout + queued.stderr
+    assert "WARNING" not in printed and PROBE not in printed, shown(queued)
+
+
+def test_queued_experiment_sees_a_new_file_once_it_is_only_staged(queued_new_script: dict):
+    log = queued_new_script["logs"]["added"]
+    assert queued_new_script["states"]["added"] == "Success", shown(log)
+    assert f"Running stage '{PROBE}'" in log.stdout, shown(log)
+
+
+# 8. Sharing results between machines
+
+
+def test_clone_repro_pull_computes_nothing_and_has_every_output(shared: dict):
+    result = shared["steps"]["repro --pull"]
+    assert ran(result) == set(), shown(result)
+    assert UP_TO_DATE in result.stdout, shown(result)
+    assert file_tree(shared["b"] / "stages") == file_tree(shared["a"] / "stages")
+    status = dvc(shared["b"], "status")
+    assert UP_TO_DATE in status.stdout, shown(status)
+
+
+def test_clone_has_the_metrics_from_git_before_any_dvc_command(shared: dict):
+    assert shared["metrics_after_clone"] == file_tree(shared["a"] / "metrics")
+
+
+def test_push_run_cache_alone_pushes_the_outputs_too(shared: dict):
+    """`dvc push --run-cache` uploads the workspace's outputs as well as the run-cache: the
+    `dvc push` after it has nothing left to send."""
+    push_run_cache, push = shared["steps"]["push --run-cache"], shared["steps"]["push"]
+    assert re.search(r"^\d+ files? pushed", push_run_cache.stdout, re.MULTILINE), (
+        shown(push_run_cache))
+    assert "Everything is up to date." in push.stdout, shown(push_run_cache, push)
+    assert any((shared["remote"] / "runs").rglob("*")), shown(push_run_cache)
