@@ -513,29 +513,6 @@ def test_dvc_plots_diff_renders_offline_too(repo_copy, tmp_path):
     check_offline(tmp_path / "diff/index.html", declared_plots(repo_copy))
 
 
-# --- the committed pictures are what the stages draw from the real pipeline -----------------
-
-@pytest.mark.slow
-def test_committed_pictures_are_what_the_stages_draw(tmp_path):
-    params = load_params(REPO / "params.yaml")
-    needed = [REPO / "stages/decode/test.npz", REPO / "stages/normalize/train.npz",
-              *(REPO / f"stages/evaluate/{m}/predictions.npz" for m in params.models)]
-    if not all(p.is_file() for p in needed):
-        pytest.skip("needs the full pipeline's outputs in stages/: run `dvc repro`")
-    for name, model in params.models.items():
-        result = run_figures(REPO, name, model.features, str(tmp_path / name))
-        assert result.returncode == 0, result.stderr
-        for png in (REPO / "plots/figures" / name).iterdir():
-            assert png.read_bytes() == (tmp_path / name / png.name).read_bytes(), png
-    result = run_script("summary", "--params", "params.yaml",
-                        "--images", "stages/decode/train.npz",
-                        "--features", "stages/normalize/train.npz", "--metrics", "metrics",
-                        "--out", tmp_path / "summary")
-    assert result.returncode == 0, result.stderr
-    for png in (REPO / "plots/summary").iterdir():
-        assert png.read_bytes() == (tmp_path / "summary" / png.name).read_bytes(), png
-
-
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"figures": {"dpi": 5}}, "figures.dpi: expected an integer >= 10, got 5"),
     ({"figures": {"misclassified": "all"}},

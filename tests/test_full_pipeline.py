@@ -6,6 +6,7 @@ One cold `dvc repro` (about a minute and a half on two cores) serves every test 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,20 +17,22 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def reproduced(tmp_path_factory) -> Path:
+    """A fresh copy with the committed metrics and pictures removed, then `dvc repro`."""
     repo = copy_repo(tmp_path_factory.mktemp("fresh-clone"))
-    if (repo / "metrics").exists():
-        import shutil
-
-        shutil.rmtree(repo / "metrics")
+    for committed_output in ("metrics", "plots"):
+        shutil.rmtree(repo / committed_output, ignore_errors=True)
     run_tool("dvc", "repro", cwd=repo)
     return repo
 
 
-def test_cold_repro_recreates_the_committed_metrics_byte_for_byte(reproduced):
-    committed = sorted(p.relative_to(REPO) for p in (REPO / "metrics").rglob("*") if p.is_file())
-    fresh = sorted(p.relative_to(reproduced) for p in (reproduced / "metrics").rglob("*")
-                   if p.is_file())
-    assert fresh == committed
+def files_under(root: Path, folder: str) -> list[Path]:
+    return sorted(p.relative_to(root) for p in (root / folder).rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("folder", ["metrics", "plots"])
+def test_cold_repro_recreates_the_committed_outputs_byte_for_byte(reproduced, folder):
+    committed = files_under(REPO, folder)
+    assert files_under(reproduced, folder) == committed
     differing = [str(p) for p in committed
                  if (REPO / p).read_bytes() != (reproduced / p).read_bytes()]
     assert differing == []
