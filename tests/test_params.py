@@ -35,7 +35,7 @@ def load_with(write_params, overrides: dict):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"pca": {"nn": 40}}, "pca.nn: unknown key (expected one of: n, whiten, seed)"),
+        ({"pca": {"nn": 40}}, "pca.nn: unknown key (expected one of: n, whiten)"),
         ({"pca": {"n": "forty"}}, "pca.n: expected an integer, got 'forty'"),
         ({"pca": {"n": 0}}, "pca.n: expected an integer >= 1, got 0"),
         ({"pca": {"whiten": "yes"}}, "pca.whiten: expected true or false, got 'yes'"),

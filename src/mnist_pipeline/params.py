@@ -55,7 +55,6 @@ class Normalize:
 class Pca:
     n: int
     whiten: bool
-    seed: int
 
 
 @dataclass(frozen=True)
@@ -186,7 +185,7 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     download = r.mapping(top["download"], "download", ("timeout", "retries"))
     split = r.mapping(top["split"], "split", ("validation",))
     normalize = r.mapping(top["normalize"], "normalize", ("method", "deskew"))
-    pca = r.mapping(top["pca"], "pca", ("n", "whiten", "seed"))
+    pca = r.mapping(top["pca"], "pca", ("n", "whiten"))
 
     models_raw = r.mapping(top["models"], "models")
     if not models_raw:
@@ -215,7 +214,6 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
         pca=Pca(
             n=r.integer(pca["n"], "pca.n", minimum=1),
             whiten=r.boolean(pca["whiten"], "pca.whiten"),
-            seed=r.integer(pca["seed"], "pca.seed", minimum=0),
         ),
         models=models,
         notebooks={name: float(value) for name, value in notebooks.items()},
