@@ -45,6 +45,7 @@ def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, o
         estimator = pickle.load(fh)  # our own train stage's output, never a downloaded file
     metrics: dict = {}
     arrays: dict[str, np.ndarray] = {}
+    matrices: dict[str, np.ndarray] = {}
     started = time.perf_counter()
     for split in EVAL_SPLITS:
         data = load_arrays(features / f"{split}.npz", ("X", "y"))
@@ -52,7 +53,7 @@ def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, o
         with blas_threads(model.estimator):
             y_pred = predict_rows(model.estimator, estimator, data["X"])
             score = None if model.target is None else positive_scores(estimator, data["X"])
-        metrics[split], matrix = split_metrics(model, y_true, y_pred, score)
+        metrics[split], matrices[split] = split_metrics(model, y_true, y_pred, score)
         arrays[f"{split}_pred"] = y_pred
         if score is not None:
             arrays[f"{split}_score"] = score.astype(np.float32)
@@ -60,7 +61,8 @@ def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, o
     predict_seconds = time.perf_counter() - started
 
     write_json(metrics_dir / "metrics.json", metrics)
-    write_text(metrics_dir / "confusion.csv", confusion_csv(matrix, class_names(model.target)))
+    write_text(metrics_dir / "confusion.csv",
+               confusion_csv(matrices["test"], class_names(model.target)))
     with atomic_dir(out) as tmp:
         save_arrays(tmp / "predictions.npz", arrays)
     log.info("%s: predicted val and test in %.1f s", model.name, predict_seconds)

@@ -49,9 +49,13 @@ def atomic_dir(dest: Path) -> Iterator[Path]:
     try:
         yield tmp
         tmp.chmod(0o777 & ~_umask())
+        # Move the old folder aside before the new one takes its name, and delete it only
+        # then: a crash leaves the old folder or the new one whole, never half of either.
+        old = dest.with_name(f".{dest.name}.{tmp.name}.old")
         if dest.exists():
-            shutil.rmtree(dest)
+            os.replace(dest, old)
         os.replace(tmp, dest)
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
