@@ -165,7 +165,7 @@ def accuracy_figure(names: list[str], accuracy: list[float], detector: list[bool
     ax.set_yticks(y, names)
     ax.set_xlim(low, 1.0)
     ax.xaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
-    ax.set_xlabel(f"test accuracy on the 10,000 MNIST test digits (axis starts at "
+    ax.set_xlabel(f"accuracy on the test split (axis starts at "
                   f"{100 * low:.0f}%)")
     ax.set_title("test accuracy of every model")
     from matplotlib.patches import Patch
