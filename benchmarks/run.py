@@ -49,6 +49,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from mnist_pipeline.files import write_text
+
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = 1
 
@@ -899,11 +901,11 @@ def main(argv: list[str] | None = None) -> int:
     results["deskew_run"] = deskew
     results["summary"] = summarise(repeats, deskew, startup, args.separate)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
+    write_text(args.out, json.dumps(results, indent=2, sort_keys=False) + "\n")
     report = markdown(results)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(report)
+        write_text(args.markdown, report)
     sys.stdout.write(report)
     failed = [k for k, v in results["summary"]["checks"].items() if not v]
     if failed:
