@@ -249,7 +249,7 @@ def run(model: Model, settings: Figures, predictions_dir: Path, labels_path: Pat
     accuracy = float(np.trace(matrix) / max(matrix.sum(), 1))
     task = f"is it a {model.target}" if detector else "10 digits"
 
-    wrong = np.flatnonzero(y_true != y_pred)
+    n_wrong = int(matrix.sum() - np.trace(matrix))
     shown = misclassified(y_true, y_pred, settings.misclassified)
     with atomic_dir(out) as tmp:
         save_png(confusion_figure(matrix, names, f"{model.name} ({task}): test confusion "
@@ -257,14 +257,14 @@ def run(model: Model, settings: Figures, predictions_dir: Path, labels_path: Pat
                  tmp / "confusion.png", settings.dpi)
         save_png(gallery_figure(data["images"][shown],
                                 captions(data["digits"][shown], y_pred[shown], names),
-                                f"{model.name}: {len(shown)} of {len(wrong)} misclassified test "
+                                f"{model.name}: {len(shown)} of {n_wrong} misclassified test "
                                 "digits, in test order (actual -> predicted)"),
                  tmp / "misclassified.png", settings.dpi)
         if detector:
             draw_precision_recall(model, y_true, y_pred, data["test_score"],
                                   tmp / "precision_recall.png", settings.dpi)
     log.info("%s: %d of %d test digits misclassified, %d shown; pictures in %s",
-             model.name, len(wrong), len(y_true), len(shown), out)
+             model.name, n_wrong, len(y_true), len(shown), out)
 
 
 def draw_precision_recall(model: Model, y_true: np.ndarray, y_pred: np.ndarray,
