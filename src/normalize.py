@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mnist_pipeline.files import atomic_dir, load_arrays, save_arrays, write_text
-from mnist_pipeline.params import Normalize, ParamsError, load_params
+from mnist_pipeline.params import NORMALIZE_STAGES, Normalize, ParamsError, load_params
 from mnist_pipeline.stage import run_stage
 
 SPLITS = ("train", "val", "test")
@@ -125,7 +125,8 @@ def label_distribution(labels: dict[str, np.ndarray], n_classes: int = 10) -> pd
     return pd.concat(frames, ignore_index=True)
 
 
-def run(source: Path, out: Path, labels_csv: Path, settings: Normalize, validation: int) -> None:
+def run(source: Path, out: Path, labels_csv: Path | None, settings: Normalize,
+        validation: int) -> None:
     train = load_arrays(source / "train.npz", ("images", "labels"))
     test = load_arrays(source / "test.npz", ("images", "labels"))
     (x_train, y_train), (x_val, y_val) = split_validation(
@@ -138,7 +139,9 @@ def run(source: Path, out: Path, labels_csv: Path, settings: Normalize, validati
     with atomic_dir(out) as tmp:
         for split, x in zip(SPLITS, features, strict=True):
             save_arrays(tmp / f"{split}.npz", {"X": x, "y": labels[split]})
-    write_text(labels_csv, label_distribution(labels).to_csv(index=False, lineterminator="\n"))
+    if labels_csv is not None:
+        write_text(labels_csv,
+                   label_distribution(labels).to_csv(index=False, lineterminator="\n"))
     log.info("%s: %s rows of %d features (%s)", out,
              "/".join(str(len(y)) for y in labels.values()), features[0].shape[1], settings)
 
@@ -149,17 +152,21 @@ def main(argv: list[str] | None = None) -> int:
         "writes train.npz, val.npz and test.npz (arrays X, y) and a label-distribution CSV.",
     )
     parser.add_argument("--params", type=Path, required=True,
-                        help="params.yaml (normalize.method, split.validation)")
+                        help="params.yaml (the section's method and deskew, split.validation)")
+    parser.add_argument("--section", choices=NORMALIZE_STAGES, default="normalize",
+                        help="the params section to follow, named after the stage that runs "
+                        "this script (default: normalize)")
     parser.add_argument("--in", dest="source", type=Path, required=True,
                         help="the decode stage's folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for the feature files")
-    parser.add_argument("--labels", type=Path, required=True,
-                        help="CSV of label counts and shares per split")
+    parser.add_argument("--labels", type=Path,
+                        help="CSV of label counts and shares per split (not written if omitted)")
     args = parser.parse_args(argv)
 
     def work() -> None:
         params = load_params(args.params)
-        run(args.source, args.out, args.labels, params.normalize, params.validation)
+        run(args.source, args.out, args.labels, params.normalize_section(args.section),
+            params.validation)
 
     return run_stage("normalize", work, (ParamsError, FileNotFoundError, ValueError))
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from mnist_pipeline.files import atomic_dir, load_arrays, save_arrays, write_json
-from mnist_pipeline.params import ParamsError, Pca, load_params
+from mnist_pipeline.params import PCA_STAGES, ParamsError, Pca, load_params
 from mnist_pipeline.stage import run_stage
 
 SPLITS = ("train", "val", "test")
 log = logging.getLogger("pca")
 
 
-def fit_pca(train: np.ndarray, settings: Pca):
+def fit_pca(train: np.ndarray, settings: Pca, section: str = "pca"):
     """Fit PCA on the training split only (never on val or test).
 
     The solver is pinned to the eigendecomposition of the covariance matrix: exact and
@@ -28,7 +28,7 @@ def fit_pca(train: np.ndarray, settings: Pca):
     limit = min(train.shape)
     if settings.n > limit:
         raise ParamsError(
-            f"pca.n: expected at most {limit} (the number of features or training rows), "
+            f"{section}.n: expected at most {limit} (the number of features or training rows), "
             f"got {settings.n}"
         )
     return PCA(n_components=settings.n, whiten=settings.whiten,
@@ -41,9 +41,9 @@ def reconstruction_mse(pca, x: np.ndarray) -> float:
     return float(np.mean((x.astype(np.float64) - restored) ** 2))
 
 
-def run(source: Path, out: Path, metrics_path: Path, settings: Pca) -> None:
+def run(source: Path, out: Path, metrics_path: Path, settings: Pca, section: str = "pca") -> None:
     splits = {s: load_arrays(source / f"{s}.npz", ("X", "y")) for s in SPLITS}
-    pca = fit_pca(splits["train"]["X"], settings)
+    pca = fit_pca(splits["train"]["X"], settings, section)
     with atomic_dir(out) as tmp:
         for split, arrays in splits.items():
             projected = pca.transform(arrays["X"]).astype(np.float32)
@@ -66,11 +66,15 @@ def run(source: Path, out: Path, metrics_path: Path, settings: Pca) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Fit PCA (pca.n components, pca.whiten) on the training split and project "
+        description="Fit PCA (n components, whiten) on the training split and project "
         "train/val/test onto it; writes train.npz, val.npz, test.npz, components.npz and a "
         "metrics JSON (variance kept, reconstruction error).",
     )
-    parser.add_argument("--params", type=Path, required=True, help="params.yaml (pca.*)")
+    parser.add_argument("--params", type=Path, required=True,
+                        help="params.yaml (the section's n and whiten)")
+    parser.add_argument("--section", choices=PCA_STAGES, default="pca",
+                        help="the params section to follow, named after the stage that runs "
+                        "this script (default: pca)")
     parser.add_argument("--in", dest="source", type=Path, required=True,
                         help="the normalize stage's folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for the projections")
@@ -78,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     return run_stage(
         "pca",
-        lambda: run(args.source, args.out, args.metrics, load_params(args.params).pca),
+        lambda: run(args.source, args.out, args.metrics,
+                    load_params(args.params).pca_section(args.section), args.section),
         (ParamsError, FileNotFoundError, ValueError),
     )
 

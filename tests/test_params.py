@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import REPO
 
-from mnist_pipeline.params import ParamsError, load_params
+from mnist_pipeline.params import Normalize, ParamsError, Pca, load_params
 
 
 def test_shipped_params_load_with_every_notebook_model():
@@ -21,6 +21,23 @@ def test_model_entry_splits_pipeline_keys_from_estimator_parameters():
     knn = load_params(REPO / "params.yaml").model("knn")
     assert (knn.features, knn.estimator, knn.target) == ("pca", "knn", None)
     assert knn.params == {"k": 4, "weights": "distance"}
+
+
+def test_svm_reads_the_deskewed_feature_set():
+    params = load_params(REPO / "params.yaml")
+    assert params.model("svm").features == "pca_deskewed"
+    assert params.normalize_deskewed == Normalize(method="l2", deskew=True)
+    assert params.pca_deskewed == Pca(n=60, whiten=False)
+
+
+def test_feature_sections_are_looked_up_by_stage_name():
+    params = load_params(REPO / "params.yaml")
+    assert params.normalize_section("normalize") == Normalize(method="scale", deskew=False)
+    assert params.pca_section("pca_deskewed") is params.pca_deskewed
+    with pytest.raises(ParamsError) as err:
+        params.pca_section("normalize")
+    assert str(err.value) == ("normalize: not a PCA section "
+                              "(expected one of: pca, pca_deskewed)")
 
 
 def test_detector_has_its_target_digit():
@@ -39,6 +56,9 @@ def load_with(write_params, overrides: dict):
         ({"pca": {"n": "forty"}}, "pca.n: expected an integer, got 'forty'"),
         ({"pca": {"n": 0}}, "pca.n: expected an integer >= 1, got 0"),
         ({"pca": {"whiten": "yes"}}, "pca.whiten: expected true or false, got 'yes'"),
+        ({"pca_deskewed": {"n": 0}}, "pca_deskewed.n: expected an integer >= 1, got 0"),
+        ({"normalize_deskewed": {"deskew": "yes"}},
+         "normalize_deskewed.deskew: expected true or false, got 'yes'"),
         ({"normalize": {"method": "minmax"}},
          "normalize.method: expected one of scale, offset, l2, standardize, got 'minmax'"),
         ({"split": {"validation": 2.5}}, "split.validation: expected an integer, got 2.5"),
@@ -48,7 +68,8 @@ def load_with(write_params, overrides: dict):
         ({"dataset": {"files": {"train_images": {"sha256": "abc"}}}},
          "dataset.files.train_images.sha256: expected 64 lowercase hex digits, got 'abc'"),
         ({"models": {"knn": {"features": "pixels"}}},
-         "models.knn.features: expected one of normalize, pca, got 'pixels'"),
+         "models.knn.features: expected one of normalize, pca, normalize_deskewed, "
+         "pca_deskewed, got 'pixels'"),
         ({"models": {"knn": {"estimator": "forest"}}},
          "models.knn.estimator: expected one of knn, cosine_1nn, svc, mlp, "
          "logistic_regression, sgd, dummy, extra_trees, got 'forest'"),
@@ -72,7 +93,8 @@ def test_misspelled_top_level_section(write_params, repo_params):
     with pytest.raises(ParamsError) as err:
         load_params(path)
     assert str(err.value) == (f"{path}: modles: unknown key (expected one of: dataset, download, "
-                              "split, normalize, pca, models, notebooks, figures)")
+                              "split, normalize, pca, normalize_deskewed, pca_deskewed, models, "
+                              "notebooks, figures)")
 
 
 def test_missing_key(tmp_path):

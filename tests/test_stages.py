@@ -137,6 +137,31 @@ def test_pca_n_larger_than_the_feature_count_is_refused(pipeline, write_params):
     assert not (pipeline / "stages/pca_big").exists()
 
 
+def test_normalize_follows_the_section_named_on_its_command_line(pipeline, write_params):
+    params = write_params({**SMALL, "normalize_deskewed": {"method": "l2", "deskew": True}})
+    result = run_script("normalize", "--params", params, "--section", "normalize_deskewed",
+                        "--in", "stages/decode", "--out", "stages/normalize_deskewed",
+                        cwd=pipeline)
+    assert result.returncode == 0, result.stderr
+    plain = load_arrays(pipeline / "stages/normalize/test.npz", ("X", "y"))
+    (straightened,) = normalize("l2", load_arrays(pipeline / "stages/decode/test.npz",
+                                                  ("images",))["images"], deskewed=True)
+    written = load_arrays(pipeline / "stages/normalize_deskewed/test.npz", ("X", "y"))
+    np.testing.assert_array_equal(written["X"], straightened)
+    np.testing.assert_array_equal(written["y"], plain["y"])
+    assert not np.allclose(written["X"], plain["X"] / np.linalg.norm(plain["X"], axis=1)[:, None])
+
+
+def test_pca_error_names_the_section_it_follows(pipeline, write_params):
+    params = write_params({"pca_deskewed": {"n": 785}})
+    result = run_script("pca", "--params", params, "--section", "pca_deskewed", "--in",
+                        "stages/normalize", "--out", "stages/pca_big", "--metrics",
+                        "pca_big.json", cwd=pipeline)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("pca: error: pca_deskewed.n: expected at most 784 (the "
+                                     "number of features or training rows), got 785")
+
+
 def test_estimator_parameter_scikit_learn_rejects_stops_train_before_fitting(pipeline,
                                                                              write_params):
     params = write_params({"models": {"svm": {"C": -1}}})

@@ -18,7 +18,10 @@ from mnist_pipeline.registry import ESTIMATORS
 
 DATASET_FILES = ("train_images", "train_labels", "test_images", "test_labels")
 NORMALIZE_METHODS = ("scale", "offset", "l2", "standardize")
-FEATURE_STAGES = ("normalize", "pca")
+NORMALIZE_STAGES = ("normalize", "normalize_deskewed")
+PCA_STAGES = ("pca", "pca_deskewed")
+FEATURE_STAGES = ("normalize", "pca", "normalize_deskewed", "pca_deskewed")
+"""The stages whose output a model may read; each has a params section of its own name."""
 MODEL_KEYS = ("features", "estimator", "target")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -85,9 +88,25 @@ class Params:
     validation: int
     normalize: Normalize
     pca: Pca
+    normalize_deskewed: Normalize
+    pca_deskewed: Pca
     models: dict[str, Model]
     notebooks: dict[str, float]
     figures: Figures
+
+    def normalize_section(self, stage: str) -> Normalize:
+        """The settings of ``normalize`` or ``normalize_deskewed``."""
+        if stage not in NORMALIZE_STAGES:
+            raise ParamsError(f"{stage}: not a normalize section "
+                              f"(expected one of: {', '.join(NORMALIZE_STAGES)})")
+        return getattr(self, stage)
+
+    def pca_section(self, stage: str) -> Pca:
+        """The settings of ``pca`` or ``pca_deskewed``."""
+        if stage not in PCA_STAGES:
+            raise ParamsError(f"{stage}: not a PCA section "
+                              f"(expected one of: {', '.join(PCA_STAGES)})")
+        return getattr(self, stage)
 
     def model(self, name: str) -> Model:
         if name not in self.models:
@@ -160,7 +179,7 @@ def load_params(path: Path | str) -> Params:
 
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     r = _Reader(source)
-    top = r.mapping(raw, "", ("dataset", "download", "split", "normalize", "pca", "models",
+    top = r.mapping(raw, "", ("dataset", "download", "split", *FEATURE_STAGES, "models",
                              "notebooks", "figures"))
 
     dataset = r.mapping(top["dataset"], "dataset", ("mirrors", "files"))
@@ -184,8 +203,6 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
 
     download = r.mapping(top["download"], "download", ("timeout", "retries"))
     split = r.mapping(top["split"], "split", ("validation",))
-    normalize = r.mapping(top["normalize"], "normalize", ("method", "deskew"))
-    pca = r.mapping(top["pca"], "pca", ("n", "whiten"))
 
     models_raw = r.mapping(top["models"], "models")
     if not models_raw:
@@ -207,14 +224,8 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
             retries=r.integer(download["retries"], "download.retries", minimum=0),
         ),
         validation=r.integer(split["validation"], "split.validation", minimum=1),
-        normalize=Normalize(
-            method=r.choice(normalize["method"], "normalize.method", NORMALIZE_METHODS),
-            deskew=r.boolean(normalize["deskew"], "normalize.deskew"),
-        ),
-        pca=Pca(
-            n=r.integer(pca["n"], "pca.n", minimum=1),
-            whiten=r.boolean(pca["whiten"], "pca.whiten"),
-        ),
+        **{stage: _parse_normalize(r, stage, top[stage]) for stage in NORMALIZE_STAGES},
+        **{stage: _parse_pca(r, stage, top[stage]) for stage in PCA_STAGES},
         models=models,
         notebooks={name: float(value) for name, value in notebooks.items()},
         figures=Figures(
@@ -224,6 +235,22 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
                                         minimum=1),
             dpi=r.integer(figures["dpi"], "figures.dpi", minimum=10),
         ),
+    )
+
+
+def _parse_normalize(r: _Reader, key: str, raw: Any) -> Normalize:
+    section = r.mapping(raw, key, ("method", "deskew"))
+    return Normalize(
+        method=r.choice(section["method"], f"{key}.method", NORMALIZE_METHODS),
+        deskew=r.boolean(section["deskew"], f"{key}.deskew"),
+    )
+
+
+def _parse_pca(r: _Reader, key: str, raw: Any) -> Pca:
+    section = r.mapping(raw, key, ("n", "whiten"))
+    return Pca(
+        n=r.integer(section["n"], f"{key}.n", minimum=1),
+        whiten=r.boolean(section["whiten"], f"{key}.whiten"),
     )
 
 
