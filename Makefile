@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
-## Run the default pipeline: download -> ... -> evaluate@*, then the pictures (figures@*, summary).
+## Run the default pipeline: download -> ... -> evaluate@*, then the pictures (figures, summary).
 repro: $(VENV)/.installed
 	dvc repro
 

@@ -128,12 +128,14 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
 
 def copy_repo(dest: Path) -> Path:
     """The working tree's project files in a new git repository with one commit (as
-    tests/conftest.py::copy_repo), without metrics/: a user's cold start."""
+    tests/conftest.py::copy_repo), without metrics/ and plots/: a cold start in which every
+    stage runs, the picture stages too (in a fresh clone they find the committed PNGs up to
+    date and skip)."""
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
                              "--exclude-standard"], cwd=REPO, capture_output=True, check=True)
     for name in filter(None, listed.stdout.decode().split("\0")):
         source = REPO / name
-        if source.is_file() and not name.startswith("metrics/"):
+        if source.is_file() and not name.startswith(("metrics/", "plots/")):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
     env = tool_env([])

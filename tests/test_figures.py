@@ -1,4 +1,4 @@
-"""Pictures: figures@<model>, summary and the offline `dvc plots show` page (plots_template).
+"""Pictures: figures, summary and the offline `dvc plots show` page (plots_template).
 
 Pure functions against scikit-learn, PNG bytes that do not change, each script run as DVC
 runs it on a small slice of MNIST, and `dvc plots show` / `dvc plots diff` rendered in a copy
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import struct
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -279,9 +281,6 @@ def evaluated(tmp_path_factory, mnist_slice) -> Path:
     root = tmp_path_factory.mktemp("evaluated")
     images, labels = mnist_slice["test_images"], mnist_slice["test_labels"]
     save_arrays(root / "stages/decode/test.npz", {"images": images, "labels": labels})
-    x = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
-    save_arrays(root / "stages/normalize/test.npz", {"X": x, "y": labels})
-    save_arrays(root / "stages/pca/test.npz", {"X": x[:, :20], "y": labels})
     knn_pred = labels.copy()
     knn_pred[::7] = (knn_pred[::7] + 1) % 10
     save_arrays(root / "stages/evaluate/knn/predictions.npz",
@@ -296,44 +295,49 @@ def evaluated(tmp_path_factory, mnist_slice) -> Path:
     return root
 
 
-def run_figures(root: Path, model: str, features: str, out: str):
-    return run_script("figures", "--params", "params.yaml", "--model", model,
-                      "--predictions", f"stages/evaluate/{model}",
-                      "--labels", f"stages/{features}/test.npz",
-                      "--images", "stages/decode/test.npz", "--out", out, cwd=root)
+def run_figures(root: Path, out: Path | str, evaluations: Path | str = "stages/evaluate"):
+    return run_script("figures", "--params", "params.yaml", "--evaluations", evaluations,
+                      "--images", "stages/decode/test.npz", "--out", out,
+                      "--model", "knn", "--model", "sgd_5", cwd=root)
 
 
-@pytest.mark.parametrize(("model", "features", "pictures"), [
-    ("knn", "pca", ["confusion.png", "misclassified.png"]),
-    ("sgd_5", "normalize", ["confusion.png", "misclassified.png", "precision_recall.png"]),
-])
-def test_figures_stage_draws_each_models_pictures_reproducibly(evaluated, model, features,
-                                                                pictures):
-    first = run_figures(evaluated, model, features, f"plots/figures/{model}")
-    assert first.returncode == 0, first.stderr
-    out = evaluated / "plots/figures" / model
-    assert sorted(p.name for p in out.iterdir()) == pictures
-    again = run_figures(evaluated, model, features, f"again/{model}")
+@pytest.fixture(scope="module")
+def drawn(evaluated) -> subprocess.CompletedProcess:
+    """The figures stage's run on the knn and sgd_5 evaluations, into plots/figures."""
+    return run_figures(evaluated, "plots/figures")
+
+
+def test_figures_stage_draws_one_folder_of_pictures_per_model(evaluated, drawn):
+    assert drawn.returncode == 0, drawn.stderr
+    out = evaluated / "plots/figures"
+    assert {p.name: sorted(q.name for q in p.iterdir()) for p in out.iterdir()} == {
+        "knn": ["confusion.png", "misclassified.png"],
+        "sgd_5": ["confusion.png", "misclassified.png", "precision_recall.png"],
+    }
+
+
+def test_figures_stage_draws_the_same_bytes_again(evaluated, drawn):
+    again = run_figures(evaluated, "again")
     assert again.returncode == 0, again.stderr
-    for name in pictures:
-        data = (out / name).read_bytes()
+    for png in (evaluated / "plots/figures").rglob("*.png"):
+        data = png.read_bytes()
         assert data[:8] == PNG_SIGNATURE
-        assert data == (evaluated / "again" / model / name).read_bytes(), name
-    wrong = 43 if model == "knn" else None  # every 7th of 300 digits
-    if wrong is not None:
-        assert f"{wrong} of 300 test digits misclassified" in first.stderr
+        assert data == (evaluated / "again" / png.parent.name / png.name).read_bytes(), png
+
+
+def test_figures_stage_logs_how_many_digits_each_model_got_wrong(drawn):
+    assert "knn: 43 of 300 test digits misclassified, 40 shown" in drawn.stderr  # every 7th
 
 
 def test_figures_stage_refuses_predictions_of_another_split(evaluated, tmp_path):
-    short = tmp_path / "short"
-    save_arrays(short / "predictions.npz", {"test_pred": np.zeros(10, np.uint8)})
-    result = run_script("figures", "--params", "params.yaml", "--model", "knn",
-                        "--predictions", short, "--labels", "stages/pca/test.npz",
-                        "--images", "stages/decode/test.npz", "--out", tmp_path / "out",
-                        cwd=evaluated)
+    shutil.copytree(evaluated / "stages/evaluate", tmp_path / "evaluate")
+    short = tmp_path / "evaluate/knn/predictions.npz"
+    save_arrays(short, {"test_pred": np.zeros(10, np.uint8)})
+    result = run_figures(evaluated, tmp_path / "out", tmp_path / "evaluate")
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("figures: error: ")
-    assert "300 labels" in result.stderr and "10 predictions" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"figures: error: {short} holds 10 predictions, but the test split has 300 labels: "
+        "they should be the same split")
     assert not (tmp_path / "out").exists()
 
 

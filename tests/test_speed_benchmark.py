@@ -58,7 +58,7 @@ def test_the_copy_leaves_out_metrics_and_is_a_git_repository(bench, tmp_path: Pa
     copy = bench.copy_repo(tmp_path / "copy")
     assert (copy / "dvc.yaml").is_file() and (copy / "data" / "mnist").is_dir()
     assert (copy / "benchmarks" / "run.py").is_file()
-    assert not (copy / "metrics").exists() and not (copy / "stages").exists()
+    assert not any((copy / name).exists() for name in ("metrics", "plots", "stages"))
     status = subprocess.run(["git", "status", "--porcelain"], cwd=copy, capture_output=True,
                             text=True, check=True)
     assert status.stdout == ""
