@@ -154,10 +154,14 @@ def write_wrapper(folder: Path) -> Path:
 
 
 def stage_name(argv: list[str]) -> str:
-    """``src/evaluate.py --model knn ...`` -> ``evaluate@knn`` (dvc's name for the stage)."""
+    """dvc's name for the stage that ran this command: ``src/evaluate.py --model knn ...`` ->
+    ``evaluate@knn``; ``src/pca.py --section pca_deskewed ...`` -> ``pca_deskewed`` (the
+    params section a reused script follows is named after its stage)."""
     script = Path(argv[0]).stem if argv else "?"
     if "--model" in argv[:-1]:
         return f"{script}@{argv[argv.index('--model') + 1]}"
+    if "--section" in argv[:-1]:
+        return argv[argv.index("--section") + 1]
     return script
 
 

@@ -52,6 +52,8 @@ def test_stage_names_follow_dvc(bench):
     assert bench.stage_name(["src/evaluate.py", "--params", "p", "--model", "knn"]) == \
         "evaluate@knn"
     assert bench.stage_name(["src/pca.py", "--params", "params.yaml"]) == "pca"
+    assert bench.stage_name(["src/pca.py", "--params", "params.yaml", "--section",
+                             "pca_deskewed", "--in", "stages/normalize_deskewed"]) == "pca_deskewed"
 
 
 def test_the_copy_leaves_out_metrics_and_is_a_git_repository(bench, tmp_path: Path):
