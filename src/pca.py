@@ -17,7 +17,7 @@ SPLITS = ("train", "val", "test")
 log = logging.getLogger("pca")
 
 
-def fit_pca(train: np.ndarray, settings: Pca, section: str = "pca"):
+def fit_pca(train: np.ndarray, settings: Pca):
     """Fit PCA on the training split only (never on val or test).
 
     The solver is pinned to the eigendecomposition of the covariance matrix: exact and
@@ -28,8 +28,8 @@ def fit_pca(train: np.ndarray, settings: Pca, section: str = "pca"):
     limit = min(train.shape)
     if settings.n > limit:
         raise ParamsError(
-            f"{section}.n: expected at most {limit} (the number of features or training rows), "
-            f"got {settings.n}"
+            f"{settings.section}.n: expected at most {limit} (the number of features or "
+            f"training rows), got {settings.n}"
         )
     return PCA(n_components=settings.n, whiten=settings.whiten,
                svd_solver="covariance_eigh").fit(train)
@@ -41,9 +41,9 @@ def reconstruction_mse(pca, x: np.ndarray) -> float:
     return float(np.mean((x.astype(np.float64) - restored) ** 2))
 
 
-def run(source: Path, out: Path, metrics_path: Path, settings: Pca, section: str = "pca") -> None:
+def run(source: Path, out: Path, metrics_path: Path, settings: Pca) -> None:
     splits = {s: load_arrays(source / f"{s}.npz", ("X", "y")) for s in SPLITS}
-    pca = fit_pca(splits["train"]["X"], settings, section)
+    pca = fit_pca(splits["train"]["X"], settings)
     with atomic_dir(out) as tmp:
         for split, arrays in splits.items():
             projected = pca.transform(arrays["X"]).astype(np.float32)
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_stage(
         "pca",
         lambda: run(args.source, args.out, args.metrics,
-                    load_params(args.params).pca_section(args.section), args.section),
+                    load_params(args.params).pca_section(args.section)),
         (ParamsError, FileNotFoundError, ValueError),
     )
 

@@ -27,7 +27,7 @@ def test_svm_reads_the_deskewed_feature_set():
     params = load_params(REPO / "params.yaml")
     assert params.model("svm").features == "pca_deskewed"
     assert params.normalize_deskewed == Normalize(method="l2", deskew=True)
-    assert params.pca_deskewed == Pca(n=60, whiten=False)
+    assert params.pca_deskewed == Pca(section="pca_deskewed", n=60, whiten=False)
 
 
 def test_feature_sections_are_looked_up_by_stage_name():

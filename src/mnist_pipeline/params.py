@@ -20,8 +20,10 @@ DATASET_FILES = ("train_images", "train_labels", "test_images", "test_labels")
 NORMALIZE_METHODS = ("scale", "offset", "l2", "standardize")
 NORMALIZE_STAGES = ("normalize", "normalize_deskewed")
 PCA_STAGES = ("pca", "pca_deskewed")
-FEATURE_STAGES = ("normalize", "pca", "normalize_deskewed", "pca_deskewed")
-"""The stages whose output a model may read; each has a params section of its own name."""
+FEATURE_STAGES = tuple(stage for pair in zip(NORMALIZE_STAGES, PCA_STAGES, strict=True)
+                       for stage in pair)
+"""The stages whose output a model may read, in pipeline order (each normalize stage, then the
+PCA of it); each has a params section of its own name."""
 MODEL_KEYS = ("features", "estimator", "target")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -56,6 +58,9 @@ class Normalize:
 
 @dataclass(frozen=True)
 class Pca:
+    section: str
+    """The params section these settings come from (``pca`` or ``pca_deskewed``), which errors
+    name."""
     n: int
     whiten: bool
 
@@ -249,6 +254,7 @@ def _parse_normalize(r: _Reader, key: str, raw: Any) -> Normalize:
 def _parse_pca(r: _Reader, key: str, raw: Any) -> Pca:
     section = r.mapping(raw, key, ("n", "whiten"))
     return Pca(
+        section=key,
         n=r.integer(section["n"], f"{key}.n", minimum=1),
         whiten=r.boolean(section["whiten"], f"{key}.whiten"),
     )
