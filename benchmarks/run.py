@@ -183,6 +183,11 @@ def read_stage_log(path: Path) -> dict[str, dict]:
 def read_metrics(repo: Path) -> dict[str, dict[str, float]]:
     """Validation and test accuracy of every model under metrics/."""
     out = {}
+    for path in sorted((repo / "metrics").glob("*/scores/test.json")):
+        val = path.with_name("val.json")
+        if val.is_file():  # older checkouts wrote metrics/<model>/metrics.json instead
+            out[path.parent.parent.name] = {"val": json.loads(val.read_text())["acc"],
+                                            "test": json.loads(path.read_text())["acc"]}
     for path in sorted((repo / "metrics").glob("*/metrics.json")):
         data = json.loads(path.read_text())
         if "test" in data and "val" in data:

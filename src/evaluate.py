@@ -14,65 +14,93 @@ import numpy as np
 from mnist_pipeline.files import atomic_dir, load_arrays, save_arrays, write_json, write_text
 from mnist_pipeline.params import Model, ParamsError, load_params
 from mnist_pipeline.registry import blas_threads, class_names, predict_rows, task_labels
-from mnist_pipeline.scoring import confusion, confusion_csv, detector_metrics, multiclass_metrics
+from mnist_pipeline.scoring import (
+    confused_pairs_csv,
+    confusion,
+    per_class_csv,
+    pr_curve_csv,
+    precision_recall,
+    predictions_csv,
+    split_scores,
+)
 from mnist_pipeline.stage import run_stage
 
 EVAL_SPLITS = ("val", "test")
 log = logging.getLogger("evaluate")
 
 
-def positive_scores(estimator, x: np.ndarray) -> np.ndarray:
-    """A detector's score for the positive class: its decision function, else its probability."""
+def positive_scores(estimator, x: np.ndarray) -> tuple[np.ndarray, str, float]:
+    """A detector's score for the positive class, the name of the method that gave it, and the
+    threshold above which ``predict`` says "positive": the decision function (> 0) where the
+    estimator has one, else the probability of the positive class (> 0.5)."""
     if hasattr(estimator, "decision_function"):
-        return estimator.decision_function(x)
-    return estimator.predict_proba(x)[:, 1]
-
-
-def split_metrics(model: Model, y_true: np.ndarray, y_pred: np.ndarray,
-                  score: np.ndarray | None) -> tuple[dict, np.ndarray]:
-    matrix = confusion(y_true, y_pred, len(class_names(model.target)))
-    if model.target is None:
-        return multiclass_metrics(matrix), matrix
-    from sklearn.metrics import average_precision_score
-
-    metrics = detector_metrics(matrix)
-    metrics["average_precision"] = round(float(average_precision_score(y_true, score)), 6)
-    return metrics, matrix
+        return estimator.decision_function(x), "decision_function", 0.0
+    return estimator.predict_proba(x)[:, 1], "predict_proba", 0.5
 
 
 def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, out: Path) -> None:
+    """Predict every non-empty evaluation split and write, under ``metrics_dir``: ``scores/``
+    (one JSON of fixed keys per split), ``predictions/test.csv``, ``per_class.csv``,
+    ``confused_pairs.csv`` and ``pr_curve.csv`` (header only for a 10-class model); and under
+    ``out`` the raw predictions, scores and curve that the pictures are drawn from."""
     with (model_dir / "model.pkl").open("rb") as fh:
         estimator = pickle.load(fh)  # our own train stage's output, never a downloaded file
-    metrics: dict = {}
-    arrays: dict[str, np.ndarray] = {}
+    names = class_names(model.target)
+    kind = "classifier" if model.target is None else "detector"
+    scores: dict[str, dict[str, float]] = {}
     matrices: dict[str, np.ndarray] = {}
+    arrays: dict[str, np.ndarray] = {}
+    curve = np.empty(0), np.empty(0), np.empty(0)
     started = time.perf_counter()
     for split in EVAL_SPLITS:
         data = load_arrays(features / f"{split}.npz", ("X", "y"))
+        if len(data["y"]) == 0:
+            log.info("%s: no %s split in %s, not scored", model.name, split, features)
+            continue
         y_true = task_labels(data["y"], model.target)
+        ap = None
         with blas_threads(model.estimator):
             y_pred = predict_rows(model.estimator, estimator, data["X"])
-            score = None if model.target is None else positive_scores(estimator, data["X"])
-        metrics[split], matrices[split] = split_metrics(model, y_true, y_pred, score)
+            if kind == "detector":
+                score, score_kind, threshold = positive_scores(estimator, data["X"])
+                *split_curve, ap = precision_recall(y_true, score)
+                arrays[f"{split}_score"] = score.astype(np.float32)
+                if split == "test":
+                    curve = tuple(split_curve)
+                    arrays.update(score_kind=np.array(score_kind),
+                                  threshold=np.array(threshold),
+                                  curve_precision=curve[0], curve_recall=curve[1],
+                                  test_ap=np.array(ap))
+        matrices[split] = confusion(y_true, y_pred, len(names))
+        scores[split] = split_scores(matrices[split], kind, split, ap)
         arrays[f"{split}_pred"] = y_pred
-        if score is not None:
-            arrays[f"{split}_score"] = score.astype(np.float32)
-        log.info("%s: %s accuracy %.4f", model.name, split, metrics[split]["accuracy"])
+        log.info("%s: %s accuracy %.4f", model.name, split, scores[split]["acc"])
     predict_seconds = time.perf_counter() - started
+    if "test" not in scores:
+        raise ValueError(f"{features / 'test.npz'}: the test split is empty")
 
-    write_json(metrics_dir / "metrics.json", metrics)
-    write_text(metrics_dir / "confusion.csv",
-               confusion_csv(matrices["test"], class_names(model.target)))
+    with atomic_dir(metrics_dir / "scores") as tmp:
+        for split, values in scores.items():
+            write_json(tmp / f"{split}.json", values)
+    with atomic_dir(metrics_dir / "predictions") as tmp:
+        test_labels = task_labels(load_arrays(features / "test.npz", ("y",))["y"], model.target)
+        write_text(tmp / "test.csv", predictions_csv(test_labels, arrays["test_pred"], names))
+    ordered = {split: matrices[split] for split in ("test", "val") if split in matrices}
+    write_text(metrics_dir / "per_class.csv", per_class_csv(ordered, names))
+    write_text(metrics_dir / "confused_pairs.csv", confused_pairs_csv(matrices["test"], names))
+    write_text(metrics_dir / "pr_curve.csv", pr_curve_csv(*curve))
     with atomic_dir(out) as tmp:
         save_arrays(tmp / "predictions.npz", arrays)
-    log.info("%s: predicted val and test in %.1f s", model.name, predict_seconds)
+    log.info("%s: predicted %s in %.1f s", model.name, " and ".join(scores), predict_seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Score a trained model on the validation and test splits: writes "
-        "metrics.json (accuracy, macro P/R/F1, per-digit accuracy, most-confused pairs; "
-        "P/R/F1 of the positive class for a detector) and the test confusion.csv.",
+        description="Score a trained model on the validation and test splits. Writes to "
+        "METRICS_DIR: scores/test.json and scores/val.json (accuracy with its 95%% Wilson "
+        "interval on test, F1; a detector's precision, recall and average precision), "
+        "predictions/test.csv (actual,predicted per test image), per_class.csv, "
+        "confused_pairs.csv and pr_curve.csv (detectors).",
     )
     parser.add_argument("--params", type=Path, required=True, help="params.yaml (models.<name>)")
     parser.add_argument("--model", required=True, help="the model's name under `models`")
@@ -81,15 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--features", type=Path, required=True,
                         help="the feature stage's folder (val.npz, test.npz)")
     parser.add_argument("--metrics-dir", type=Path, required=True,
-                        help="folder for metrics.json and confusion.csv")
+                        help="folder for scores/, predictions/ and the CSV tables")
     parser.add_argument("--out", type=Path, required=True,
-                        help="folder for raw predictions and scores (predictions.npz)")
+                        help="folder for raw predictions, scores and curve (predictions.npz)")
     args = parser.parse_args(argv)
     return run_stage(
         "evaluate",
         lambda: evaluate(load_params(args.params).model(args.model), args.model_dir,
                          args.features, args.metrics_dir, args.out),
-        (ParamsError, FileNotFoundError),
+        (ParamsError, FileNotFoundError, ValueError),
     )
 
 

@@ -27,12 +27,7 @@ import numpy as np
 from mnist_pipeline.drawing import new_figure, save_png, styled
 from mnist_pipeline.files import atomic_dir, load_arrays
 from mnist_pipeline.params import Figures, Model, ParamsError, load_params
-from mnist_pipeline.registry import (
-    EstimatorParamError,
-    build_estimator,
-    class_names,
-    task_labels,
-)
+from mnist_pipeline.registry import class_names, task_labels
 from mnist_pipeline.scoring import confusion
 from mnist_pipeline.stage import run_stage
 
@@ -53,30 +48,13 @@ class Threshold:
 
     value: float
     score: str
-    """``decision_function`` or ``predict_proba`` (of the positive class)."""
+    """``decision_function`` or ``predict_proba`` (of the positive class), as ``evaluate``
+    recorded it."""
 
     @property
     def rule(self) -> str:
         """The rule ``predict`` applies, e.g. ``decision_function > 0``."""
         return f"{self.score} > {self.value:g}"
-
-
-def default_threshold(model: Model, score: np.ndarray | None = None) -> Threshold:
-    """The score ``evaluate`` stored and the threshold at which ``predict`` says "positive".
-
-    ``evaluate`` saves the decision function where the estimator has one (SGD, logistic
-    regression, SVC: ``predict`` is positive where it is > 0), else the probability of the
-    positive class (``predict`` is positive where it is > 0.5, the larger of two probabilities).
-    A stored ``score`` outside [0, 1] can only be a decision function, which settles it without
-    building the estimator (importing scikit-learn would double this stage's time); otherwise
-    the registry's estimator is asked, as ``evaluate`` asked it.
-    """
-    if score is not None and len(score) and (np.min(score) < 0 or np.max(score) > 1):
-        return Threshold(0.0, "decision_function")
-    estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
-    if hasattr(estimator, "decision_function"):
-        return Threshold(0.0, "decision_function")
-    return Threshold(0.5, "predict_proba")
 
 
 def misclassified(y_true: np.ndarray, y_pred: np.ndarray, limit: int) -> np.ndarray:
@@ -91,28 +69,6 @@ def captions(digits: np.ndarray, y_pred: np.ndarray, names: list[str]) -> list[s
     ("5" or "not 5" for a detector of 5)."""
     return [f"{int(d)} -> {names[int(p)].replace('_', ' ')}"
             for d, p in zip(digits, y_pred, strict=True)]
-
-
-def precision_recall_curve(y_true: np.ndarray, score: np.ndarray
-                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """scikit-learn's ``precision_recall_curve`` in NumPy: (precision, recall, thresholds) of
-    "positive where score >= t" for each distinct score t, by increasing t, then the end point
-    (precision 1, recall 0)."""
-    score = np.asarray(score)
-    order = np.argsort(score, kind="mergesort")[::-1]
-    ranked, positive = score[order], np.asarray(y_true)[order].astype(np.int64)
-    ends = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]
-    true_positives = np.cumsum(positive)[ends].astype(np.float64)
-    predicted = ends + 1.0
-    precision = true_positives / predicted
-    recall = (true_positives / true_positives[-1] if true_positives[-1] > 0
-              else np.ones_like(true_positives))
-    return np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0], ranked[ends][::-1]
-
-
-def average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
-    """Average precision from the curve, as scikit-learn's ``average_precision_score``."""
-    return float(-np.sum(np.diff(recall) * np.asarray(precision)[:-1]))
 
 
 def operating_point(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float | None]:
@@ -227,7 +183,8 @@ def precision_recall_figure(precision: np.ndarray, recall: np.ndarray,
 def load_predictions(predictions_dir: Path, test_size: int,
                      detector: bool) -> dict[str, np.ndarray]:
     """A model's test predictions (and a detector's scores), checked to be one per test digit."""
-    names = ("test_pred", "test_score") if detector else ("test_pred",)
+    names = ("test_pred", "test_score", "score_kind", "threshold", "curve_precision",
+             "curve_recall", "test_ap") if detector else ("test_pred",)
     path = predictions_dir / "predictions.npz"
     predicted = load_arrays(path, names)
     if len(predicted["test_pred"]) != test_size:
@@ -270,27 +227,28 @@ def draw_model(model: Model, settings: Figures, predictions_dir: Path,
                             "digits, in test order (actual -> predicted)"),
              out / "misclassified.png", settings.dpi)
     if detector:
-        draw_precision_recall(model, y_true, y_pred, data["test_score"],
-                              out / "precision_recall.png", settings.dpi)
+        draw_precision_recall(model, y_true, y_pred, data, out / "precision_recall.png",
+                              settings.dpi)
     log.info("%s: %d of %d test digits misclassified, %d shown",
              model.name, n_wrong, len(y_true), len(shown))
 
 
 def draw_precision_recall(model: Model, y_true: np.ndarray, y_pred: np.ndarray,
-                          score: np.ndarray, dest: Path, dpi: int) -> None:
-    """The precision-recall figure of a detector's test scores."""
-    threshold = default_threshold(model, score)
-    follows = (score > threshold.value) == y_pred.astype(bool)
+                          evaluation: dict[str, np.ndarray], dest: Path, dpi: int) -> None:
+    """The precision-recall figure of a detector's test scores, from the curve, average
+    precision and threshold that ``evaluate`` computed."""
+    threshold = Threshold(float(evaluation["threshold"]), str(evaluation["score_kind"]))
+    follows = (evaluation["test_score"] > threshold.value) == y_pred.astype(bool)
     if not follows.all():
         log.warning("%s: %d test predictions do not follow %s; the marked point is the "
                     "predictions' own precision and recall", model.name,
                     int((~follows).sum()), threshold.rule)
-    precision, recall, _ = precision_recall_curve(y_true, score)
     point = operating_point(y_true, y_pred)
     save_png(precision_recall_figure(
-        precision, recall, point, threshold, float(np.mean(y_true)),
+        evaluation["curve_precision"], evaluation["curve_recall"], point, threshold,
+        float(np.mean(y_true)),
         f"{model.name}: precision-recall on the test split "
-        f"(AP {average_precision(precision, recall):.3f})"),
+        f"(AP {float(evaluation['test_ap']):.3f})"),
         dest, dpi)
 
 
@@ -321,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         run([params.model(name) for name in names], params.figures, args.evaluations,
             args.images, args.out)
 
-    return run_stage("figures", work, (ParamsError, EstimatorParamError, FiguresError,
-                                       FileNotFoundError, ValueError))
+    return run_stage("figures", work, (ParamsError, FiguresError, FileNotFoundError,
+                                       ValueError))
 
 
 if __name__ == "__main__":

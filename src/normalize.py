@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from mnist_pipeline.files import atomic_dir, load_arrays, save_arrays, write_text
+from mnist_pipeline.files import atomic_dir, csv_text, load_arrays, save_arrays, write_text
 from mnist_pipeline.params import NORMALIZE_STAGES, Normalize, ParamsError, load_params
 from mnist_pipeline.stage import run_stage
 
@@ -111,18 +110,12 @@ def normalize(
     raise ParamsError(f"normalize.method: unknown method {method!r}")
 
 
-def label_distribution(labels: dict[str, np.ndarray], n_classes: int = 10) -> pd.DataFrame:
-    """Counts and share of each digit per split, as the notebooks' first look at the data."""
-    frames = []
-    for split, y in labels.items():
-        counts = np.bincount(y, minlength=n_classes)
-        frames.append(pd.DataFrame({
-            "split": split,
-            "digit": np.arange(n_classes),
-            "count": counts,
-            "share": np.round(counts / max(len(y), 1), 6),
-        }))
-    return pd.concat(frames, ignore_index=True)
+def label_distribution(labels: dict[str, np.ndarray], n_classes: int = 10) -> str:
+    """The notebooks' first look at the data: how many images of each digit every split holds,
+    as a CSV with one row per digit and one column per split."""
+    counts = {split: np.bincount(y, minlength=n_classes) for split, y in labels.items()}
+    rows = [[digit, *(int(c[digit]) for c in counts.values())] for digit in range(n_classes)]
+    return csv_text(["digit", *counts], rows)
 
 
 def run(source: Path, out: Path, labels_csv: Path | None, settings: Normalize,
@@ -140,8 +133,7 @@ def run(source: Path, out: Path, labels_csv: Path | None, settings: Normalize,
         for split, x in zip(SPLITS, features, strict=True):
             save_arrays(tmp / f"{split}.npz", {"X": x, "y": labels[split]})
     if labels_csv is not None:
-        write_text(labels_csv,
-                   label_distribution(labels).to_csv(index=False, lineterminator="\n"))
+        write_text(labels_csv, label_distribution(labels))
     log.info("%s: %s rows of %d features (%s)", out,
              "/".join(str(len(y)) for y in labels.values()), features[0].shape[1], settings)
 
@@ -149,7 +141,8 @@ def run(source: Path, out: Path, labels_csv: Path | None, settings: Normalize,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Scale decoded images to float32 rows and hold out a validation split: "
-        "writes train.npz, val.npz and test.npz (arrays X, y) and a label-distribution CSV.",
+        "writes train.npz, val.npz and test.npz (arrays X, y) and a CSV of images per digit "
+        "and split.",
     )
     parser.add_argument("--params", type=Path, required=True,
                         help="params.yaml (the section's method and deskew, split.validation)")
@@ -160,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the decode stage's folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for the feature files")
     parser.add_argument("--labels", type=Path,
-                        help="CSV of label counts and shares per split (not written if omitted)")
+                        help="CSV of images per digit (rows) and split (columns); "
+                        "not written if omitted")
     args = parser.parse_args(argv)
 
     def work() -> None:

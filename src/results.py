@@ -28,21 +28,22 @@ def results_table(metrics_dir: Path, params_path: Path) -> str:
         "|---|---|---|---:|---:|---:|---|",
     ]
     for name, model in params.models.items():
-        path = metrics_dir / name / "metrics.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no metrics for model {name}; run `dvc repro` first")
-        metrics = json.loads(path.read_text())
-        test = metrics["test"]
+        scores = metrics_dir / name / "scores"
+        if not (scores / "test.json").is_file():
+            raise FileNotFoundError(f"{scores / 'test.json'}: no metrics for model {name}; "
+                                    "run `dvc repro` first")
+        test = json.loads((scores / "test.json").read_text())
+        val = json.loads((scores / "val.json").read_text())
         detector = (
-            f"{test['precision']:.3f} / {test['recall']:.3f} / {test['f1']:.3f}"
+            f"{test['p']:.3f} / {test['r']:.3f} / {test['f1']:.3f}"
             if model.target is not None else ""
         )
         kind = model.estimator
         if model.target is not None:
             kind += f", is it a {model.target}"
         rows.append(
-            f"| `{name}` | {model.features} | {kind} | {_pct(metrics['val']['accuracy'])} | "
-            f"{_pct(test['accuracy'])} | {_pct(params.notebooks.get(name))} | {detector} |"
+            f"| `{name}` | {model.features} | {kind} | {_pct(val['acc'])} | "
+            f"{_pct(test['acc'])} | {_pct(params.notebooks.get(name))} | {detector} |"
         )
     return "\n".join(rows) + "\n"
 

@@ -3,8 +3,8 @@
 Writes into ``--out`` (git-tracked, shown by `dvc plots show`):
 
 - ``digits.png``: the first ``figures.samples_per_digit`` training images of each digit;
-- ``pca_variance.png``: the variance PCA keeps with 1..784 components, fitted on the training
-  split (eigenvalues of its covariance matrix), with ``pca.n`` marked;
+- ``pca_variance.png``: the variance PCA keeps with 1..784 components (the pca stage's
+  variance.csv), with ``pca.n`` marked;
 - ``accuracy.png``: every model's test accuracy, detectors apart (their task is binary);
 - ``loss.png``: the training loss per epoch of every model that records one (the MLP).
 """
@@ -46,31 +46,15 @@ def samples_per_digit(labels: np.ndarray, per_digit: int) -> np.ndarray:
     return np.stack(rows)
 
 
-def explained_variance_ratio(x: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """Share of the total variance along each principal axis of ``x`` (rows = samples), all
-    ``x.shape[1]`` of them, largest first: the eigenvalues of the covariance matrix, which
-    is what a full PCA's ``explained_variance_ratio_`` holds (zeros past the rank).
-
-    The scatter matrix is summed in float64 over blocks of ``chunk`` centred rows, each block's
-    product taken in the input's precision: float32 features (the normalize stage's) cost
-    half the time of float64 and agree with it to about 1e-5 of each share (1e-7 cumulative),
-    and no full-size copy is made."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    mean = x.mean(axis=0, dtype=np.float64).astype(x.dtype)
-    scatter = np.zeros((x.shape[1], x.shape[1]))
-    for start in range(0, len(x), chunk):
-        block = x[start:start + chunk] - mean
-        scatter += block.T @ block
-    eigenvalues = np.clip(np.linalg.eigvalsh(scatter)[::-1], 0.0, None)
-    total = eigenvalues.sum()
-    return eigenvalues / total if total > 0 else eigenvalues
-
-
 def components_for(cumulative: np.ndarray, level: float) -> int:
     """The fewest components whose cumulative explained variance reaches ``level``."""
     return int(np.searchsorted(cumulative, level - 1e-12) + 1)
+
+
+def read_variance(path: Path) -> np.ndarray:
+    """Each component's share of the variance, from the pca stage's variance.csv."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        return np.array([float(row["share"]) for row in csv.DictReader(fh)])
 
 
 def read_history(path: Path) -> tuple[list[int], list[float]]:
@@ -105,7 +89,7 @@ def digits_figure(images: np.ndarray, title: str) -> Figure:
 
 
 @styled
-def variance_figure(ratio: np.ndarray, n: int, kept: float | None) -> Figure:
+def variance_figure(ratio: np.ndarray, n: int) -> Figure:
     """Cumulative explained variance for 1..len(ratio) components with ``n`` marked (left), and
     each component's own share on a log scale (right)."""
     cumulative = np.cumsum(ratio)
@@ -121,8 +105,7 @@ def variance_figure(ratio: np.ndarray, n: int, kept: float | None) -> Figure:
     mark = cumulative[n - 1]
     left.axvline(n, color="C3", linewidth=1, linestyle="--")
     left.plot([n], [mark], "o", color="C3")
-    sklearn_note = "" if kept is None else f"\n(pca stage: {100 * kept:.2f}%)"
-    left.annotate(f"pca.n = {n}: {100 * mark:.2f}% of the variance{sklearn_note}", (n, mark),
+    left.annotate(f"pca.n = {n}: {100 * mark:.2f}% of the variance", (n, mark),
                   xytext=(12, -34), textcoords="offset points", color="C3", fontsize=8.5)
     left.set_xscale("log")
     left.set_xlim(1, len(ratio))
@@ -208,32 +191,26 @@ def model_results(params: Params, metrics_dir: Path) -> dict[str, list]:
     """Test accuracy, detector flag and notebook number of each model, in params order."""
     results: dict[str, list] = {"names": [], "accuracy": [], "detector": [], "notebook": []}
     for name, model in params.models.items():
-        path = metrics_dir / name / "metrics.json"
+        path = metrics_dir / name / "scores" / "test.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no metrics for model {name} (run its evaluate "
                                     "stage first)")
         results["names"].append(name)
-        results["accuracy"].append(float(json.loads(path.read_text())["test"]["accuracy"]))
+        results["accuracy"].append(float(json.loads(path.read_text())["acc"]))
         results["detector"].append(model.target is not None)
         results["notebook"].append(params.notebooks.get(name))
     return results
 
 
-def run(params: Params, images_path: Path, features_path: Path, metrics_dir: Path,
+def run(params: Params, images_path: Path, variance_path: Path, metrics_dir: Path,
         out: Path) -> None:
     settings = params.figures
     decoded = load_arrays(images_path, ("images", "labels"))
     picked = samples_per_digit(decoded["labels"], settings.samples_per_digit)
 
-    ratio = explained_variance_ratio(load_arrays(features_path, ("X",))["X"])
+    ratio = read_variance(variance_path)
     if not 1 <= params.pca.n <= len(ratio):
         raise ParamsError(f"pca.n: expected 1 to {len(ratio)} components, got {params.pca.n}")
-    pca_json = metrics_dir / "pca.json"
-    kept = None
-    if pca_json.is_file():
-        reported = json.loads(pca_json.read_text())
-        if reported.get("n_components") == params.pca.n:
-            kept = float(reported["explained_variance_ratio"])
 
     histories = {}
     for name in params.models:
@@ -249,13 +226,12 @@ def run(params: Params, images_path: Path, features_path: Path, metrics_dir: Pat
         save_png(digits_figure(decoded["images"][picked],
                                f"the first {settings.samples_per_digit} training images of "
                                "each digit"), tmp / "digits.png", dpi)
-        save_png(variance_figure(ratio, params.pca.n, kept), tmp / "pca_variance.png", dpi)
+        save_png(variance_figure(ratio, params.pca.n), tmp / "pca_variance.png", dpi)
         save_png(accuracy_figure(**results), tmp / "accuracy.png", dpi)
         save_png(loss_figure(histories), tmp / "loss.png", dpi)
     cumulative = float(np.cumsum(ratio)[params.pca.n - 1])
-    log.info("%d components keep %.4f of the variance (pca stage: %s); %d models compared; "
-             "pictures in %s", params.pca.n, cumulative,
-             "n/a" if kept is None else f"{kept:.4f}", len(results["names"]), out)
+    log.info("%d components keep %.4f of the variance; %d models compared; pictures in %s",
+             params.pca.n, cumulative, len(results["names"]), out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,16 +246,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="params.yaml (pca.n, models, notebooks, figures)")
     parser.add_argument("--images", type=Path, required=True,
                         help="the decoded training images (train.npz: images, labels)")
-    parser.add_argument("--features", type=Path, required=True,
-                        help="the normalized training split PCA is fitted on (train.npz, X)")
+    parser.add_argument("--variance", type=Path, required=True,
+                        help="the pca stage's variance spectrum (variance.csv)")
     parser.add_argument("--metrics", type=Path, required=True,
-                        help="the metrics/ folder (<model>/metrics.json, <model>/history.csv, "
-                        "pca.json)")
+                        help="the metrics/ folder (<model>/scores/test.json, <model>/history.csv)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the PNGs")
     args = parser.parse_args(argv)
     return run_stage(
         "summary",
-        lambda: run(load_params(args.params), args.images, args.features, args.metrics,
+        lambda: run(load_params(args.params), args.images, args.variance, args.metrics,
                     args.out),
         (ParamsError, FileNotFoundError, ValueError),
     )

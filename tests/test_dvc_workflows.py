@@ -355,7 +355,7 @@ PROBE_SCRIPT = """\
 import json
 from pathlib import Path
 
-accuracy = json.loads(Path("metrics/knn/metrics.json").read_text())["test"]["accuracy"]
+accuracy = json.loads(Path("metrics/knn/scores/test.json").read_text())["acc"]
 Path("stages/queue_probe.txt").write_text(f"knn test accuracy {accuracy}\\n")
 """
 
@@ -370,7 +370,7 @@ def queued_new_script(cold: Run, tmp_path_factory: pytest.TempPathFactory) -> It
     pipeline = yaml.safe_load((repo / "dvc.yaml").read_text())
     pipeline["stages"][PROBE] = {
         "cmd": f"python src/{PROBE}.py",
-        "deps": [f"src/{PROBE}.py", "metrics/knn/metrics.json"],
+        "deps": [f"src/{PROBE}.py", "metrics/knn/scores/test.json"],
         "outs": [f"stages/{PROBE}.txt"],
     }
     (repo / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
@@ -467,9 +467,8 @@ def test_exp_show_reports_the_experiments_pca_n_and_metrics(pca_experiment: Run)
     exp = exps[name[1]]
     assert exp["error"] is None, exp["error"]
     assert exp["params"]["pca"]["n"] == 40
-    assert exp["metrics"]["metrics/pca.json"]["n_components"] == 40
     for model in params_of(repo)["models"]:
-        assert 0 < exp["metrics"][f"metrics/{model}/metrics.json"]["test"]["accuracy"] <= 1
+        assert 0 < exp["metrics"][f"metrics/{model}/scores/test.json"]["acc"] <= 1
 
 
 # 4. Comparing a branch with main
@@ -480,10 +479,11 @@ def test_metrics_diff_main_branch_lists_changed_accuracies_of_pca_models_only(
     result = dvc(pca40_branch, "metrics", "diff", "main", "pca40", "--json")
     diff = json.loads(result.stdout)
     pca_models = models_on(pca40_branch, "pca")
-    expected_files = {"metrics/pca.json"} | {f"metrics/{m}/metrics.json" for m in pca_models}
+    expected_files = {f"metrics/{m}/scores/{split}.json" for m in pca_models
+                      for split in ("test", "val")}
     assert set(diff) == expected_files, shown(result)
     for model in pca_models:
-        accuracy = diff[f"metrics/{model}/metrics.json"].get("test.accuracy")
+        accuracy = diff[f"metrics/{model}/scores/test.json"].get("acc")
         assert accuracy and accuracy["old"] != accuracy["new"], shown(result)
 
 
@@ -547,8 +547,9 @@ def test_queued_sweep_run_by_two_workers_gives_two_successful_experiments(pca_qu
     assert all(exp and exp["state"] == "success" and exp["error"] is None
                for exp in ours.values()), ours
     assert sorted(exp["params"]["pca"]["n"] for exp in ours.values()) == [20, 40]
-    for exp in ours.values():
-        assert exp["metrics"]["metrics/pca.json"]["n_components"] == exp["params"]["pca"]["n"]
+    accuracies = {exp["metrics"]["metrics/nearest_pca/scores/test.json"]["acc"]
+                  for exp in ours.values()}
+    assert len(accuracies) == 2, ours
 
 
 def test_queued_experiment_does_not_see_an_untracked_file(queued_new_script: dict):

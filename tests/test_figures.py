@@ -20,29 +20,27 @@ import pytest
 import yaml
 from conftest import REPO, copy_repo, run_script, run_tool
 
+from evaluate import positive_scores
 from figures import (
     FiguresError,
     Threshold,
-    average_precision,
     captions,
     confusion_figure,
-    default_threshold,
     gallery_figure,
     misclassified,
     operating_point,
-    precision_recall_curve,
     precision_recall_figure,
 )
 from mnist_pipeline.drawing import png_bytes
 from mnist_pipeline.files import save_arrays
 from mnist_pipeline.params import load_params
-from mnist_pipeline.scoring import confusion, detector_metrics
+from mnist_pipeline.scoring import confusion, precision_recall, split_scores
+from pca import explained_variance_ratio, variance_csv
 from plots_template import PACKAGE, library_sources, page
 from summary import (
     accuracy_figure,
     components_for,
     digits_figure,
-    explained_variance_ratio,
     loss_figure,
     read_history,
     samples_per_digit,
@@ -133,44 +131,19 @@ def test_read_history(tmp_path):
     assert read_history(path) == ([], [])
 
 
-def test_default_threshold_is_zero_on_a_decision_function_and_half_on_a_probability():
-    params = load_params(REPO / "params.yaml")
-    assert default_threshold(params.model("sgd_5")) == Threshold(0.0, "decision_function")
-    assert default_threshold(params.model("logreg_4")) == Threshold(0.0, "decision_function")
-    assert default_threshold(params.model("never_5")) == Threshold(0.5, "predict_proba")
+def test_evaluate_records_the_decision_function_above_zero_or_the_probability_above_half():
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import SGDClassifier
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(50, 3))
+    y = (x[:, 0] > 0).astype(int)
+    _, kind, threshold = positive_scores(SGDClassifier(random_state=0).fit(x, y), x)
+    assert (kind, threshold) == ("decision_function", 0.0)
+    _, kind, threshold = positive_scores(DummyClassifier(strategy="most_frequent").fit(x, y), x)
+    assert (kind, threshold) == ("predict_proba", 0.5)
     assert Threshold(0.0, "decision_function").rule == "decision_function > 0"
     assert Threshold(0.5, "predict_proba").rule == "predict_proba > 0.5"
-
-
-def test_a_score_outside_0_1_is_a_decision_function_without_asking_the_estimator():
-    params = load_params(REPO / "params.yaml")
-    # never_5 is a dummy (probabilities), but a score of -2 can only be a decision function
-    assert default_threshold(params.model("never_5"), np.array([-2.0, 0.5])) == Threshold(
-        0.0, "decision_function")
-    assert default_threshold(params.model("never_5"), np.array([0.0, 1.0])) == Threshold(
-        0.5, "predict_proba")
-    assert default_threshold(params.model("sgd_5"), np.array([0.2, 0.7])) == Threshold(
-        0.0, "decision_function")
-
-
-@pytest.mark.parametrize("ties", [False, True])
-def test_precision_recall_curve_and_average_precision_match_scikit_learn(ties):
-    from sklearn import metrics
-
-    rng = np.random.default_rng(6)
-    y = (rng.random(3000) < 0.1).astype(np.uint8)
-    score = (2.0 * y + rng.normal(size=3000)).astype(np.float32)
-    if ties:
-        score = np.round(score, 1)
-    ours = precision_recall_curve(y, score)
-    theirs = metrics.precision_recall_curve(y, score)
-    for a, b in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
-    assert average_precision(ours[0], ours[1]) == pytest.approx(
-        metrics.average_precision_score(y, score), abs=1e-12)
-    constant = precision_recall_curve(y, np.zeros(3000, np.float32))  # never_5's scores
-    for a, b in zip(constant, metrics.precision_recall_curve(y, np.zeros(3000)), strict=True):
-        np.testing.assert_allclose(a, b)
 
 
 def test_predict_follows_those_thresholds_in_scikit_learn():
@@ -187,21 +160,16 @@ def test_predict_follows_those_thresholds_in_scikit_learn():
                                   (dummy.predict_proba(x)[:, 1] > 0.5).astype(int))
 
 
-def test_threshold_point_is_a_vertex_of_the_precision_recall_curve():
+def test_threshold_point_is_the_precision_and_recall_the_scores_report():
     rng = np.random.default_rng(3)
     y = (rng.random(2000) < 0.1).astype(np.uint8)
     score = 2.5 * y - 1.5 + rng.normal(size=2000)
     y_pred = (score > 0).astype(np.uint8)
     recall, precision = operating_point(y, y_pred)
+    reported = split_scores(confusion(y, y_pred, 2), "detector", "test", 0.5)
+    assert (round(recall, 4), round(precision, 4)) == (reported["r"], reported["p"])
 
-    curve_precision, curve_recall, thresholds = precision_recall_curve(y, score)
-    at = int(np.searchsorted(thresholds, 0.0, side="right"))  # the smallest score above 0
-    assert (curve_recall[at], curve_precision[at]) == pytest.approx((recall, precision))
-    # and it is the precision and recall metrics.json reports for the same predictions
-    reported = detector_metrics(confusion(y, y_pred, 2))
-    assert (round(recall, 6), round(precision, 6)) == (reported["recall"],
-                                                       reported["precision"])
-
+    curve_precision, curve_recall, _, _ = precision_recall(y, score)
     figure = precision_recall_figure(curve_precision, curve_recall, (recall, precision),
                                      Threshold(0.0, "decision_function"), float(y.mean()), "t")
     marked = [line for line in figure.axes[0].lines if line.get_marker() == "o"]
@@ -234,7 +202,7 @@ def _figures(mnist_slice: dict[str, np.ndarray]) -> dict:
             Threshold(0.5, "predict_proba"), float(y.mean()), "title"),
         "digits": lambda: digits_figure(
             mnist_slice["train_images"][:20].reshape(10, 2, 28, 28), "title"),
-        "variance": lambda: variance_figure(ratio, 60, 0.85),
+        "variance": lambda: variance_figure(ratio, 60),
         "accuracy": lambda: accuracy_figure(["a", "b_5"], [0.97, 0.9], [False, True],
                                             [0.971, None]),
         "loss": lambda: loss_figure({"mlp": ([1, 2, 3], [0.4, 0.2, 0.1])}),
@@ -287,9 +255,13 @@ def evaluated(tmp_path_factory, mnist_slice) -> Path:
                 {"val_pred": knn_pred[:10], "test_pred": knn_pred})
     rng = np.random.default_rng(5)
     score = (2.0 * (labels == 5) - 1.2 + rng.normal(size=len(labels))).astype(np.float32)
+    curve_precision, curve_recall, _, ap = precision_recall(labels == 5, score)
     save_arrays(root / "stages/evaluate/sgd_5/predictions.npz",
                 {"val_pred": np.zeros(10, np.uint8), "val_score": score[:10],
-                 "test_pred": (score > 0).astype(np.uint8), "test_score": score})
+                 "test_pred": (score > 0).astype(np.uint8), "test_score": score,
+                 "score_kind": np.array("decision_function"), "threshold": np.array(0.0),
+                 "curve_precision": curve_precision, "curve_recall": curve_recall,
+                 "test_ap": np.array(ap)})
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return root
@@ -345,20 +317,17 @@ def test_summary_stage_draws_the_run_pictures(tmp_path, mnist_slice, repo_params
     images, labels = mnist_slice["train_images"], mnist_slice["train_labels"]
     save_arrays(tmp_path / "decode/train.npz", {"images": images, "labels": labels})
     x = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
-    save_arrays(tmp_path / "normalize/train.npz", {"X": x, "y": labels})
+    (tmp_path / "variance.csv").write_text(variance_csv(explained_variance_ratio(x)))
     metrics = tmp_path / "metrics"
     for i, name in enumerate(repo_params["models"]):
-        (metrics / name).mkdir(parents=True)
-        (metrics / name / "metrics.json").write_text(
-            json.dumps({"test": {"accuracy": 0.9 + i / 100}, "val": {"accuracy": 0.9}}))
+        (metrics / name / "scores").mkdir(parents=True)
+        (metrics / name / "scores" / "test.json").write_text(json.dumps({"acc": 0.9 + i / 100}))
         (metrics / name / "history.csv").write_text(
             "epoch,loss\n1,0.4\n2,0.2\n" if name == "mlp" else "epoch,loss\n")
-    (metrics / "pca.json").write_text(json.dumps(
-        {"n_components": 60, "explained_variance_ratio": 0.87}))
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(repo_params, sort_keys=False))
 
     result = run_script("summary", "--params", "params.yaml", "--images", "decode/train.npz",
-                        "--features", "normalize/train.npz", "--metrics", "metrics",
+                        "--variance", "variance.csv", "--metrics", "metrics",
                         "--out", "plots/summary", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = tmp_path / "plots/summary"
@@ -367,12 +336,13 @@ def test_summary_stage_draws_the_run_pictures(tmp_path, mnist_slice, repo_params
     assert all(p.read_bytes()[:8] == PNG_SIGNATURE for p in out.iterdir())
     assert f"{len(repo_params['models'])} models compared" in result.stderr
 
-    (metrics / "svm" / "metrics.json").unlink()
+    (metrics / "svm" / "scores" / "test.json").unlink()
     missing = run_script("summary", "--params", "params.yaml", "--images", "decode/train.npz",
-                         "--features", "normalize/train.npz", "--metrics", "metrics",
+                         "--variance", "variance.csv", "--metrics", "metrics",
                          "--out", "plots/other", cwd=tmp_path)
     assert missing.returncode == 1
-    assert "summary: error: metrics/svm/metrics.json: no metrics for model svm" in missing.stderr
+    assert ("summary: error: metrics/svm/scores/test.json: no metrics for model svm"
+            in missing.stderr)
 
 
 def test_plots_template_inlines_the_three_libraries(tmp_path):

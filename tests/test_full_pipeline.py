@@ -39,18 +39,18 @@ def test_cold_repro_recreates_the_committed_outputs_byte_for_byte(reproduced, fo
 
 
 def test_nearest_neighbour_reproduces_the_notebook_exactly(reproduced):
-    metrics = json.loads((reproduced / "metrics/nearest/metrics.json").read_text())
-    assert metrics["test"]["accuracy"] == 0.9708
+    scores = json.loads((reproduced / "metrics/nearest/scores/test.json").read_text())
+    assert scores["acc"] == 0.9708
 
 
 def test_nearest_neighbour_on_pca_60_reproduces_the_notebook_exactly(reproduced):
-    metrics = json.loads((reproduced / "metrics/nearest_pca/metrics.json").read_text())
-    assert metrics["test"]["accuracy"] == 0.9703
+    scores = json.loads((reproduced / "metrics/nearest_pca/scores/test.json").read_text())
+    assert scores["acc"] == 0.9703
 
 
 def test_mlp_is_within_half_a_point_of_the_article(reproduced):
-    metrics = json.loads((reproduced / "metrics/mlp/metrics.json").read_text())
-    assert abs(metrics["test"]["accuracy"] - 0.972) <= 0.005
+    scores = json.loads((reproduced / "metrics/mlp/scores/test.json").read_text())
+    assert abs(scores["acc"] - 0.972) <= 0.005
 
 
 def test_second_repro_runs_nothing(reproduced):

@@ -1,18 +1,30 @@
-"""Metrics derived from the confusion matrix agree with scikit-learn's own functions."""
+"""Scores and tables of one evaluation agree with scikit-learn's own metric functions."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    confusion_matrix,
+    precision_recall_curve,
+    precision_recall_fscore_support,
+)
 
 from mnist_pipeline.scoring import (
+    SCORE_KEYS,
+    confused_pairs_csv,
     confusion,
-    confusion_csv,
-    detector_metrics,
-    most_confused,
-    multiclass_metrics,
+    per_class_csv,
+    pr_curve_csv,
+    precision_recall,
+    predictions_csv,
+    split_scores,
 )
+from mnist_pipeline.significance import wilson_interval
+
+DIGITS = [str(d) for d in range(10)]
 
 
 @pytest.fixture
@@ -30,60 +42,95 @@ def test_confusion_matches_scikit_learn(predictions):
     np.testing.assert_array_equal(confusion(y_true, y_pred, 10), confusion_matrix(y_true, y_pred))
 
 
-def test_accuracy_and_macro_scores_match_scikit_learn(predictions):
-    y_true, y_pred = predictions
-    metrics = multiclass_metrics(confusion(y_true, y_pred, 10))
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        y_true, y_pred, average="macro", zero_division=0
-    )
-    assert metrics["accuracy"] == round(accuracy_score(y_true, y_pred), 6)
-    assert metrics["macro_precision"] == round(precision, 6)
-    assert metrics["macro_recall"] == round(recall, 6)
-    assert metrics["macro_f1"] == round(f1, 6)
-
-
-def test_per_digit_accuracy_is_each_digits_recall(predictions):
-    y_true, y_pred = predictions
-    metrics = multiclass_metrics(confusion(y_true, y_pred, 10))
-    _, recall, _, _ = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
-    assert metrics["per_digit_accuracy"] == {str(d): round(r, 6) for d, r in enumerate(recall)}
-    assert metrics["per_digit_accuracy"]["3"] == 1.0
-
-
-def test_most_confused_pairs_are_the_largest_off_diagonal_cells():
-    matrix = np.array([[5, 2, 7], [9, 5, 0], [2, 7, 5]])
-    assert list(most_confused(matrix).items()) == [("1->0", 9), ("0->2", 7), ("2->1", 7)]
-
-
-def test_most_confused_skips_empty_cells():
-    assert most_confused(np.diag([3, 4, 5])) == {}
-
-
-def test_detector_scores_match_scikit_learn_for_the_positive_class(predictions):
-    y_true, y_pred = (a == 5 for a in predictions)
-    metrics = detector_metrics(confusion(y_true, y_pred, 2))
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        y_true, y_pred, average="binary", zero_division=0
-    )
-    assert (metrics["precision"], metrics["recall"], metrics["f1"]) == (
-        round(precision, 6), round(recall, 6), round(f1, 6)
-    )
-    assert metrics["true_positives"] == int(np.sum(y_true & y_pred))
-
-
-def test_a_detector_that_never_fires_scores_zero_not_nan():
-    y_true = np.array([0, 0, 1, 0])
-    metrics = detector_metrics(confusion(y_true, np.zeros(4, dtype=int), 2))
-    assert metrics == {"accuracy": 0.75, "precision": 0.0, "recall": 0.0, "f1": 0.0,
-                       "true_positives": 0, "false_positives": 0, "false_negatives": 1,
-                       "true_negatives": 3}
-
-
 def test_confusion_keeps_classes_that_never_occur():
     counts = confusion(np.array([0, 0]), np.array([0, 3]), 10)
     assert counts.shape == (10, 10) and counts[0, 0] == 1 and counts[0, 3] == 1
 
 
-def test_confusion_csv_is_labelled_rows_actual_columns_predicted():
-    csv = confusion_csv(np.array([[3, 1], [0, 2]]), ["not_5", "5"])
-    assert csv == "actual/predicted,not_5,5\nnot_5,3,1\n5,0,2\n"
+def test_classifier_test_scores_are_accuracy_its_interval_and_macro_f1(predictions):
+    y_true, y_pred = predictions
+    scores = split_scores(confusion(y_true, y_pred, 10), "classifier", "test")
+    _, _, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro",
+                                                  zero_division=0)
+    low, high = wilson_interval(int(np.sum(y_true == y_pred)), len(y_true))
+    assert scores == {"acc": round(accuracy_score(y_true, y_pred), 4), "acc_lo": round(low, 4),
+                      "acc_hi": round(high, 4), "f1": round(f1, 4)}
+
+
+def test_classifier_val_scores_are_the_accuracy_alone(predictions):
+    y_true, y_pred = predictions
+    assert split_scores(confusion(y_true, y_pred, 10), "classifier", "val") == {
+        "acc": round(accuracy_score(y_true, y_pred), 4)}
+
+
+def test_detector_scores_match_scikit_learn_for_the_positive_class(predictions):
+    y_true, y_pred = (a == 5 for a in predictions)
+    scores = split_scores(confusion(y_true, y_pred, 2), "detector", "val", 0.123456)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, average="binary", zero_division=0
+    )
+    assert scores == {"acc": round(accuracy_score(y_true, y_pred), 4), "f1": round(f1, 4),
+                      "p": round(precision, 4), "r": round(recall, 4), "ap": 0.1235}
+
+
+def test_a_detector_that_never_fires_scores_zero_not_nan():
+    y_true = np.array([0, 0, 1, 0])
+    scores = split_scores(confusion(y_true, np.zeros(4, dtype=int), 2), "detector", "val", 0.25)
+    assert scores == {"acc": 0.75, "f1": 0.0, "p": 0.0, "r": 0.0, "ap": 0.25}
+
+
+@pytest.mark.parametrize(("kind", "split"), list(SCORE_KEYS))
+def test_every_score_file_has_its_fixed_keys_whatever_the_data(kind, split):
+    n = 10 if kind == "classifier" else 2
+    for matrix in (np.diag(np.arange(1, n + 1)), np.ones((n, n), dtype=int)):
+        assert tuple(split_scores(matrix, kind, split, 0.5)) == SCORE_KEYS[kind, split]
+
+
+def test_per_class_csv_holds_each_classs_recall_on_every_split(predictions):
+    y_true, y_pred = predictions
+    _, recall, _, _ = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
+    matrix = confusion(y_true, y_pred, 10)
+    lines = per_class_csv({"test": matrix, "val": np.diag([1] * 10)}, DIGITS).splitlines()
+    assert lines[0] == "class,test,val"
+    assert lines[1:] == [f"{d},{round(r, 4)},1.0" for d, r in enumerate(recall)]
+
+
+def test_confused_pairs_are_the_largest_off_diagonal_cells_most_first():
+    matrix = np.array([[5, 2, 7], [9, 5, 0], [2, 7, 5]])
+    assert confused_pairs_csv(matrix, ["a", "b", "c"], top=3) == (
+        "pair,actual,predicted,count\nb->a,b,a,9\na->c,a,c,7\nc->b,c,b,7\n")
+
+
+def test_confused_pairs_skip_empty_cells():
+    assert confused_pairs_csv(np.diag([3, 4, 5]), ["a", "b", "c"]) == (
+        "pair,actual,predicted,count\n")
+
+
+def test_predictions_csv_names_the_classes_in_split_order():
+    assert predictions_csv(np.array([1, 0, 1]), np.array([1, 1, 0]), ["not_5", "5"]) == (
+        "actual,predicted\n5,5\nnot_5,5\n5,not_5\n")
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_precision_recall_curve_is_scikit_learns_with_its_average_precision(ties):
+    rng = np.random.default_rng(3)
+    y = rng.random(3000) < 0.1
+    score = rng.normal(size=3000) + 1.5 * y
+    if ties:
+        score = np.round(score, 1)
+    precision, recall, thresholds, ap = precision_recall(y, score)
+    expected = precision_recall_curve(y, score, drop_intermediate=True)
+    for ours, theirs in zip((precision, recall, thresholds), expected, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert ap == average_precision_score(y, score)
+
+
+def test_pr_curve_csv_ends_without_a_threshold():
+    csv = pr_curve_csv(np.array([0.5, 1.0, 1.0]), np.array([1.0, 0.5, 0.0]),
+                       np.array([0.1, 0.7]))
+    assert csv == "recall,precision,threshold\n1.0,0.5,0.1\n0.5,1.0,0.7\n0.0,1.0,\n"
+
+
+def test_pr_curve_csv_of_no_curve_is_the_header_alone():
+    empty = np.empty(0)
+    assert pr_curve_csv(empty, empty, empty) == "recall,precision,threshold\n"

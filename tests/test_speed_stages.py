@@ -99,7 +99,7 @@ def test_the_nearest_neighbour_stages_never_import_scikit_learn(tmp_path: Path, 
                             text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
                             check=False)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "metrics/nearest/metrics.json").is_file()
+    assert (tmp_path / "metrics/nearest/scores/test.json").is_file()
     assert (tmp_path / "metrics/nearest/history.csv").read_text() == "epoch,loss\n"
 
 

@@ -43,7 +43,8 @@ def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
     steps = [
         ("normalize", "--in", "stages/decode", "--out", "stages/normalize",
          "--labels", "metrics/label_distribution.csv"),
-        ("pca", "--in", "stages/normalize", "--out", "stages/pca", "--metrics", "metrics/pca.json"),
+        ("pca", "--in", "stages/normalize", "--out", "stages/pca",
+         "--variance", "metrics/pca/variance.csv"),
     ]
     for name, features in (("knn", "pca"), ("sgd_5", "normalize")):
         steps.append(("train", "--model", name, "--features", f"stages/{features}",
@@ -65,63 +66,76 @@ def test_normalize_holds_out_the_last_training_images_as_validation(pipeline, mn
 
 def test_label_distribution_counts_every_digit_per_split(pipeline, mnist_slice):
     lines = (pipeline / "metrics/label_distribution.csv").read_text().splitlines()
-    assert lines[0] == "split,digit,count,share"
-    assert len(lines) == 1 + 3 * 10
-    train_five = np.sum(mnist_slice["train_labels"][:1000] == 5)
-    assert f"train,5,{train_five},{round(train_five / 1000, 6)}" in lines
+    assert lines[0] == "digit,train,val,test"
+    assert len(lines) == 1 + 10
+    counts = [np.sum(mnist_slice["train_labels"][:1000] == 5),
+              np.sum(mnist_slice["train_labels"][1000:] == 5),
+              np.sum(mnist_slice["test_labels"] == 5)]
+    assert lines[1 + 5] == "5," + ",".join(map(str, counts))
 
 
-def test_pca_writes_projections_and_its_metrics(pipeline):
+def test_pca_writes_projections_and_the_whole_variance_spectrum(pipeline):
     train = load_arrays(pipeline / "stages/pca/train.npz", ("X", "y"))
     assert train["X"].shape == (1000, 20)
-    metrics = json.loads((pipeline / "metrics/pca.json").read_text())
-    assert metrics["n_components"] == 20
-    assert 0.5 < metrics["explained_variance_ratio"] < 1
-    assert metrics["test_reconstruction_mse"] > 0
+    lines = (pipeline / "metrics/pca/variance.csv").read_text().splitlines()
+    assert lines[0] == "components,share,cumulative"
+    assert len(lines) == 1 + 784
+    rows = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    np.testing.assert_array_equal(rows[:, 0], np.arange(1, 785))
+    assert np.all(np.diff(rows[:, 1]) <= 0)
+    assert rows[-1, 2] == pytest.approx(1.0, abs=1e-6)
+    components = load_arrays(pipeline / "stages/pca/components.npz",
+                             ("explained_variance_ratio",))["explained_variance_ratio"]
+    assert rows[19, 2] == pytest.approx(components.sum(), abs=1e-6)
 
 
-def test_classifier_metrics_schema(pipeline):
-    metrics = json.loads((pipeline / "metrics/knn/metrics.json").read_text())
-    assert set(metrics) == {"val", "test"}
-    test = metrics["test"]
-    assert set(test) == {"accuracy", "macro_precision", "macro_recall", "macro_f1",
-                         "per_digit_accuracy", "most_confused"}
-    assert sorted(test["per_digit_accuracy"], key=int) == [str(d) for d in range(10)]
-    assert len(test["most_confused"]) == 3
-    matrix = np.array([[int(v) for v in line.split(",")[1:]] for line in
-                       (pipeline / "metrics/knn/confusion.csv").read_text().splitlines()[1:]])
-    for pair, count in test["most_confused"].items():
-        actual, predicted = map(int, pair.split("->"))
-        assert actual != predicted and matrix[actual, predicted] == count
-    assert 0.8 < test["accuracy"] <= 1
+def test_classifier_writes_fixed_scores_for_test_and_val(pipeline):
+    scores = pipeline / "metrics/knn/scores"
+    assert sorted(p.name for p in scores.iterdir()) == ["test.json", "val.json"]
+    test = json.loads((scores / "test.json").read_text())
+    assert list(test) == ["acc", "acc_hi", "acc_lo", "f1"]
+    assert test["acc_lo"] < test["acc"] < test["acc_hi"]
+    assert list(json.loads((scores / "val.json").read_text())) == ["acc"]
 
 
-def test_confusion_csv_counts_every_test_image(pipeline):
-    lines = (pipeline / "metrics/knn/confusion.csv").read_text().splitlines()
-    assert lines[0] == "actual/predicted," + ",".join(str(d) for d in range(10))
-    counts = np.array([[int(v) for v in line.split(",")[1:]] for line in lines[1:]])
-    assert counts.shape == (10, 10) and counts.sum() == 300
+def test_test_predictions_csv_gives_the_accuracy_in_the_scores(pipeline):
+    lines = (pipeline / "metrics/knn/predictions/test.csv").read_text().splitlines()
+    assert lines[0] == "actual,predicted" and len(lines) == 1 + 300
+    correct = sum(actual == predicted for actual, predicted in
+                  (line.split(",") for line in lines[1:]))
+    test = json.loads((pipeline / "metrics/knn/scores/test.json").read_text())
+    assert test["acc"] == round(correct / 300, 4)
 
 
-def test_detector_reports_precision_recall_and_f1_of_its_digit(pipeline, mnist_slice):
-    metrics = json.loads((pipeline / "metrics/sgd_5/metrics.json").read_text())
-    for split in ("val", "test"):
-        assert {"accuracy", "precision", "recall", "f1", "average_precision"} <= set(
-            metrics[split])
-    test = metrics["test"]
-    assert test["true_positives"] + test["false_negatives"] == np.sum(
-        mnist_slice["test_labels"] == 5)
-    assert test["precision"] == round(
-        test["true_positives"] / (test["true_positives"] + test["false_positives"]), 6)
-    lines = (pipeline / "metrics/sgd_5/confusion.csv").read_text().splitlines()
-    assert lines[0] == "actual/predicted,not_5,5"
+def test_tables_move_out_of_the_scores(pipeline):
+    per_class = (pipeline / "metrics/knn/per_class.csv").read_text().splitlines()
+    assert per_class[0] == "class,test,val" and len(per_class) == 11
+    pairs = (pipeline / "metrics/knn/confused_pairs.csv").read_text().splitlines()
+    assert pairs[0] == "pair,actual,predicted,count" and 1 < len(pairs) <= 11
+    assert (pipeline / "metrics/knn/pr_curve.csv").read_text() == "recall,precision,threshold\n"
+
+
+def test_detector_reports_precision_recall_f1_and_ap_of_its_digit(pipeline, mnist_slice):
+    scores = pipeline / "metrics/sgd_5/scores"
+    assert list(json.loads((scores / "test.json").read_text())) == [
+        "acc", "acc_hi", "acc_lo", "ap", "f1", "p", "r"]
+    assert list(json.loads((scores / "val.json").read_text())) == ["acc", "ap", "f1", "p", "r"]
+    lines = (pipeline / "metrics/sgd_5/predictions/test.csv").read_text().splitlines()
+    pairs = [line.split(",") for line in lines[1:]]
+    assert sum(actual == "5" for actual, _ in pairs) == np.sum(mnist_slice["test_labels"] == 5)
+    true_positives = sum(a == p == "5" for a, p in pairs)
+    predicted = sum(p == "5" for _, p in pairs)
+    test = json.loads((scores / "test.json").read_text())
+    assert test["p"] == round(true_positives / predicted, 4)
+    curve = (pipeline / "metrics/sgd_5/pr_curve.csv").read_text().splitlines()
+    assert curve[0] == "recall,precision,threshold" and curve[-1] == "0.0,1.0,"
 
 
 def test_non_iterative_model_has_an_empty_loss_history(pipeline):
     assert (pipeline / "metrics/knn/history.csv").read_text() == "epoch,loss\n"
 
 
-@pytest.mark.parametrize("script", ["normalize", "pca", "train", "evaluate", "results"])
+@pytest.mark.parametrize("script", ["normalize", "pca", "train", "evaluate"])
 def test_every_script_has_help(script):
     result = run_script(script, "--help")
     assert result.returncode == 0 and result.stdout.startswith("usage:")
@@ -130,7 +144,7 @@ def test_every_script_has_help(script):
 def test_pca_n_larger_than_the_feature_count_is_refused(pipeline, write_params):
     params = write_params({"pca": {"n": 785}})
     result = run_script("pca", "--params", params, "--in", "stages/normalize", "--out",
-                        "stages/pca_big", "--metrics", "pca_big.json", cwd=pipeline)
+                        "stages/pca_big", "--variance", "pca_big.csv", cwd=pipeline)
     assert result.returncode == 1
     assert result.stderr.strip() == ("pca: error: pca.n: expected at most 784 (the number of "
                                      "features or training rows), got 785")
@@ -155,7 +169,7 @@ def test_normalize_follows_the_section_named_on_its_command_line(pipeline, write
 def test_pca_error_names_the_section_it_follows(pipeline, write_params):
     params = write_params({"pca_deskewed": {"n": 785}})
     result = run_script("pca", "--params", params, "--section", "pca_deskewed", "--in",
-                        "stages/normalize", "--out", "stages/pca_big", "--metrics",
+                        "stages/normalize", "--out", "stages/pca_big", "--variance",
                         "pca_big.json", cwd=pipeline)
     assert result.returncode == 1
     assert result.stderr.strip() == ("pca: error: pca_deskewed.n: expected at most 784 (the "

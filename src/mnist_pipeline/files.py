@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +64,12 @@ def atomic_dir(dest: Path) -> Iterator[Path]:
 def write_text(dest: Path, text: str) -> None:
     with atomic_file(dest) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Comma-separated lines with a header and a final newline (values are plain names and
+    numbers, never quoted)."""
+    return "".join(",".join(map(str, line)) + "\n" for line in [header, *rows])
 
 
 def write_json(dest: Path, data: object) -> None:

@@ -1,9 +1,14 @@
-"""Metrics the notebooks reported, derived from one confusion matrix per split.
+"""The numbers a person compares, and the tables behind them, from one evaluation.
 
-One confusion matrix is counted per split; accuracy, macro precision/recall/F1, per-digit
-accuracy and the most-confused pairs all follow from it, so one pass over the predictions
-serves them all. Values are rounded so that the same predictions give the same bytes. The
-tests check every number against scikit-learn's own metric functions.
+One confusion matrix is counted per split; accuracy, its 95% interval, macro F1 and each
+class's accuracy follow from it. A detector's precision, recall and F1 are those of its
+positive class; its average precision and precision-recall curve come from its scores.
+
+Scores go to small JSON files with a fixed set of keys per kind of model (``SCORE_KEYS``),
+so that ``dvc metrics show`` has one column per metric and never a key that depends on the
+data; every table (per class, confused pairs, the curve, the predictions) goes to CSV. Values
+are rounded so that the same predictions give the same bytes. The tests check every number
+against scikit-learn's own metric functions.
 """
 
 from __future__ import annotations
@@ -12,13 +17,27 @@ from collections.abc import Sequence
 
 import numpy as np
 
-DIGITS = 6
+from mnist_pipeline.files import csv_text
+from mnist_pipeline.significance import wilson_interval
+
+DIGITS = 4
+CONFUSED_PAIRS = 10
+
+SCORE_KEYS = {
+    ("classifier", "test"): ("acc", "acc_lo", "acc_hi", "f1"),
+    ("classifier", "val"): ("acc",),
+    ("detector", "test"): ("acc", "acc_lo", "acc_hi", "f1", "p", "r", "ap"),
+    ("detector", "val"): ("acc", "f1", "p", "r", "ap"),
+}
+"""The keys of ``scores/<split>.json`` for each kind of model and split. ``acc_lo`` and
+``acc_hi`` bound the 95% Wilson interval of the accuracy; ``f1`` is the macro F1 of a 10-class
+model and the positive class's F1 of a detector; ``p``, ``r`` and ``ap`` are a detector's
+precision, recall and average precision."""
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
     """Rows are actual classes, columns predicted ones (scikit-learn's ``confusion_matrix``
-    with ``labels=range(n_classes)``), counted with one ``bincount``: importing scikit-learn's
-    metrics would be most of the start-up of stages that need nothing else from it."""
+    with ``labels=range(n_classes)``)."""
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
     return np.bincount(y_true * n_classes + y_pred,
@@ -46,49 +65,67 @@ def per_class_scores(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return precision, recall, f1
 
 
-def most_confused(matrix: np.ndarray, top: int = 3) -> dict[str, int]:
-    """The ``top`` off-diagonal cells with the most errors, as ``{"4->9": count}`` (actual 4
-    taken for 9); ties broken by actual, then predicted class.
+def split_scores(matrix: np.ndarray, kind: str, split: str,
+                 average_precision: float | None = None) -> dict[str, float]:
+    """The ``SCORE_KEYS[kind, split]`` scores of one split's confusion matrix (``kind`` is
+    ``classifier`` or ``detector``, whose matrix is 2 x 2 with class 1 the positive one)."""
+    keys = SCORE_KEYS[kind, split]
+    correct, total = int(np.trace(matrix)), int(matrix.sum())
+    precision, recall, f1 = per_class_scores(matrix)
+    low, high = wilson_interval(correct, total)
+    values = {"acc": correct / total, "acc_lo": low, "acc_hi": high}
+    if kind == "classifier":
+        values["f1"] = f1.mean()
+    else:
+        values.update(f1=f1[1], p=precision[1], r=recall[1], ap=average_precision)
+    return {key: _round(values[key]) for key in keys}
 
-    Keyed by the pair rather than by rank, so that ``dvc metrics diff`` compares the count of
-    the same mistake across revisions instead of subtracting digit labels."""
-    errors = matrix.copy()
+
+def per_class_csv(matrices: dict[str, np.ndarray], names: Sequence[str]) -> str:
+    """Each class's accuracy (its recall) on every split: ``class,<split>,...``."""
+    recalls = {split: per_class_scores(m)[1] for split, m in matrices.items()}
+    rows = [[name, *(_round(recalls[s][i]) for s in matrices)] for i, name in enumerate(names)]
+    return csv_text(["class", *matrices], rows)
+
+
+def confused_pairs_csv(matrix: np.ndarray, names: Sequence[str],
+                       top: int = CONFUSED_PAIRS) -> str:
+    """The ``top`` off-diagonal cells with the most errors, most first (ties by actual, then
+    predicted class): ``pair,actual,predicted,count`` with pair ``4->9`` for an actual 4 taken
+    for a 9."""
+    errors = np.array(matrix, copy=True)
     np.fill_diagonal(errors, 0)
-    cells = [(int(-errors[a, p]), a, p) for a in range(len(errors)) for p in range(len(errors))
-             if errors[a, p] > 0]
-    return {f"{a}->{p}": -neg for neg, a, p in sorted(cells)[:top]}
+    cells = sorted((-int(errors[a, p]), a, p) for a, p in zip(*np.nonzero(errors), strict=True))
+    rows = [[f"{names[a]}->{names[p]}", names[a], names[p], -count]
+            for count, a, p in cells[:top]]
+    return csv_text(["pair", "actual", "predicted", "count"], rows)
 
 
-def multiclass_metrics(matrix: np.ndarray) -> dict:
-    precision, recall, f1 = per_class_scores(matrix)
-    return {
-        "accuracy": _round(np.trace(matrix) / matrix.sum()),
-        "macro_precision": _round(precision.mean()),
-        "macro_recall": _round(recall.mean()),
-        "macro_f1": _round(f1.mean()),
-        "per_digit_accuracy": {str(d): _round(r) for d, r in enumerate(recall)},
-        "most_confused": most_confused(matrix),
-    }
+def predictions_csv(y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str]) -> str:
+    """One ``actual,predicted`` row of class names per item, in the split's order: what DVC's
+    confusion template draws and what a paired comparison of two revisions reads."""
+    lookup = np.asarray(names, dtype=object)
+    lines = [f"{a},{p}\n" for a, p in zip(lookup[np.asarray(y_true, dtype=np.int64)],
+                                           lookup[np.asarray(y_pred, dtype=np.int64)],
+                                           strict=True)]
+    return "actual,predicted\n" + "".join(lines)
 
 
-def detector_metrics(matrix: np.ndarray) -> dict:
-    """Metrics of a one-vs-rest detector: ``matrix`` is 2 x 2, class 1 the positive one."""
-    precision, recall, f1 = per_class_scores(matrix)
-    return {
-        "accuracy": _round(np.trace(matrix) / matrix.sum()),
-        "precision": _round(precision[1]),
-        "recall": _round(recall[1]),
-        "f1": _round(f1[1]),
-        "true_positives": int(matrix[1, 1]),
-        "false_positives": int(matrix[0, 1]),
-        "false_negatives": int(matrix[1, 0]),
-        "true_negatives": int(matrix[0, 0]),
-    }
+def precision_recall(y_true: np.ndarray, score: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """scikit-learn's precision-recall curve of a detector's scores (thresholds that change
+    nothing on the drawn curve dropped) and its average precision: ``(precision, recall,
+    thresholds, ap)``, the curve by increasing threshold, ending at precision 1, recall 0."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    precision, recall, thresholds = precision_recall_curve(y_true, score,
+                                                           drop_intermediate=True)
+    return precision, recall, thresholds, float(average_precision_score(y_true, score))
 
 
-def confusion_csv(matrix: np.ndarray, labels: Sequence[str]) -> str:
-    """The matrix as a labelled CSV table: one row per actual class, one column per
-    prediction, the corner cell naming both axes."""
-    lines = [",".join(["actual/predicted", *labels])]
-    lines += [",".join([label, *map(str, row)]) for label, row in zip(labels, matrix, strict=True)]
-    return "\n".join(lines) + "\n"
+def pr_curve_csv(precision: np.ndarray, recall: np.ndarray, thresholds: np.ndarray) -> str:
+    """The curve as ``recall,precision,threshold`` rows; the end point (recall 0) has no
+    threshold. Empty but for the header when there is no curve (a 10-class model)."""
+    rows = [[_round(r), _round(p), "" if i >= len(thresholds) else f"{float(thresholds[i]):.6g}"]
+            for i, (p, r) in enumerate(zip(precision, recall, strict=True))]
+    return csv_text(["recall", "precision", "threshold"], rows)

@@ -1,0 +1,66 @@
+"""The committed metrics stay few, fixed and narrow; dvc.yaml's overlay charts name every model.
+
+These read the repository as committed (metrics/, dvc.yaml, params.yaml), so a change that
+widens `dvc metrics show` or forgets a new model in a chart fails here, before a user sees it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from conftest import REPO, run_tool
+
+from mnist_pipeline.params import load_params
+from mnist_pipeline.scoring import SCORE_KEYS
+
+MAX_VALUES = 100
+MAX_WIDTH = 160
+
+
+def score_files() -> list[Path]:
+    return sorted((REPO / "metrics").glob("*/scores/*.json"))
+
+
+def leaves(data: object) -> int:
+    if isinstance(data, dict):
+        return sum(leaves(value) for value in data.values())
+    return 1
+
+
+def test_every_scores_file_holds_the_fixed_keys_of_its_kind_and_split():
+    params = load_params(REPO / "params.yaml")
+    for name, model in params.models.items():
+        kind = "classifier" if model.target is None else "detector"
+        folder = REPO / "metrics" / name / "scores"
+        assert (folder / "test.json").is_file(), f"{folder}: run `dvc repro`"
+        for path in sorted(folder.glob("*.json")):
+            if path.stem in ("test", "val"):
+                keys = sorted(json.loads(path.read_text()))
+                assert keys == sorted(SCORE_KEYS[kind, path.stem]), path
+
+
+def test_declared_metrics_hold_at_most_a_hundred_values():
+    total = sum(leaves(json.loads(path.read_text())) for path in score_files())
+    assert 0 < total <= MAX_VALUES
+
+
+def test_dvc_metrics_show_fits_a_160_column_terminal():
+    result = run_tool("dvc", "metrics", "show", cwd=REPO)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 + len(score_files()), result.stdout
+    assert max(map(len, lines)) <= MAX_WIDTH, result.stdout
+
+
+def test_overlay_charts_name_every_model_of_their_kind():
+    params = load_params(REPO / "params.yaml")
+    charts = {next(iter(entry)): next(iter(entry.values()))
+              for entry in yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]}
+    files = {title: set(chart["y"]) for title, chart in charts.items()}
+    detectors = {f"metrics/{name}/pr_curve.csv" for name, m in params.models.items()
+                 if m.target is not None}
+    classifiers = {f"metrics/{name}/per_class.csv" for name, m in params.models.items()
+                   if m.target is None}
+    assert files["precision-recall of every detector (test split)"] == detectors
+    assert files["test accuracy of each class, every 10-class model"] == classifiers
