@@ -62,5 +62,5 @@ def test_overlay_charts_name_every_model_of_their_kind():
                  if m.target is not None}
     classifiers = {f"metrics/{name}/per_class.csv" for name, m in params.models.items()
                    if m.target is None}
-    assert files["precision-recall of every detector (test split)"] == detectors
-    assert files["test accuracy of each class, every 10-class model"] == classifiers
+    assert files["detectors_precision_recall"] == detectors
+    assert files["classifiers_per_class_accuracy"] == classifiers
