@@ -312,7 +312,7 @@ def _socket_of(response: http.client.HTTPResponse) -> socket.socket | None:
 
 
 def _too_slow(expected: Expected) -> _MirrorFailed:
-    return _MirrorFailed(f"not complete within {expected.deadline:g} s (download.timeout + "
+    return _MirrorFailed(f"not complete within {expected.deadline:.1f} s (download.timeout + "
                          f"{expected.size} bytes / download.min_rate)")
 
 
