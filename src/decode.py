@@ -1,4 +1,8 @@
-"""Stage `decode`: the four downloaded IDX files -> train.npz and test.npz (uint8 arrays)."""
+"""Stage `decode`: the four downloaded IDX files -> train.npz and test.npz (uint8 arrays).
+
+Memory: each array is decompressed straight into its final buffer, after its header has been
+checked against dataset.image_shape and the label count.
+"""
 
 from __future__ import annotations
 
@@ -22,24 +26,18 @@ class DecodeError(ValueError):
     """The IDX files decode but do not form an MNIST-like split."""
 
 
-def decode_split(images_path: Path, labels_path: Path) -> dict[str, np.ndarray]:
-    """Read one split's images and labels and check that they belong together."""
-    images, labels = read_idx(images_path), read_idx(labels_path)
-    if images.dtype != np.uint8 or images.ndim != 3:
-        raise DecodeError(
-            f"{images_path}: expected unsigned-byte images N x rows x columns, "
-            f"got {images.dtype} with shape {images.shape}"
-        )
-    if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise DecodeError(
-            f"{labels_path}: expected unsigned-byte labels of one dimension, "
-            f"got {labels.dtype} with shape {labels.shape}"
-        )
-    if len(images) != len(labels):
-        raise DecodeError(
-            f"{images_path} holds {len(images)} images but {labels_path} holds "
-            f"{len(labels)} labels"
-        )
+def decode_split(
+    images_path: Path, labels_path: Path, image_shape: tuple[int, int] = (28, 28)
+) -> dict[str, np.ndarray]:
+    """Read one split's labels, then its images, and check that they belong together.
+
+    Every check of a header (type, number of dimensions, ``image_shape``, as many images as
+    labels) is made before that file's payload is read, so a header claiming gigabytes is
+    refused before any memory is spent on it.
+    """
+    labels = read_idx(labels_path, lambda dtype, shape: _check_labels(labels_path, dtype, shape))
+    images = read_idx(images_path, lambda dtype, shape: _check_images(
+        images_path, dtype, shape, image_shape, labels_path, len(labels)))
     if labels.size and labels.max() >= N_CLASSES:
         bad = int(np.argmax(labels >= N_CLASSES))
         raise DecodeError(
@@ -48,11 +46,41 @@ def decode_split(images_path: Path, labels_path: Path) -> dict[str, np.ndarray]:
     return {"images": images, "labels": labels}
 
 
-def decode(source: Path, out: Path, files: dict[str, DatasetFile]) -> dict[str, int]:
+def _check_labels(path: Path, dtype: np.dtype, shape: tuple[int, ...]) -> None:
+    """Labels are unsigned bytes in one dimension."""
+    if dtype != np.uint8 or len(shape) != 1:
+        raise DecodeError(f"{path}: expected unsigned-byte labels of one dimension, "
+                          f"got {dtype} with shape {shape}")
+
+
+def _check_images(
+    path: Path,
+    dtype: np.dtype,
+    shape: tuple[int, ...],
+    image_shape: tuple[int, int],
+    labels_path: Path,
+    count: int,
+) -> None:
+    """Images are unsigned bytes, ``count`` of them, each of ``image_shape``."""
+    if dtype != np.uint8 or len(shape) != 3:
+        raise DecodeError(f"{path}: expected unsigned-byte images N x rows x columns, "
+                          f"got {dtype} with shape {shape}")
+    if shape[1:] != image_shape:
+        raise DecodeError(f"{path}: expected images of {image_shape[0]} x {image_shape[1]} "
+                          f"(dataset.image_shape), header declares "
+                          f"{' x '.join(map(str, shape))}")
+    if shape[0] != count:
+        raise DecodeError(f"{path} holds {shape[0]} images but {labels_path} holds "
+                          f"{count} labels")
+
+
+def decode(
+    source: Path, out: Path, files: dict[str, DatasetFile], image_shape: tuple[int, int]
+) -> dict[str, int]:
     """Decode both splits from ``source`` into ``out``; returns the number of images per split."""
     splits = {
         split: decode_split(source / files[f"{split}_images"].name,
-                            source / files[f"{split}_labels"].name)
+                            source / files[f"{split}_labels"].name, image_shape)
         for split in ("train", "test")
     }
     with atomic_dir(out) as tmp:
@@ -73,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def work() -> None:
-        counts = decode(args.source, args.out, load_params(args.params).dataset.files)
+        dataset = load_params(args.params).dataset
+        counts = decode(args.source, args.out, dataset.files, dataset.image_shape)
         log.info("decoded %s into %s", ", ".join(f"{n} {s}" for s, n in counts.items()), args.out)
 
     return run_stage("decode", work, (ParamsError, IdxError, DecodeError, FileNotFoundError))

@@ -27,7 +27,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=(
             "Fetch the four MNIST files named in params.yaml (dataset.files), trying each "
             "mirror of dataset.mirrors in order (a directory, a file:// or an http(s):// URL), "
-            "verify each against its sha256 and write them into OUT. OUT appears only when "
+            "verify each against its size and sha256 and write them into OUT (never more "
+            "than its size from any mirror, within download.timeout + size / "
+            "download.min_rate seconds). OUT appears only when "
             "all four are verified. Exit status 1 if the params are invalid or a file could "
             "not be fetched from any mirror."
         ),
@@ -47,9 +49,11 @@ def download_all(params: Params, out: Path) -> None:
             mirror = fetch_file(
                 file.name,
                 file.sha256,
+                file.size,
                 params.dataset.mirrors,
                 tmp / file.name,
                 timeout=params.download.timeout,
+                min_rate=params.download.min_rate,
                 retries=params.download.retries,
                 progress=sys.stderr,
             )

@@ -20,13 +20,20 @@ log = logging.getLogger("normalize")
 def split_validation(
     images: np.ndarray, labels: np.ndarray, validation: int
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Hold out the last ``validation`` training images (the notebooks' 50k/10k split)."""
+    """Hold out the last ``validation`` training images (the notebooks' 50k/10k split); what
+    is left must hold at least two digits, or no classifier can be fitted."""
     if validation >= len(images):
         raise ParamsError(
             f"split.validation: expected fewer than the {len(images)} training images, "
             f"got {validation}"
         )
     cut = len(images) - validation
+    digits = np.unique(labels[:cut])
+    if len(digits) < 2:
+        raise ParamsError(
+            f"split.validation: expected to leave training images of at least 2 digits, got "
+            f"{validation} (the {cut} left are all {digits[0]}s)"
+        )
     return (images[:cut], labels[:cut]), (images[cut:], labels[cut:])
 
 

@@ -16,6 +16,7 @@ from mnist_pipeline.registry import (
     EstimatorParamError,
     blas_threads,
     build_estimator,
+    check_training_data,
     task_labels,
 )
 from mnist_pipeline.stage import run_stage
@@ -35,6 +36,9 @@ def training_history(estimator) -> str:
 def train(model: Model, features: Path, out: Path, history_csv: Path) -> None:
     estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
     data = load_arrays(features / "train.npz", ("X", "y"))
+    labels = task_labels(data["y"], model.target)
+    check_training_data(estimator, model.params, labels, key_prefix=model.key,
+                        source=str(features / "train.npz"))
     log.info("%s: fitting %s on %d x %d %s features", model.name, type(estimator).__name__,
              *data["X"].shape, model.features)
     started = time.perf_counter()
@@ -45,7 +49,7 @@ def train(model: Model, features: Path, out: Path, history_csv: Path) -> None:
             from sklearn.exceptions import ConvergenceWarning
 
             warnings.simplefilter("always", ConvergenceWarning)
-        estimator.fit(data["X"], task_labels(data["y"], model.target))
+        estimator.fit(data["X"], labels)
     fit_seconds = time.perf_counter() - started
     for warning in caught:
         # A fixed epoch or iteration budget (the notebooks' own) is a choice, not a fault:

@@ -80,7 +80,8 @@ def write_dataset(folder: Path, arrays: dict[str, np.ndarray]) -> dict:
     files = {}
     for role, name in FILE_NAMES.items():
         write_idx(folder / name, arrays[role], compress=True)
-        files[role] = {"name": name, "sha256": sha256_of(folder / name)}
+        files[role] = {"name": name, "sha256": sha256_of(folder / name),
+                       "size": (folder / name).stat().st_size}
     return files
 
 

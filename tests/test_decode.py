@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import os
+import time
 import zlib
 from pathlib import Path
 
@@ -98,11 +100,68 @@ def test_absurd_item_count_in_a_16_byte_file_is_an_error_not_a_memory_error(data
                       "1000000000000 bytes, more than the 17179869184 this reader accepts")
 
 
-def test_plausible_item_count_with_no_payload_is_too_short(dataset, capsys):
+def test_labels_header_of_three_dimensions_is_refused_before_its_payload(dataset, capsys):
     path = dataset[0] / FILE_NAMES["train_labels"]
     path.write_bytes(bytes([0, 0, 0x08, 3]) + (10**3).to_bytes(4, "big") * 3)
-    decode_fails_with(dataset, capsys, f"{path}: payload too short: header (1000 x 1000 x "
-                      "1000) declares 1000000000 bytes, the file holds 0")
+    decode_fails_with(dataset, capsys, f"{path}: expected unsigned-byte labels of one "
+                      "dimension, got uint8 with shape (1000, 1000, 1000)")
+
+
+def gzip_bomb(header_dims: tuple[int, ...], payload_bytes: int) -> bytes:
+    """A gzipped IDX file of unsigned bytes whose header claims ``header_dims`` and whose
+    payload is ``payload_bytes`` zeros (compressed a thousandfold)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [compressor.compress(bytes([0, 0, 0x08, len(header_dims)]) + b"".join(
+        d.to_bytes(4, "big") for d in header_dims))]
+    zeros = bytes(1 << 20)
+    for _ in range(payload_bytes >> 20):
+        parts.append(compressor.compress(zeros))
+    return b"".join([*parts, compressor.flush()])
+
+
+def test_images_of_another_shape_than_the_param_are_refused_before_the_payload(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["train_images"]
+    path.write_bytes(gzip_bomb((1000, 1000, 1000), 64 << 20))
+    started = time.monotonic()
+    decode_fails_with(dataset, capsys, f"{path}: expected images of 28 x 28 "
+                      "(dataset.image_shape), header declares 1000 x 1000 x 1000")
+    assert time.monotonic() - started < 1
+
+
+def test_4_gib_of_28_x_28_images_against_1200_labels_is_refused_before_the_payload(
+    dataset, capsys
+):
+    path = dataset[0] / FILE_NAMES["train_images"]
+    labels = dataset[0] / FILE_NAMES["train_labels"]
+    path.write_bytes(gzip_bomb((2**32 // 784, 28, 28), 64 << 20))
+    started = time.monotonic()
+    decode_fails_with(dataset, capsys, f"{path} holds 5478274 images but {labels} holds "
+                      "1200 labels")
+    assert time.monotonic() - started < 1
+
+
+def test_zero_images_of_absurd_size_are_one_line_not_array_is_too_big(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["test_images"]
+    path.write_bytes(bytes([0, 0, 0x08, 3]) + bytes(4) + b"\xff\xff\xff\xff" * 2)
+    decode_fails_with(dataset, capsys, f"{path}: header dimensions 0 x 4294967295 x 4294967295 "
+                      "declare items of 18446744065119617025 bytes, more than the 17179869184 "
+                      "this reader accepts")
+
+
+def test_directory_in_place_of_an_idx_file(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["test_labels"]
+    path.unlink()
+    path.mkdir()
+    decode_fails_with(dataset, capsys, f"{path}: expected a regular file, got a directory")
+
+
+def test_fifo_in_place_of_an_idx_file_fails_at_once(dataset, capsys):
+    path = dataset[0] / FILE_NAMES["train_images"]
+    path.unlink()
+    os.mkfifo(path)
+    started = time.monotonic()
+    decode_fails_with(dataset, capsys, f"{path}: expected a regular file, got a FIFO")
+    assert time.monotonic() - started < 1
 
 
 def test_payload_too_short(dataset, capsys):

@@ -13,6 +13,7 @@ import socketserver
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 NAME = "train-labels-idx1-ubyte.gz"
 BODY = bytes(range(256)) * (10 * CHUNK // 256)
 SHA = hashlib.sha256(BODY).hexdigest()
-WRONG = b"not the file you are looking for"
+ENDLESS_LIMIT = 200 * 2**20
+"""The most an endless route sends: the test server's own cap, far past any expected size."""
+WRONG = BODY[::-1]
+"""The same size as BODY, another digest."""
 WRONG_SHA = hashlib.sha256(WRONG).hexdigest()
 
 
@@ -44,6 +48,14 @@ class Route:
     """Send the full Content-Length but close the connection after this many bytes."""
     delay: float = 0.0
     """Seconds to wait before answering (cut short when the test ends)."""
+    length: int | None = -1
+    """The Content-Length to announce: -1 for the body's, None for none."""
+    endless: bool = False
+    """Send the body again and again (up to ENDLESS_LIMIT bytes) instead of once."""
+    drip: float = 0.0
+    """Seconds between single bytes of the body (cut short when the test ends)."""
+    location: str | None = None
+    """Answer 302 with this Location."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -77,7 +89,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if route.delay:
             self.server.stopping.wait(route.delay)
-        if self.server.hits[self.path] <= route.fail_times:
+        if route.location is not None:
+            self.send_response(302)
+            self.send_header("Location", route.location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.server.hits[self.path] <= route.fail_times:
             self.send_error(500)
         elif route.status != 200:
             self.send_error(route.status)
@@ -87,11 +104,23 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_body(self, route: Route) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(route.body)))
+        length = len(route.body) if route.length == -1 else route.length
+        if length is not None:
+            self.send_header("Content-Length", str(length))
         self.end_headers()
-        end = len(route.body) if route.truncate_at is None else route.truncate_at
-        self.wfile.write(route.body[:end])
         self.close_connection = True
+        end = len(route.body) if route.truncate_at is None else route.truncate_at
+        if route.endless:
+            for _ in range(ENDLESS_LIMIT // len(route.body)):
+                self.wfile.write(route.body)
+        elif route.drip:
+            for byte in route.body[:end]:
+                if self.server.stopping.wait(route.drip):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+        else:
+            self.wfile.write(route.body[:end])
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -132,10 +161,11 @@ def http() -> Iterator[Http]:
         thread.join()
 
 
-def fetch(mirrors: list[str], dest: Path, *, sha256: str = SHA, timeout: float = 5.0,
-          retries: int = 2, progress: io.StringIO | None = None) -> str:
-    return fetch_file(NAME, sha256, mirrors, dest, timeout=timeout, retries=retries,
-                      progress=progress)
+def fetch(mirrors: list[str], dest: Path, *, sha256: str = SHA, size: int = len(BODY),
+          timeout: float = 5.0, min_rate: float = 1e9, retries: int = 2,
+          progress: io.StringIO | None = None) -> str:
+    return fetch_file(NAME, sha256, size, mirrors, dest, timeout=timeout, min_rate=min_rate,
+                      retries=retries, progress=progress)
 
 
 def fetch_error(mirrors: list[str], dest: Path, **kwargs: Any) -> str:
@@ -263,6 +293,85 @@ def test_all_mirrors_down_lists_each_mirror_and_reason(
     ])
 
 
+# fetch_file: hostile HTTP mirrors, bounded in bytes and time
+
+
+def timed_fetch_error(mirrors: list[str], dest: Path, **kwargs: Any) -> tuple[str, float]:
+    """The FetchError's message and the seconds fetch_file took to give up."""
+    started = time.monotonic()
+    message = fetch_error(mirrors, dest, **kwargs)
+    return message, time.monotonic() - started
+
+
+def test_endless_body_stops_at_the_first_byte_past_the_size_without_retry(
+    http: Http, tmp_path: Path
+):
+    mirror = http.route("a", Route(length=None, endless=True))
+    dest = tmp_path / "out" / NAME
+    dest.parent.mkdir()
+
+    message, seconds = timed_fetch_error([mirror], dest, retries=2)
+
+    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
+                       f"  - {mirror}: sent more than the expected {len(BODY)} bytes")
+    assert http.hits("a") == 1
+    assert seconds < 2
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_content_length_other_than_the_size_fails_before_the_body_without_retry(
+    http: Http, tmp_path: Path
+):
+    mirror = http.route("a", Route(length=10 * 2**30, endless=True))
+    dest = tmp_path / "out" / NAME
+    dest.parent.mkdir()
+
+    message, seconds = timed_fetch_error([mirror], dest, retries=2)
+
+    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
+                       f"  - {mirror}: Content-Length 10737418240 differs from the expected "
+                       f"{len(BODY)} bytes")
+    assert http.hits("a") == 1
+    assert seconds < 2
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_drip_that_never_falls_silent_ends_at_the_whole_file_deadline(http: Http, tmp_path: Path):
+    body = BODY[:1000]
+    mirror = http.route("a", Route(body=body, drip=0.1))
+    dest = tmp_path / "out" / NAME
+    dest.parent.mkdir()
+
+    message, seconds = timed_fetch_error(
+        [mirror], dest, sha256=hashlib.sha256(body).hexdigest(), size=len(body), timeout=0.5,
+        min_rate=1000, retries=2)
+
+    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
+                       f"  - {mirror}: not complete within 1.5 s (download.timeout + 1000 "
+                       "bytes / download.min_rate)")
+    assert http.hits("a") == 1
+    assert 1.5 <= seconds < 2.5
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_redirect_to_another_http_mirror_is_followed(http: Http, tmp_path: Path):
+    target = http.route("b", Route())
+    mirror = http.route("a", Route(location=target + NAME))
+
+    assert fetch([mirror], tmp_path / NAME) == mirror
+    assert (tmp_path / NAME).read_bytes() == BODY
+
+
+def test_redirect_to_ftp_is_refused(http: Http, tmp_path: Path):
+    mirror = http.route("a", Route(location="ftp://127.0.0.1/mnist/" + NAME))
+
+    message = fetch_error([mirror], tmp_path / NAME)
+
+    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
+                       f"  - {mirror}: redirected to ftp://127.0.0.1/mnist/{NAME}: only http(s) "
+                       "redirects are followed")
+
+
 # fetch_file: directories and file:// URLs
 
 
@@ -311,6 +420,71 @@ def test_unsupported_url_scheme_is_reported(tmp_path: Path):
     )
 
 
+def local_mirror(tmp_path: Path) -> tuple[Path, Path]:
+    """An empty directory mirror and the path of NAME in it."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    return mirror, mirror / NAME
+
+
+def test_directory_mirror_symlink_to_dev_zero_is_refused_before_any_byte(tmp_path: Path):
+    mirror, path = local_mirror(tmp_path)
+    path.symlink_to("/dev/zero")
+    dest = tmp_path / "out" / NAME
+    dest.parent.mkdir()
+
+    message, seconds = timed_fetch_error([str(mirror)], dest)
+
+    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
+                       f"  - {mirror}: {path}: expected a regular file, got a character device")
+    assert seconds < 1
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_file_url_mirror_holding_a_fifo_is_refused_at_once(tmp_path: Path):
+    mirror, path = local_mirror(tmp_path)
+    os.mkfifo(path)
+
+    message, seconds = timed_fetch_error([mirror.as_uri()], tmp_path / NAME)
+
+    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
+                       f"  - {mirror.as_uri()}: {path}: expected a regular file, got a FIFO")
+    assert seconds < 1
+
+
+def test_directory_mirror_holding_a_directory_is_refused(tmp_path: Path):
+    mirror, path = local_mirror(tmp_path)
+    path.mkdir()
+
+    message = fetch_error([str(mirror)], tmp_path / NAME)
+
+    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
+                       f"  - {mirror}: {path}: expected a regular file, got a directory")
+
+
+def test_local_file_of_another_size_is_refused_before_any_byte(tmp_path: Path):
+    mirror, path = local_mirror(tmp_path)
+    path.write_bytes(BODY + b"x")
+    dest = tmp_path / "out" / NAME
+    dest.parent.mkdir()
+
+    message = fetch_error([str(mirror)], dest)
+
+    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
+                       f"  - {mirror}: {path} is {len(BODY) + 1} bytes, expected {len(BODY)}")
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_local_checksum_mismatch_does_not_show_the_local_files_digest(tmp_path: Path):
+    mirror, path = local_mirror(tmp_path)
+    path.write_bytes(WRONG)
+
+    message = fetch_error([str(mirror)], tmp_path / NAME)
+
+    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
+                       f"  - {mirror}: checksum mismatch: expected sha256 {SHA}")
+
+
 @pytest.mark.parametrize("route", [
     Route(status=404),
     Route(fail_times=99),
@@ -354,7 +528,8 @@ def write_params(tmp_path: Path, mirrors: list[str]) -> Path:
     raw["dataset"]["mirrors"] = mirrors
     for role, body in fixture_files().items():
         raw["dataset"]["files"][role]["sha256"] = hashlib.sha256(body).hexdigest()
-    raw["download"] = {"timeout": 2, "retries": 0}
+        raw["dataset"]["files"][role]["size"] = len(body)
+    raw["download"] = {"timeout": 2, "retries": 0, "min_rate": 1000}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return path
@@ -439,3 +614,35 @@ def test_stage_help_exits_0():
     assert result.returncode == 0
     assert result.stdout.startswith("usage: download [-h] --params PARAMS --out OUT")
     assert "sha256" in result.stdout
+
+
+def wait_for_temp_file(folder: Path, seconds: float = 10.0) -> Path:
+    """The first temporary file to appear anywhere under ``folder`` (polled, bounded)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = [p for p in folder.rglob(".*.tmp") if p.is_file()]
+        if found:
+            return found[0]
+        time.sleep(0.02)
+    raise AssertionError(f"no temporary file appeared under {folder} in {seconds} s")
+
+
+def test_sigterm_during_a_download_removes_its_temporary_folder(http: Http, tmp_path: Path):
+    params = write_params(tmp_path, [http.server.url("a")])
+    for role, body in fixture_files().items():
+        http.route("a", Route(body=body, drip=0.05), name=file_names(params)[role])
+    out = tmp_path / "stages" / "download"
+    out.parent.mkdir(parents=True)
+    stage = subprocess.Popen(
+        [sys.executable, str(ROOT / "src" / "download.py"), "--params", str(params), "--out",
+         str(out)], stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        wait_for_temp_file(out.parent)
+        stage.terminate()
+        _, stderr = stage.communicate(timeout=10)
+    finally:
+        stage.kill()
+
+    assert stage.returncode == 143
+    assert stderr.splitlines()[-1] == "download: error: terminated by SIGTERM"
+    assert list(out.parent.iterdir()) == []

@@ -17,6 +17,13 @@ def test_shipped_params_load_with_every_notebook_model():
     assert params.dataset.mirrors[0] == "data/mnist"
 
 
+def test_shipped_params_give_each_dataset_file_its_real_size_and_28_x_28_images():
+    dataset = load_params(REPO / "params.yaml").dataset
+    for file in dataset.files.values():
+        assert file.size == (REPO / "data" / "mnist" / file.name).stat().st_size
+    assert dataset.image_shape == (28, 28)
+
+
 def test_model_entry_splits_pipeline_keys_from_estimator_parameters():
     knn = load_params(REPO / "params.yaml").model("knn")
     assert (knn.features, knn.estimator, knn.target) == ("pca", "knn", None)
@@ -63,6 +70,11 @@ def load_with(write_params, overrides: dict):
          "normalize.method: expected one of scale, offset, l2, standardize, got 'minmax'"),
         ({"split": {"validation": 2.5}}, "split.validation: expected an integer, got 2.5"),
         ({"download": {"timeout": -1}}, "download.timeout: expected a positive number, got -1"),
+        ({"download": {"min_rate": 0}}, "download.min_rate: expected a positive number, got 0"),
+        ({"dataset": {"files": {"test_labels": {"size": 0}}}},
+         "dataset.files.test_labels.size: expected an integer >= 1, got 0"),
+        ({"dataset": {"image_shape": [28]}},
+         "dataset.image_shape: expected [rows, columns], two positive integers, got [28]"),
         ({"dataset": {"mirrors": []}},
          "dataset.mirrors: expected a non-empty list of directories or URLs, got []"),
         ({"dataset": {"files": {"train_images": {"sha256": "abc"}}}},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -233,3 +234,72 @@ def test_deskew_straightens_a_slanted_stroke():
     columns = np.nonzero(deskew(slanted)[0] > 127)[1]
     original = np.nonzero(slanted[0])[1]
     assert np.ptp(columns) < np.ptp(original) / 2
+
+
+def train_fails_with(pipeline: Path, params: Path, model: str, features: str) -> str:
+    """Run train@<model> on bad params: exit 1, no model folder, no history; its stderr."""
+    result = run_script("train", "--params", params, "--model", model, "--features",
+                        f"stages/{features}", "--out", "stages/train/bad", "--history",
+                        "metrics/bad/history.csv", cwd=pipeline)
+    assert result.returncode == 1
+    assert not (pipeline / "stages/train/bad").exists()
+    assert not (pipeline / "metrics/bad").exists()
+    assert [p.name for p in (pipeline / "stages/train").iterdir() if p.name.startswith(".")] == []
+    return result.stderr
+
+
+@pytest.mark.parametrize(("knn", "message"), [
+    ({"metric": "precomputed"},
+     "models.knn.metric: expected a metric of feature rows, got 'precomputed' (the stages pass "
+     "features, not distances)"),
+    ({"algorithm": "kd_tree", "metric": "cosine"},
+     "models.knn.metric: expected one of the metrics algorithm kd_tree supports (chebyshev, "
+     "cityblock, euclidean, infinity, l1, l2, manhattan, minkowski, p), got 'cosine'"),
+    ({"n_neighbors": 3},
+     "models.knn.k: expected one of k and n_neighbors (the same parameter), got both"),
+    ({"k": 60000},
+     "models.knn.k: expected at most the 1000 training rows of stages/pca/train.npz, "
+     "got 60000"),
+], ids=["precomputed", "kd_tree-cosine", "k-and-n_neighbors", "k-above-training-rows"])
+def test_knn_parameters_that_cannot_work_stop_train_before_fitting(pipeline, write_params, knn,
+                                                                   message):
+    params = write_params({**SMALL, "models": {"knn": {**SMALL["models"]["knn"], **knn}}})
+    assert train_fails_with(pipeline, params, "knn", "pca") == f"train: error: {message}\n"
+
+
+def test_detector_whose_digit_is_absent_stops_train_before_fitting(pipeline, write_params):
+    params = write_params({**SMALL, "models": {"sgd_5": {**SMALL["models"]["sgd_5"],
+                                                        "target": 5}}})
+    decoded = load_arrays(pipeline / "stages/normalize/train.npz", ("X", "y"))
+    without_5 = pipeline / "stages/no5"
+    save_arrays(without_5 / "train.npz", {"X": decoded["X"][decoded["y"] != 5],
+                                          "y": decoded["y"][decoded["y"] != 5]})
+    assert train_fails_with(pipeline, params, "sgd_5", "no5") == (
+        "train: error: stages/no5/train.npz: expected training labels of at least 2 classes "
+        "for models.sgd_5, got only class 0\n")
+
+
+def test_validation_leaving_one_digit_is_refused_before_any_model_is_fitted(pipeline,
+                                                                            write_params):
+    params = write_params({"split": {"validation": 1199}})
+    result = run_script("normalize", "--params", params, "--in", "stages/decode", "--out",
+                        "stages/norm_bad", "--labels", "labels_bad.csv", cwd=pipeline)
+    assert result.returncode == 1
+    assert result.stderr == ("normalize: error: split.validation: expected to leave training "
+                             "images of at least 2 digits, got 1199 (the 1 left are all 5s)\n")
+    assert not (pipeline / "stages/norm_bad").exists()
+    assert not (pipeline / "labels_bad.csv").exists()
+
+
+def test_fifo_in_place_of_the_features_fails_at_once(pipeline, write_params, tmp_path):
+    features = tmp_path / "fifo_features"
+    features.mkdir()
+    os.mkfifo(features / "train.npz")
+    params = write_params(SMALL)
+    result = run_script("train", "--params", params, "--model", "knn", "--features", features,
+                        "--out", "stages/train/bad", "--history", "metrics/bad/history.csv",
+                        cwd=pipeline)
+    assert result.returncode == 1
+    assert result.stderr == (f"train: error: {features / 'train.npz'}: expected a regular "
+                             "file, got a FIFO\n")
+    assert not (pipeline / "stages/train/bad").exists()

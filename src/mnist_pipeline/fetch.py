@@ -1,29 +1,42 @@
-"""Fetching one dataset file from a list of mirrors, verified by sha256 before it lands.
+"""Fetching one dataset file from a list of mirrors, verified by size and sha256 before it lands.
 
 A mirror is a local directory (relative to the current directory), a ``file://`` URL or an
 ``http(s)://`` URL. Each is tried in order; the file is streamed into a temporary file beside
 ``dest`` while its sha256 is computed, and renamed onto ``dest`` only once the digest
 matches, so ``dest`` is either absent, the old file, or a verified copy.
 
+Every mirror is bounded by the file's expected ``size``: no more than ``size`` bytes are ever
+written, reading stops at the first byte past it, a ``Content-Length`` or a local file of
+another size fails before any byte is copied, and an HTTP transfer must end within
+``timeout + size / min_rate`` seconds (``timeout`` alone only limits silence, which a drip of
+one byte every few seconds never reaches). Redirects are followed only to http(s) URLs.
+Local mirrors may be anywhere on the machine (params.yaml is trusted as much as dvc.yaml's
+commands), but only regular files are read: never a device or a FIFO. A local file whose
+digest does not match is not described by its digest, which could help guess the contents
+of an unrelated file that a wrong mirror path pointed at.
+
 Only failures that may go away on their own (HTTP 5xx, a dropped connection, a body cut
-short) are retried on the same mirror. A 404, a checksum mismatch or a timeout moves on to
-the next mirror at once: retrying them would cost time and almost never help.
+short) are retried on the same mirror. A 404, a checksum mismatch, a size mismatch, a too
+long body or a timeout moves on to the next mirror at once: retrying them would cost time and
+almost never help.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import os
 import socket
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import IO, TextIO
 
-from mnist_pipeline.files import atomic_file
+from mnist_pipeline.files import NotRegularFileError, atomic_file, open_regular
 
 CHUNK = 64 * 1024
 BACKOFF = 0.2
@@ -44,27 +57,48 @@ class _Transient(_MirrorFailed):
     """This attempt failed in a way a retry of the same mirror may fix."""
 
 
+@dataclass(frozen=True)
+class Expected:
+    """What the fetched file must be, and how long an HTTP mirror may take to send it."""
+
+    name: str
+    sha256: str
+    size: int
+    timeout: float
+    """Seconds of silence after which a mirror is given up."""
+    min_rate: float
+    """Bytes per second the whole transfer must average, after ``timeout`` seconds of grace."""
+
+    @property
+    def deadline(self) -> float:
+        """Seconds an HTTP transfer of the whole file may take."""
+        return self.timeout + self.size / self.min_rate
+
+
 def fetch_file(
     name: str,
     sha256: str,
+    size: int,
     mirrors: Sequence[str],
     dest: Path,
     *,
     timeout: float,
+    min_rate: float,
     retries: int,
     progress: TextIO | None,
 ) -> str:
-    """Fetch ``name`` from the first mirror that serves it with digest ``sha256``.
+    """Fetch ``name`` from the first mirror that serves exactly ``size`` bytes of digest
+    ``sha256``, writing at most ``size`` bytes from any mirror.
 
     Returns the mirror that served it. Raises ``FetchError`` listing every mirror tried and
     why it failed.
     """
     dest = Path(dest)
+    expected = Expected(name, sha256, size, timeout, min_rate)
     failures: list[tuple[str, str]] = []
     for mirror in mirrors:
         try:
-            _fetch_from(mirror, name, sha256, dest, timeout=timeout, retries=retries,
-                        progress=progress)
+            _fetch_from(mirror, expected, dest, retries=retries, progress=progress)
         except _MirrorFailed as err:
             failures.append((mirror, str(err)))
         else:
@@ -82,27 +116,23 @@ def failure_message(name: str, failures: Sequence[tuple[str, str]]) -> str:
 
 def _fetch_from(
     mirror: str,
-    name: str,
-    sha256: str,
+    expected: Expected,
     dest: Path,
     *,
-    timeout: float,
     retries: int,
     progress: TextIO | None,
 ) -> None:
     scheme = urllib.parse.urlsplit(mirror).scheme.lower() if "://" in mirror else ""
     if scheme in HTTP_SCHEMES:
-        url = mirror.rstrip("/") + "/" + urllib.parse.quote(name)
-        _with_retries(
-            lambda: _fetch_http(url, mirror, name, sha256, dest, timeout, progress), retries
-        )
+        url = mirror.rstrip("/") + "/" + urllib.parse.quote(expected.name)
+        _with_retries(lambda: _fetch_http(url, mirror, expected, dest, progress), retries)
     elif scheme == "file":
-        _copy_local(_file_url_path(mirror) / name, sha256, dest)
+        _copy_local(_file_url_path(mirror) / expected.name, expected, dest)
     elif scheme:
         raise _MirrorFailed(f"unsupported URL scheme {scheme}:// (use a directory, file:// "
                             "or http(s)://)")
     else:
-        _copy_local(Path(mirror) / name, sha256, dest)
+        _copy_local(Path(mirror) / expected.name, expected, dest)
 
 
 def _with_retries(attempt: Callable[[], None], retries: int) -> None:
@@ -125,25 +155,42 @@ def _file_url_path(url: str) -> Path:
     return Path(urllib.request.url2pathname(parts.path))
 
 
-def _copy_local(path: Path, sha256: str, dest: Path) -> None:
+def _copy_local(path: Path, expected: Expected, dest: Path) -> None:
+    """Copy a regular file of exactly the expected size; a device, a FIFO or a file of
+    another size fails before any byte is copied."""
     try:
-        source = path.open("rb")
+        source = open_regular(path)
+    except NotRegularFileError as err:
+        raise _MirrorFailed(str(err)) from None
     except FileNotFoundError:
         raise _MirrorFailed(f"no such file {path}") from None
     except OSError as err:
         raise _MirrorFailed(f"cannot read {path}: {err.strerror or err}") from None
     with source:
-        _write_verified(_chunks(source), sha256, dest)
+        actual = os.fstat(source.fileno()).st_size
+        if actual != expected.size:
+            raise _MirrorFailed(f"{path} is {actual} bytes, expected {expected.size}")
+        _write_verified(_capped(source.read, expected.size), expected, dest,
+                        show_digest=False)
 
 
-def _chunks(stream: BinaryIO) -> Iterable[bytes]:
-    while chunk := stream.read(CHUNK):
+def _capped(read: Callable[[int], bytes], size: int) -> Iterator[bytes]:
+    """Yield what ``read`` returns, asking never more than one byte past ``size`` in all;
+    that byte, if it comes, raises ``_MirrorFailed`` instead of being yielded."""
+    done = 0
+    while chunk := read(min(CHUNK, size + 1 - done)):
+        done += len(chunk)
+        if done > size:
+            raise _MirrorFailed(f"sent more than the expected {size} bytes")
         yield chunk
 
 
-def _write_verified(chunks: Iterable[bytes], sha256: str, dest: Path) -> None:
+def _write_verified(
+    chunks: Iterable[bytes], expected: Expected, dest: Path, *, show_digest: bool = True
+) -> None:
     """Stream ``chunks`` to a temporary file beside ``dest``; rename it only if the digest
-    matches (any exception, including from ``chunks``, removes the temporary file)."""
+    matches (any exception, including from ``chunks``, removes the temporary file). The
+    actual digest is named in the error only if ``show_digest``."""
     digest = hashlib.sha256()
     with atomic_file(dest) as tmp:
         with tmp.open("wb") as out:
@@ -151,29 +198,55 @@ def _write_verified(chunks: Iterable[bytes], sha256: str, dest: Path) -> None:
                 digest.update(chunk)
                 out.write(chunk)
         got = digest.hexdigest()
-        if got != sha256:
-            raise _MirrorFailed(f"checksum mismatch: expected sha256 {sha256}, got {got}")
+        if got != expected.sha256:
+            actual = f", got {got}" if show_digest else ""
+            raise _MirrorFailed(f"checksum mismatch: expected sha256 {expected.sha256}{actual}")
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to an http(s) URL (urllib's own also follows ftp://)."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        scheme = urllib.parse.urlsplit(newurl).scheme.lower()
+        if scheme not in HTTP_SCHEMES:
+            fp.close()
+            raise _MirrorFailed(f"redirected to {newurl}: only http(s) redirects are followed")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
 
 
 def _fetch_http(
     url: str,
     mirror: str,
-    name: str,
-    sha256: str,
+    expected: Expected,
     dest: Path,
-    timeout: float,
     progress: TextIO | None,
 ) -> None:
+    """One attempt: a declared Content-Length other than the expected size fails before the
+    body is read; the body is read until ``expected.deadline`` at the latest."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            total = _content_length(response)
-            report = _Progress(name, mirror, total, progress)
-            _write_verified(_http_chunks(response, total, report), sha256, dest)
+        with _OPENER.open(request, timeout=expected.timeout) as response:
+            declared = _content_length(response)
+            if declared is not None and declared != expected.size:
+                raise _MirrorFailed(f"Content-Length {declared} differs from the expected "
+                                    f"{expected.size} bytes")
+            report = _Progress(expected.name, mirror, expected.size, progress)
+            _write_verified(_http_chunks(response, expected, report), expected, dest)
     except urllib.error.HTTPError as err:
         raise _http_status_failure(err.code, err.reason) from None
     except (OSError, http.client.HTTPException) as err:
-        raise _connection_failure(err, timeout) from None
+        raise _connection_failure(err, expected.timeout) from None
 
 
 def _content_length(response: http.client.HTTPResponse) -> int | None:
@@ -185,27 +258,62 @@ def _content_length(response: http.client.HTTPResponse) -> int | None:
 
 
 def _http_chunks(
-    response: http.client.HTTPResponse, total: int | None, report: _Progress
-) -> Iterable[bytes]:
-    """Yield the body; a body shorter than its Content-Length is a ``_Transient`` failure.
+    response: http.client.HTTPResponse, expected: Expected, report: _Progress
+) -> Iterator[bytes]:
+    """Yield the body, at most ``expected.size`` bytes of it, until ``expected.deadline``.
 
-    ``HTTPResponse.read`` returns a short body without complaint when the server closes
-    early, so the byte count is checked here as well as ``IncompleteRead``.
+    A body shorter than expected is a ``_Transient`` failure; one longer (the first byte past
+    the size) or one still incomplete at the deadline is a ``_MirrorFailed``, not retried.
+    Each read is one system call (``read1``) whose wait ends at the deadline, so a drip of
+    single bytes cannot stretch the transfer past it.
     """
-    done = 0
-    while True:
+    deadline = time.monotonic() + expected.deadline
+    sock = _socket_of(response)
+
+    def receive(amount: int) -> bytes:
+        if response.isclosed():  # http.client closes it at the end of the body, or early
+            return b""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _too_slow(expected)
+        if sock is not None:
+            sock.settimeout(min(expected.timeout, left))
         try:
-            chunk = response.read(CHUNK)
+            return response.read1(amount)
         except http.client.IncompleteRead as err:
-            raise _truncated(done + len(err.partial), total) from None
-        if not chunk:
-            break
+            raise _truncated(done + len(err.partial), expected.size) from None
+        except TimeoutError:
+            if time.monotonic() >= deadline:
+                raise _too_slow(expected) from None
+            raise
+
+    def read(amount: int) -> bytes:
+        """``amount`` bytes, fewer only at the end of the body: whole chunks, as before."""
+        buffer = bytearray()
+        while len(buffer) < amount and (piece := receive(amount - len(buffer))):
+            buffer += piece
+        return bytes(buffer)
+
+    done = 0
+    for chunk in _capped(read, expected.size):
         done += len(chunk)
         report.update(done)
         yield chunk
-    if total is not None and done < total:
-        raise _truncated(done, total)
+    if done < expected.size:
+        raise _truncated(done, expected.size)
     report.finish(done)
+
+
+def _socket_of(response: http.client.HTTPResponse) -> socket.socket | None:
+    """The response's socket, whose timeout is shortened as the deadline nears (http.client
+    keeps it only inside the response's buffered reader; None if that ever changes)."""
+    sock = getattr(getattr(response.fp, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _too_slow(expected: Expected) -> _MirrorFailed:
+    return _MirrorFailed(f"not complete within {expected.deadline:.1f} s (download.timeout + "
+                         f"{expected.size} bytes / download.min_rate)")
 
 
 def _truncated(done: int, total: int | None) -> _Transient:
@@ -246,7 +354,7 @@ class _Progress:
     """Progress lines for one HTTP download: at most one per tenth of the file, then a
     final line (with no known size, one each time the byte count doubles past 1 MB)."""
 
-    def __init__(self, name: str, mirror: str, total: int | None, out: TextIO | None) -> None:
+    def __init__(self, name: str, mirror: str, total: int, out: TextIO | None) -> None:
         self.name, self.mirror, self.total, self.out = name, mirror, total, out
         self.next_mark = 1 if total else 1_000_000
 

@@ -1,8 +1,11 @@
-"""Writing outputs so that a crash never leaves a half-written file behind.
+"""Writing outputs so that a crash never leaves a half-written file behind, and opening inputs
+so that a FIFO or device in place of a file is refused instead of read forever.
 
 Every output is written under a temporary name in the same directory and renamed into
 place only when complete: a reader (the next stage, DVC, a user) sees the old file, no
-file, or the whole new one.
+file, or the whole new one. Every temporary name matches ``TEMP_PATTERN`` (``.*.tmp``),
+which both ``.gitignore`` and ``.dvcignore`` list: what a ``kill -9`` leaves behind is
+neither shown by ``git status`` nor part of any folder DVC hashes as a dependency.
 """
 
 from __future__ import annotations
@@ -11,11 +14,51 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
+
+TEMP_PATTERN = ".*.tmp"
+"""The gitignore-style pattern every temporary name matches (listed in .gitignore and
+.dvcignore)."""
+_FILE_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+class NotRegularFileError(FileNotFoundError):
+    """A directory, FIFO, device or socket stands where a regular file is expected.
+
+    A ``FileNotFoundError``, so that every stage reports it as it reports a missing input.
+    """
+
+
+def open_regular(path: Path | str) -> BinaryIO:
+    """Open ``path`` for binary reading if it is a regular file (symlinks are followed).
+
+    Never blocks: the file is opened non-blocking, so a FIFO with no writer is refused at
+    once like a directory or a device. Raises ``FileNotFoundError`` if there is nothing at
+    ``path`` and ``NotRegularFileError`` (one line naming the path) if it is not a file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = _FILE_KINDS.get(stat.S_IFMT(mode), "not a file")
+            raise NotRegularFileError(f"{path}: expected a regular file, got {kind}")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
 
 
 def _umask() -> int:
@@ -51,7 +94,7 @@ def atomic_dir(dest: Path) -> Iterator[Path]:
         tmp.chmod(0o777 & ~_umask())
         # Move the old folder aside before the new one takes its name, and delete it only
         # then: a crash leaves the old folder or the new one whole, never half of either.
-        old = dest.with_name(f".{dest.name}.{tmp.name}.old")
+        old = tmp.with_name(f"{tmp.name.removesuffix('.tmp')}.old.tmp")
         if dest.exists():
             os.replace(dest, old)
         os.replace(tmp, dest)
@@ -86,9 +129,9 @@ def save_arrays(dest: Path, arrays: Mapping[str, np.ndarray], *, compress: bool 
 def load_arrays(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Load the named arrays from an ``.npz`` (never unpickling), naming what is missing."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: no such file (did the previous stage run?)")
-    with np.load(path, allow_pickle=False) as npz:
+    with open_regular(path) as fh, np.load(fh, allow_pickle=False) as npz:
         missing = [name for name in names if name not in npz.files]
         if missing:
             raise ValueError(f"{path}: missing arrays {missing}; it holds {sorted(npz.files)}")

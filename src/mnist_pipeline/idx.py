@@ -4,22 +4,26 @@ Layout: two zero bytes, a type code, the number of dimensions, one big-endian ui
 dimension, then the items, big-endian, row-major. Gzipped files are recognised by their
 magic bytes, not their name.
 
-The reader streams the payload in chunks and never allocates from what the header claims,
-so a 16-byte file claiming 10^12 items is an error, not a MemoryError.
+The reader checks the header before it reads any payload: against a size cap (so a 16-byte
+file claiming 10^12 items is an error, not a MemoryError) and against what the caller expects
+(``check``: a shape, a type). Only then does it allocate the array the header declares and
+decompress the payload straight into it, one bounded chunk at a time: memory is the size of
+the result, never a second copy. Only a regular file is read: a FIFO or a device in place of
+an IDX file is refused at once.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
 import math
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from mnist_pipeline.files import atomic_file
+from mnist_pipeline.files import atomic_file, open_regular
 
 TYPE_CODES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
@@ -40,19 +44,29 @@ class IdxError(ValueError):
     """The file is not a well-formed IDX file; the message names the file and the fault."""
 
 
-def read_idx(path: Path | str) -> np.ndarray:
-    """Read an IDX file, gzipped or raw, into an array of its native type and shape."""
+HeaderCheck = Callable[[np.dtype, tuple[int, ...]], None]
+"""Called with the header's item type (native byte order) and shape before any payload is
+read; raises to refuse the file."""
+
+
+def read_idx(path: Path | str, check: HeaderCheck | None = None) -> np.ndarray:
+    """Read an IDX file, gzipped or raw, into an array of its native type and shape.
+
+    ``check`` sees the header's type and shape before any payload is read. Raises
+    ``IdxError`` for a malformed file, ``FileNotFoundError`` if ``path`` is missing or is not
+    a regular file.
+    """
     path = Path(path)
-    with path.open("rb") as raw:
+    with open_regular(path) as raw:
         head = raw.read(2)
         raw.seek(0)
         if head == _GZIP_MAGIC:
             with gzip.GzipFile(fileobj=raw) as stream:
-                return _read_stream(stream, path)
-        return _read_stream(raw, path)
+                return _read_stream(stream, path, check)
+        return _read_stream(raw, path, check)
 
 
-def _read_stream(stream: BinaryIO, path: Path) -> np.ndarray:
+def _read_stream(stream: BinaryIO, path: Path, check: HeaderCheck | None) -> np.ndarray:
     try:
         header = _read_exactly(stream, 4)
         if not header:
@@ -78,12 +92,22 @@ def _read_stream(stream: BinaryIO, path: Path) -> np.ndarray:
                 f"{path}: header dimensions {' x '.join(map(str, shape))} claim {expected} bytes, "
                 f"more than the {MAX_PAYLOAD_BYTES} this reader accepts"
             )
-        payload = _read_payload(stream, expected, path, shape)
+        item_bytes = math.prod(shape[1:]) * dtype.itemsize
+        if item_bytes > MAX_PAYLOAD_BYTES:
+            raise IdxError(
+                f"{path}: header dimensions {' x '.join(map(str, shape))} declare items of "
+                f"{item_bytes} bytes, more than the {MAX_PAYLOAD_BYTES} this reader accepts"
+            )
+        if check is not None:
+            check(dtype.newbyteorder("="), shape)
+        array = _read_payload(stream, np.empty(shape, dtype=dtype), path)
     except gzip.BadGzipFile as err:
         raise IdxError(f"{path}: corrupt gzip stream: {err}") from None
     except (EOFError, zlib.error) as err:
         raise IdxError(f"{path}: truncated or corrupt gzip stream: {err}") from None
-    return np.frombuffer(payload, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    if array.dtype.isnative:
+        return array
+    return array.byteswap(inplace=True).view(dtype.newbyteorder("="))
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes:
@@ -97,24 +121,22 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-def _read_payload(stream: BinaryIO, expected: int, path: Path, shape: tuple[int, ...]) -> bytes:
-    buffer = io.BytesIO()
-    while True:
-        chunk = stream.read(_CHUNK)
-        if not chunk:
-            break
-        buffer.write(chunk)
-        if buffer.tell() > expected:
-            raise IdxError(
-                f"{path}: trailing bytes: payload is longer than the {expected} bytes "
-                f"its header ({' x '.join(map(str, shape))}) declares"
-            )
-    if buffer.tell() < expected:
-        raise IdxError(
-            f"{path}: payload too short: header ({' x '.join(map(str, shape))}) declares "
-            f"{expected} bytes, the file holds {buffer.tell()}"
-        )
-    return buffer.getvalue()
+def _read_payload(stream: BinaryIO, array: np.ndarray, path: Path) -> np.ndarray:
+    """Fill ``array`` from ``stream`` in chunks of at most ``_CHUNK`` bytes; the stream must
+    end exactly where the array does."""
+    view = memoryview(array.reshape(-1).view(np.uint8))
+    expected, filled = len(view), 0
+    dims = " x ".join(map(str, array.shape))
+    while filled < expected:
+        got = stream.readinto(view[filled:filled + _CHUNK])
+        if not got:
+            raise IdxError(f"{path}: payload too short: header ({dims}) declares {expected} "
+                           f"bytes, the file holds {filled}")
+        filled += got
+    if stream.read(1):
+        raise IdxError(f"{path}: trailing bytes: payload is longer than the {expected} bytes "
+                       f"its header ({dims}) declares")
+    return array
 
 
 def encode_idx(array: np.ndarray) -> bytes:

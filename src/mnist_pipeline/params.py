@@ -36,18 +36,26 @@ class ParamsError(ValueError):
 class DatasetFile:
     name: str
     sha256: str
+    size: int
+    """Bytes of the file as downloaded: no mirror may send more."""
 
 
 @dataclass(frozen=True)
 class Dataset:
     mirrors: tuple[str, ...]
     files: dict[str, DatasetFile]
+    image_shape: tuple[int, int]
+    """Rows x columns of every image: an IDX header declaring another shape is refused."""
 
 
 @dataclass(frozen=True)
 class Download:
     timeout: float
+    """Seconds without a byte before a mirror is given up."""
     retries: int
+    min_rate: float
+    """Bytes per second: a file of ``size`` bytes must arrive within
+    ``timeout + size / min_rate`` seconds."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +195,7 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     top = r.mapping(raw, "", ("dataset", "download", "split", *FEATURE_STAGES, "models",
                              "notebooks", "figures"))
 
-    dataset = r.mapping(top["dataset"], "dataset", ("mirrors", "files"))
+    dataset = r.mapping(top["dataset"], "dataset", ("mirrors", "image_shape", "files"))
     mirrors = dataset["mirrors"]
     if not isinstance(mirrors, list) or not mirrors:
         r.fail("dataset.mirrors", "a non-empty list of directories or URLs", mirrors)
@@ -198,15 +206,20 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     files = {}
     for role in DATASET_FILES:
         key = f"dataset.files.{role}"
-        entry = r.mapping(files_raw[role], key, ("name", "sha256"))
+        entry = r.mapping(files_raw[role], key, ("name", "sha256", "size"))
         name, digest = entry["name"], entry["sha256"]
         if not isinstance(name, str) or not name or "/" in name:
             r.fail(f"{key}.name", "a plain file name", name)
         if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
             r.fail(f"{key}.sha256", "64 lowercase hex digits", digest)
-        files[role] = DatasetFile(name, digest)
+        files[role] = DatasetFile(name, digest, r.integer(entry["size"], f"{key}.size",
+                                                          minimum=1))
+    image_shape = dataset["image_shape"]
+    if (not isinstance(image_shape, list) or len(image_shape) != 2
+            or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in image_shape)):
+        r.fail("dataset.image_shape", "[rows, columns], two positive integers", image_shape)
 
-    download = r.mapping(top["download"], "download", ("timeout", "retries"))
+    download = r.mapping(top["download"], "download", ("timeout", "retries", "min_rate"))
     split = r.mapping(top["split"], "split", ("validation",))
 
     models_raw = r.mapping(top["models"], "models")
@@ -223,10 +236,11 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     figures = r.mapping(top["figures"], "figures", ("misclassified", "samples_per_digit", "dpi"))
 
     return Params(
-        dataset=Dataset(tuple(mirrors), files),
+        dataset=Dataset(tuple(mirrors), files, (image_shape[0], image_shape[1])),
         download=Download(
             timeout=r.number(download["timeout"], "download.timeout"),
             retries=r.integer(download["retries"], "download.retries", minimum=0),
+            min_rate=r.number(download["min_rate"], "download.min_rate"),
         ),
         validation=r.integer(split["validation"], "split.validation", minimum=1),
         **{stage: _parse_normalize(r, stage, top[stage]) for stage in NORMALIZE_STAGES},

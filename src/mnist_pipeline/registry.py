@@ -86,6 +86,10 @@ def build_estimator(name: str, params: Mapping[str, Any], *, key_prefix: str) ->
     ``models.svm.C: ...`` rather than scikit-learn's message alone.
     """
     cls = _estimator_class(name)
+    for alias, own in ESTIMATORS[name].aliases.items():
+        if alias in params and own in params:
+            raise EstimatorParamError(f"{key_prefix}.{alias}: expected one of {alias} and {own} "
+                                      "(the same parameter), got both")
     translated = sklearn_params(name, params)
     reverse = {v: k for k, v in ESTIMATORS[name].aliases.items()}
     accepted = cls().get_params()
@@ -105,7 +109,47 @@ def build_estimator(name: str, params: Mapping[str, Any], *, key_prefix: str) ->
         bad = next((k for k in translated if f"'{k}'" in str(err)), None)
         where = f"{key_prefix}.{reverse.get(bad, bad)}" if bad else key_prefix
         raise EstimatorParamError(f"{where}: {err}") from None
+    if hasattr(estimator, "_check_algorithm_metric"):
+        _check_neighbors_metric(estimator, key_prefix)
     return estimator
+
+
+def _check_neighbors_metric(estimator: Any, key_prefix: str) -> None:
+    """A nearest-neighbours metric must be computed from feature rows and be one its
+    ``algorithm`` supports: scikit-learn finds out only in fit() or predict()."""
+    metric = estimator.metric
+    if metric == "precomputed":
+        raise EstimatorParamError(f"{key_prefix}.metric: expected a metric of feature rows, got "
+                                  "'precomputed' (the stages pass features, not distances)")
+    try:
+        estimator._check_algorithm_metric()
+    except ValueError:
+        from sklearn.neighbors import VALID_METRICS
+
+        valid = ", ".join(sorted(m for m in VALID_METRICS.get(estimator.algorithm, ())
+                                 if isinstance(m, str)))
+        raise EstimatorParamError(
+            f"{key_prefix}.metric: expected one of the metrics algorithm "
+            f"{estimator.algorithm} supports ({valid}), got {metric!r}"
+        ) from None
+
+
+def check_training_data(
+    estimator: Any, params: Mapping[str, Any], labels: np.ndarray, *, key_prefix: str,
+    source: str,
+) -> None:
+    """Refuse, before fitting, what the training data makes impossible: fewer than two
+    classes, or more neighbours than training rows (``source`` names the data's file)."""
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        found = ", ".join(map(str, classes)) or "none"
+        raise EstimatorParamError(f"{source}: expected training labels of at least 2 classes "
+                                  f"for {key_prefix}, got only class {found}")
+    neighbours = estimator.get_params().get("n_neighbors")
+    if isinstance(neighbours, int) and neighbours > len(labels):
+        key = "k" if "k" in params else "n_neighbors"
+        raise EstimatorParamError(f"{key_prefix}.{key}: expected at most the {len(labels)} "
+                                  f"training rows of {source}, got {neighbours}")
 
 
 def task_labels(digits: np.ndarray, target: int | None) -> np.ndarray:

@@ -1,0 +1,170 @@
+"""Atomic writes: what a kill leaves behind is invisible to git and to DVC.
+
+The slow test kills (SIGKILL) the real download stage while its temporary file exists in a
+git-tracked, DVC-dependency folder, then drives the real `dvc` and `git`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, run_tool, tool_env
+
+from mnist_pipeline.files import TEMP_PATTERN, atomic_file
+
+BODY = b"fixture bytes\n" * 200
+DRIP_SECONDS = 0.05
+
+
+def test_temp_pattern_is_ignored_by_git_and_by_dvc():
+    for ignore_file in (".gitignore", ".dvcignore"):
+        assert TEMP_PATTERN in (REPO / ignore_file).read_text().splitlines(), ignore_file
+
+
+def test_atomic_file_temp_name_matches_the_ignored_pattern(tmp_path: Path):
+    with atomic_file(tmp_path / "metrics.json") as tmp:
+        assert tmp.parent == tmp_path
+        assert tmp.name.startswith(".metrics.json.") and tmp.name.endswith(".tmp")
+        tmp.write_text("{}\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+class _Drip(BaseHTTPRequestHandler):
+    """Serves BODY one byte every DRIP_SECONDS, until the server stops."""
+
+    server: _DripServer
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(BODY)))
+        self.end_headers()
+        for byte in BODY:
+            if self.server.stopping.wait(DRIP_SECONDS):
+                return
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _DripServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Drip)
+        self.stopping = threading.Event()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """The killed client leaves a broken pipe: expected."""
+
+
+@pytest.fixture
+def drip_url() -> Iterator[str]:
+    server = _DripServer()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def write_params(path: Path, mirror: str) -> None:
+    """The repository's params, each dataset file being BODY, served by ``mirror``."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["dataset"]["mirrors"] = [mirror]
+    for entry in params["dataset"]["files"].values():
+        entry.update(sha256=hashlib.sha256(BODY).hexdigest(), size=len(BODY))
+    params["download"] = {"timeout": 5, "retries": 0, "min_rate": 100}
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+DVC_YAML = f"""\
+stages:
+  download:
+    cmd: python {REPO / 'src' / 'download.py'} --params params.yaml --out metrics/download
+    params: [dataset, download]
+    outs:
+      - metrics/download:
+          cache: false
+  listing:
+    cmd: find metrics | sort > listing.txt
+    deps: [metrics]
+    outs: [listing.txt]
+"""
+
+
+def small_project(repo: Path) -> Path:
+    """A git + DVC project with the repository's ignore files, whose `download` stage writes
+    into git-tracked metrics/ and whose `listing` stage depends on all of metrics/;
+    reproduced and committed."""
+    repo.mkdir()
+    for name in (".gitignore", ".dvcignore"):
+        shutil.copy(REPO / name, repo / name)
+    mirror = repo / "mirror"
+    mirror.mkdir()
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for entry in params["dataset"]["files"].values():
+        (mirror / entry["name"]).write_bytes(BODY)
+    write_params(repo / "params.yaml", "mirror")
+    (repo / "dvc.yaml").write_text(DVC_YAML)
+    run_tool("git", "init", "-q", "-b", "main", cwd=repo)
+    run_tool("dvc", "init", "-q", cwd=repo)
+    run_tool("dvc", "repro", cwd=repo)
+    run_tool("git", "add", "-A", cwd=repo)
+    run_tool("git", "commit", "-q", "-m", "reproduced", cwd=repo)
+    return repo
+
+
+def wait_for_temp_file(folder: Path, seconds: float = 20.0) -> Path:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = [p for p in folder.rglob(".*.tmp") if p.is_file()]
+        if found:
+            return found[0]
+        time.sleep(0.02)
+    raise AssertionError(f"no temporary file appeared under {folder} in {seconds} s")
+
+
+@pytest.mark.slow
+def test_kill_9_during_an_atomic_write_leaves_nothing_git_or_dvc_sees(
+    tmp_path: Path, drip_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path / "dvc-site-cache"))
+    repo = small_project(tmp_path / "repo")
+    write_params(tmp_path / "drip.yaml", drip_url)
+    stage = subprocess.Popen(
+        [sys.executable, str(REPO / "src" / "download.py"), "--params", str(tmp_path / "drip.yaml"),
+         "--out", "metrics/download"], cwd=repo, env=tool_env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        left = wait_for_temp_file(repo / "metrics")
+        os.kill(stage.pid, signal.SIGKILL)
+        assert stage.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        stage.kill()
+    assert left.exists()
+
+    repro = run_tool("dvc", "repro", cwd=repo)
+    status = run_tool("dvc", "status", cwd=repo)
+    git_status = run_tool("git", "status", "--porcelain", "--untracked-files=all", cwd=repo)
+
+    assert "Data and pipelines are up to date." in repro.stdout
+    assert status.stdout.strip() == "Data and pipelines are up to date."
+    assert git_status.stdout == ""
