@@ -117,12 +117,16 @@ class S3Server:
     """
 
     def __init__(self, root: Path, *, port: int = 0, bucket: str = DEFAULT_BUCKET,
-                 credentials: Credentials | None = None, log: Path | None = None) -> None:
+                 credentials: Credentials | None = None, log: Path | None = None,
+                 log_level: str = "INFO", extra_args: tuple[str, ...] = ()) -> None:
         self.root = Path(root).resolve()
         self.port = port
         self.bucket = bucket
         self.credentials = credentials or Credentials.from_env_or_generate()
         self.log = Path(log) if log else self.root.with_name(f"{self.root.name}.rclone.log")
+        # rclone logs its auth key at DEBUG level: only use DEBUG with throwaway credentials.
+        self.log_level = log_level
+        self.extra_args = list(extra_args)
         self._process: subprocess.Popen | None = None
         self._finalizer: weakref.finalize | None = None
 
@@ -171,9 +175,8 @@ class S3Server:
         command = [
             rclone_binary(), "serve", "s3", str(self.root),
             "--addr", f"127.0.0.1:{self.port}",
-            # Objects removed or added in the folder behind the server's back are seen at once.
-            "--dir-cache-time", "0s",
-            "--log-file", str(self.log), "--log-level", "INFO",
+            *self.extra_args,
+            "--log-file", str(self.log), "--log-level", self.log_level,
         ]
         with open(os.devnull, "rb") as stdin:
             self._process = subprocess.Popen(command, env=env, stdin=stdin,
@@ -207,6 +210,14 @@ class S3Server:
                 raise S3ServerError(f"no answer on {self.endpoint} after {timeout:.0f} s; "
                                     f"see {self.log}")
             time.sleep(0.1)
+
+    def forget_listings(self) -> None:
+        """Make the server forget its cached directory listings, so that objects added to or
+        removed from ``bucket_dir`` behind its back are seen by the next request."""
+        if self.running:
+            assert self._process is not None
+            self._process.send_signal(signal.SIGHUP)
+            time.sleep(0.2)
 
     def stop(self) -> None:
         """Stop the server, if it runs; it leaves no process behind."""
