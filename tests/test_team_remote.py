@@ -160,11 +160,14 @@ def team(server: S3Server, tmp_path_factory: pytest.TempPathFactory,
     steps["push --run-cache"] = dvc(a, "push", "--run-cache", env=creds, timeout=PUSH_TIMEOUT)
     with_run_cache_bytes = storage_bytes(server)
     steps["git push"] = git(a, "push", "-q", "origin", "main")
+    a_metrics = file_tree(a / "metrics")
     # 2. B clones and reproduces from the remote.
     steps["clone"] = git(base, "clone", "-q", origin, base / "machine-b")
     b = base / "machine-b"
     use_server_locally(b, server.endpoint, server)
     steps["repro --pull"], pull_seconds = timed(dvc, b, "repro", "--pull")
+    b_metrics = file_tree(b / "metrics")
+    b_status = dvc(b, "status")
     # 3. A runs an experiment and pushes it (its git ref to origin, its objects to S3).
     steps["exp run"] = dvc(a, "exp", "run", "-S", "pca.n=40")
     name = re.search(r"^Ran experiment\(s\): (\S+)", steps["exp run"].stdout, re.MULTILINE)
@@ -189,7 +192,9 @@ def team(server: S3Server, tmp_path_factory: pytest.TempPathFactory,
         f"clone {pull_seconds:.1f} s",
     ])
     return {"a": a, "b": b, "origin": origin, "steps": steps, "exp": name[1],
-            "exp_metrics": exp_metrics, "b_experiments": b_experiments,
+            "exp_metrics": exp_metrics,
+            "a_metrics": a_metrics, "b_metrics": b_metrics, "b_status": b_status,
+            "b_experiments": b_experiments,
             "bytes": (outputs_bytes, with_run_cache_bytes)}
 
 
@@ -236,17 +241,14 @@ def test_fresh_clone_repro_pull_computes_nothing(team: dict):
 
 
 def test_fresh_clone_metrics_are_byte_identical_to_machine_a(team: dict):
-    a_metrics, b_metrics = file_tree(team["a"] / "metrics"), file_tree(team["b"] / "metrics")
-    assert a_metrics  # the experiment of step 3 ran in A's workspace: compare main's
-    main_metrics = {name: git(team["a"], "show", f"main:metrics/{name}").stdout.encode()
-                    for name in a_metrics}
-    assert sorted(b_metrics) == sorted(main_metrics)
-    assert not [name for name in b_metrics if b_metrics[name] != main_metrics[name]]
+    a_metrics, b_metrics = team["a_metrics"], team["b_metrics"]
+    assert a_metrics
+    assert sorted(b_metrics) == sorted(a_metrics)
+    assert [name for name in b_metrics if b_metrics[name] != a_metrics[name]] == []
 
 
-def test_fresh_clone_after_repro_pull_has_every_output_and_is_up_to_date(team: dict):
-    status = dvc(team["b"], "status")
-    assert UP_TO_DATE in status.stdout, shown(status)
+def test_fresh_clone_after_repro_pull_is_up_to_date(team: dict):
+    assert UP_TO_DATE in team["b_status"].stdout, shown(team["b_status"])
 
 
 def test_pushed_experiment_is_listed_by_exp_show_on_the_other_machine(team: dict):
@@ -296,7 +298,9 @@ def test_push_interrupted_by_server_stop_fails_then_completes_after_restart(
                                                 err.read())
         assert still_pushing, shown(first)
         assert first.returncode != 0, shown(first)
-        assert "ERROR: failed to push data to the cloud" in first.stderr, shown(first)
+        assert re.search(r"^ERROR: .*(Connection was closed|Could not connect|"
+                         r"failed to push data to the cloud)", first.stderr, re.MULTILINE), (
+            shown(first))
         own_server.start()
         proxy.delay = 0.0
         second = dvc(machine_a, "push", check=False, timeout=PUSH_TIMEOUT)
