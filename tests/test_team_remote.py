@@ -323,7 +323,8 @@ def test_pull_of_a_missing_object_names_it_and_leaves_the_workspace_as_it_was(
     pull = dvc(clone, "pull", check=False, timeout=PUSH_TIMEOUT)
     assert pull.returncode != 0, shown(pull)
     printed = pull.stdout + pull.stderr
-    assert md5 in printed, shown(pull)
+    assert "ERROR: failed to pull data from the cloud" in printed, shown(pull)
+    assert re.search(rf"ERROR: failed to transfer '{md5}' - .*NoSuchKey", printed), shown(pull)
     assert workspace(clone) == before, shown(pull)
 
 

@@ -159,6 +159,11 @@ class S3Server:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs, else None."""
+        return self._process.pid if self.running and self._process else None
+
     def start(self, timeout: float = START_TIMEOUT) -> S3Server:
         """Start the server and return once it answers HTTP; raise S3ServerError if it
         exits or does not answer within ``timeout`` seconds."""
