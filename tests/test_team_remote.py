@@ -49,6 +49,7 @@ PUSH_TIMEOUT = 180.0
 SLOW_PUSH_BOUND = 120.0
 LATENCY = 0.005
 INTERRUPT_LATENCY = 0.02
+INTERRUPTED_OUTPUT = "stages/normalize"  # three float32 arrays, about 10 MB
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,19 +92,37 @@ def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
     return result, time.monotonic() - start
 
 
-def first_file_of(repo: Path, output: str) -> str:
-    """The md5 of the first file listed in the `.dir` object of directory ``output``."""
+def lock_out(repo: Path, output: str) -> dict:
+    """The dvc.lock entry (path, md5, size, ...) of output ``output``."""
     for stage in yaml.safe_load((repo / "dvc.lock").read_text())["stages"].values():
         for out in stage.get("outs", []):
             if out["path"] == output:
-                md5 = out["md5"]
-                listing = repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
-                return json.loads(listing.read_text())[0]["md5"]
+                return out
     raise AssertionError(f"{output} is not an output in dvc.lock")
+
+
+def first_file_of(repo: Path, output: str) -> str:
+    """The md5 of the first file listed in the `.dir` object of directory ``output``."""
+    md5 = lock_out(repo, output)["md5"]
+    listing = repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    return json.loads(listing.read_text())[0]["md5"]
 
 
 def in_sync(repo: Path) -> subprocess.CompletedProcess:
     return dvc(repo, "status", "--cloud", check=False)
+
+
+def processes_serving(root: Path) -> list[str]:
+    """The command lines of the running processes that mention ``root``: a stray server."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if str(root).encode() in args:
+            found.append(b" ".join(args).decode(errors="replace"))
+    return found
 
 
 def report(request: pytest.FixtureRequest, lines: list[str]) -> None:
@@ -128,7 +147,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """The team's S3 server, for the whole module."""
     with S3Server(tmp_path_factory.mktemp("team-s3") / "data") as running:
         yield running
-    assert not running.running
+    assert processes_serving(running.root) == []
 
 
 @pytest.fixture
@@ -136,6 +155,7 @@ def own_server(tmp_path: Path) -> Iterator[S3Server]:
     """A server with an empty bucket, for one fault test."""
     with S3Server(tmp_path / "s3" / "data") as running:
         yield running
+    assert processes_serving(running.root) == []
 
 
 @pytest.fixture(scope="module")
@@ -272,14 +292,17 @@ def test_applied_experiment_is_restored_without_recomputation(team: dict):
 
 def test_push_interrupted_by_server_stop_fails_then_completes_after_restart(
         machine_a: Path, own_server: S3Server, tmp_path: Path):
-    """The push goes through a slow proxy so that it is still sending when the first object
-    lands in the server's folder; the server is then killed."""
+    """The push of one stage's outputs goes through a slow proxy, so that it is still sending
+    when the first object lands in the server's folder; the server is then killed. Retries
+    are off for that push (AWS_MAX_ATTEMPTS=1) so that it fails at once instead of retrying
+    every remaining object."""
     with LatencyProxy(own_server.port, INTERRUPT_LATENCY) as proxy:
         use_server_locally(machine_a, proxy.endpoint, own_server)
         out, err = (tmp_path / "push.out").open("w+"), (tmp_path / "push.err").open("w+")
         with out, err:
-            push = subprocess.Popen(["dvc", "push", "--jobs", "2"], cwd=machine_a,
-                                    env=tool_env(), stdout=out, stderr=err, text=True)
+            push = subprocess.Popen(["dvc", "push", "--jobs", "2", INTERRUPTED_OUTPUT],
+                                    cwd=machine_a, env={**tool_env(), "AWS_MAX_ATTEMPTS": "1"},
+                                    stdout=out, stderr=err, text=True)
             try:
                 deadline = time.monotonic() + PUSH_TIMEOUT
                 while storage_bytes(own_server) == 0 and push.poll() is None:
@@ -287,6 +310,7 @@ def test_push_interrupted_by_server_stop_fails_then_completes_after_restart(
                     time.sleep(0.05)
                 still_pushing = push.poll() is None
                 own_server.kill()
+                landed = storage_bytes(own_server)
                 push.wait(timeout=PUSH_TIMEOUT)
             finally:
                 if push.poll() is None:
@@ -297,16 +321,17 @@ def test_push_interrupted_by_server_stop_fails_then_completes_after_restart(
             first = subprocess.CompletedProcess(push.args, push.returncode, out.read(),
                                                 err.read())
         assert still_pushing, shown(first)
+        assert 0 < landed < lock_out(machine_a, INTERRUPTED_OUTPUT)["size"]
         assert first.returncode != 0, shown(first)
         assert re.search(r"^ERROR: .*(Connection was closed|Could not connect|"
                          r"failed to push data to the cloud)", first.stderr, re.MULTILINE), (
             shown(first))
-        own_server.start()
-        proxy.delay = 0.0
-        second = dvc(machine_a, "push", check=False, timeout=PUSH_TIMEOUT)
-        assert second.returncode == 0, shown(first, second)
-        status = in_sync(machine_a)
-        assert "Cache and remote 'team' are in sync." in status.stdout, shown(second, status)
+    own_server.start()
+    use_server_locally(machine_a, own_server.endpoint, own_server)
+    second = dvc(machine_a, "push", check=False, timeout=PUSH_TIMEOUT)
+    assert second.returncode == 0, shown(first, second)
+    status = in_sync(machine_a)
+    assert "Cache and remote 'team' are in sync." in status.stdout, shown(second, status)
 
 
 def test_pull_of_a_missing_object_names_it_and_leaves_the_workspace_as_it_was(
