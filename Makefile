@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 
 # The tests also need pytest and ruff, and the `s3` extra (dvc-s3 and rclone, the S3 server of
 # the team-remote tests).
-$(VENV)/.installed-test: $(VENV)/.installed-test
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet -e '.[test,s3]'
 	touch $@
 
