@@ -284,6 +284,8 @@ def test_applied_experiment_is_restored_without_recomputation(team: dict):
         assert "Running stage" not in steps[step].stdout, shown(steps[step])
     assert UP_TO_DATE in steps["repro after apply"].stdout, shown(steps["repro after apply"])
     assert file_tree(team["b"] / "metrics") == team["exp_metrics"]
+    for output in ("stages/pca", "stages/train/knn"):
+        assert file_tree(team["b"] / output) == file_tree(team["a"] / output), output
 
 
 # ---------------------------------------------------------------------------------------------
