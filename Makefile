@@ -5,10 +5,17 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: repro test lint results clean-venv
 
+# The pipeline alone: what `make repro` needs.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet -e .
+	touch $@
+
+# The tests also need pytest and ruff, and the `s3` extra (dvc-s3 and rclone, the S3 server of
+# the team-remote tests).
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -e '.[test,s3]'
 	touch $@
 
 ## Run the default pipeline: download -> ... -> evaluate@*, then the pictures (figures, summary).
@@ -16,11 +23,11 @@ repro: $(VENV)/.installed
 	dvc repro
 
 ## Lint, then every test (unit, stage, dvc integration, full-MNIST accuracy).
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	ruff check .
 	pytest
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-test
 	ruff check .
 
 ## Rewrite the README's Results table from metrics/.

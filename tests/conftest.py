@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -98,10 +101,16 @@ def tool_env() -> dict[str, str]:
     return env
 
 
-def run_tool(*args: str | Path, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Run dvc or git in ``cwd``; on an unexpected failure show what it printed."""
-    result = subprocess.run([str(a) for a in args], cwd=cwd, env=tool_env(),
-                            capture_output=True, text=True, check=False)
+TOOL_TIMEOUT = 900.0
+
+
+def run_tool(*args: str | Path, cwd: Path, check: bool = True,
+             env: dict[str, str] | None = None,
+             timeout: float = TOOL_TIMEOUT) -> subprocess.CompletedProcess:
+    """Run dvc or git in ``cwd``, with ``env`` added to `tool_env()`, killed after
+    ``timeout`` seconds; on an unexpected failure show what it printed."""
+    result = subprocess.run([str(a) for a in args], cwd=cwd, env={**tool_env(), **(env or {})},
+                            capture_output=True, text=True, check=False, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, args))} exited {result.returncode}\n"
                              f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
@@ -122,3 +131,110 @@ def copy_repo(dest: Path) -> Path:
     run_tool("git", "add", "-A", cwd=dest)
     run_tool("git", "commit", "-q", "-m", "copy of the working tree", cwd=dest)
     return dest
+
+
+# ---------------------------------------------------------------------------------------------
+# Temporary copies of the project on a small slice of the real MNIST, driven through the real
+# `dvc` and `git` (tests/test_dvc_workflows.py, tests/test_team_remote.py).
+
+TRAIN_IMAGES = 3000
+TEST_IMAGES = 500
+VALIDATION = 500
+SMALL_MNIST = "data/mnist-small"
+UP_TO_DATE = "Data and pipelines are up to date."
+
+
+@contextlib.contextmanager
+def isolated_dvc_environment(site_cache: Path) -> Iterator[None]:
+    """While open, dvc's per-repository index and state databases of the many temporary
+    copies go to ``site_cache``, not /var/tmp/dvc, and each stage uses one BLAS thread: on
+    two cores and this small data, threads cost more than they save."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DVC_SITE_CACHE_DIR", str(site_cache))
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            patch.setenv(name, "1")
+        yield
+
+
+def dvc(repo: Path, *args: str | Path, check: bool = True, env: dict[str, str] | None = None,
+        timeout: float = TOOL_TIMEOUT) -> subprocess.CompletedProcess:
+    return run_tool("dvc", *args, cwd=repo, check=check, env=env, timeout=timeout)
+
+
+def git(repo: Path, *args: str | Path, check: bool = True, env: dict[str, str] | None = None,
+        timeout: float = TOOL_TIMEOUT) -> subprocess.CompletedProcess:
+    return run_tool("git", *args, cwd=repo, check=check, env=env, timeout=timeout)
+
+
+def shown(*results: subprocess.CompletedProcess) -> str:
+    """What the commands printed, for an assertion message."""
+    return "\n".join(
+        f"\n$ {' '.join(map(str, r.args))}  (exit {r.returncode})\n"
+        f"--- stdout ---\n{r.stdout}--- stderr ---\n{r.stderr}"
+        for r in results
+    )
+
+
+def ran(result: subprocess.CompletedProcess) -> set[str]:
+    """The stages whose command dvc ran."""
+    return set(re.findall(r"^Running stage '([^']+)':", result.stdout, re.MULTILINE))
+
+
+def params_of(repo: Path) -> dict:
+    return yaml.safe_load((repo / "params.yaml").read_text())
+
+
+def file_tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def copy_of(repo: Path, dest: Path) -> Path:
+    """An independent copy of a working repository: tree, git history and DVC cache."""
+    shutil.copytree(repo, dest, symlinks=True)
+    return dest
+
+
+def experiments(repo: Path) -> dict[str, dict]:
+    """`dvc exp show --json` as {experiment name: {"state", "error", "params", "metrics"}}."""
+    result = dvc(repo, "exp", "show", "--json")
+    found = {}
+    for commit in json.loads(result.stdout):
+        for exp in commit.get("experiments") or []:
+            rev = exp["revs"][0]
+            data = rev.get("data") or {}
+            found[exp["name"]] = {
+                "state": (exp.get("executor") or {}).get("state"),
+                "error": rev.get("error"),
+                "params": (data.get("params") or {}).get("params.yaml", {}).get("data", {}),
+                "metrics": {path: entry.get("data", {})
+                            for path, entry in (data.get("metrics") or {}).items()},
+            }
+    return found
+
+
+def make_small_repo(dest: Path) -> Path:
+    """A copy of the project whose mirror is a committed slice of the real MNIST, with
+    every model kept, and without the copied full-MNIST metrics and dvc.lock."""
+    repo = copy_repo(dest)
+    arrays = {role: read_idx(SHIPPED_MNIST / name) for role, name in FILE_NAMES.items()}
+    arrays = {role: a[:TRAIN_IMAGES] if role.startswith("train") else a[:TEST_IMAGES]
+              for role, a in arrays.items()}
+    params = params_of(repo)
+    params["dataset"]["mirrors"] = [SMALL_MNIST]
+    params["dataset"]["files"] = write_dataset(repo / SMALL_MNIST, arrays)
+    params["split"]["validation"] = VALIDATION
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    shutil.rmtree(repo / "metrics", ignore_errors=True)
+    (repo / "dvc.lock").unlink(missing_ok=True)
+    git(repo, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "data/mnist")
+    shutil.rmtree(repo / "data" / "mnist", ignore_errors=True)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", f"small MNIST slice in {SMALL_MNIST}, no results yet")
+    return repo
+
+
+def commit_results(repo: Path, message: str) -> None:
+    """Commit everything: dvc's autostage adds dvc.lock, not the `cache: false` files."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,27 +28,27 @@ from typing import Any, NamedTuple
 import pytest
 import yaml
 from conftest import (
-    FILE_NAMES,
-    SHIPPED_MNIST,
-    copy_repo,
-    run_tool,
+    UP_TO_DATE,
+    commit_results,
+    copy_of,
+    dvc,
+    experiments,
+    file_tree,
+    git,
+    isolated_dvc_environment,
+    make_small_repo,
+    params_of,
+    ran,
+    shown,
     tool_env,
-    write_dataset,
 )
-
-from mnist_pipeline.idx import read_idx
 
 pytestmark = pytest.mark.slow
 
-TRAIN_IMAGES = 3000
-TEST_IMAGES = 500
-VALIDATION = 500
-SMALL_MNIST = "data/mnist-small"
 DATA_STAGES = ("download", "decode", "normalize")
 CORE_STAGES = (*DATA_STAGES, "pca", "normalize_deskewed", "pca_deskewed")
 CORE_FOREACH = ("train", "evaluate")
 QUEUE_TIMEOUT = 300.0
-UP_TO_DATE = "Data and pipelines are up to date."
 
 
 class Run(NamedTuple):
@@ -59,28 +58,6 @@ class Run(NamedTuple):
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-def dvc(repo: Path, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess:
-    return run_tool("dvc", *args, cwd=repo, check=check)
-
-
-def git(repo: Path, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess:
-    return run_tool("git", *args, cwd=repo, check=check)
-
-
-def shown(*results: subprocess.CompletedProcess) -> str:
-    """What the commands printed, for an assertion message."""
-    return "\n".join(
-        f"\n$ {' '.join(map(str, r.args))}  (exit {r.returncode})\n"
-        f"--- stdout ---\n{r.stdout}--- stderr ---\n{r.stderr}"
-        for r in results
-    )
-
-
-def ran(result: subprocess.CompletedProcess) -> set[str]:
-    """The stages whose command dvc ran."""
-    return set(re.findall(r"^Running stage '([^']+)':", result.stdout, re.MULTILINE))
 
 
 def restored(result: subprocess.CompletedProcess) -> set[str]:
@@ -101,10 +78,6 @@ def core(stages: set[str]) -> set[str]:
 def of_models(stages: set[str], models: list[str]) -> set[str]:
     """The stages, of any kind, generated for these models (`<stage>@<model>`)."""
     return {s for s in stages if "@" in s and s.partition("@")[2] in models}
-
-
-def params_of(repo: Path) -> dict:
-    return yaml.safe_load((repo / "params.yaml").read_text())
 
 
 def set_param(repo: Path, dotted: str, value: Any) -> None:
@@ -161,35 +134,6 @@ def changed_lock_entries(before: dict[str, dict], after: dict[str, dict]) -> set
     return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
 
 
-def file_tree(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def copy_of(repo: Path, dest: Path) -> Path:
-    """An independent copy of a working repository: tree, git history and DVC cache."""
-    shutil.copytree(repo, dest, symlinks=True)
-    return dest
-
-
-def experiments(repo: Path) -> dict[str, dict]:
-    """`dvc exp show --json` as {experiment name: {"state", "error", "params", "metrics"}}."""
-    result = dvc(repo, "exp", "show", "--json")
-    found = {}
-    for commit in json.loads(result.stdout):
-        for exp in commit.get("experiments") or []:
-            rev = exp["revs"][0]
-            data = rev.get("data") or {}
-            found[exp["name"]] = {
-                "state": (exp.get("executor") or {}).get("state"),
-                "error": rev.get("error"),
-                "params": (data.get("params") or {}).get("params.yaml", {}).get("data", {}),
-                "metrics": {path: entry.get("data", {})
-                            for path, entry in (data.get("metrics") or {}).items()},
-            }
-    return found
-
-
 def queue_states(status: str) -> dict[str, str]:
     """`dvc queue status`'s table as {experiment name: status}."""
     rows = re.findall(r"^[0-9a-f]{7}\s+(\S+)\s+.*?\s(Queued|Running|Success|Failed)\s*$",
@@ -240,33 +184,6 @@ def run_concurrently(*jobs: tuple[tuple[str, ...], Path]) -> list[subprocess.Com
     return results
 
 
-def make_small_repo(dest: Path) -> Path:
-    """A copy of the project whose mirror is a committed slice of the real MNIST, with
-    every model kept, and without the copied full-MNIST metrics and dvc.lock."""
-    repo = copy_repo(dest)
-    arrays = {role: read_idx(SHIPPED_MNIST / name) for role, name in FILE_NAMES.items()}
-    arrays = {role: a[:TRAIN_IMAGES] if role.startswith("train") else a[:TEST_IMAGES]
-              for role, a in arrays.items()}
-    params = params_of(repo)
-    params["dataset"]["mirrors"] = [SMALL_MNIST]
-    params["dataset"]["files"] = write_dataset(repo / SMALL_MNIST, arrays)
-    params["split"]["validation"] = VALIDATION
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    shutil.rmtree(repo / "metrics", ignore_errors=True)
-    (repo / "dvc.lock").unlink(missing_ok=True)
-    git(repo, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "data/mnist")
-    shutil.rmtree(repo / "data" / "mnist", ignore_errors=True)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", f"small MNIST slice in {SMALL_MNIST}, no results yet")
-    return repo
-
-
-def commit_results(repo: Path, message: str) -> None:
-    """Commit everything: dvc's autostage adds dvc.lock, not the `cache: false` files."""
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-
-
 # ---------------------------------------------------------------------------------------------
 # Fixtures: each expensive state is built once and copied by the tests that change it.
 
@@ -277,10 +194,7 @@ def tool_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
     temporary folder, not /var/tmp/dvc. One BLAS thread per stage: on two cores and this
     small data, threads cost more than they save (a cold run alone: about 50 s instead of
     70 s), and two cold runs go side by side."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path_factory.mktemp("dvc-site-cache")))
-        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            patch.setenv(name, "1")
+    with isolated_dvc_environment(tmp_path_factory.mktemp("dvc-site-cache")):
         yield
 
 
