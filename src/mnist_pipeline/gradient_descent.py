@@ -55,6 +55,11 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
     before the first update and after each of the ``max_iter`` updates.
     """
 
+    loss_curve_start = 0
+    """The epoch number of ``loss_curve_[0]`` in history.csv: 0, the loss before any update."""
+    loss_curve_digits = 15
+    """Decimals of each loss in history.csv: enough to compare with the notebook's to 1e-12."""
+
     def __init__(self, learning_rate: float = 1e-5, max_iter: int = 200) -> None:
         self.learning_rate = learning_rate
         self.max_iter = max_iter

@@ -18,12 +18,13 @@ from mnist_pipeline.registry import ESTIMATORS
 
 DATASET_FILES = ("train_images", "train_labels", "test_images", "test_labels")
 NORMALIZE_METHODS = ("scale", "offset", "l2", "standardize")
+RAW_STAGE = "raw"
 NORMALIZE_STAGES = ("normalize", "normalize_deskewed")
 PCA_STAGES = ("pca", "pca_deskewed")
-FEATURE_STAGES = tuple(stage for pair in zip(NORMALIZE_STAGES, PCA_STAGES, strict=True)
-                       for stage in pair)
-"""The stages whose output a model may read, in pipeline order (each normalize stage, then the
-PCA of it); each has a params section of its own name."""
+FEATURE_STAGES = (RAW_STAGE, *(stage for pair in zip(NORMALIZE_STAGES, PCA_STAGES, strict=True)
+                               for stage in pair))
+"""The stages whose output a model may read, in pipeline order (raw pixels, then each normalize
+stage and the PCA of it); each has a params section of its own name."""
 MODEL_KEYS = ("features", "estimator", "target")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -56,6 +57,12 @@ class Download:
     min_rate: float
     """Bytes per second: a file of ``size`` bytes must arrive within
     ``timeout + size / min_rate`` seconds."""
+
+
+@dataclass(frozen=True)
+class Raw:
+    validation: int
+    """The last training images held out as the val split; 0: all of them train the model."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,7 @@ class Params:
     dataset: Dataset
     download: Download
     validation: int
+    raw: Raw
     normalize: Normalize
     pca: Pca
     normalize_deskewed: Normalize
@@ -243,6 +251,7 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
             min_rate=r.number(download["min_rate"], "download.min_rate"),
         ),
         validation=r.integer(split["validation"], "split.validation", minimum=1),
+        raw=_parse_raw(r, RAW_STAGE, top[RAW_STAGE]),
         **{stage: _parse_normalize(r, stage, top[stage]) for stage in NORMALIZE_STAGES},
         **{stage: _parse_pca(r, stage, top[stage]) for stage in PCA_STAGES},
         models=models,
@@ -255,6 +264,11 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
             dpi=r.integer(figures["dpi"], "figures.dpi", minimum=10),
         ),
     )
+
+
+def _parse_raw(r: _Reader, key: str, raw: Any) -> Raw:
+    section = r.mapping(raw, key, ("validation",))
+    return Raw(validation=r.integer(section["validation"], f"{key}.validation", minimum=0))
 
 
 def _parse_normalize(r: _Reader, key: str, raw: Any) -> Normalize:

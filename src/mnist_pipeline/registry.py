@@ -59,6 +59,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
     "gradient_descent": EstimatorSpec(
         "mnist_pipeline.gradient_descent.GradientDescentLogisticRegression",
         "binary logistic regression by full-batch gradient descent (IDX notebook, from scratch)",
+        blas_threads=1,
     ),
     "extra_trees": EstimatorSpec(
         "sklearn.ensemble.ExtraTreesClassifier", "extremely randomised trees"
