@@ -56,6 +56,14 @@ def test_gradient_descent_model_reads_raw_pixels_with_no_validation_split():
     assert params.validation == 10000
 
 
+def test_cv_is_an_evaluation_option_never_an_estimator_parameter():
+    params = load_params(REPO / "params.yaml")
+    assert (params.model("sgd_5").cv, params.model("never_5").cv) == (3, 3)
+    assert "cv" not in params.model("sgd_5").params
+    assert [name for name, m in params.models.items() if m.cv is not None] == ["sgd_5",
+                                                                              "never_5"]
+
+
 def test_detector_has_its_target_digit():
     assert load_params(REPO / "params.yaml").model("sgd_5").target == 5
 
@@ -97,6 +105,8 @@ def load_with(write_params, overrides: dict):
         ({"models": {"knn": {"estimator": "forest"}}},
          "models.knn.estimator: expected one of knn, cosine_1nn, svc, mlp, "
          "logistic_regression, sgd, dummy, gradient_descent, extra_trees, got 'forest'"),
+        ({"models": {"sgd_5": {"cv": 1}}}, "models.sgd_5.cv: expected an integer >= 2, got 1"),
+        ({"models": {"sgd_5": {"cv": "3"}}}, "models.sgd_5.cv: expected an integer, got '3'"),
         ({"models": {"sgd_5": {"target": 10}}},
          "models.sgd_5.target: expected a digit 0-9 (or no target for a 10-class model), "
          "got 10"),

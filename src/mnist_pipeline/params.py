@@ -25,7 +25,8 @@ FEATURE_STAGES = (RAW_STAGE, *(stage for pair in zip(NORMALIZE_STAGES, PCA_STAGE
                                for stage in pair))
 """The stages whose output a model may read, in pipeline order (raw pixels, then each normalize
 stage and the PCA of it); each has a params section of its own name."""
-MODEL_KEYS = ("features", "estimator", "target")
+MODEL_KEYS = ("features", "estimator", "target", "cv")
+"""The keys of a ``models`` entry the pipeline reads; every other key is the estimator's."""
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -94,7 +95,9 @@ class Model:
     estimator: str
     target: int | None
     params: dict[str, Any] = field(default_factory=dict)
-    """The estimator's own parameters: every key of the entry but features/estimator/target."""
+    """The estimator's own parameters: every key of the entry but ``MODEL_KEYS``."""
+    cv: int | None = None
+    """Folds of the cross-validation ``evaluate`` runs on the training split (None: none)."""
 
     @property
     def key(self) -> str:
@@ -303,5 +306,8 @@ def _parse_model(r: _Reader, name: str, entry: Any) -> Model:
         isinstance(target, bool) or not isinstance(target, int) or not 0 <= target <= 9
     ):
         r.fail(f"{key}.target", "a digit 0-9 (or no target for a 10-class model)", target)
+    cv = entry.get("cv")
+    if cv is not None:
+        r.integer(cv, f"{key}.cv", minimum=2)
     params = {k: v for k, v in entry.items() if k not in MODEL_KEYS}
-    return Model(name, features, estimator, target, params)
+    return Model(name, features, estimator, target, params, cv)
