@@ -64,6 +64,12 @@ def test_cv_is_an_evaluation_option_never_an_estimator_parameter():
                                                                               "never_5"]
 
 
+def test_gists_cross_validated_accuracies_sit_apart_from_the_notebooks_test_accuracies():
+    params = load_params(REPO / "params.yaml")
+    assert params.notebook_cv == {"sgd_5": 0.96, "never_5": 0.91}
+    assert params.notebooks["never_5"] == 0.91 and "sgd_5" not in params.notebooks
+
+
 def test_detector_has_its_target_digit():
     assert load_params(REPO / "params.yaml").model("sgd_5").target == 5
 
@@ -77,6 +83,10 @@ def load_with(write_params, overrides: dict):
     ("overrides", "message"),
     [
         ({"pca": {"nn": 40}}, "pca.nn: unknown key (expected one of: n, whiten)"),
+        ({"notebook_cv": {"logreg_4": 0.98}},
+         "notebook_cv.logreg_4: not a model with cv (expected one of: sgd_5, never_5)"),
+        ({"notebook_cv": {"sgd_5": "0.96"}},
+         "notebook_cv.sgd_5: expected a positive number, got '0.96'"),
         ({"pca": {"n": "forty"}}, "pca.n: expected an integer, got 'forty'"),
         ({"pca": {"n": 0}}, "pca.n: expected an integer >= 1, got 0"),
         ({"pca": {"whiten": "yes"}}, "pca.whiten: expected true or false, got 'yes'"),
@@ -128,7 +138,7 @@ def test_misspelled_top_level_section(write_params, repo_params):
         load_params(path)
     assert str(err.value) == (f"{path}: modles: unknown key (expected one of: dataset, download, "
                               "split, raw, normalize, pca, normalize_deskewed, pca_deskewed, "
-                              "models, notebooks, figures)")
+                              "models, notebooks, notebook_cv, figures)")
 
 
 def test_missing_key(tmp_path):

@@ -23,8 +23,8 @@ def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
 
     root = tmp_path_factory.mktemp("raw_pipeline")
     params = root / "params.yaml"
-    params.write_text(yaml.safe_dump({**repo_params, "models": {"gd_4": GD_4}, "notebooks": {}},
-                                     sort_keys=False))
+    params.write_text(yaml.safe_dump({**repo_params, "models": {"gd_4": GD_4}, "notebooks": {},
+                                      "notebook_cv": {}}, sort_keys=False))
     decoded = root / "stages/decode"
     decoded.mkdir(parents=True)
     save_arrays(decoded / "train.npz", {"images": mnist_slice["train_images"],

@@ -22,6 +22,7 @@ SMALL = {
                   "cv": 3},
     },
     "notebooks": {},
+    "notebook_cv": {},
 }
 
 
@@ -34,7 +35,7 @@ def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
     root = tmp_path_factory.mktemp("pipeline")
     params = root / "params.yaml"
     merged = deep_update(repo_params, SMALL)
-    merged["models"], merged["notebooks"] = SMALL["models"], {}
+    merged["models"], merged["notebooks"], merged["notebook_cv"] = SMALL["models"], {}, {}
     params.write_text(yaml.safe_dump(merged, sort_keys=False))
     decoded = root / "stages/decode"
     decoded.mkdir(parents=True)

@@ -116,6 +116,8 @@ class Params:
     pca_deskewed: Pca
     models: dict[str, Model]
     notebooks: dict[str, float]
+    notebook_cv: dict[str, float]
+    """The cross-validated accuracy a notebook reported, for models with ``cv``."""
     figures: Figures
 
     def normalize_section(self, stage: str) -> Normalize:
@@ -204,7 +206,7 @@ def load_params(path: Path | str) -> Params:
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     r = _Reader(source)
     top = r.mapping(raw, "", ("dataset", "download", "split", *FEATURE_STAGES, "models",
-                             "notebooks", "figures"))
+                             "notebooks", "notebook_cv", "figures"))
 
     dataset = r.mapping(top["dataset"], "dataset", ("mirrors", "image_shape", "files"))
     mirrors = dataset["mirrors"]
@@ -244,6 +246,13 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
             raise ParamsError(f"{source}: notebooks.{name}: not a model "
                               f"(expected one of: {', '.join(models)})")
         r.number(value, f"notebooks.{name}")
+    notebook_cv = r.mapping(top["notebook_cv"], "notebook_cv")
+    for name, value in notebook_cv.items():
+        if name not in models or models[name].cv is None:
+            with_cv = [n for n, m in models.items() if m.cv is not None]
+            raise ParamsError(f"{source}: notebook_cv.{name}: not a model with cv "
+                              f"(expected one of: {', '.join(with_cv)})")
+        r.number(value, f"notebook_cv.{name}")
     figures = r.mapping(top["figures"], "figures", ("misclassified", "samples_per_digit", "dpi"))
 
     return Params(
@@ -259,6 +268,7 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
         **{stage: _parse_pca(r, stage, top[stage]) for stage in PCA_STAGES},
         models=models,
         notebooks={name: float(value) for name, value in notebooks.items()},
+        notebook_cv={name: float(value) for name, value in notebook_cv.items()},
         figures=Figures(
             misclassified=r.integer(figures["misclassified"], "figures.misclassified",
                                     minimum=0),
