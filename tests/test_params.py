@@ -159,3 +159,12 @@ def test_unknown_model_name_lists_the_known_ones():
     with pytest.raises(ParamsError) as err:
         load_params(REPO / "params.yaml").model("resnet")
     assert str(err.value).startswith("models.resnet: no such model (expected one of: nearest,")
+
+
+def test_exponent_without_a_dot_is_a_float_as_dvc_writes_it(tmp_path):
+    """`dvc exp run -S models.gd_4.learning_rate=0.00002` writes `2e-05`: YAML 1.1 (PyYAML's
+    default) would read the string '2e-05', YAML 1.2 (DVC's) the float."""
+    path = tmp_path / "params.yaml"
+    path.write_text((REPO / "params.yaml").read_text().replace("learning_rate: 0.00001",
+                                                               "learning_rate: 2e-05"))
+    assert load_params(path).model("gd_4").params["learning_rate"] == 2e-05

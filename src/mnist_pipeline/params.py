@@ -30,6 +30,22 @@ MODEL_KEYS = ("features", "estimator", "target", "cv")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading numbers as YAML 1.2 does (DVC's ruamel.yaml): ``2e-05``,
+    which ``dvc exp run -S key=0.00002`` writes, is a float, not the string YAML 1.1 makes it."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                  |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+                  |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                  |[-+]?\.(?:inf|Inf|INF)
+                  |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+
+
 class ParamsError(ValueError):
     """A parameter is missing, misspelled or of the wrong type or value."""
 
@@ -195,7 +211,7 @@ def load_params(path: Path | str) -> Params:
     """Read and validate the whole params file."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a SafeLoader
     except FileNotFoundError:
         raise ParamsError(f"{path}: no such params file") from None
     except yaml.YAMLError as err:
