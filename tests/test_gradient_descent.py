@@ -78,13 +78,14 @@ def test_weights_follow_the_update_rule_by_hand(tiny):
     np.testing.assert_array_equal(model.coef_, w)
 
 
-def test_predictions_are_the_class_with_probability_at_least_half(tiny):
+def test_predictions_are_the_class_with_positive_decision_function(tiny):
     x, y = tiny
     model = GradientDescentLogisticRegression(learning_rate=1e-4, max_iter=50).fit(x, y * 4)
     proba = model.predict_proba(x)
     np.testing.assert_array_equal(model.classes_, [0, 4])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    np.testing.assert_array_equal(model.predict(x), np.where(proba[:, 1] >= 0.5, 4, 0))
+    np.testing.assert_array_equal(model.predict(x), np.where(model.decision_function(x) > 0, 4, 0))
+    np.testing.assert_array_equal(model.predict(x), np.where(proba[:, 1] > 0.5, 4, 0))
     assert model.score(x, y * 4) == pytest.approx(0.925)
 
 

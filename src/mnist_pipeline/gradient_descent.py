@@ -119,8 +119,10 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
         return np.column_stack([1 - h, h])
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """The positive class where its probability is at least 0.5, as the notebook did."""
-        return self.classes_[(sigmoid(self.decision_function(x)) >= 0.5).astype(np.intp)]
+        """The positive class where ``decision_function`` is above 0 (its probability above
+        0.5), as scikit-learn's linear classifiers decide and as ``evaluate`` records the
+        threshold; compared on ``X @ w`` itself, since ``sigmoid`` rounds tiny values to 0.5."""
+        return self.classes_[(self.decision_function(x) > 0).astype(np.intp)]
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
