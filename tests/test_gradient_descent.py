@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import FILE_NAMES, SHIPPED_MNIST
+from conftest import FILE_NAMES, REPO, SHIPPED_MNIST
 from sklearn.metrics import log_loss
 
 from mnist_pipeline.gradient_descent import (
@@ -113,3 +113,13 @@ def test_loss_per_iteration_is_the_notebooks_on_full_mnist():
     assert len(losses) == 201
     for iteration, expected in NOTEBOOK_LOSSES.items():
         assert losses[iteration] == pytest.approx(expected, abs=1e-12), iteration
+
+
+def test_committed_history_csv_holds_the_notebooks_losses():
+    """metrics/gd_4/history.csv as the pipeline's cold run committed it: epoch i is the loss
+    after i updates (0: before the first)."""
+    lines = (REPO / "metrics/gd_4/history.csv").read_text().splitlines()
+    assert lines[0] == "epoch,loss" and len(lines) == 1 + 201
+    rows = {int(epoch): float(loss) for epoch, loss in (line.split(",") for line in lines[1:])}
+    for iteration, expected in NOTEBOOK_LOSSES.items():
+        assert rows[iteration] == pytest.approx(expected, abs=1e-12), iteration
