@@ -67,6 +67,8 @@ TARGETS = {
 NOTEBOOK_ACCURACY = {"nearest": 0.9708, "nearest_pca": 0.9703}
 MLP_ARTICLE = {"accuracy": 0.972, "tolerance": 0.005, "epochs": 5, "hidden": 200,
                "learning_rate": 0.1}
+GD_NOTEBOOK_LOSS_195 = 0.06895031073787411
+"""The IDX notebook's printed loss after 195 gradient-descent updates (models.gd_4)."""
 NOOP_PAIRS = 5
 
 WRAPPER = '''#!{python} -IS
@@ -363,11 +365,46 @@ def child_mlp_minibatch(copy: Path) -> dict:
     return {"seconds": seconds, "test_accuracy": round(accuracy, 6)}
 
 
+def child_gradient_descent(copy: Path, flavour: str, iterations: int = 0) -> dict:
+    """The IDX notebook's gradient descent on all 60,000 raw training images, "is it a 4".
+    ``ours``: params.yaml models.gd_4 fitted as train@gd_4 fits it (X cast to float64 once).
+    ``recast``: the same loop, but the bias column stacked and the uint8 pixels cast to float64
+    again in every iteration; ``iterations`` of them timed, extrapolated to models.gd_4's."""
+    import numpy as np
+
+    from mnist_pipeline.params import load_params
+    from mnist_pipeline.registry import blas_threads, build_estimator, task_labels
+
+    model = load_params(copy / "params.yaml").model("gd_4")
+    data = child_data(copy, model.features, ("train",))["train"]
+    y = task_labels(data["y"], model.target)
+    if flavour == "ours":
+        estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
+        started = time.perf_counter()
+        with blas_threads(model.estimator):
+            estimator.fit(data["X"], y)
+        seconds = time.perf_counter() - started
+        return {"seconds": seconds, "loss_195": estimator.loss_curve_[195]}
+    x, target = data["X"], y.astype(np.float64)
+    w = np.zeros(x.shape[1] + 1)
+    total = model.params["max_iter"]
+    with blas_threads(model.estimator):
+        started = time.perf_counter()
+        for _ in range(iterations):
+            xb = np.hstack([np.ones((len(x), 1)), x]).astype(np.float64)
+            h = 1 / (1 + np.exp(-(xb @ w)))
+            w = w - model.params["learning_rate"] * (xb.T @ (h - target) / len(target))
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "samples": iterations, "extrapolated_to_samples": total,
+            "extrapolated_seconds": seconds / iterations * total}
+
+
 CHILDREN: dict[str, Callable[..., dict]] = {
     "bare_matmul": child_bare_matmul,
     "one_nn": child_one_nn,
     "mlp_per_sample": child_mlp_per_sample,
     "mlp_minibatch": child_mlp_minibatch,
+    "gradient_descent": child_gradient_descent,
 }
 
 
@@ -491,6 +528,9 @@ def one_repeat(index: int, root: Path, args: argparse.Namespace) -> dict:
         raise RuntimeError(f"stages failed: {failed}")
     cold["metrics"] = read_metrics(copy)
     cold["metrics_sha256"] = metrics_fingerprint(copy)
+    history = copy / "metrics/gd_4/history.csv"
+    if history.is_file():
+        cold["gd_4_loss_195"] = float(history.read_text().splitlines()[1 + 195].split(",")[1])
     result["cold"] = cold
     log(f"repeat {index}: cold {core['wall']:.1f} s"
         + (f" + {rest['wall']:.1f} s for the other stages" if rest else ""))
@@ -536,6 +576,10 @@ def one_repeat(index: int, root: Path, args: argparse.Namespace) -> dict:
             children[f"mlp_per_sample_{flavour}"] = measure_child(
                 python, copy, "mlp_per_sample", str(args.mlp_samples), flavour)
         children["mlp_minibatch"] = measure_child(python, copy, "mlp_minibatch")
+        if (copy / "stages/raw/train.npz").is_file():  # checkouts from before gd_4 have none
+            children["gd_4_fit"] = measure_child(python, copy, "gradient_descent", "ours")
+            children["gd_4_recast_per_iteration"] = measure_child(
+                python, copy, "gradient_descent", "recast", str(args.gd_iterations))
     result["children"] = children
 
     log(f"repeat {index}: dvc exp run -S pca.n=40")
@@ -713,6 +757,10 @@ def summarise(repeats: list[dict], deskew: dict | None, startup: dict,
                 if name in comparison and ours_name in comparison:
                     ratios[f"{name} / cosine_1nn ({features}, val+test)"] = (
                         comparison[name]["seconds"] / comparison[ours_name]["seconds"])
+        if "gd_4_fit" in comparison:
+            ratios["gradient descent re-casting X every iteration, extrapolated / gd_4 fit"] = (
+                comparison["gd_4_recast_per_iteration"]["extrapolated_seconds"]
+                / comparison["gd_4_fit"]["seconds"])
         summary["ratios"] = {k: round(v, 2) for k, v in ratios.items()}
 
     targets = {}
@@ -732,6 +780,10 @@ def summarise(repeats: list[dict], deskew: dict | None, startup: dict,
     if "mlp" in metrics:
         checks[f"mlp within {MLP_ARTICLE['tolerance']} of {MLP_ARTICLE['accuracy']}"] = (
             abs(metrics["mlp"]["test"] - MLP_ARTICLE["accuracy"]) <= MLP_ARTICLE["tolerance"])
+    gd_loss = colds[0].get("gd_4_loss_195")
+    if gd_loss is not None:
+        checks[f"gd_4 loss at iteration 195 within 1e-12 of {GD_NOTEBOOK_LOSS_195!r}"] = (
+            abs(gd_loss - GD_NOTEBOOK_LOSS_195) <= 1e-12)
     checks["metrics byte-identical across repeats"] = summary["metrics_identical_across_repeats"]
     summary["targets"] = targets
     summary["checks"] = checks
@@ -813,8 +865,9 @@ def markdown(results: dict) -> str:
                 note = ", ".join(f"{k} {a:.4f}" for k, a in v["accuracy"].items())
             if "extrapolated_seconds" in v:
                 note = (f"{v['samples_timed']:,} updates timed, **extrapolated** to "
-                        f"{v['extrapolated_to_samples']:,} (5 epochs): "
-                        f"{v['extrapolated_seconds']:.0f} s")
+                        f"{v['extrapolated_to_samples']:,}"
+                        + (" (5 epochs)" if name.startswith("mlp") else "")
+                        + f": {v['extrapolated_seconds']:.0f} s")
             if "test_accuracy" in v:
                 note = f"test {v['test_accuracy']:.4f}"
             lines.append(f"| `{name}` | {v['seconds']:.2f} | {v['peak_rss_mb']:.0f} | {note} |")
@@ -874,6 +927,9 @@ def main(argv: list[str] | None = None) -> int:
                         "default block_rows)")
     parser.add_argument("--mlp-samples", type=int, default=2000,
                         help="images the per-sample MLP loops are timed on (default 2000)")
+    parser.add_argument("--gd-iterations", type=int, default=20,
+                        help="iterations the re-casting gradient-descent loop is timed on "
+                        "(default 20)")
     parser.add_argument("--skip-notebooks", action="store_true",
                         help="skip the notebook-method comparisons")
     parser.add_argument("--skip-sklearn-knn", action="store_true",

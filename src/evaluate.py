@@ -13,10 +13,17 @@ import numpy as np
 
 from mnist_pipeline.files import atomic_dir, load_arrays, save_arrays, write_json, write_text
 from mnist_pipeline.params import Model, ParamsError, load_params
-from mnist_pipeline.registry import blas_threads, class_names, predict_rows, task_labels
+from mnist_pipeline.registry import (
+    blas_threads,
+    build_estimator,
+    class_names,
+    predict_rows,
+    task_labels,
+)
 from mnist_pipeline.scoring import (
     confused_pairs_csv,
     confusion,
+    cv_scores,
     per_class_csv,
     pr_curve_csv,
     precision_recall,
@@ -38,11 +45,33 @@ def positive_scores(estimator, x: np.ndarray) -> tuple[np.ndarray, str, float]:
     return estimator.predict_proba(x)[:, 1], "predict_proba", 0.5
 
 
+def cross_validation(model: Model, features: Path) -> tuple[dict[str, float], np.ndarray,
+                                                             np.ndarray]:
+    """The gist's k-fold cross-validation of ``model`` (``model.cv`` folds) on the training
+    split of ``features``: scikit-learn's ``cross_val_score(..., scoring="accuracy")`` and
+    ``cross_val_predict``, each with ``cv=model.cv``, i.e. the same unshuffled stratified
+    folds for a classifier. Returns ``scores/cv.json``'s values, the labels and the
+    cross-validated predictions, one per training image in order."""
+    from sklearn.model_selection import cross_val_predict, cross_val_score
+
+    data = load_arrays(features / "train.npz", ("X", "y"))
+    y_true = task_labels(data["y"], model.target)
+    estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
+    with blas_threads(model.estimator):
+        folds = cross_val_score(estimator, data["X"], y_true, cv=model.cv, scoring="accuracy")
+        y_pred = cross_val_predict(estimator, data["X"], y_true, cv=model.cv)
+    matrix = confusion(y_true, y_pred, len(class_names(model.target)))
+    kind = "classifier" if model.target is None else "detector"
+    return cv_scores(folds, matrix, kind), y_true, y_pred
+
+
 def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, out: Path) -> None:
     """Predict every non-empty evaluation split and write, under ``metrics_dir``: ``scores/``
     (one JSON of fixed keys per split), ``predictions/test.csv``, ``per_class.csv``,
     ``confused_pairs.csv`` and ``pr_curve.csv`` (header only for a 10-class model); and under
-    ``out`` the raw predictions, scores and curve that the pictures are drawn from."""
+    ``out`` the raw predictions, scores and curve that the pictures are drawn from. A model
+    with ``cv`` also gets ``scores/cv.json`` and ``predictions/cv.csv``, from
+    ``cross_validation`` on the training split."""
     with (model_dir / "model.pkl").open("rb") as fh:
         estimator = pickle.load(fh)  # our own train stage's output, never a downloaded file
     names = class_names(model.target)
@@ -78,6 +107,13 @@ def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, o
     predict_seconds = time.perf_counter() - started
     if "test" not in scores:
         raise ValueError(f"{features / 'test.npz'}: the test split is empty")
+    cv_predictions = None
+    if model.cv is not None:
+        started = time.perf_counter()
+        scores["cv"], *cv_predictions = cross_validation(model, features)
+        log.info("%s: %d-fold cross-validation accuracy %.4f (sd %.4f) in %.1f s", model.name,
+                 model.cv, scores["cv"]["acc"], scores["cv"]["acc_sd"],
+                 time.perf_counter() - started)
 
     with atomic_dir(metrics_dir / "scores") as tmp:
         for split, values in scores.items():
@@ -85,13 +121,16 @@ def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, o
     with atomic_dir(metrics_dir / "predictions") as tmp:
         test_labels = task_labels(load_arrays(features / "test.npz", ("y",))["y"], model.target)
         write_text(tmp / "test.csv", predictions_csv(test_labels, arrays["test_pred"], names))
+        if cv_predictions is not None:
+            write_text(tmp / "cv.csv", predictions_csv(*cv_predictions, names))
     ordered = {split: matrices[split] for split in ("test", "val") if split in matrices}
     write_text(metrics_dir / "per_class.csv", per_class_csv(ordered, names))
     write_text(metrics_dir / "confused_pairs.csv", confused_pairs_csv(matrices["test"], names))
     write_text(metrics_dir / "pr_curve.csv", pr_curve_csv(*curve))
     with atomic_dir(out) as tmp:
         save_arrays(tmp / "predictions.npz", arrays)
-    log.info("%s: predicted %s in %.1f s", model.name, " and ".join(scores), predict_seconds)
+    log.info("%s: predicted %s in %.1f s", model.name,
+             " and ".join(split for split in scores if split in EVAL_SPLITS), predict_seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,14 +139,15 @@ def main(argv: list[str] | None = None) -> int:
         "METRICS_DIR: scores/test.json and scores/val.json (accuracy with its 95%% Wilson "
         "interval on test, F1; a detector's precision, recall and average precision), "
         "predictions/test.csv (actual,predicted per test image), per_class.csv, "
-        "confused_pairs.csv and pr_curve.csv (detectors).",
+        "confused_pairs.csv and pr_curve.csv (detectors); for a model with `cv` k, "
+        "scores/cv.json and predictions/cv.csv of a k-fold cross-validation on train.npz.",
     )
     parser.add_argument("--params", type=Path, required=True, help="params.yaml (models.<name>)")
     parser.add_argument("--model", required=True, help="the model's name under `models`")
     parser.add_argument("--model-dir", type=Path, required=True,
                         help="the train stage's folder (model.pkl)")
     parser.add_argument("--features", type=Path, required=True,
-                        help="the feature stage's folder (val.npz, test.npz)")
+                        help="the feature stage's folder (val.npz, test.npz; train.npz for cv)")
     parser.add_argument("--metrics-dir", type=Path, required=True,
                         help="folder for scores/, predictions/ and the CSV tables")
     parser.add_argument("--out", type=Path, required=True,

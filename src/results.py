@@ -33,7 +33,9 @@ def results_table(metrics_dir: Path, params_path: Path) -> str:
             raise FileNotFoundError(f"{scores / 'test.json'}: no metrics for model {name}; "
                                     "run `dvc repro` first")
         test = json.loads((scores / "test.json").read_text())
-        val = json.loads((scores / "val.json").read_text())
+        # A model trained on every training image (gd_4, raw.validation 0) has no val split.
+        val_path = scores / "val.json"
+        val = json.loads(val_path.read_text()) if val_path.is_file() else {}
         detector = (
             f"{test['p']:.3f} / {test['r']:.3f} / {test['f1']:.3f}"
             if model.target is not None else ""
@@ -42,7 +44,7 @@ def results_table(metrics_dir: Path, params_path: Path) -> str:
         if model.target is not None:
             kind += f", is it a {model.target}"
         rows.append(
-            f"| `{name}` | {model.features} | {kind} | {_pct(val['acc'])} | "
+            f"| `{name}` | {model.features} | {kind} | {_pct(val.get('acc'))} | "
             f"{_pct(test['acc'])} | {_pct(params.notebooks.get(name))} | {detector} |"
         )
     return "\n".join(rows) + "\n"

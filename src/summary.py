@@ -6,7 +6,8 @@ Writes into ``--out`` (git-tracked, shown by `dvc plots show`):
 - ``pca_variance.png``: the variance PCA keeps with 1..784 components (the pca stage's
   variance.csv), with ``pca.n`` marked;
 - ``accuracy.png``: every model's test accuracy, detectors apart (their task is binary);
-- ``loss.png``: the training loss per epoch of every model that records one (the MLP).
+- ``loss.png``: the training loss per epoch of every model that records one (the MLP, the
+  gradient-descent model), one panel each.
 """
 
 from __future__ import annotations
@@ -162,28 +163,45 @@ def accuracy_figure(names: list[str], accuracy: list[float], detector: list[bool
     return figure
 
 
+ANNOTATE_ALL_UP_TO = 10
+"""A curve of at most this many points has every loss written beside it; a longer one (the
+gradient-descent model's 201 iterations) only its first three and its last."""
+
+
+def annotated_indices(n: int) -> list[int]:
+    """Indices of the points of an ``n``-point loss curve whose value is written on the plot."""
+    if n <= ANNOTATE_ALL_UP_TO:
+        return list(range(n))
+    return [0, 1, 2, n - 1]
+
+
 @styled
 def loss_figure(histories: dict[str, tuple[list[int], list[float]]]) -> Figure:
-    """Training loss per epoch, one line per model that records it."""
-    figure = new_figure(6.0, 3.6)
-    ax = figure.add_subplot()
-    for i, (name, (epochs, losses)) in enumerate(histories.items()):
-        ax.plot(epochs, losses, "o-", color=f"C{i}", label=name)
-        for epoch, loss in zip(epochs, losses, strict=True):
-            ax.annotate(f"{loss:.3f}", (epoch, loss), xytext=(5, 5), textcoords="offset points",
-                        ha="left", fontsize=7.5)
-    if histories:
-        longest = max(len(e) for e, _ in histories.values())
-        ax.set_xticks(range(1, longest + 1))
-        ax.legend()
-    else:
-        ax.text(0.5, 0.5, "no model records a loss per epoch", ha="center", va="center",
-                transform=ax.transAxes)
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss")
-    ax.set_title("training loss per epoch")
-    ax.grid(True, linewidth=0.4, color="0.85")
+    """Training loss per epoch: one panel per model that records it, side by side, since their
+    epochs differ in number and meaning (5 MLP epochs, 201 gradient-descent iterations)."""
+    panels = max(1, len(histories))
+    figure = new_figure(max(6.0, 3.6 * panels), 3.6)
+    axes = figure.subplots(1, panels, squeeze=False)[0]
+    for i, (ax, (name, (epochs, losses))) in enumerate(zip(axes, histories.items(),
+                                                            strict=False)):
+        few = len(epochs) <= ANNOTATE_ALL_UP_TO
+        ax.plot(epochs, losses, "o-" if few else "-", color=f"C{i}", markersize=4)
+        for k in annotated_indices(len(epochs)):
+            ax.plot(epochs[k], losses[k], "o", color=f"C{i}", markersize=4)
+            ax.annotate(f"{losses[k]:.3f}", (epochs[k], losses[k]), xytext=(5, 5),
+                        textcoords="offset points", ha="left", fontsize=7.5)
+        if few:
+            ax.set_xticks(epochs)
+        ax.set_title(name)
+        ax.set_xlabel("epoch" if epochs[0] >= 1 else "iteration (0: before the first update)")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, linewidth=0.4, color="0.85")
+    if not histories:
+        axes[0].text(0.5, 0.5, "no model records a loss per epoch", ha="center", va="center",
+                     transform=axes[0].transAxes)
+        axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("training loss")
+    figure.suptitle("training loss per epoch")
     return figure
 
 

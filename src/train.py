@@ -25,11 +25,18 @@ log = logging.getLogger("train")
 
 
 def training_history(estimator) -> str:
-    """CSV of the loss per epoch for estimators that record it (the MLP); the header only for
-    the others. The bytes pandas's ``to_csv`` wrote, without importing pandas (0.3 s, a third
-    of a 1-NN train stage, which imports no scikit-learn and so no pandas otherwise)."""
+    """CSV of the loss per epoch for estimators that record it (the MLP, the gradient-descent
+    model); the header only for the others. Epochs count from the estimator's
+    ``loss_curve_start`` (default 1: the MLP's first loss is after its first epoch; 0 for the
+    gradient-descent model, whose first loss is before any update) and losses are rounded to
+    its ``loss_curve_digits`` decimals (default 6). The bytes pandas's ``to_csv`` wrote,
+    without importing pandas (0.3 s, a third of a 1-NN train stage, which imports no
+    scikit-learn and so no pandas otherwise)."""
     losses = getattr(estimator, "loss_curve_", [])
-    rows = [f"{epoch},{round(float(loss), 6)!r}" for epoch, loss in enumerate(losses, start=1)]
+    start = getattr(estimator, "loss_curve_start", 1)
+    digits = getattr(estimator, "loss_curve_digits", 6)
+    rows = [f"{epoch},{round(float(loss), digits)!r}"
+            for epoch, loss in enumerate(losses, start=start)]
     return "\n".join(["epoch,loss", *rows]) + "\n"
 
 

@@ -46,7 +46,7 @@ from conftest import (
 pytestmark = pytest.mark.slow
 
 DATA_STAGES = ("download", "decode", "normalize")
-CORE_STAGES = (*DATA_STAGES, "pca", "normalize_deskewed", "pca_deskewed")
+CORE_STAGES = (*DATA_STAGES, "raw", "pca", "normalize_deskewed", "pca_deskewed")
 CORE_FOREACH = ("train", "evaluate")
 QUEUE_TIMEOUT = 300.0
 
@@ -360,6 +360,11 @@ def test_changing_knn_k_reruns_only_train_and_evaluate_of_knn(reproduced: Path):
 
 
 # 3. `dvc exp run -S`
+
+
+def test_exp_run_gd_4_learning_rate_reruns_only_gd_4_and_the_pictures(reproduced: Path):
+    result = dvc(reproduced, "exp", "run", "-S", "models.gd_4.learning_rate=0.00002")
+    assert ran(result) == model_stages("gd_4") | {"figures", "summary"}, shown(result)
 
 
 def test_exp_run_pca_n_reruns_pca_and_only_the_models_on_pca_features(pca_experiment: Run):

@@ -39,6 +39,7 @@ from pca import explained_variance_ratio, variance_csv
 from plots_template import PACKAGE, library_sources, page
 from summary import (
     accuracy_figure,
+    annotated_indices,
     components_for,
     digits_figure,
     loss_figure,
@@ -207,11 +208,15 @@ def _figures(mnist_slice: dict[str, np.ndarray]) -> dict:
                                             [0.971, None]),
         "loss": lambda: loss_figure({"mlp": ([1, 2, 3], [0.4, 0.2, 0.1])}),
         "no loss": lambda: loss_figure({}),
+        "two losses": lambda: loss_figure({
+            "mlp": ([1, 2, 3], [0.4, 0.2, 0.1]),
+            "gd_4": (list(range(201)), list(0.69 / np.sqrt(1 + np.arange(201.0))))}),
     }
 
 
 @pytest.mark.parametrize("name", ["confusion", "gallery", "empty gallery", "precision_recall",
-                                  "digits", "variance", "accuracy", "loss", "no loss"])
+                                  "digits", "variance", "accuracy", "loss", "no loss",
+                                  "two losses"])
 def test_png_is_the_same_bytes_every_time_whatever_the_rc_params(name, mnist_slice):
     import matplotlib
 
@@ -223,6 +228,17 @@ def test_png_is_the_same_bytes_every_time_whatever_the_rc_params(name, mnist_sli
         assert png_bytes(draw(), 100) == first
     kinds = {kind for kind, _ in png_chunks(first)}
     assert not kinds & {b"tEXt", b"iTXt", b"zTXt", b"tIME"}, "metadata would change the bytes"
+
+
+def test_long_loss_curve_has_only_its_first_three_and_last_losses_written():
+    assert annotated_indices(201) == [0, 1, 2, 200]
+    assert annotated_indices(5) == [0, 1, 2, 3, 4]
+
+
+def test_loss_figure_has_one_panel_per_model(mnist_slice):
+    figure = _figures(mnist_slice)["two losses"]()
+    assert [ax.get_title() for ax in figure.axes] == ["mlp", "gd_4"]
+    assert png_size(png_bytes(figure, 100)) == (720, 360)
 
 
 def test_png_size_is_fixed_by_inches_and_dpi(mnist_slice):

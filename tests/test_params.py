@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from conftest import REPO
 
-from mnist_pipeline.params import Normalize, ParamsError, Pca, load_params
+from mnist_pipeline.params import Normalize, ParamsError, Pca, Raw, load_params
 
 
 def test_shipped_params_load_with_every_notebook_model():
     params = load_params(REPO / "params.yaml")
     assert list(params.models) == ["nearest", "nearest_pca", "knn", "svm", "mlp", "logreg",
-                                   "sgd_5", "never_5", "logreg_4"]
+                                   "sgd_5", "never_5", "logreg_4", "gd_4"]
     assert params.pca.n == 60
     assert params.validation == 10000
     assert params.dataset.mirrors[0] == "data/mnist"
@@ -47,6 +47,29 @@ def test_feature_sections_are_looked_up_by_stage_name():
                               "(expected one of: pca, pca_deskewed)")
 
 
+def test_gradient_descent_model_reads_raw_pixels_with_no_validation_split():
+    params = load_params(REPO / "params.yaml")
+    gd = params.model("gd_4")
+    assert (gd.features, gd.estimator, gd.target) == ("raw", "gradient_descent", 4)
+    assert gd.params == {"learning_rate": 0.00001, "max_iter": 200}
+    assert params.raw == Raw(validation=0)
+    assert params.validation == 10000
+
+
+def test_cv_is_an_evaluation_option_never_an_estimator_parameter():
+    params = load_params(REPO / "params.yaml")
+    assert (params.model("sgd_5").cv, params.model("never_5").cv) == (3, 3)
+    assert "cv" not in params.model("sgd_5").params
+    assert [name for name, m in params.models.items() if m.cv is not None] == ["sgd_5",
+                                                                              "never_5"]
+
+
+def test_gists_cross_validated_accuracies_sit_apart_from_the_notebooks_test_accuracies():
+    params = load_params(REPO / "params.yaml")
+    assert params.notebook_cv == {"sgd_5": 0.96, "never_5": 0.91}
+    assert params.notebooks["never_5"] == 0.91 and "sgd_5" not in params.notebooks
+
+
 def test_detector_has_its_target_digit():
     assert load_params(REPO / "params.yaml").model("sgd_5").target == 5
 
@@ -60,6 +83,10 @@ def load_with(write_params, overrides: dict):
     ("overrides", "message"),
     [
         ({"pca": {"nn": 40}}, "pca.nn: unknown key (expected one of: n, whiten)"),
+        ({"notebook_cv": {"logreg_4": 0.98}},
+         "notebook_cv.logreg_4: not a model with cv (expected one of: sgd_5, never_5)"),
+        ({"notebook_cv": {"sgd_5": "0.96"}},
+         "notebook_cv.sgd_5: expected a positive number, got '0.96'"),
         ({"pca": {"n": "forty"}}, "pca.n: expected an integer, got 'forty'"),
         ({"pca": {"n": 0}}, "pca.n: expected an integer >= 1, got 0"),
         ({"pca": {"whiten": "yes"}}, "pca.whiten: expected true or false, got 'yes'"),
@@ -69,6 +96,9 @@ def load_with(write_params, overrides: dict):
         ({"normalize": {"method": "minmax"}},
          "normalize.method: expected one of scale, offset, l2, standardize, got 'minmax'"),
         ({"split": {"validation": 2.5}}, "split.validation: expected an integer, got 2.5"),
+        ({"raw": {"validation": -1}}, "raw.validation: expected an integer >= 0, got -1"),
+        ({"raw": {"validation": "none"}}, "raw.validation: expected an integer, got 'none'"),
+        ({"raw": {"holdout": 0}}, "raw.holdout: unknown key (expected one of: validation)"),
         ({"download": {"timeout": -1}}, "download.timeout: expected a positive number, got -1"),
         ({"download": {"min_rate": 0}}, "download.min_rate: expected a positive number, got 0"),
         ({"dataset": {"files": {"test_labels": {"size": 0}}}},
@@ -80,17 +110,19 @@ def load_with(write_params, overrides: dict):
         ({"dataset": {"files": {"train_images": {"sha256": "abc"}}}},
          "dataset.files.train_images.sha256: expected 64 lowercase hex digits, got 'abc'"),
         ({"models": {"knn": {"features": "pixels"}}},
-         "models.knn.features: expected one of normalize, pca, normalize_deskewed, "
+         "models.knn.features: expected one of raw, normalize, pca, normalize_deskewed, "
          "pca_deskewed, got 'pixels'"),
         ({"models": {"knn": {"estimator": "forest"}}},
          "models.knn.estimator: expected one of knn, cosine_1nn, svc, mlp, "
-         "logistic_regression, sgd, dummy, extra_trees, got 'forest'"),
+         "logistic_regression, sgd, dummy, gradient_descent, extra_trees, got 'forest'"),
+        ({"models": {"sgd_5": {"cv": 1}}}, "models.sgd_5.cv: expected an integer >= 2, got 1"),
+        ({"models": {"sgd_5": {"cv": "3"}}}, "models.sgd_5.cv: expected an integer, got '3'"),
         ({"models": {"sgd_5": {"target": 10}}},
          "models.sgd_5.target: expected a digit 0-9 (or no target for a 10-class model), "
          "got 10"),
         ({"notebooks": {"resnet": 0.99}},
          "notebooks.resnet: not a model (expected one of: nearest, nearest_pca, knn, svm, "
-         "mlp, logreg, sgd_5, never_5, logreg_4)"),
+         "mlp, logreg, sgd_5, never_5, logreg_4, gd_4)"),
     ],
 )
 def test_bad_value_is_named_by_file_and_key(write_params, overrides, message):
@@ -105,8 +137,8 @@ def test_misspelled_top_level_section(write_params, repo_params):
     with pytest.raises(ParamsError) as err:
         load_params(path)
     assert str(err.value) == (f"{path}: modles: unknown key (expected one of: dataset, download, "
-                              "split, normalize, pca, normalize_deskewed, pca_deskewed, models, "
-                              "notebooks, figures)")
+                              "split, raw, normalize, pca, normalize_deskewed, pca_deskewed, "
+                              "models, notebooks, notebook_cv, figures)")
 
 
 def test_missing_key(tmp_path):
@@ -127,3 +159,12 @@ def test_unknown_model_name_lists_the_known_ones():
     with pytest.raises(ParamsError) as err:
         load_params(REPO / "params.yaml").model("resnet")
     assert str(err.value).startswith("models.resnet: no such model (expected one of: nearest,")
+
+
+def test_exponent_without_a_dot_is_a_float_as_dvc_writes_it(tmp_path):
+    """`dvc exp run -S models.gd_4.learning_rate=0.00002` writes `2e-05`: YAML 1.1 (PyYAML's
+    default) would read the string '2e-05', YAML 1.2 (DVC's) the float."""
+    path = tmp_path / "params.yaml"
+    path.write_text((REPO / "params.yaml").read_text().replace("learning_rate: 0.00001",
+                                                               "learning_rate: 2e-05"))
+    assert load_params(path).model("gd_4").params["learning_rate"] == 2e-05

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from conftest import REPO
 
 from results import END, START, results_table, splice
@@ -22,3 +23,17 @@ def test_splice_replaces_only_the_marked_section():
 def test_splice_without_markers_is_an_error():
     with pytest.raises(ValueError, match="README has no"):
         splice("no markers here", "| t |\n")
+
+
+def test_model_without_a_val_split_has_an_empty_val_cell(tmp_path, write_params, repo_params):
+    params = write_params()
+    raw = yaml.safe_load(params.read_text())
+    raw["models"] = {"gd_4": repo_params["models"]["gd_4"]}
+    raw["notebooks"] = raw["notebook_cv"] = {}
+    params.write_text(yaml.safe_dump(raw, sort_keys=False))
+    scores = tmp_path / "metrics/gd_4/scores"
+    scores.mkdir(parents=True)
+    (scores / "test.json").write_text('{"acc": 0.9776, "f1": 0.8814, "p": 0.9183, "r": 0.8473}')
+    row = results_table(tmp_path / "metrics", params).splitlines()[-1]
+    assert row == ("| `gd_4` | raw | gradient_descent, is it a 4 |  | 97.76% |  | "
+                   "0.918 / 0.847 / 0.881 |")

@@ -16,6 +16,7 @@ from mnist_pipeline.scoring import (
     SCORE_KEYS,
     confused_pairs_csv,
     confusion,
+    cv_scores,
     per_class_csv,
     pr_curve_csv,
     precision_recall,
@@ -84,6 +85,24 @@ def test_every_score_file_has_its_fixed_keys_whatever_the_data(kind, split):
     n = 10 if kind == "classifier" else 2
     for matrix in (np.diag(np.arange(1, n + 1)), np.ones((n, n), dtype=int)):
         assert tuple(split_scores(matrix, kind, split, 0.5)) == SCORE_KEYS[kind, split]
+
+
+def test_cv_scores_of_a_classifier_are_fold_mean_sd_each_fold_and_macro_f1(predictions):
+    y_true, y_pred = predictions
+    folds = [0.91234, 0.95, 0.9]
+    scores = cv_scores(folds, confusion(y_true, y_pred, 10), "classifier")
+    _, _, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro",
+                                                  zero_division=0)
+    assert scores == {"acc": round(np.mean(folds), 4), "acc_sd": round(np.std(folds), 4),
+                      "fold1": 0.9123, "fold2": 0.95, "fold3": 0.9, "f1": round(f1, 4)}
+
+
+def test_cv_scores_of_a_detector_add_precision_and_recall_of_its_digit(predictions):
+    y_true, y_pred = predictions
+    p, r, f1, _ = precision_recall_fscore_support(y_true == 3, y_pred == 3, average="binary")
+    scores = cv_scores([0.5, 0.7], confusion(y_true == 3, y_pred == 3, 2), "detector")
+    assert scores == {"acc": 0.6, "acc_sd": 0.1, "fold1": 0.5, "fold2": 0.7,
+                      "f1": round(f1, 4), "p": round(p, 4), "r": round(r, 4)}
 
 
 def test_per_class_csv_holds_each_classs_recall_on_every_split(predictions):

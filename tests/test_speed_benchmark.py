@@ -66,7 +66,7 @@ def test_the_copy_leaves_out_metrics_and_is_a_git_repository(bench, tmp_path: Pa
     assert status.stdout == ""
 
 
-def fake_results(bench) -> dict:
+def fake_results(bench, gd_4_loss_195: float | None = None) -> dict:
     stage = {"wall": 1.0, "cpu": 1.0, "peak_rss_mb": 100.0, "exit": 0}
     metrics = {"nearest": {"val": 0.9748, "test": 0.9708},
                "nearest_pca": {"val": 0.9748, "test": 0.9703},
@@ -79,6 +79,8 @@ def fake_results(bench) -> dict:
             "stages": {"pca": stage, "evaluate@nearest": stage,
                        "train@svm_99": {**stage, "wall": 6.0}, "figures@nearest": stage},
             "metrics": metrics, "metrics_sha256": "x"}
+    if gd_4_loss_195 is not None:
+        cold["gd_4_loss_195"] = gd_4_loss_195
     repeat = {"cold": cold, "noop_repro": [1.0, 1.2], "status": [0.9, 1.0],
               "nearest_vs_bare": [{"stage_wall": 10.0, "stage_peak_rss_mb": 400.0,
                                    "bare_seconds": 8.0, "ratio": 1.25}],
@@ -107,6 +109,12 @@ def test_summary_judges_each_target_on_medians(bench):
     assert all(summary["checks"].values())
     assert summary["deskew"]["models"]["mlp"]["deskew"]["test"] == pytest.approx(0.9809)
     assert summary["deskew"]["models"]["mlp"]["deskew_l2"]["val"] == pytest.approx(0.98)
+
+
+@pytest.mark.parametrize(("loss", "met"), [(0.06895031073787412, True), (0.06895031074, False)])
+def test_gradient_descent_loss_at_195_is_checked_against_the_notebook(bench, loss, met):
+    checks = fake_results(bench, gd_4_loss_195=loss)["summary"]["checks"]
+    assert checks["gd_4 loss at iteration 195 within 1e-12 of 0.06895031073787411"] is met
 
 
 def test_markdown_report_has_the_targets_stages_and_deskew_tables(bench):

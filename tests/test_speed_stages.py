@@ -71,7 +71,7 @@ def test_the_nearest_neighbour_stages_never_import_scikit_learn(tmp_path: Path, 
     """train@nearest and evaluate@nearest, run as the stage scripts in one interpreter."""
     params = deep_update(repo_params, {"split": {"validation": 200}})
     params["models"] = {"nearest": repo_params["models"]["nearest"]}
-    params["notebooks"] = {}
+    params["notebooks"] = params["notebook_cv"] = {}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     features = tmp_path / "stages/normalize"
     features.mkdir(parents=True)

@@ -18,9 +18,11 @@ SMALL = {
     "pca": {"n": 20},
     "models": {
         "knn": {"features": "pca", "estimator": "knn", "k": 3},
-        "sgd_5": {"features": "normalize", "estimator": "sgd", "target": 5, "random_state": 1},
+        "sgd_5": {"features": "normalize", "estimator": "sgd", "target": 5, "random_state": 1,
+                  "cv": 3},
     },
     "notebooks": {},
+    "notebook_cv": {},
 }
 
 
@@ -33,7 +35,7 @@ def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
     root = tmp_path_factory.mktemp("pipeline")
     params = root / "params.yaml"
     merged = deep_update(repo_params, SMALL)
-    merged["models"], merged["notebooks"] = SMALL["models"], {}
+    merged["models"], merged["notebooks"], merged["notebook_cv"] = SMALL["models"], {}, {}
     params.write_text(yaml.safe_dump(merged, sort_keys=False))
     decoded = root / "stages/decode"
     decoded.mkdir(parents=True)
@@ -130,6 +132,52 @@ def test_detector_reports_precision_recall_f1_and_ap_of_its_digit(pipeline, mnis
     assert test["p"] == round(true_positives / predicted, 4)
     curve = (pipeline / "metrics/sgd_5/pr_curve.csv").read_text().splitlines()
     assert curve[0] == "recall,precision,threshold" and curve[-1] == "0.0,1.0,"
+
+
+def test_cv_scores_are_scikit_learns_cross_val_score_folds(pipeline):
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.model_selection import cross_val_score
+
+    train = load_arrays(pipeline / "stages/normalize/train.npz", ("X", "y"))
+    folds = cross_val_score(SGDClassifier(random_state=1), train["X"], train["y"] == 5, cv=3,
+                            scoring="accuracy")
+    cv = json.loads((pipeline / "metrics/sgd_5/scores/cv.json").read_text())
+    assert list(cv) == ["acc", "acc_sd", "f1", "fold1", "fold2", "fold3", "p", "r"]
+    assert [cv["fold1"], cv["fold2"], cv["fold3"]] == [round(f, 4) for f in folds]
+    assert (cv["acc"], cv["acc_sd"]) == (round(folds.mean(), 4), round(folds.std(), 4))
+
+
+def test_cv_predictions_are_cross_val_predicts_one_per_training_image(pipeline):
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.metrics import precision_recall_fscore_support
+    from sklearn.model_selection import cross_val_predict
+
+    train = load_arrays(pipeline / "stages/normalize/train.npz", ("X", "y"))
+    predicted = cross_val_predict(SGDClassifier(random_state=1), train["X"],
+                                  (train["y"] == 5).astype(np.uint8), cv=3)
+    lines = (pipeline / "metrics/sgd_5/predictions/cv.csv").read_text().splitlines()
+    assert lines[0] == "actual,predicted" and len(lines) == 1 + 1000
+    assert [line.split(",")[1] == "5" for line in lines[1:]] == list(predicted == 1)
+    p, r, f1, _ = precision_recall_fscore_support(train["y"] == 5, predicted == 1,
+                                                  average="binary")
+    cv = json.loads((pipeline / "metrics/sgd_5/scores/cv.json").read_text())
+    assert (cv["p"], cv["r"], cv["f1"]) == (round(p, 4), round(r, 4), round(f1, 4))
+
+
+def test_cv_outputs_are_the_same_bytes_when_evaluate_runs_again(pipeline, tmp_path):
+    result = run_script("evaluate", "--params", pipeline / "params.yaml", "--model", "sgd_5",
+                        "--model-dir", pipeline / "stages/train/sgd_5", "--features",
+                        pipeline / "stages/normalize", "--metrics-dir", tmp_path / "sgd_5",
+                        "--out", tmp_path / "evaluate")
+    assert result.returncode == 0, result.stderr
+    for name in ("scores/cv.json", "predictions/cv.csv"):
+        assert (tmp_path / "sgd_5" / name).read_bytes() == \
+            (pipeline / "metrics/sgd_5" / name).read_bytes()
+
+
+def test_model_without_cv_writes_no_cv_files(pipeline):
+    assert not (pipeline / "metrics/knn/scores/cv.json").exists()
+    assert not (pipeline / "metrics/knn/predictions/cv.csv").exists()
 
 
 def test_non_iterative_model_has_an_empty_loss_history(pipeline):

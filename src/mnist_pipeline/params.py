@@ -18,14 +18,32 @@ from mnist_pipeline.registry import ESTIMATORS
 
 DATASET_FILES = ("train_images", "train_labels", "test_images", "test_labels")
 NORMALIZE_METHODS = ("scale", "offset", "l2", "standardize")
+RAW_STAGE = "raw"
 NORMALIZE_STAGES = ("normalize", "normalize_deskewed")
 PCA_STAGES = ("pca", "pca_deskewed")
-FEATURE_STAGES = tuple(stage for pair in zip(NORMALIZE_STAGES, PCA_STAGES, strict=True)
-                       for stage in pair)
-"""The stages whose output a model may read, in pipeline order (each normalize stage, then the
-PCA of it); each has a params section of its own name."""
-MODEL_KEYS = ("features", "estimator", "target")
+FEATURE_STAGES = (RAW_STAGE, *(stage for pair in zip(NORMALIZE_STAGES, PCA_STAGES, strict=True)
+                               for stage in pair))
+"""The stages whose output a model may read, in pipeline order (raw pixels, then each normalize
+stage and the PCA of it); each has a params section of its own name."""
+MODEL_KEYS = ("features", "estimator", "target", "cv")
+"""The keys of a ``models`` entry the pipeline reads; every other key is the estimator's."""
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading numbers as YAML 1.2 does (DVC's ruamel.yaml): ``2e-05``,
+    which ``dvc exp run -S key=0.00002`` writes, is a float, not the string YAML 1.1 makes it."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                  |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+                  |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                  |[-+]?\.(?:inf|Inf|INF)
+                  |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
 
 
 class ParamsError(ValueError):
@@ -59,6 +77,12 @@ class Download:
 
 
 @dataclass(frozen=True)
+class Raw:
+    validation: int
+    """The last training images held out as the val split; 0: all of them train the model."""
+
+
+@dataclass(frozen=True)
 class Normalize:
     method: str
     deskew: bool
@@ -87,7 +111,9 @@ class Model:
     estimator: str
     target: int | None
     params: dict[str, Any] = field(default_factory=dict)
-    """The estimator's own parameters: every key of the entry but features/estimator/target."""
+    """The estimator's own parameters: every key of the entry but ``MODEL_KEYS``."""
+    cv: int | None = None
+    """Folds of the cross-validation ``evaluate`` runs on the training split (None: none)."""
 
     @property
     def key(self) -> str:
@@ -99,12 +125,15 @@ class Params:
     dataset: Dataset
     download: Download
     validation: int
+    raw: Raw
     normalize: Normalize
     pca: Pca
     normalize_deskewed: Normalize
     pca_deskewed: Pca
     models: dict[str, Model]
     notebooks: dict[str, float]
+    notebook_cv: dict[str, float]
+    """The cross-validated accuracy a notebook reported, for models with ``cv``."""
     figures: Figures
 
     def normalize_section(self, stage: str) -> Normalize:
@@ -182,7 +211,7 @@ def load_params(path: Path | str) -> Params:
     """Read and validate the whole params file."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a SafeLoader
     except FileNotFoundError:
         raise ParamsError(f"{path}: no such params file") from None
     except yaml.YAMLError as err:
@@ -193,7 +222,7 @@ def load_params(path: Path | str) -> Params:
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     r = _Reader(source)
     top = r.mapping(raw, "", ("dataset", "download", "split", *FEATURE_STAGES, "models",
-                             "notebooks", "figures"))
+                             "notebooks", "notebook_cv", "figures"))
 
     dataset = r.mapping(top["dataset"], "dataset", ("mirrors", "image_shape", "files"))
     mirrors = dataset["mirrors"]
@@ -233,6 +262,13 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
             raise ParamsError(f"{source}: notebooks.{name}: not a model "
                               f"(expected one of: {', '.join(models)})")
         r.number(value, f"notebooks.{name}")
+    notebook_cv = r.mapping(top["notebook_cv"], "notebook_cv")
+    for name, value in notebook_cv.items():
+        if name not in models or models[name].cv is None:
+            with_cv = [n for n, m in models.items() if m.cv is not None]
+            raise ParamsError(f"{source}: notebook_cv.{name}: not a model with cv "
+                              f"(expected one of: {', '.join(with_cv)})")
+        r.number(value, f"notebook_cv.{name}")
     figures = r.mapping(top["figures"], "figures", ("misclassified", "samples_per_digit", "dpi"))
 
     return Params(
@@ -243,10 +279,12 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
             min_rate=r.number(download["min_rate"], "download.min_rate"),
         ),
         validation=r.integer(split["validation"], "split.validation", minimum=1),
+        raw=_parse_raw(r, RAW_STAGE, top[RAW_STAGE]),
         **{stage: _parse_normalize(r, stage, top[stage]) for stage in NORMALIZE_STAGES},
         **{stage: _parse_pca(r, stage, top[stage]) for stage in PCA_STAGES},
         models=models,
         notebooks={name: float(value) for name, value in notebooks.items()},
+        notebook_cv={name: float(value) for name, value in notebook_cv.items()},
         figures=Figures(
             misclassified=r.integer(figures["misclassified"], "figures.misclassified",
                                     minimum=0),
@@ -255,6 +293,11 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
             dpi=r.integer(figures["dpi"], "figures.dpi", minimum=10),
         ),
     )
+
+
+def _parse_raw(r: _Reader, key: str, raw: Any) -> Raw:
+    section = r.mapping(raw, key, ("validation",))
+    return Raw(validation=r.integer(section["validation"], f"{key}.validation", minimum=0))
 
 
 def _parse_normalize(r: _Reader, key: str, raw: Any) -> Normalize:
@@ -289,5 +332,8 @@ def _parse_model(r: _Reader, name: str, entry: Any) -> Model:
         isinstance(target, bool) or not isinstance(target, int) or not 0 <= target <= 9
     ):
         r.fail(f"{key}.target", "a digit 0-9 (or no target for a 10-class model)", target)
+    cv = entry.get("cv")
+    if cv is not None:
+        r.integer(cv, f"{key}.cv", minimum=2)
     params = {k: v for k, v in entry.items() if k not in MODEL_KEYS}
-    return Model(name, features, estimator, target, params)
+    return Model(name, features, estimator, target, params, cv)

@@ -2,7 +2,8 @@
 
 Classes are named by import path and imported only when a model is built, so that reading
 the registry (as the params loader does) costs no scikit-learn import. The one estimator
-defined here, ``CosineNearestNeighbor``, needs no scikit-learn at all.
+defined here, ``CosineNearestNeighbor``, needs no scikit-learn at all; the IDX notebook's
+``GradientDescentLogisticRegression`` has a module of its own (``gradient_descent``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
         "sklearn.linear_model.SGDClassifier", "linear model fitted by SGD", blas_threads=1
     ),
     "dummy": EstimatorSpec("sklearn.dummy.DummyClassifier", "a baseline that ignores its input"),
+    "gradient_descent": EstimatorSpec(
+        "mnist_pipeline.gradient_descent.GradientDescentLogisticRegression",
+        "binary logistic regression by full-batch gradient descent (IDX notebook, from scratch)",
+        blas_threads=1,
+    ),
     "extra_trees": EstimatorSpec(
         "sklearn.ensemble.ExtraTreesClassifier", "extremely randomised trees"
     ),

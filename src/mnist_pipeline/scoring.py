@@ -81,6 +81,22 @@ def split_scores(matrix: np.ndarray, kind: str, split: str,
     return {key: _round(values[key]) for key in keys}
 
 
+def cv_scores(fold_accuracy: Sequence[float], matrix: np.ndarray, kind: str) -> dict[str, float]:
+    """``scores/cv.json`` of a cross-validation: the mean accuracy of the folds (``acc``), their
+    standard deviation (``acc_sd``, ddof 0 as NumPy's ``std``), each fold's (``fold1``...) and
+    the F1 of the cross-validated predictions' confusion ``matrix``: macro for a classifier,
+    the positive class's for a detector, which also gets its precision ``p`` and recall ``r``."""
+    folds = np.asarray(fold_accuracy, dtype=np.float64)
+    values = {"acc": folds.mean(), "acc_sd": folds.std(),
+              **{f"fold{i}": value for i, value in enumerate(folds, start=1)}}
+    precision, recall, f1 = per_class_scores(matrix)
+    if kind == "classifier":
+        values["f1"] = f1.mean()
+    else:
+        values.update(f1=f1[1], p=precision[1], r=recall[1])
+    return {key: _round(value) for key, value in values.items()}
+
+
 def per_class_csv(matrices: dict[str, np.ndarray], names: Sequence[str]) -> str:
     """Each class's accuracy (its recall) on every split: ``class,<split>,...``."""
     recalls = {split: per_class_scores(m)[1] for split, m in matrices.items()}
