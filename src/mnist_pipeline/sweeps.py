@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 UNFINISHED = ("queued", "running")
+DODGE = 0.006
+"""How far apart, as a share of the x range, neighbouring lines are drawn."""
+MAX_TICKS = 20
 SCORES_PATH = re.compile(r"^metrics/([^/]+)/scores/test\.json$")
 
 
@@ -207,7 +210,9 @@ def markdown_report(sweep: Sweep) -> str:
     lines.append("Test accuracy with its 95% Wilson interval.")
     if sweep.models and sweep.unaffected:
         lines.append(f"The same at every point: {', '.join(sweep.unaffected)}.")
-    if not sweep.models:
+    if len(sweep.points) == 1:
+        lines.append("Only one experiment succeeded: no change can be seen.")
+    elif not sweep.models:
         lines.append("No model's test accuracy differs between the experiments.")
     for name in sweep.failed:
         lines.append(f"Failed, not shown: {name} (see `dvc queue logs {name}`).")
@@ -224,19 +229,28 @@ def draw_sweep(sweep: Sweep) -> Figure:
     numeric = all(_order(point.values[0])[0] == 0 for point in sweep.points)
     positions = {key: i for i, key in enumerate(xs_all)}
     groups = list(dict.fromkeys(point.values[1:] for point in sweep.points))
-    for model in sweep.models or sweep.unaffected:
-        for group in groups:
-            line = [p for p in sweep.points if p.values[1:] == group and model in p.scores]
-            if not line:
-                continue
-            xs = [p.values[0] if numeric else positions[_key(p.values[0])] for p in line]
-            acc = [100 * p.scores[model].acc for p in line]
-            low = [100 * (p.scores[model].acc - p.scores[model].lo) for p in line]
-            high = [100 * (p.scores[model].hi - p.scores[model].acc) for p in line]
-            label = model if not group else f"{model}, {sweep.params[1]}={_cell(group[0])}"
-            ax.errorbar(xs, acc, yerr=[low, high], marker="o", markersize=4, capsize=3,
-                        label=label)
-    if not numeric:
+    lines = [(model, group) for model in sweep.models or sweep.unaffected for group in groups]
+    # Each line is shifted sideways a little, so that error bars at one x do not hide each
+    # other; the ticks stay on the swept values.
+    xvalues = [p.values[0] for p in sweep.points] if numeric else list(positions.values())
+    span = (max(xvalues) - min(xvalues)) or 1
+    for index, (model, group) in enumerate(lines):
+        line = [p for p in sweep.points if p.values[1:] == group and model in p.scores]
+        if not line:
+            continue
+        shift = (index - (len(lines) - 1) / 2) * span * DODGE
+        xs = [(p.values[0] if numeric else positions[_key(p.values[0])]) + shift for p in line]
+        acc = [100 * p.scores[model].acc for p in line]
+        low = [100 * (p.scores[model].acc - p.scores[model].lo) for p in line]
+        high = [100 * (p.scores[model].hi - p.scores[model].acc) for p in line]
+        label = model if not group else f"{model}, {sweep.params[1]}={_cell(group[0])}"
+        ax.errorbar(xs, acc, yerr=[low, high], marker="o", markersize=4, capsize=3,
+                    label=label)
+    if numeric:
+        ticks = sorted(set(xvalues))
+        if len(ticks) <= MAX_TICKS:
+            ax.set_xticks(ticks, [_cell(v) for v in ticks])
+    else:
         ax.set_xticks(range(len(xs_all)), [_cell(json.loads(k)) for k in xs_all])
     ax.set_xlabel(sweep.params[0])
     ax.set_ylabel("test accuracy (%), 95% interval")
