@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mnist_pipeline.drawing import save_png
 from mnist_pipeline.files import write_text
-from mnist_pipeline.scores import RevisionError
+from mnist_pipeline.revisions import RevisionError
 from mnist_pipeline.sweeps import (
     SweepError,
     build_sweep,

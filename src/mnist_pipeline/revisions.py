@@ -86,10 +86,12 @@ def resolve(repo: Path, name: str) -> Revision:
     repo = Path(repo)
     if name == WORKSPACE:
         return Revision(repo, name, None)
+    if not name or name.startswith("-"):
+        raise RevisionError(f"{name!r}: not a revision name")
     if _git(repo, "rev-parse", "--git-dir").returncode != 0:
         raise RevisionError(f"{repo}: not a git repository")
     parsed = _git(repo, "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}")
-    if parsed.returncode == 0 and not name.startswith("-"):
+    if parsed.returncode == 0:
         return Revision(repo, name, parsed.stdout.decode().strip())
     commits = experiment_refs(repo).get(name, [])
     if len(commits) == 1:
