@@ -94,3 +94,8 @@ def test_models_are_those_of_params_with_scores_then_other_scored_folders(tmp_pa
     assert scored_models(revision) == ["zeta", "alpha", "orphan"]
     assert model_specs(revision)["alpha"] == ModelSpec("alpha", "normalize", "sgd", 5)
     assert list_dir(revision, "metrics") == ["alpha", "orphan", "zeta"]
+
+
+def test_a_name_that_git_would_take_for_an_option_is_refused(repo: Path):
+    with pytest.raises(RevisionError, match=r"^'--all': not a revision name$"):
+        resolve(repo, "--all")

@@ -184,3 +184,14 @@ def test_help_explains_the_refusal_and_the_failed_experiments():
 def test_states_are_read_case_insensitively(state: str):
     shown = exp_show(experiment("x", state, params(20)))
     assert parse_exp_show(shown)[0].state == state.lower()
+
+
+def test_a_single_successful_experiment_says_no_change_can_be_seen(tmp_path: Path):
+    shown = exp_show(experiment("only", "success", params(20), {"knn": 0.95}),
+                     experiment("broken", "failed", params(0), error=True))
+    result = run_sweep(tmp_path, shown)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-2:] == [
+        "Only one experiment succeeded: no change can be seen.",
+        "Failed, not shown: broken (see `dvc queue logs broken`).",
+    ]
