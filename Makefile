@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: repro test lint results clean-venv
+.PHONY: repro test lint results leaderboard compare sweep clean-venv
 
 # The pipeline alone: what `make repro` needs.
 $(VENV)/.installed: pyproject.toml
@@ -30,9 +30,24 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	ruff check .
 
-## Rewrite the README's Results table from metrics/.
+## Rewrite the README's Results table from metrics/ (the leaderboard as Markdown).
 results: $(VENV)/.installed
-	python src/results.py --metrics metrics --params params.yaml --readme README.md
+	python src/leaderboard.py --readme README.md
+
+## Print one row per model of the workspace, sorted: `make leaderboard REV=<git rev or exp>`.
+REV ?= workspace
+leaderboard: $(VENV)/.installed
+	python src/leaderboard.py --rev $(REV)
+
+## Paired test of every model between two revisions: `make compare A=main B=<branch or exp>`.
+A ?= HEAD
+B ?= workspace
+compare: $(VENV)/.installed
+	python src/compare.py $(A) $(B)
+
+## Report the finished `dvc exp` sweep of this commit: plots/sweep/sweep.png and sweep.md.
+sweep: $(VENV)/.installed
+	python src/sweep.py --out plots/sweep
 
 clean-venv:
 	rm -rf $(VENV)

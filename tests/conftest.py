@@ -238,3 +238,57 @@ def commit_results(repo: Path, message: str) -> None:
     """Commit everything: dvc's autostage adds dvc.lock, not the `cache: false` files."""
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", message)
+
+
+# Small git repositories holding metrics/<model>/scores and predictions, as evaluate writes them
+
+
+CLASSIFIER_TEST = {"acc": 0.9708, "acc_lo": 0.9673, "acc_hi": 0.9739, "f1": 0.9706}
+DETECTOR_TEST = {"acc": 0.9658, "acc_lo": 0.9621, "acc_hi": 0.9692, "f1": 0.8217, "p": 0.768,
+                 "r": 0.8834, "ap": 0.9097}
+
+
+def init_git_repo(path: Path) -> Path:
+    """An empty git repository with branch main."""
+    path.mkdir(parents=True, exist_ok=True)
+    run_tool("git", "init", "-q", "-b", "main", cwd=path)
+    return path
+
+
+def write_model_files(repo: Path, name: str, *, test: dict | None = None,
+                      val: dict | None = None,
+                      predictions: list[tuple[str, str]] | None = None) -> None:
+    """Write metrics/<name>/scores/{test,val}.json and predictions/test.csv (those given)."""
+    folder = repo / "metrics" / name
+    if test is not None:
+        (folder / "scores").mkdir(parents=True, exist_ok=True)
+        (folder / "scores" / "test.json").write_text(json.dumps(test, indent=2) + "\n")
+    if val is not None:
+        (folder / "scores").mkdir(parents=True, exist_ok=True)
+        (folder / "scores" / "val.json").write_text(json.dumps(val, indent=2) + "\n")
+    if predictions is not None:
+        (folder / "predictions").mkdir(parents=True, exist_ok=True)
+        rows = "".join(f"{actual},{predicted}\n" for actual, predicted in predictions)
+        (folder / "predictions" / "test.csv").write_text("actual,predicted\n" + rows)
+
+
+def write_models_params(repo: Path, models: dict[str, dict],
+                        notebooks: dict[str, float] | None = None) -> None:
+    """A params.yaml holding only ``models`` (and ``notebooks``)."""
+    params: dict = {"models": models}
+    if notebooks:
+        params["notebooks"] = notebooks
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def commit_all(repo: Path, message: str) -> str:
+    """Commit everything in ``repo``; the new commit's hash."""
+    run_tool("git", "add", "-A", cwd=repo)
+    run_tool("git", "commit", "-q", "-m", message, cwd=repo)
+    return run_tool("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
+
+
+def add_experiment_ref(repo: Path, baseline: str, name: str, commit: str) -> None:
+    """Point refs/exps/<2>/<38>/<name> at ``commit``, as `dvc exp run` does."""
+    ref = f"refs/exps/{baseline[:2]}/{baseline[2:]}/{name}"
+    run_tool("git", "update-ref", ref, commit, cwd=repo)

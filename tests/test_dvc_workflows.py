@@ -39,6 +39,7 @@ from conftest import (
     make_small_repo,
     params_of,
     ran,
+    run_script,
     shown,
     tool_env,
 )
@@ -516,3 +517,145 @@ def test_push_run_cache_alone_pushes_the_outputs_too(shared: dict):
         shown(push_run_cache))
     assert "Everything is up to date." in push.stdout, shown(push_run_cache, push)
     assert any((shared["remote"] / "runs").rglob("*")), shown(push_run_cache)
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. Leaderboard, compare and sweep (src/leaderboard.py, src/compare.py, src/sweep.py) on real
+# branches, experiments and queues
+
+
+COMPARE_ROW = re.compile(r"^(\S+)\s+([\d.]+)%\s+([\d.]+)%\s+([+-][\d.]+)\s+(\d+)\s+(\d+)\s+(\S+)"
+                         r"\s+(significant|not significant)$", re.MULTILINE)
+
+
+def compare_rows(result: subprocess.CompletedProcess) -> dict[str, tuple[str, ...]]:
+    """compare's table as {model: (A acc, B acc, B - A, right in A only, right in B only, p,
+    verdict)}."""
+    return {row[0]: row[1:] for row in COMPARE_ROW.findall(result.stdout)}
+
+
+def committed_predictions(repo: Path, rev: str, model: str) -> list[tuple[str, str]]:
+    text = git(repo, "show", f"{rev}:metrics/{model}/predictions/test.csv").stdout
+    return [tuple(line.split(",")) for line in text.splitlines()[1:]]
+
+
+@pytest.fixture(scope="module")
+def knn_k1_branch(cold: Run, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`main` plus a branch `knn-k1` with `models.knn.k: 1`, reproduced and committed."""
+    repo = copy_of(cold.repo, tmp_path_factory.mktemp("knn-k1") / "repo")
+    git(repo, "checkout", "-q", "-b", "knn-k1")
+    set_param(repo, "models.knn.k", 1)
+    dvc(repo, "repro")
+    commit_results(repo, "models.knn.k: 1")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def sweep_with_failure(cold: Run, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """One queued experiment that succeeds (pca.n=20) and one that fails (pca.n=0 is refused
+    by the params check), both run by the queue."""
+    repo = copy_of(cold.repo, tmp_path_factory.mktemp("sweep-failure") / "repo")
+    dvc(repo, "exp", "run", "--queue", "-n", "n20", "-S", "pca.n=20")
+    dvc(repo, "exp", "run", "--queue", "-n", "broken", "-S", "pca.n=0")
+    dvc(repo, "queue", "start", "-j", "2")
+    try:
+        states = wait_for_queue(repo, {"n20", "broken"})
+        yield {"repo": repo, "states": states}
+    finally:
+        stop_queue_workers(repo)
+
+
+def test_compare_of_two_identical_revisions_gives_no_flips_and_p_1(reproduced: Path):
+    git(reproduced, "branch", "same")
+    result = run_script("compare", "main", "same", cwd=reproduced)
+    assert result.returncode == 0, shown(result)
+    rows = compare_rows(result)
+    assert sorted(rows) == sorted(params_of(reproduced)["models"]), shown(result)
+    assert {row[2:] for row in rows.values()} == {("+0.00", "0", "0", "1.000",
+                                                   "not significant")}, shown(result)
+
+
+def test_compare_knn_k1_vs_k4_counts_the_flips_with_scipys_binomial_p_value(
+        knn_k1_branch: Path):
+    from scipy.stats import binomtest
+
+    from mnist_pipeline.comparison import compare
+    from mnist_pipeline.revisions import resolve
+
+    result = run_script("compare", "main", "knn-k1", cwd=knn_k1_branch)
+    assert result.returncode == 0, shown(result)
+    a = committed_predictions(knn_k1_branch, "main", "knn")
+    b = committed_predictions(knn_k1_branch, "knn-k1", "knn")
+    only_a = sum(pa == actual != pb for (actual, pa), (_, pb) in zip(a, b, strict=True))
+    only_b = sum(pb == actual != pa for (actual, pa), (_, pb) in zip(a, b, strict=True))
+    assert only_a + only_b > 0, "k=1 and k=4 predicted the same on every image"
+    expected_p = binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue
+    knn = compare(resolve(knn_k1_branch, "main"), resolve(knn_k1_branch, "knn-k1"),
+                  ["knn"]).models[0]
+    assert (knn.only_a, knn.only_b) == (only_a, only_b)
+    assert knn.p_value == pytest.approx(expected_p, rel=1e-12)
+    rows = compare_rows(result)
+    assert rows["knn"][3:5] == (str(only_a), str(only_b)), shown(result)
+    others = {name: row for name, row in rows.items() if name != "knn"}
+    assert {row[3:5] for row in others.values()} == {("0", "0")}, shown(result)
+
+
+def test_compare_and_leaderboard_read_a_dvc_experiment_by_name(pca_experiment: Run):
+    repo, ran_exp = pca_experiment
+    name = re.search(r"^Ran experiment\(s\): (\S+)", ran_exp.stdout, re.MULTILINE)[1]
+    result = run_script("compare", "main", name, cwd=repo)
+    assert result.returncode == 0, shown(result)
+    rows = compare_rows(result)
+    assert sorted(rows) == sorted(params_of(repo)["models"]), shown(result)
+    changed = {model for model, row in rows.items() if row[3:5] != ("0", "0")}
+    assert changed <= set(models_on(repo, "pca")), shown(result)
+    board = run_script("leaderboard", "--rev", name, cwd=repo)
+    assert board.returncode == 0, shown(board)
+    assert len(board.stdout.splitlines()) == 1 + len(params_of(repo)["models"]), shown(board)
+
+
+def test_compare_and_leaderboard_work_in_a_plain_git_clone(cold: Run, tmp_path: Path):
+    """Everything they read is in git: a clone with no DVC cache or remote is enough."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", cold.repo, clone)
+    board = run_script("leaderboard", "--rev", "HEAD", cwd=clone)
+    result = run_script("compare", "HEAD", "workspace", cwd=clone)
+    assert (board.returncode, result.returncode) == (0, 0), shown(board, result)
+    assert len(compare_rows(result)) == len(params_of(clone)["models"]), shown(result)
+
+
+def test_sweep_of_a_queued_pca_n_20_40_reports_both_points(pca_queue: dict, tmp_path: Path):
+    repo = pca_queue["repo"]
+    result = run_script("sweep", "--out", tmp_path / "sweep", cwd=repo)
+    assert result.returncode == 0, shown(result)
+    lines = result.stdout.splitlines()
+    header = lines[0].strip("| ").split(" | ")
+    assert header[:2] == ["pca.n", "experiment"], shown(result)
+    assert set(header[2:]) <= set(models_on(repo, "pca")) and "knn" in header, shown(result)
+    assert [line.split(" | ")[0] for line in lines[2:4]] == ["| 20", "| 40"], shown(result)
+    assert {line.split(" | ")[1] for line in lines[2:4]} == pca_queue["names"]
+    assert (tmp_path / "sweep" / "sweep.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "sweep" / "sweep.md").read_text() == result.stdout
+
+
+def test_sweep_refuses_while_an_experiment_is_still_queued(cold: Run, tmp_path: Path):
+    repo = copy_of(cold.repo, tmp_path / "repo")
+    dvc(repo, "exp", "run", "--queue", "-n", "waiting", "-S", "pca.n=30")
+    result = run_script("sweep", "--out", tmp_path / "sweep", cwd=repo)
+    assert (result.returncode, result.stdout) == (1, ""), shown(result)
+    assert result.stderr == (
+        "sweep: error: 1 experiment(s) not finished: waiting (queued); wait until "
+        "`dvc queue status` shows none queued or running\n"), shown(result)
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_sweep_names_a_failed_experiment_and_points_to_its_queue_logs(
+        sweep_with_failure: dict, tmp_path: Path):
+    assert sweep_with_failure["states"] == {"n20": "Success", "broken": "Failed"}
+    result = run_script("sweep", "--out", tmp_path / "sweep", cwd=sweep_with_failure["repo"])
+    assert result.returncode == 0, shown(result)
+    assert result.stderr == ("sweep: warning: experiment broken failed and is left out; see "
+                             "`dvc queue logs broken`\n"), shown(result)
+    assert result.stdout.splitlines()[2].startswith("| 20 | n20 | "), shown(result)
+    assert result.stdout.splitlines()[-1] == (
+        "Failed, not shown: broken (see `dvc queue logs broken`).")

@@ -1,0 +1,148 @@
+"""Paired comparison of each model between two revisions, from their committed test
+predictions: the accuracies, the test images only one side got right, and the exact McNemar
+test of whether the two really differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mnist_pipeline.revisions import Revision, RevisionError, scored_models
+from mnist_pipeline.scores import Predictions, percent, read_predictions
+from mnist_pipeline.significance import mcnemar_exact
+
+LEVEL = 0.05
+"""The significance level of the verdict."""
+
+HEADER = ("model", "A acc", "B acc", "B - A (points)", "right in A only", "right in B only",
+          "McNemar p", "at 5%")
+
+
+class ComparisonError(ValueError):
+    """The two revisions' predictions cannot be paired."""
+
+
+@dataclass(frozen=True)
+class ModelComparison:
+    """One model's paired result: ``only_a`` images right in A and wrong in B, ``only_b`` the
+    reverse, out of ``total`` test images."""
+
+    name: str
+    total: int
+    correct_a: int
+    correct_b: int
+    only_a: int
+    only_b: int
+    p_value: float
+
+    @property
+    def acc_a(self) -> float:
+        return self.correct_a / self.total
+
+    @property
+    def acc_b(self) -> float:
+        return self.correct_b / self.total
+
+    @property
+    def difference_points(self) -> float:
+        """B's accuracy minus A's, in percentage points."""
+        return 100 * (self.correct_b - self.correct_a) / self.total
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < LEVEL
+
+    def cells(self) -> tuple[str, ...]:
+        """The row's text, one string per column of ``HEADER``."""
+        return (self.name, percent(self.acc_a), percent(self.acc_b),
+                f"{self.difference_points:+.2f}", str(self.only_a), str(self.only_b),
+                format_p(self.p_value), "significant" if self.significant else "not significant")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every model of both revisions compared, and the models only one of them has."""
+
+    a: Revision
+    b: Revision
+    models: tuple[ModelComparison, ...]
+    added: tuple[str, ...]
+    """Models in B and not in A."""
+    removed: tuple[str, ...]
+    """Models in A and not in B."""
+
+
+def format_p(p: float) -> str:
+    """A p-value with three decimals, or in scientific notation below 0.001."""
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+def pair(name: str, a: Predictions, b: Predictions) -> ModelComparison:
+    """Pair one model's predictions image by image. ComparisonError unless both list the same
+    true classes in the same order (the same test set)."""
+    if a.actual != b.actual:
+        raise ComparisonError(
+            f"{name}: the `actual` columns of predictions/test.csv differ between A and B "
+            f"({len(a.actual)} and {len(b.actual)} rows): not the same test images, so the "
+            "predictions cannot be paired")
+    if not a.actual:
+        raise ComparisonError(f"{name}: predictions/test.csv has no rows")
+    right_a, right_b = a.correct, b.correct
+    only_a = sum(ra and not rb for ra, rb in zip(right_a, right_b, strict=True))
+    only_b = sum(rb and not ra for ra, rb in zip(right_a, right_b, strict=True))
+    return ModelComparison(name=name, total=len(a.actual), correct_a=sum(right_a),
+                           correct_b=sum(right_b), only_a=only_a, only_b=only_b,
+                           p_value=mcnemar_exact(only_a, only_b))
+
+
+def _predictions(revision: Revision, name: str) -> Predictions:
+    found = read_predictions(revision, name)
+    if found is None:
+        raise RevisionError(f"metrics/{name}/predictions/test.csv: missing at {revision.label}; "
+                            "run `dvc repro` first")
+    return found
+
+
+def compare(a: Revision, b: Revision, only: Sequence[str] | None = None) -> Comparison:
+    """Compare every model that has scores in both revisions (or only the models ``only``
+    names), in A's order. RevisionError for a name of ``only`` that neither revision has."""
+    in_a, in_b = scored_models(a), scored_models(b)
+    if only:
+        unknown = [name for name in only if name not in in_a and name not in in_b]
+        if unknown:
+            raise RevisionError(f"{unknown[0]}: no such model at {a.label} or {b.label}")
+        in_a = [name for name in in_a if name in only]
+        in_b = [name for name in in_b if name in only]
+    both = [name for name in in_a if name in in_b]
+    return Comparison(
+        a=a, b=b,
+        models=tuple(pair(name, _predictions(a, name), _predictions(b, name)) for name in both),
+        added=tuple(name for name in in_b if name not in in_a),
+        removed=tuple(name for name in in_a if name not in in_b),
+    )
+
+
+def format_comparison(comparison: Comparison) -> str:
+    """The comparison as a text table for a terminal, then the added and removed models."""
+    lines = [f"A: {comparison.a.label}", f"B: {comparison.b.label}"]
+    if comparison.models:
+        table = [HEADER, *(m.cells() for m in comparison.models)]
+        widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
+        lines.append("")
+        for row in table:
+            cells = [row[0].ljust(widths[0]),
+                     *(cell.rjust(w) for cell, w in zip(row[1:-1], widths[1:-1], strict=True)),
+                     row[-1]]
+            lines.append("  ".join(cells).rstrip())
+        total = {m.total for m in comparison.models}
+        lines.append("")
+        lines.append(f"Paired on {'/'.join(map(str, sorted(total)))} test images; exact "
+                     "two-sided McNemar test, significant if p < 0.05.")
+    else:
+        lines.append("no model present in both")
+    if comparison.added:
+        lines.append(f"added (only in B): {', '.join(comparison.added)}")
+    if comparison.removed:
+        lines.append(f"removed (only in A): {', '.join(comparison.removed)}")
+    return "\n".join(lines) + "\n"

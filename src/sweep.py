@@ -1,0 +1,74 @@
+"""Report a finished `dvc exp` sweep: a PNG with the swept parameter on x and each affected
+model's test accuracy with its 95% Wilson interval on y, and the same as a Markdown table
+(printed, and written to OUT/sweep.md beside OUT/sweep.png).
+
+The swept parameter is the params.yaml key that differs between the experiments of the
+commit checked out (or --param). With two, the second gives one line per value. Only models
+whose test accuracy differs between the experiments are drawn. The report refuses while any
+experiment is queued or running; failed experiments are named and left out.
+
+Example:
+  dvc exp run --queue -S 'pca.n=range(10,101,10)'
+  dvc queue start -j 2
+  python src/sweep.py --out plots/sweep
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from mnist_pipeline.drawing import save_png
+from mnist_pipeline.files import write_text
+from mnist_pipeline.revisions import RevisionError
+from mnist_pipeline.sweeps import (
+    SweepError,
+    build_sweep,
+    draw_sweep,
+    markdown_report,
+    parse_exp_show,
+    run_exp_show,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="sweep", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--param", action="append", default=[], metavar="KEY",
+                        help="the swept params.yaml key, e.g. pca.n (twice for a grid: x, then "
+                             "one line per value); default: the keys that differ")
+    parser.add_argument("--out", type=Path, default=Path("plots/sweep"),
+                        help="folder for sweep.png and sweep.md (default: plots/sweep)")
+    parser.add_argument("--all-baselines", action="store_true",
+                        help="include experiments of every commit, not only of HEAD")
+    parser.add_argument("--from-json", type=Path, metavar="FILE",
+                        help="read this saved `dvc exp show --json` output instead of "
+                             "running dvc")
+    parser.add_argument("--dpi", type=int, default=100, help="pixels per inch of the PNG")
+    args = parser.parse_args(argv)
+    try:
+        if args.from_json is not None:
+            data = json.loads(args.from_json.read_text())
+        else:
+            data = run_exp_show(Path.cwd(), args.all_baselines)
+        experiments = parse_exp_show(data, args.all_baselines)
+        for exp in experiments:
+            if exp.state == "failed":
+                print(f"sweep: warning: experiment {exp.name} failed and is left out; see "
+                      f"`dvc queue logs {exp.name}`", file=sys.stderr)
+        sweep = build_sweep(experiments, args.param)
+        report = markdown_report(sweep)
+        save_png(draw_sweep(sweep), args.out / "sweep.png", args.dpi)
+        write_text(args.out / "sweep.md", report)
+    except (SweepError, RevisionError, OSError, json.JSONDecodeError) as err:
+        print(f"sweep: error: {err}", file=sys.stderr)
+        return 1
+    sys.stdout.write(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
