@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -292,3 +293,14 @@ def add_experiment_ref(repo: Path, baseline: str, name: str, commit: str) -> Non
     """Point refs/exps/<2>/<38>/<name> at ``commit``, as `dvc exp run` does."""
     ref = f"refs/exps/{baseline[:2]}/{baseline[2:]}/{name}"
     run_tool("git", "update-ref", ref, commit, cwd=repo)
+
+
+def wait_for_temp_file(folder: Path, seconds: float = 20.0) -> Path:
+    """The first temporary file to appear anywhere under ``folder`` (polled, bounded)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = [p for p in folder.rglob(".*.tmp") if p.is_file()]
+        if found:
+            return found[0]
+        time.sleep(0.02)
+    raise AssertionError(f"no temporary file appeared under {folder} in {seconds} s")

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import wait_for_temp_file
 
 import download
 from mnist_pipeline.fetch import CHUNK, FetchError, fetch_file
@@ -614,17 +615,6 @@ def test_stage_help_exits_0():
     assert result.returncode == 0
     assert result.stdout.startswith("usage: download [-h] --params PARAMS --out OUT")
     assert "sha256" in result.stdout
-
-
-def wait_for_temp_file(folder: Path, seconds: float = 10.0) -> Path:
-    """The first temporary file to appear anywhere under ``folder`` (polled, bounded)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = [p for p in folder.rglob(".*.tmp") if p.is_file()]
-        if found:
-            return found[0]
-        time.sleep(0.02)
-    raise AssertionError(f"no temporary file appeared under {folder} in {seconds} s")
 
 
 def test_sigterm_during_a_download_removes_its_temporary_folder(http: Http, tmp_path: Path):

@@ -13,14 +13,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, run_tool, tool_env
+from conftest import REPO, run_tool, tool_env, wait_for_temp_file
 
 from mnist_pipeline.files import TEMP_PATTERN, atomic_file
 
@@ -130,16 +129,6 @@ def small_project(repo: Path) -> Path:
     run_tool("git", "add", "-A", cwd=repo)
     run_tool("git", "commit", "-q", "-m", "reproduced", cwd=repo)
     return repo
-
-
-def wait_for_temp_file(folder: Path, seconds: float = 20.0) -> Path:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = [p for p in folder.rglob(".*.tmp") if p.is_file()]
-        if found:
-            return found[0]
-        time.sleep(0.02)
-    raise AssertionError(f"no temporary file appeared under {folder} in {seconds} s")
 
 
 @pytest.mark.slow

@@ -35,6 +35,7 @@ from conftest import (
     isolated_dvc_environment,
     make_small_repo,
     ran,
+    run_script,
     shown,
     tool_env,
 )
@@ -201,8 +202,8 @@ def team(server: S3Server, tmp_path_factory: pytest.TempPathFactory,
     steps["exp apply"] = dvc(b, "exp", "apply", name[1])
     steps["pull"] = dvc(b, "pull", timeout=PUSH_TIMEOUT)
     steps["repro after apply"] = dvc(b, "repro")
-    # 5. (The project's compare tool, between main and the pulled experiment, goes here once
-    #    it has landed.)
+    # 5. B compares main with the pulled experiment, image by image, from git alone.
+    steps["compare"] = run_script("compare", "main", name[1], cwd=b)
     report(request, [
         f"team remote: server rclone serve s3 on {server.endpoint}",
         f"team remote: objects after `dvc push` {outputs_bytes:,} bytes; after "
@@ -229,6 +230,16 @@ def machine_a(team: dict, tmp_path: Path) -> Path:
 
 # ---------------------------------------------------------------------------------------------
 # The team workflow
+
+
+def test_teammate_compares_main_with_the_pulled_experiment(team: dict):
+    result = team["steps"]["compare"]
+    assert result.returncode == 0, shown(result)
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()
+            if line.split() and line.split()[0] in ("knn", "nearest_pca", "svm")}
+    assert set(rows) == {"knn", "nearest_pca", "svm"}, shown(result)
+    assert rows["svm"][-2:] == ["not", "significant"] and rows["svm"][4:6] == ["0", "0"]
+    assert f"B: {team['exp']} (" in result.stdout
 
 
 def test_committed_dvc_config_holds_only_the_remote_url_and_endpoint(team: dict,
