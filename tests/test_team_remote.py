@@ -286,7 +286,8 @@ def test_pushed_experiment_is_listed_by_exp_show_on_the_other_machine(team: dict
     pulled = team["b_experiments"].get(team["exp"])
     assert pulled is not None, f"{team['exp']} not in {sorted(team['b_experiments'])}"
     assert pulled["params"]["pca"]["n"] == 40
-    assert pulled["metrics"]["metrics/pca.json"]["n_components"] == 40
+    assert pulled["metrics"]["metrics/knn/scores/test.json"] == json.loads(
+        team["exp_metrics"]["knn/scores/test.json"])
 
 
 def test_applied_experiment_is_restored_without_recomputation(team: dict):
