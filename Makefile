@@ -45,9 +45,9 @@ B ?= workspace
 compare: $(VENV)/.installed
 	python src/compare.py $(A) $(B)
 
-## Report the finished `dvc exp` sweep of this commit: plots/sweep/sweep.png and sweep.md.
+## Report the finished `dvc exp` sweep of this commit: build/sweep/sweep.png and sweep.md.
 sweep: $(VENV)/.installed
-	python src/sweep.py --out plots/sweep
+	python src/sweep.py --out build/sweep
 
 clean-venv:
 	rm -rf $(VENV)

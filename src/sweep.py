@@ -10,7 +10,7 @@ experiment is queued or running; failed experiments are named and left out.
 Example:
   dvc exp run --queue -S 'pca.n=range(10,101,10)'
   dvc queue start -j 2
-  python src/sweep.py --out plots/sweep
+  python src/sweep.py --out build/sweep
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--param", action="append", default=[], metavar="KEY",
                         help="the swept params.yaml key, e.g. pca.n (twice for a grid: x, then "
                              "one line per value); default: the keys that differ")
-    parser.add_argument("--out", type=Path, default=Path("plots/sweep"),
-                        help="folder for sweep.png and sweep.md (default: plots/sweep)")
+    parser.add_argument("--out", type=Path, default=Path("build/sweep"),
+                        help="folder for sweep.png and sweep.md (default: build/sweep)")
     parser.add_argument("--all-baselines", action="store_true",
                         help="include experiments of every commit, not only of HEAD")
     parser.add_argument("--from-json", type=Path, metavar="FILE",
