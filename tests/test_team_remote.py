@@ -78,7 +78,7 @@ def use_server_locally(repo: Path, endpoint: str, server: S3Server,
                           ("access_key_id", credentials.access_key_id),
                           ("secret_access_key", secret or credentials.secret_access_key),
                           ("region", "us-east-1")):
-        dvc(repo, "remote", "modify", "--local", REMOTE, option, value)
+        dvc(repo, "remote", "modify", "--local", REMOTE, option, "--", value)
 
 
 def workspace(repo: Path) -> dict[str, bytes]:

@@ -61,8 +61,9 @@ class Credentials:
 
     @classmethod
     def generate(cls) -> Credentials:
-        """Fresh random credentials, never the same twice."""
-        return cls(f"team-{secrets.token_hex(6)}", secrets.token_urlsafe(24))
+        """Fresh random credentials, never the same twice; hex digits only, so that no secret
+        starts with "-" and reads as an option on a command line."""
+        return cls(f"team-{secrets.token_hex(6)}", secrets.token_hex(24))
 
     @classmethod
     def from_env_or_generate(cls, env: dict[str, str] | None = None) -> Credentials:
