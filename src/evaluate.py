@@ -48,21 +48,24 @@ def positive_scores(estimator, x: np.ndarray) -> tuple[np.ndarray, str, float]:
 def cross_validation(model: Model, features: Path) -> tuple[dict[str, float], np.ndarray,
                                                              np.ndarray]:
     """The gist's k-fold cross-validation of ``model`` (``model.cv`` folds) on the training
-    split of ``features``: scikit-learn's ``cross_val_score(..., scoring="accuracy")`` and
-    ``cross_val_predict``, each with ``cv=model.cv``, i.e. the same unshuffled stratified
-    folds for a classifier. Returns ``scores/cv.json``'s values, the labels and the
+    split of ``features``, with scikit-learn's ``cv=model.cv`` folds (unshuffled and stratified
+    for a classifier). One ``cross_val_predict`` fits the k models; each fold's accuracy is that
+    of its own predictions, what ``cross_val_score(..., scoring="accuracy")`` would get by
+    fitting the same k models again. Returns ``scores/cv.json``'s values, the labels and the
     cross-validated predictions, one per training image in order."""
-    from sklearn.model_selection import cross_val_predict, cross_val_score
+    from sklearn.model_selection import check_cv, cross_val_predict
 
     data = load_arrays(features / "train.npz", ("X", "y"))
     y_true = task_labels(data["y"], model.target)
     estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
+    folds = check_cv(model.cv, y_true, classifier=True)
     with blas_threads(model.estimator):
-        folds = cross_val_score(estimator, data["X"], y_true, cv=model.cv, scoring="accuracy")
-        y_pred = cross_val_predict(estimator, data["X"], y_true, cv=model.cv)
+        y_pred = cross_val_predict(estimator, data["X"], y_true, cv=folds)
+    fold_accuracy = [float(np.mean(y_pred[test] == y_true[test]))
+                     for _, test in folds.split(data["X"], y_true)]
     matrix = confusion(y_true, y_pred, len(class_names(model.target)))
     kind = "classifier" if model.target is None else "detector"
-    return cv_scores(folds, matrix, kind), y_true, y_pred
+    return cv_scores(fold_accuracy, matrix, kind), y_true, y_pred
 
 
 def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, out: Path) -> None:
@@ -79,6 +82,7 @@ def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, o
     scores: dict[str, dict[str, float]] = {}
     matrices: dict[str, np.ndarray] = {}
     arrays: dict[str, np.ndarray] = {}
+    labels: dict[str, np.ndarray] = {}
     curve = np.empty(0), np.empty(0), np.empty(0)
     started = time.perf_counter()
     for split in EVAL_SPLITS:
@@ -86,7 +90,7 @@ def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, o
         if len(data["y"]) == 0:
             log.info("%s: no %s split in %s, not scored", model.name, split, features)
             continue
-        y_true = task_labels(data["y"], model.target)
+        y_true = labels[split] = task_labels(data["y"], model.target)
         ap = None
         with blas_threads(model.estimator):
             y_pred = predict_rows(model.estimator, estimator, data["X"])
@@ -119,8 +123,7 @@ def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, o
         for split, values in scores.items():
             write_json(tmp / f"{split}.json", values)
     with atomic_dir(metrics_dir / "predictions") as tmp:
-        test_labels = task_labels(load_arrays(features / "test.npz", ("y",))["y"], model.target)
-        write_text(tmp / "test.csv", predictions_csv(test_labels, arrays["test_pred"], names))
+        write_text(tmp / "test.csv", predictions_csv(labels["test"], arrays["test_pred"], names))
         if cv_predictions is not None:
             write_text(tmp / "cv.csv", predictions_csv(*cv_predictions, names))
     ordered = {split: matrices[split] for split in ("test", "val") if split in matrices}
