@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import yaml
 
+from mnist_pipeline.files import save_arrays
 from mnist_pipeline.idx import read_idx, write_idx
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,6 +77,23 @@ def mnist_slice() -> dict[str, np.ndarray]:
     arrays = {role: read_idx(SHIPPED_MNIST / name) for role, name in FILE_NAMES.items()}
     return {role: a[:1200] if role.startswith("train") else a[:300]
             for role, a in arrays.items()}
+
+
+def write_decoded_slice(root: Path, mnist_slice: dict[str, np.ndarray]) -> None:
+    """Write the slice as the decode stage would: ``root/stages/decode/{train,test}.npz``."""
+    decoded = root / "stages/decode"
+    decoded.mkdir(parents=True)
+    for split in ("train", "test"):
+        save_arrays(decoded / f"{split}.npz", {"images": mnist_slice[f"{split}_images"],
+                                               "labels": mnist_slice[f"{split}_labels"]})
+
+
+def run_stages(root: Path, params: Path, steps: list[tuple[str | Path, ...]]) -> None:
+    """Run each ``(script, *args)`` with ``--params params`` in ``root``, as DVC would; fail
+    with the script's stderr at the first that does not exit 0."""
+    for script, *args in steps:
+        result = run_script(str(script), "--params", params, *args, cwd=root)
+        assert result.returncode == 0, f"{script}: {result.stderr}"
 
 
 def write_dataset(folder: Path, arrays: dict[str, np.ndarray]) -> dict:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_script
+from conftest import run_script, run_stages, write_decoded_slice
 
 from mnist_pipeline.files import load_arrays, save_arrays
 
@@ -25,12 +25,7 @@ def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
     params = root / "params.yaml"
     params.write_text(yaml.safe_dump({**repo_params, "models": {"gd_4": GD_4}, "notebooks": {},
                                       "notebook_cv": {}}, sort_keys=False))
-    decoded = root / "stages/decode"
-    decoded.mkdir(parents=True)
-    save_arrays(decoded / "train.npz", {"images": mnist_slice["train_images"],
-                                        "labels": mnist_slice["train_labels"]})
-    save_arrays(decoded / "test.npz", {"images": mnist_slice["test_images"],
-                                       "labels": mnist_slice["test_labels"]})
+    write_decoded_slice(root, mnist_slice)
     steps = [
         ("raw", "--in", "stages/decode", "--out", "stages/raw"),
         ("train", "--model", "gd_4", "--features", "stages/raw", "--out", "stages/train/gd_4",
@@ -38,9 +33,7 @@ def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
         ("evaluate", "--model", "gd_4", "--model-dir", "stages/train/gd_4", "--features",
          "stages/raw", "--metrics-dir", "metrics/gd_4", "--out", "stages/evaluate/gd_4"),
     ]
-    for script, *args in steps:
-        result = run_script(script, "--params", params, *args, cwd=root)
-        assert result.returncode == 0, f"{script}: {result.stderr}"
+    run_stages(root, params, steps)
     return root
 
 

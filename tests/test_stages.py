@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_script
+from conftest import run_script, run_stages, write_decoded_slice
 
 from mnist_pipeline.files import load_arrays, save_arrays
 from normalize import normalize
@@ -37,12 +37,7 @@ def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
     merged = deep_update(repo_params, SMALL)
     merged["models"], merged["notebooks"], merged["notebook_cv"] = SMALL["models"], {}, {}
     params.write_text(yaml.safe_dump(merged, sort_keys=False))
-    decoded = root / "stages/decode"
-    decoded.mkdir(parents=True)
-    save_arrays(decoded / "train.npz", {"images": mnist_slice["train_images"],
-                                        "labels": mnist_slice["train_labels"]})
-    save_arrays(decoded / "test.npz", {"images": mnist_slice["test_images"],
-                                       "labels": mnist_slice["test_labels"]})
+    write_decoded_slice(root, mnist_slice)
     steps = [
         ("normalize", "--in", "stages/decode", "--out", "stages/normalize",
          "--labels", "metrics/label_distribution.csv"),
@@ -55,9 +50,7 @@ def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
         steps.append(("evaluate", "--model", name, "--model-dir", f"stages/train/{name}",
                       "--features", f"stages/{features}", "--metrics-dir", f"metrics/{name}",
                       "--out", f"stages/evaluate/{name}"))
-    for script, *args in steps:
-        result = run_script(script, "--params", params, *args, cwd=root)
-        assert result.returncode == 0, f"{script}: {result.stderr}"
+    run_stages(root, params, steps)
     return root
 
 
