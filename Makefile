@@ -25,10 +25,12 @@ repro: $(VENV)/.installed
 ## Lint, then every test (unit, stage, dvc integration, full-MNIST accuracy).
 test: $(VENV)/.installed-test
 	ruff check .
+	ruff format --check .
 	pytest
 
 lint: $(VENV)/.installed-test
 	ruff check .
+	ruff format --check .
 
 ## Rewrite the README's Results table from metrics/ (the leaderboard as Markdown).
 results: $(VENV)/.installed

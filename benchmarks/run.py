@@ -65,13 +65,18 @@ TARGETS = {
     "nearest_stage_over_bare_matmul": 1.3,
 }
 NOTEBOOK_ACCURACY = {"nearest": 0.9708, "nearest_pca": 0.9703}
-MLP_ARTICLE = {"accuracy": 0.972, "tolerance": 0.005, "epochs": 5, "hidden": 200,
-               "learning_rate": 0.1}
+MLP_ARTICLE = {
+    "accuracy": 0.972,
+    "tolerance": 0.005,
+    "epochs": 5,
+    "hidden": 200,
+    "learning_rate": 0.1,
+}
 GD_NOTEBOOK_LOSS_195 = 0.06895031073787411
 """The IDX notebook's printed loss after 195 gradient-descent updates (models.gd_4)."""
 NOOP_PAIRS = 5
 
-WRAPPER = '''#!{python} -IS
+WRAPPER = """#!{python} -IS
 # Written by benchmarks/run.py: run the real interpreter, log its wall time and resource use.
 import json, os, sys, time
 REAL = {real!r}
@@ -93,7 +98,7 @@ if log:
     os.write(fd, (json.dumps(record) + "\\n").encode())
     os.close(fd)
 sys.exit(code if code >= 0 else 128 - code)
-'''
+"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,9 +113,12 @@ def tool_env(extra_path: list[Path], stage_log: Path | None = None) -> dict[str,
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([*map(str, extra_path), env.get("PATH", "")])
     env["DVC_NO_ANALYTICS"] = "1"
-    for key, value in (("GIT_AUTHOR_NAME", "benchmark"), ("GIT_COMMITTER_NAME", "benchmark"),
-                       ("GIT_AUTHOR_EMAIL", "benchmark@example.invalid"),
-                       ("GIT_COMMITTER_EMAIL", "benchmark@example.invalid")):
+    for key, value in (
+        ("GIT_AUTHOR_NAME", "benchmark"),
+        ("GIT_COMMITTER_NAME", "benchmark"),
+        ("GIT_AUTHOR_EMAIL", "benchmark@example.invalid"),
+        ("GIT_COMMITTER_EMAIL", "benchmark@example.invalid"),
+    ):
         env.setdefault(key, value)
     if stage_log is not None:
         env["BENCH_STAGE_LOG"] = str(stage_log)
@@ -123,8 +131,10 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} exited {result.returncode} in {cwd}\n"
-                           f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}")
+        raise RuntimeError(
+            f"{' '.join(args)} exited {result.returncode} in {cwd}\n"
+            f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}"
+        )
     return wall, result.stdout
 
 
@@ -133,16 +143,23 @@ def copy_repo(dest: Path) -> Path:
     tests/conftest.py::copy_repo), without metrics/ and plots/: a cold start in which every
     stage runs, the picture stages too (in a fresh clone they find the committed PNGs up to
     date and skip)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
-                             "--exclude-standard"], cwd=REPO, capture_output=True, check=True)
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    )
     for name in filter(None, listed.stdout.decode().split("\0")):
         source = REPO / name
         if source.is_file() and not name.startswith(("metrics/", "plots/")):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
     env = tool_env([])
-    for args in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
-                 ["git", "commit", "-q", "-m", "benchmark copy of the working tree"]):
+    for args in (
+        ["git", "init", "-q", "-b", "main"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-q", "-m", "benchmark copy of the working tree"],
+    ):
         run(args, dest, env)
     return dest
 
@@ -188,13 +205,17 @@ def read_metrics(repo: Path) -> dict[str, dict[str, float]]:
     for path in sorted((repo / "metrics").glob("*/scores/test.json")):
         val = path.with_name("val.json")
         if val.is_file():  # older checkouts wrote metrics/<model>/metrics.json instead
-            out[path.parent.parent.name] = {"val": json.loads(val.read_text())["acc"],
-                                            "test": json.loads(path.read_text())["acc"]}
+            out[path.parent.parent.name] = {
+                "val": json.loads(val.read_text())["acc"],
+                "test": json.loads(path.read_text())["acc"],
+            }
     for path in sorted((repo / "metrics").glob("*/metrics.json")):
         data = json.loads(path.read_text())
         if "test" in data and "val" in data:
-            out[path.parent.name] = {"val": data["val"]["accuracy"],
-                                     "test": data["test"]["accuracy"]}
+            out[path.parent.name] = {
+                "val": data["val"]["accuracy"],
+                "test": data["test"]["accuracy"],
+            }
     return out
 
 
@@ -229,8 +250,9 @@ def child_bare_matmul(copy: Path, block_rows: int) -> dict:
     import numpy as np
 
     def unit_rows(x):  # as the registry's, inlined so that older checkouts can be measured
-        return np.ascontiguousarray(x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True),
-                                                   np.float32(1e-12)))
+        return np.ascontiguousarray(
+            x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), np.float32(1e-12))
+        )
 
     data = child_data(copy, "normalize", ("train", "val", "test"))
     train = unit_rows(data["train"]["X"])
@@ -239,10 +261,14 @@ def child_bare_matmul(copy: Path, block_rows: int) -> dict:
     started = time.perf_counter()
     for rows in queries:
         for start in range(0, len(rows), block_rows):
-            block = rows[start:start + block_rows]
-            np.matmul(block, train.T, out=buffer[:len(block)])
-    return {"seconds": time.perf_counter() - started, "rows": sum(map(len, queries)),
-            "train_rows": len(train), "block_rows": block_rows}
+            block = rows[start : start + block_rows]
+            np.matmul(block, train.T, out=buffer[: len(block)])
+    return {
+        "seconds": time.perf_counter() - started,
+        "rows": sum(map(len, queries)),
+        "train_rows": len(train),
+        "block_rows": block_rows,
+    }
 
 
 def child_one_nn(copy: Path, method: str, features: str, splits: str) -> dict:
@@ -285,9 +311,11 @@ def child_one_nn(copy: Path, method: str, features: str, splits: str) -> dict:
     else:
         raise ValueError(method)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "splits": wanted,
-            "accuracy": {s: round(float(np.mean(predictions[s] == data[s]["y"])), 6)
-                         for s in wanted}}
+    return {
+        "seconds": seconds,
+        "splits": wanted,
+        "accuracy": {s: round(float(np.mean(predictions[s] == data[s]["y"])), 6) for s in wanted},
+    }
 
 
 def child_mlp_per_sample(copy: Path, samples: int, flavour: str) -> dict:
@@ -306,7 +334,7 @@ def child_mlp_per_sample(copy: Path, samples: int, flavour: str) -> dict:
         # As the article: 784-200-10, sigmoid, no biases, targets 0.01/0.99, inputs offset to
         # 0.01-1.0, squared error, learning rate 0.1, plain gradient step after every image.
         rng = np.random.default_rng(0)
-        w_ih = rng.normal(0.0, 784 ** -0.5, (MLP_ARTICLE["hidden"], 784))
+        w_ih = rng.normal(0.0, 784**-0.5, (MLP_ARTICLE["hidden"], 784))
         w_ho = rng.normal(0.0, MLP_ARTICLE["hidden"] ** -0.5, (10, MLP_ARTICLE["hidden"]))
         inputs = x.astype(np.float64) * 0.99 + 0.01
         lr = MLP_ARTICLE["learning_rate"]
@@ -331,17 +359,29 @@ def child_mlp_per_sample(copy: Path, samples: int, flavour: str) -> dict:
 
         from sklearn.neural_network import MLPClassifier
 
-        model = MLPClassifier(hidden_layer_sizes=(MLP_ARTICLE["hidden"],), activation="logistic",
-                              solver="sgd", learning_rate_init=MLP_ARTICLE["learning_rate"],
-                              batch_size=1, momentum=0.0, max_iter=1, shuffle=False,
-                              random_state=0)
+        model = MLPClassifier(
+            hidden_layer_sizes=(MLP_ARTICLE["hidden"],),
+            activation="logistic",
+            solver="sgd",
+            learning_rate_init=MLP_ARTICLE["learning_rate"],
+            batch_size=1,
+            momentum=0.0,
+            max_iter=1,
+            shuffle=False,
+            random_state=0,
+        )
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model.fit(x, y)
         seconds = time.perf_counter() - started
-    return {"seconds": seconds, "samples": samples, "per_sample_seconds": seconds / samples,
-            "extrapolated_seconds": seconds / samples * total, "extrapolated_to_samples": total}
+    return {
+        "seconds": seconds,
+        "samples": samples,
+        "per_sample_seconds": seconds / samples,
+        "extrapolated_seconds": seconds / samples * total,
+        "extrapolated_to_samples": total,
+    }
 
 
 def child_mlp_minibatch(copy: Path) -> dict:
@@ -395,8 +435,12 @@ def child_gradient_descent(copy: Path, flavour: str, iterations: int = 0) -> dic
             h = 1 / (1 + np.exp(-(xb @ w)))
             w = w - model.params["learning_rate"] * (xb.T @ (h - target) / len(target))
         seconds = time.perf_counter() - started
-    return {"seconds": seconds, "samples": iterations, "extrapolated_to_samples": total,
-            "extrapolated_seconds": seconds / iterations * total}
+    return {
+        "seconds": seconds,
+        "samples": iterations,
+        "extrapolated_to_samples": total,
+        "extrapolated_seconds": seconds / iterations * total,
+    }
 
 
 CHILDREN: dict[str, Callable[..., dict]] = {
@@ -413,8 +457,7 @@ def measure_process(command: list[str], cwd: Path, env: dict[str, str]) -> dict:
     stdout. Fails loudly."""
     with tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                   stderr=stderr)
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=stderr)
         # Read stdout to the end, then reap the process ourselves to get its own rusage.
         stdout = process.stdout.read()
         process.stdout.close()
@@ -423,16 +466,29 @@ def measure_process(command: list[str], cwd: Path, env: dict[str, str]) -> dict:
         wall = time.perf_counter() - started
         if process.returncode != 0:
             stderr.seek(0)
-            raise RuntimeError(f"{' '.join(command)} exited {process.returncode}:\n"
-                               f"{stderr.read().decode()[-4000:]}")
-    return {"wall": round(wall, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-            "stdout": stdout.decode(), "load": load()}
+            raise RuntimeError(
+                f"{' '.join(command)} exited {process.returncode}:\n"
+                f"{stderr.read().decode()[-4000:]}"
+            )
+    return {
+        "wall": round(wall, 3),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "stdout": stdout.decode(),
+        "load": load(),
+    }
 
 
 def measure_child(python: Path, copy: Path, name: str, *args: str) -> dict:
     """Run one measurement in a fresh interpreter; add its peak RSS."""
-    command = [str(python), str(Path(__file__).resolve()), "--child", name, "--data", str(copy),
-               *args]
+    command = [
+        str(python),
+        str(Path(__file__).resolve()),
+        "--child",
+        name,
+        "--data",
+        str(copy),
+        *args,
+    ]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(copy / "src"), env.get("PYTHONPATH", "")])
     measured = measure_process(command, copy, env)
@@ -443,20 +499,39 @@ def measure_child(python: Path, copy: Path, name: str, *args: str) -> dict:
     return result
 
 
-def nearest_stage_vs_bare(python: Path, copy: Path, scratch: Path, block_rows: int,
-                          pairs: int) -> list[dict]:
+def nearest_stage_vs_bare(
+    python: Path, copy: Path, scratch: Path, block_rows: int, pairs: int
+) -> list[dict]:
     """``evaluate@nearest``'s own command (outputs to a scratch folder) and the bare product,
     alternately, so that each ratio compares two runs minutes apart at most."""
-    command = [str(python), "src/evaluate.py", "--params", "params.yaml", "--model", "nearest",
-               "--model-dir", "stages/train/nearest", "--features", "stages/normalize",
-               "--metrics-dir", str(scratch / "metrics"), "--out", str(scratch / "out")]
+    command = [
+        str(python),
+        "src/evaluate.py",
+        "--params",
+        "params.yaml",
+        "--model",
+        "nearest",
+        "--model-dir",
+        "stages/train/nearest",
+        "--features",
+        "stages/normalize",
+        "--metrics-dir",
+        str(scratch / "metrics"),
+        "--out",
+        str(scratch / "out"),
+    ]
     out = []
     for _ in range(pairs):
         stage = measure_process(command, copy, dict(os.environ))
         bare = measure_child(python, copy, "bare_matmul", str(block_rows))
-        out.append({"stage_wall": stage["wall"], "stage_peak_rss_mb": stage["peak_rss_mb"],
-                    "bare_seconds": round(bare["seconds"], 3),
-                    "ratio": round(stage["wall"] / bare["seconds"], 3)})
+        out.append(
+            {
+                "stage_wall": stage["wall"],
+                "stage_peak_rss_mb": stage["peak_rss_mb"],
+                "bare_seconds": round(bare["seconds"], 3),
+                "ratio": round(stage["wall"] / bare["seconds"], 3),
+            }
+        )
     return out
 
 
@@ -501,10 +576,15 @@ def timed_dvc(copy: Path, env: dict[str, str], stage_log: Path, *args: str) -> d
     stages = read_stage_log(stage_log)
     ran = re.findall(r"Running stage '([^']+)'", stdout)
     process_total = sum(s["wall"] for s in stages.values())
-    return {"wall": round(wall, 3), "stages": stages, "ran": ran,
-            "stage_process_total": round(process_total, 3),
-            "dvc_overhead": round(wall - process_total, 3), "load_before": load_before,
-            "load_after": load()}
+    return {
+        "wall": round(wall, 3),
+        "stages": stages,
+        "ran": ran,
+        "stage_process_total": round(process_total, 3),
+        "dvc_overhead": round(wall - process_total, 3),
+        "load_before": load_before,
+        "load_after": load(),
+    }
 
 
 def one_repeat(index: int, root: Path, args: argparse.Namespace) -> dict:
@@ -518,9 +598,12 @@ def one_repeat(index: int, root: Path, args: argparse.Namespace) -> dict:
     log(f"repeat {index}: cold dvc repro {args.core_target or ''} in {copy}")
     core = timed_dvc(copy, env, stage_log, "repro", *filter(None, [args.core_target]))
     rest = timed_dvc(copy, env, stage_log, "repro") if args.core_target else None
-    cold = {"wall": round(core["wall"] + (rest["wall"] if rest else 0.0), 3),
-            "core": core, "rest": rest,
-            "stages": {**core["stages"], **(rest["stages"] if rest else {})}}
+    cold = {
+        "wall": round(core["wall"] + (rest["wall"] if rest else 0.0), 3),
+        "core": core,
+        "rest": rest,
+        "stages": {**core["stages"], **(rest["stages"] if rest else {})},
+    }
     cold["stage_process_total"] = round(sum(v["wall"] for v in cold["stages"].values()), 3)
     cold["dvc_overhead"] = round(cold["wall"] - cold["stage_process_total"], 3)
     failed = {k: v for k, v in cold["stages"].items() if v["exit"] != 0}
@@ -532,8 +615,10 @@ def one_repeat(index: int, root: Path, args: argparse.Namespace) -> dict:
     if history.is_file():
         cold["gd_4_loss_195"] = float(history.read_text().splitlines()[1 + 195].split(",")[1])
     result["cold"] = cold
-    log(f"repeat {index}: cold {core['wall']:.1f} s"
-        + (f" + {rest['wall']:.1f} s for the other stages" if rest else ""))
+    log(
+        f"repeat {index}: cold {core['wall']:.1f} s"
+        + (f" + {rest['wall']:.1f} s for the other stages" if rest else "")
+    )
     # The reproduced state becomes the copy's HEAD: the baseline of the experiments, and what
     # the deskew experiment returns to.
     run(["git", "add", "-A"], copy, env)
@@ -548,38 +633,47 @@ def one_repeat(index: int, root: Path, args: argparse.Namespace) -> dict:
         status.append(round(run([dvc_command(python), "status"], copy, env)[0], 3))
     result["noop_repro"] = noop
     result["status"] = status
-    log(f"repeat {index}: no-op repro {statistics.median(noop):.2f} s, "
-        f"status {statistics.median(status):.2f} s")
+    log(
+        f"repeat {index}: no-op repro {statistics.median(noop):.2f} s, "
+        f"status {statistics.median(status):.2f} s"
+    )
 
     log(f"repeat {index}: evaluate@nearest against the bare matrix product")
-    result["nearest_vs_bare"] = nearest_stage_vs_bare(python, copy, root / "scratch",
-                                                      args.block_rows, args.pairs)
+    result["nearest_vs_bare"] = nearest_stage_vs_bare(
+        python, copy, root / "scratch", args.block_rows, args.pairs
+    )
 
     children: dict[str, dict] = {}
     if not args.skip_notebooks:
         log(f"repeat {index}: notebook methods vs ours")
-        children["cosine_1nn_val_test"] = measure_child(python, copy, "one_nn", "cosine_1nn",
-                                                        "normalize", "val,test")
-        children["cosine_1nn_test"] = measure_child(python, copy, "one_nn", "cosine_1nn",
-                                                    "normalize", "test")
-        children["notebook_float64_test"] = measure_child(python, copy, "one_nn",
-                                                          "notebook_float64", "normalize",
-                                                          "test")
+        children["cosine_1nn_val_test"] = measure_child(
+            python, copy, "one_nn", "cosine_1nn", "normalize", "val,test"
+        )
+        children["cosine_1nn_test"] = measure_child(
+            python, copy, "one_nn", "cosine_1nn", "normalize", "test"
+        )
+        children["notebook_float64_test"] = measure_child(
+            python, copy, "one_nn", "notebook_float64", "normalize", "test"
+        )
         if not args.skip_sklearn_knn:
-            children["cosine_1nn_pca_val_test"] = measure_child(python, copy, "one_nn",
-                                                                "cosine_1nn", "pca", "val,test")
+            children["cosine_1nn_pca_val_test"] = measure_child(
+                python, copy, "one_nn", "cosine_1nn", "pca", "val,test"
+            )
             for method in ("sklearn_cosine", "sklearn_euclidean_unit"):
                 for features in ("normalize", "pca"):
                     children[f"{method}_{features}_val_test"] = measure_child(
-                        python, copy, "one_nn", method, features, "val,test")
+                        python, copy, "one_nn", method, features, "val,test"
+                    )
         for flavour in ("numpy", "sklearn"):
             children[f"mlp_per_sample_{flavour}"] = measure_child(
-                python, copy, "mlp_per_sample", str(args.mlp_samples), flavour)
+                python, copy, "mlp_per_sample", str(args.mlp_samples), flavour
+            )
         children["mlp_minibatch"] = measure_child(python, copy, "mlp_minibatch")
         if (copy / "stages/raw/train.npz").is_file():  # checkouts from before gd_4 have none
             children["gd_4_fit"] = measure_child(python, copy, "gradient_descent", "ours")
             children["gd_4_recast_per_iteration"] = measure_child(
-                python, copy, "gradient_descent", "recast", str(args.gd_iterations))
+                python, copy, "gradient_descent", "recast", str(args.gd_iterations)
+            )
     result["children"] = children
 
     log(f"repeat {index}: dvc exp run -S pca.n=40")
@@ -607,8 +701,14 @@ def feature_experiments(copy: Path, root: Path) -> dict:
         run([dvc_command(python), "checkout", "--force"], copy, env)
         out.setdefault("default", read_metrics(copy))
         log(f"dvc exp run -S {' -S '.join(settings)}")
-        measured = timed_dvc(copy, env, stage_log, "exp", "run",
-                             *[arg for setting in settings for arg in ("-S", setting)])
+        measured = timed_dvc(
+            copy,
+            env,
+            stage_log,
+            "exp",
+            "run",
+            *[arg for setting in settings for arg in ("-S", setting)],
+        )
         measured["settings"] = list(settings)
         measured["metrics"] = read_metrics(copy)
         out[name] = measured
@@ -648,12 +748,20 @@ def machine() -> dict:
 
         info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
         if info:
-            blas = f"{info[0].get('internal_api')} {info[0].get('version')} " \
-                   f"({info[0].get('num_threads')} threads, {info[0].get('architecture')})"
+            blas = (
+                f"{info[0].get('internal_api')} {info[0].get('version')} "
+                f"({info[0].get('num_threads')} threads, {info[0].get('architecture')})"
+            )
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": cpu, "cores": cores, "ram_gib": round(mem_kb / 2**20, 1),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "versions": versions, "blas": blas}
+    return {
+        "cpu": cpu,
+        "cores": cores,
+        "ram_gib": round(mem_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "blas": blas,
+    }
 
 
 def stage_table(runs: list[dict[str, dict]]) -> dict[str, dict]:
@@ -662,8 +770,9 @@ def stage_table(runs: list[dict[str, dict]]) -> dict[str, dict]:
     table = {}
     for name in names:
         seen = [stages[name] for stages in runs if name in stages]
-        table[name] = {key: median([x[key] for x in seen])
-                       for key in ("wall", "cpu", "peak_rss_mb")}
+        table[name] = {
+            key: median([x[key] for x in seen]) for key in ("wall", "cpu", "peak_rss_mb")
+        }
     return table
 
 
@@ -674,12 +783,12 @@ def without_models(cold: dict, models: list[str]) -> float:
     names = [f"{step}@{m}" for m in models for step in ("train", "evaluate")]
     present = [n for n in names if n in core["stages"]]
     per_stage = core["dvc_overhead"] / max(len(core["stages"]), 1)
-    return core["wall"] - sum(core["stages"][n]["wall"] for n in present) \
-        - per_stage * len(present)
+    return core["wall"] - sum(core["stages"][n]["wall"] for n in present) - per_stage * len(present)
 
 
-def summarise(repeats: list[dict], deskew: dict | None, startup: dict,
-              separate: list[str] = ()) -> dict:
+def summarise(
+    repeats: list[dict], deskew: dict | None, startup: dict, separate: list[str] = ()
+) -> dict:
     colds = [r["cold"] for r in repeats]
     per_stage = stage_table([c["stages"] for c in colds])
     core_stages = list(stage_table([c["core"]["stages"] for c in colds]))
@@ -691,9 +800,11 @@ def summarise(repeats: list[dict], deskew: dict | None, startup: dict,
         "model_pipeline_stages": core_stages,
         "separate_models": list(separate),
         "cold_model_pipeline_without_separate_seconds": median(
-            [without_models(c, list(separate)) for c in colds]),
-        "cold_other_stages_seconds": (median([c["rest"]["wall"] for c in colds])
-                                      if colds[0]["rest"] else 0.0),
+            [without_models(c, list(separate)) for c in colds]
+        ),
+        "cold_other_stages_seconds": (
+            median([c["rest"]["wall"] for c in colds]) if colds[0]["rest"] else 0.0
+        ),
         "cold_stage_process_seconds": median([c["stage_process_total"] for c in colds]),
         "cold_dvc_overhead_seconds": median([c["dvc_overhead"] for c in colds]),
         "stages": per_stage,
@@ -709,9 +820,11 @@ def summarise(repeats: list[dict], deskew: dict | None, startup: dict,
         "python_startup_and_imports_seconds": startup,
     }
     summary["noop_repro_over_status"] = round(
-        summary["noop_repro_seconds"] / summary["status_seconds"], 3)
+        summary["noop_repro_seconds"] / summary["status_seconds"], 3
+    )
     summary["exp_pca40_share_of_cold"] = round(
-        statistics.median([r["exp_pca40"]["wall"] / r["cold"]["wall"] for r in repeats]), 3)
+        statistics.median([r["exp_pca40"]["wall"] / r["cold"]["wall"] for r in repeats]), 3
+    )
     pairs = [p for r in repeats for p in r["nearest_vs_bare"]]
     summary["nearest_stage_seconds"] = median([p["stage_wall"] for p in pairs])
     summary["nearest_stage_peak_rss_mb"] = median([p["stage_peak_rss_mb"] for p in pairs])
@@ -720,11 +833,14 @@ def summarise(repeats: list[dict], deskew: dict | None, startup: dict,
 
     children = [r["children"] for r in repeats if r["children"]]
     if children:
+
         def med(name: str, key: str = "seconds") -> float:
             return median([c[name][key] for c in children if name in c])
 
-        comparison = {name: {"seconds": med(name), "peak_rss_mb": med(name, "peak_rss_mb")}
-                      for name in children[0]}
+        comparison = {
+            name: {"seconds": med(name), "peak_rss_mb": med(name, "peak_rss_mb")}
+            for name in children[0]
+        }
         for name, value in comparison.items():
             first = children[0][name]
             for key in ("accuracy", "test_accuracy"):
@@ -737,67 +853,92 @@ def summarise(repeats: list[dict], deskew: dict | None, startup: dict,
         summary["comparisons"] = comparison
         ours = comparison["cosine_1nn_test"]
         ratios = {
-            "notebook float64 1-NN / cosine_1nn, time (test split)":
-                comparison["notebook_float64_test"]["seconds"] / ours["seconds"],
-            "notebook float64 1-NN / cosine_1nn, peak RSS (test split)":
-                comparison["notebook_float64_test"]["peak_rss_mb"] / ours["peak_rss_mb"],
-            "cosine_1nn fit+predict / bare product (val+test, in process)":
-                comparison["cosine_1nn_val_test"]["seconds"] / summary["bare_matmul_seconds"],
-            "article's per-sample MLP, NumPy, extrapolated / mini-batch MLP":
-                comparison["mlp_per_sample_numpy"]["extrapolated_seconds"]
-                / comparison["mlp_minibatch"]["seconds"],
-            "per-sample MLP, scikit-learn batch_size=1, extrapolated / mini-batch MLP":
-                comparison["mlp_per_sample_sklearn"]["extrapolated_seconds"]
-                / comparison["mlp_minibatch"]["seconds"],
+            "notebook float64 1-NN / cosine_1nn, time (test split)": comparison[
+                "notebook_float64_test"
+            ]["seconds"]
+            / ours["seconds"],
+            "notebook float64 1-NN / cosine_1nn, peak RSS (test split)": comparison[
+                "notebook_float64_test"
+            ]["peak_rss_mb"]
+            / ours["peak_rss_mb"],
+            "cosine_1nn fit+predict / bare product (val+test, in process)": comparison[
+                "cosine_1nn_val_test"
+            ]["seconds"]
+            / summary["bare_matmul_seconds"],
+            "article's per-sample MLP, NumPy, extrapolated / mini-batch MLP": comparison[
+                "mlp_per_sample_numpy"
+            ]["extrapolated_seconds"]
+            / comparison["mlp_minibatch"]["seconds"],
+            "per-sample MLP, scikit-learn batch_size=1, extrapolated / mini-batch MLP": comparison[
+                "mlp_per_sample_sklearn"
+            ]["extrapolated_seconds"]
+            / comparison["mlp_minibatch"]["seconds"],
         }
-        for features, ours_name in (("normalize", "cosine_1nn_val_test"),
-                                    ("pca", "cosine_1nn_pca_val_test")):
+        for features, ours_name in (
+            ("normalize", "cosine_1nn_val_test"),
+            ("pca", "cosine_1nn_pca_val_test"),
+        ):
             for method in ("sklearn_cosine", "sklearn_euclidean_unit"):
                 name = f"{method}_{features}_val_test"
                 if name in comparison and ours_name in comparison:
                     ratios[f"{name} / cosine_1nn ({features}, val+test)"] = (
-                        comparison[name]["seconds"] / comparison[ours_name]["seconds"])
+                        comparison[name]["seconds"] / comparison[ours_name]["seconds"]
+                    )
         if "gd_4_fit" in comparison:
             ratios["gradient descent re-casting X every iteration, extrapolated / gd_4 fit"] = (
                 comparison["gd_4_recast_per_iteration"]["extrapolated_seconds"]
-                / comparison["gd_4_fit"]["seconds"])
+                / comparison["gd_4_fit"]["seconds"]
+            )
         summary["ratios"] = {k: round(v, 2) for k, v in ratios.items()}
 
     targets = {}
     for key, limit in TARGETS.items():
-        targets[key] = {"value": summary[key], "target": limit,
-                        "met": bool(summary[key] <= limit)}
+        targets[key] = {"value": summary[key], "target": limit, "met": bool(summary[key] <= limit)}
     budget = TARGETS["cold_repro_seconds"]
     extra = ["cold_model_pipeline_seconds"] if colds[0]["rest"] else []
     if separate:
         extra.append("cold_model_pipeline_without_separate_seconds")
     for key in extra:
-        targets[key] = {"value": summary[key], "target": budget,
-                        "met": bool(summary[key] <= budget)}
+        targets[key] = {
+            "value": summary[key],
+            "target": budget,
+            "met": bool(summary[key] <= budget),
+        }
     metrics = summary["metrics"]
-    checks = {f"{name} test accuracy == {value}": metrics.get(name, {}).get("test") == value
-              for name, value in NOTEBOOK_ACCURACY.items()}
+    checks = {
+        f"{name} test accuracy == {value}": metrics.get(name, {}).get("test") == value
+        for name, value in NOTEBOOK_ACCURACY.items()
+    }
     if "mlp" in metrics:
         checks[f"mlp within {MLP_ARTICLE['tolerance']} of {MLP_ARTICLE['accuracy']}"] = (
-            abs(metrics["mlp"]["test"] - MLP_ARTICLE["accuracy"]) <= MLP_ARTICLE["tolerance"])
+            abs(metrics["mlp"]["test"] - MLP_ARTICLE["accuracy"]) <= MLP_ARTICLE["tolerance"]
+        )
     gd_loss = colds[0].get("gd_4_loss_195")
     if gd_loss is not None:
         checks[f"gd_4 loss at iteration 195 within 1e-12 of {GD_NOTEBOOK_LOSS_195!r}"] = (
-            abs(gd_loss - GD_NOTEBOOK_LOSS_195) <= 1e-12)
+            abs(gd_loss - GD_NOTEBOOK_LOSS_195) <= 1e-12
+        )
     checks["metrics byte-identical across repeats"] = summary["metrics_identical_across_repeats"]
     summary["targets"] = targets
     summary["checks"] = checks
 
     if deskew is not None:
         summary["deskew"] = {
-            "experiments": {name: {"settings": deskew[name]["settings"],
-                                   "exp_seconds": deskew[name]["wall"],
-                                   "normalize_stage_seconds":
-                                       deskew[name]["stages"].get("normalize", {}).get("wall")}
-                            for name in EXPERIMENTS},
+            "experiments": {
+                name: {
+                    "settings": deskew[name]["settings"],
+                    "exp_seconds": deskew[name]["wall"],
+                    "normalize_stage_seconds": deskew[name]["stages"]
+                    .get("normalize", {})
+                    .get("wall"),
+                }
+                for name in EXPERIMENTS
+            },
             "models": {
-                model: {"default": deskew["default"][model],
-                        **{name: deskew[name]["metrics"].get(model) for name in EXPERIMENTS}}
+                model: {
+                    "default": deskew["default"][model],
+                    **{name: deskew[name]["metrics"].get(model) for name in EXPERIMENTS},
+                }
                 for model in deskew["default"]
             },
         }
@@ -810,7 +951,8 @@ def markdown(results: dict) -> str:
         f"Measured by `benchmarks/run.py --repeat {results['repeat']}` on {m['cpu']}, "
         f"{m['cores']} cores, {m['ram_gib']} GiB RAM; Python {m['python']}, "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-        + (f"; BLAS {m['blas']}" if m["blas"] else "") + ". Medians of the repeats; load "
+        + (f"; BLAS {m['blas']}" if m["blas"] else "")
+        + ". Medians of the repeats; load "
         f"average (1, 5, 15 min) before: {', '.join(map(str, results['load_before']))}, after: "
         f"{', '.join(map(str, results['load_after']))}.",
         "",
@@ -820,54 +962,83 @@ def markdown(results: dict) -> str:
     n_core = len(s["model_pipeline_stages"])
     names = {
         "cold_repro_seconds": f"cold `dvc repro`, all {len(s['stages'])} stages of dvc.yaml, s",
-        "cold_model_pipeline_seconds": (f"cold `dvc repro evaluate` (download -> evaluate@*, "
-                                        f"{n_core} stages), s"),
+        "cold_model_pipeline_seconds": (
+            f"cold `dvc repro evaluate` (download -> evaluate@*, {n_core} stages), s"
+        ),
         "cold_model_pipeline_without_separate_seconds": (
-            "the same without " + ", ".join(f"`{m}`" for m in s["separate_models"])
-            + " (estimate: less its stages and their share of dvc's overhead), s"),
+            "the same without "
+            + ", ".join(f"`{m}`" for m in s["separate_models"])
+            + " (estimate: less its stages and their share of dvc's overhead), s"
+        ),
         "max_stage_peak_rss_mb": f"peak RSS of any stage, MB ({s['max_stage_peak_rss_stage']})",
-        "noop_repro_over_status": (f"no-op `dvc repro` / `dvc status` "
-                                   f"({s['noop_repro_seconds']:.2f} s / "
-                                   f"{s['status_seconds']:.2f} s)"),
-        "exp_pca40_share_of_cold": (f"`dvc exp run -S pca.n=40` / cold `dvc repro` "
-                                    f"({s['exp_pca40_seconds']:.1f} s / "
-                                    f"{s['cold_repro_seconds']:.1f} s)"),
+        "noop_repro_over_status": (
+            f"no-op `dvc repro` / `dvc status` "
+            f"({s['noop_repro_seconds']:.2f} s / "
+            f"{s['status_seconds']:.2f} s)"
+        ),
+        "exp_pca40_share_of_cold": (
+            f"`dvc exp run -S pca.n=40` / cold `dvc repro` "
+            f"({s['exp_pca40_seconds']:.1f} s / "
+            f"{s['cold_repro_seconds']:.1f} s)"
+        ),
         "nearest_stage_over_bare_matmul": (
             f"`evaluate@nearest` / bare float32 blocked product, paired runs "
-            f"({s['nearest_stage_seconds']:.2f} s / {s['bare_matmul_seconds']:.2f} s)"),
+            f"({s['nearest_stage_seconds']:.2f} s / {s['bare_matmul_seconds']:.2f} s)"
+        ),
     }
-    order = ["cold_model_pipeline_seconds", "cold_model_pipeline_without_separate_seconds",
-             "cold_repro_seconds", "max_stage_peak_rss_mb",
-             "noop_repro_over_status", "exp_pca40_share_of_cold",
-             "nearest_stage_over_bare_matmul"]
+    order = [
+        "cold_model_pipeline_seconds",
+        "cold_model_pipeline_without_separate_seconds",
+        "cold_repro_seconds",
+        "max_stage_peak_rss_mb",
+        "noop_repro_over_status",
+        "exp_pca40_share_of_cold",
+        "nearest_stage_over_bare_matmul",
+    ]
     for key in order:
         if key in s["targets"]:
             target = s["targets"][key]
-            lines.append(f"| {names[key]} | {target['value']:g} | {target['target']:g} | "
-                         f"{'yes' if target['met'] else '**no**'} |")
+            lines.append(
+                f"| {names[key]} | {target['value']:g} | {target['target']:g} | "
+                f"{'yes' if target['met'] else '**no**'} |"
+            )
     for check, ok in s["checks"].items():
         lines.append(f"| {check} | | | {'yes' if ok else '**no**'} |")
-    lines += ["", f"Cold run: {s['cold_stage_process_seconds']:.1f} s in the stages' processes, "
-              f"{s['cold_dvc_overhead_seconds']:.1f} s in dvc itself (start-up, hashing, "
-              "caching, dvc.lock, git).", "", "| stage | wall s | CPU s | peak RSS MB |",
-              "|---|---:|---:|---:|"]
+    lines += [
+        "",
+        f"Cold run: {s['cold_stage_process_seconds']:.1f} s in the stages' processes, "
+        f"{s['cold_dvc_overhead_seconds']:.1f} s in dvc itself (start-up, hashing, "
+        "caching, dvc.lock, git).",
+        "",
+        "| stage | wall s | CPU s | peak RSS MB |",
+        "|---|---:|---:|---:|",
+    ]
     for stage, v in s["stages"].items():
         lines.append(f"| `{stage}` | {v['wall']:.2f} | {v['cpu']:.2f} | {v['peak_rss_mb']:.0f} |")
-    lines += ["", f"`dvc exp run -S pca.n=40` reran {len(s['exp_pca40_stages'])} stages: "
-              + ", ".join(f"`{x}`" for x in s["exp_pca40_stages"]) + "."]
+    lines += [
+        "",
+        f"`dvc exp run -S pca.n=40` reran {len(s['exp_pca40_stages'])} stages: "
+        + ", ".join(f"`{x}`" for x in s["exp_pca40_stages"])
+        + ".",
+    ]
     if "comparisons" in s:
         c = s["comparisons"]
-        lines += ["", "| method (same data, fresh interpreter) | s | peak RSS MB | note |",
-                  "|---|---:|---:|---|"]
+        lines += [
+            "",
+            "| method (same data, fresh interpreter) | s | peak RSS MB | note |",
+            "|---|---:|---:|---|",
+        ]
         for name, v in c.items():
             note = ""
             if "accuracy" in v:
                 note = ", ".join(f"{k} {a:.4f}" for k, a in v["accuracy"].items())
             if "extrapolated_seconds" in v:
-                note = (f"{v['samples_timed']:,} updates timed, **extrapolated** to "
-                        f"{v['extrapolated_to_samples']:,}"
-                        + (" (5 epochs)" if name.startswith("mlp") else "")
-                        + f": {v['extrapolated_seconds']:.0f} s")
+                note = (
+                    f"{v['samples_timed']:,} updates timed, **extrapolated** to "
+                    f"{v['extrapolated_to_samples']:,}"
+                    + (" (5 epochs)" if name.startswith("mlp") else "")
+                    + f": {v['extrapolated_seconds']:.0f} s"
+                )
             if "test_accuracy" in v:
                 note = f"test {v['test_accuracy']:.4f}"
             lines.append(f"| `{name}` | {v['seconds']:.2f} | {v['peak_rss_mb']:.0f} | {note} |")
@@ -878,25 +1049,37 @@ def markdown(results: dict) -> str:
         lines.append("")
         for name, e in d["experiments"].items():
             normalize = e["normalize_stage_seconds"]
-            lines.append(f"`dvc exp run -S {' -S '.join(e['settings'])}` ({name}): "
-                         f"{e['exp_seconds']:.1f} s" + (
-                             "." if normalize is None else f", normalize stage {normalize:.2f} s."))
+            lines.append(
+                f"`dvc exp run -S {' -S '.join(e['settings'])}` ({name}): "
+                f"{e['exp_seconds']:.1f} s"
+                + ("." if normalize is None else f", normalize stage {normalize:.2f} s.")
+            )
         names = list(d["experiments"])
-        lines += ["", "| model | val | test | " + " | ".join(
-            f"val, {n} | test, {n} | test change, pp" for n in names) + " |",
-            "|---|---:|---:|" + "---:|---:|---:|" * len(names)]
+        lines += [
+            "",
+            "| model | val | test | "
+            + " | ".join(f"val, {n} | test, {n} | test change, pp" for n in names)
+            + " |",
+            "|---|---:|---:|" + "---:|---:|---:|" * len(names),
+        ]
         nan = float("nan")
         for model, v in d["models"].items():
             a = v["default"]
             cells = [f"`{model}`", f"{a['val']:.4f}", f"{a['test']:.4f}"]
             for n in names:
                 b = v.get(n) or {}
-                cells += [f"{b.get('val', nan):.4f}", f"{b.get('test', nan):.4f}",
-                          f"{100 * (b.get('test', nan) - a['test']):+.2f}"]
+                cells += [
+                    f"{b.get('val', nan):.4f}",
+                    f"{b.get('test', nan):.4f}",
+                    f"{100 * (b.get('test', nan) - a['test']):+.2f}",
+                ]
             lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Start-up of a fresh interpreter and imports (best of 3, s): "
-              + ", ".join(f"{k} {v:.2f}" for k, v in s["python_startup_and_imports_seconds"]
-                          .items()) + "."]
+    lines += [
+        "",
+        "Start-up of a fresh interpreter and imports (best of 3, s): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in s["python_startup_and_imports_seconds"].items())
+        + ".",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -906,37 +1089,71 @@ def main(argv: list[str] | None = None) -> int:
         epilog="Each repeat takes about four minutes on two cores, the two feature experiments "
         "about three more. Run it on an otherwise idle machine: the load average is recorded.",
     )
-    parser.add_argument("--repeat", type=int, default=3, help="repeats; medians are reported "
-                        "(default 3)")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results.json",
-                        help="JSON results file (default benchmarks/results.json)")
-    parser.add_argument("--markdown", type=Path,
-                        help="also write the Markdown report here (it is always printed)")
-    parser.add_argument("--core-target", default="evaluate",
-                        help="the cold run first reproduces this target (default: evaluate, "
-                        "i.e. download -> evaluate@*, the models' pipeline), then the rest of "
-                        "dvc.yaml, and reports both; '' for one `dvc repro`")
-    parser.add_argument("--separate", action="append", default=[],
-                        help="model(s) whose train and evaluate stages are also taken out of "
-                        "the model pipeline's time, as an estimate (for a model kept outside "
-                        "the 60 s budget)")
-    parser.add_argument("--pairs", type=int, default=2,
-                        help="evaluate@nearest / bare product pairs per repeat (default 2)")
-    parser.add_argument("--block-rows", type=int, default=512,
-                        help="rows per block of the bare matrix product (as cosine_1nn's "
-                        "default block_rows)")
-    parser.add_argument("--mlp-samples", type=int, default=2000,
-                        help="images the per-sample MLP loops are timed on (default 2000)")
-    parser.add_argument("--gd-iterations", type=int, default=20,
-                        help="iterations the re-casting gradient-descent loop is timed on "
-                        "(default 20)")
-    parser.add_argument("--skip-notebooks", action="store_true",
-                        help="skip the notebook-method comparisons")
-    parser.add_argument("--skip-sklearn-knn", action="store_true",
-                        help="skip scikit-learn's brute-force 1-NN timings")
-    parser.add_argument("--skip-deskew", action="store_true",
-                        help="skip the feature experiments (`-S normalize.deskew=true`, "
-                        "with `-S normalize.method=l2`, and `-S models.svm.features=pca`)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="repeats; medians are reported (default 3)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "benchmarks" / "results.json",
+        help="JSON results file (default benchmarks/results.json)",
+    )
+    parser.add_argument(
+        "--markdown", type=Path, help="also write the Markdown report here (it is always printed)"
+    )
+    parser.add_argument(
+        "--core-target",
+        default="evaluate",
+        help="the cold run first reproduces this target (default: evaluate, "
+        "i.e. download -> evaluate@*, the models' pipeline), then the rest of "
+        "dvc.yaml, and reports both; '' for one `dvc repro`",
+    )
+    parser.add_argument(
+        "--separate",
+        action="append",
+        default=[],
+        help="model(s) whose train and evaluate stages are also taken out of "
+        "the model pipeline's time, as an estimate (for a model kept outside "
+        "the 60 s budget)",
+    )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=2,
+        help="evaluate@nearest / bare product pairs per repeat (default 2)",
+    )
+    parser.add_argument(
+        "--block-rows",
+        type=int,
+        default=512,
+        help="rows per block of the bare matrix product (as cosine_1nn's default block_rows)",
+    )
+    parser.add_argument(
+        "--mlp-samples",
+        type=int,
+        default=2000,
+        help="images the per-sample MLP loops are timed on (default 2000)",
+    )
+    parser.add_argument(
+        "--gd-iterations",
+        type=int,
+        default=20,
+        help="iterations the re-casting gradient-descent loop is timed on (default 20)",
+    )
+    parser.add_argument(
+        "--skip-notebooks", action="store_true", help="skip the notebook-method comparisons"
+    )
+    parser.add_argument(
+        "--skip-sklearn-knn",
+        action="store_true",
+        help="skip scikit-learn's brute-force 1-NN timings",
+    )
+    parser.add_argument(
+        "--skip-deskew",
+        action="store_true",
+        help="skip the feature experiments (`-S normalize.deskew=true`, "
+        "with `-S normalize.method=l2`, and `-S models.svm.features=pca`)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary copies")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -951,9 +1168,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1:
         parser.error("--repeat: expected at least 1")
 
-    results: dict = {"schema": SCHEMA, "repeat": args.repeat, "machine": machine(),
-                     "targets": TARGETS, "load_before": load(),
-                     "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    results: dict = {
+        "schema": SCHEMA,
+        "repeat": args.repeat,
+        "machine": machine(),
+        "targets": TARGETS,
+        "load_before": load(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     startup = python_startup(Path(sys.executable))
     repeats, deskew = [], None
     with workspace(args.keep) as root:

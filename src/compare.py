@@ -20,12 +20,16 @@ from mnist_pipeline.revisions import RevisionError, resolve
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="compare", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="compare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("a", metavar="A", help="the first revision (e.g. main)")
     parser.add_argument("b", metavar="B", help="the second revision (e.g. a branch or exp name)")
-    parser.add_argument("--models", nargs="+", metavar="MODEL",
-                        help="compare only these models (default: every model)")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        metavar="MODEL",
+        help="compare only these models (default: every model)",
+    )
     args = parser.parse_args(argv)
     try:
         repo = Path.cwd()

@@ -36,8 +36,12 @@ def decode_split(
     refused before any memory is spent on it.
     """
     labels = read_idx(labels_path, lambda dtype, shape: _check_labels(labels_path, dtype, shape))
-    images = read_idx(images_path, lambda dtype, shape: _check_images(
-        images_path, dtype, shape, image_shape, labels_path, len(labels)))
+    images = read_idx(
+        images_path,
+        lambda dtype, shape: _check_images(
+            images_path, dtype, shape, image_shape, labels_path, len(labels)
+        ),
+    )
     if labels.size and labels.max() >= N_CLASSES:
         bad = int(np.argmax(labels >= N_CLASSES))
         raise DecodeError(
@@ -49,8 +53,10 @@ def decode_split(
 def _check_labels(path: Path, dtype: np.dtype, shape: tuple[int, ...]) -> None:
     """Labels are unsigned bytes in one dimension."""
     if dtype != np.uint8 or len(shape) != 1:
-        raise DecodeError(f"{path}: expected unsigned-byte labels of one dimension, "
-                          f"got {dtype} with shape {shape}")
+        raise DecodeError(
+            f"{path}: expected unsigned-byte labels of one dimension, "
+            f"got {dtype} with shape {shape}"
+        )
 
 
 def _check_images(
@@ -63,15 +69,18 @@ def _check_images(
 ) -> None:
     """Images are unsigned bytes, ``count`` of them, each of ``image_shape``."""
     if dtype != np.uint8 or len(shape) != 3:
-        raise DecodeError(f"{path}: expected unsigned-byte images N x rows x columns, "
-                          f"got {dtype} with shape {shape}")
+        raise DecodeError(
+            f"{path}: expected unsigned-byte images N x rows x columns, "
+            f"got {dtype} with shape {shape}"
+        )
     if shape[1:] != image_shape:
-        raise DecodeError(f"{path}: expected images of {image_shape[0]} x {image_shape[1]} "
-                          f"(dataset.image_shape), header declares "
-                          f"{' x '.join(map(str, shape))}")
+        raise DecodeError(
+            f"{path}: expected images of {image_shape[0]} x {image_shape[1]} "
+            f"(dataset.image_shape), header declares "
+            f"{' x '.join(map(str, shape))}"
+        )
     if shape[0] != count:
-        raise DecodeError(f"{path} holds {shape[0]} images but {labels_path} holds "
-                          f"{count} labels")
+        raise DecodeError(f"{path} holds {shape[0]} images but {labels_path} holds {count} labels")
 
 
 def decode(
@@ -79,8 +88,11 @@ def decode(
 ) -> dict[str, int]:
     """Decode both splits from ``source`` into ``out``; returns the number of images per split."""
     splits = {
-        split: decode_split(source / files[f"{split}_images"].name,
-                            source / files[f"{split}_labels"].name, image_shape)
+        split: decode_split(
+            source / files[f"{split}_images"].name,
+            source / files[f"{split}_labels"].name,
+            image_shape,
+        )
         for split in ("train", "test")
     }
     with atomic_dir(out) as tmp:
@@ -95,8 +107,13 @@ def main(argv: list[str] | None = None) -> int:
         "each holding `images` (uint8, N x 28 x 28) and `labels` (uint8).",
     )
     parser.add_argument("--params", type=Path, required=True, help="params.yaml (dataset.files)")
-    parser.add_argument("--in", dest="source", type=Path, required=True,
-                        help="folder holding the downloaded IDX files")
+    parser.add_argument(
+        "--in",
+        dest="source",
+        type=Path,
+        required=True,
+        help="folder holding the downloaded IDX files",
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder to write the .npz into")
     args = parser.parse_args(argv)
 

@@ -34,10 +34,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "not be fetched from any mirror."
         ),
     )
-    parser.add_argument("--params", type=Path, required=True,
-                        help="params.yaml (dataset, download)")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="the folder to write the four files into")
+    parser.add_argument(
+        "--params", type=Path, required=True, help="params.yaml (dataset, download)"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="the folder to write the four files into"
+    )
     return parser.parse_args(argv)
 
 

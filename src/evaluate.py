@@ -45,8 +45,9 @@ def positive_scores(estimator, x: np.ndarray) -> tuple[np.ndarray, str, float]:
     return estimator.predict_proba(x)[:, 1], "predict_proba", 0.5
 
 
-def cross_validation(model: Model, features: Path) -> tuple[dict[str, float], np.ndarray,
-                                                             np.ndarray]:
+def cross_validation(
+    model: Model, features: Path
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     """The gist's k-fold cross-validation of ``model`` (``model.cv`` folds) on the training
     split of ``features``, with scikit-learn's ``cv=model.cv`` folds (unshuffled and stratified
     for a classifier). One ``cross_val_predict`` fits the k models; each fold's accuracy is that
@@ -61,8 +62,9 @@ def cross_validation(model: Model, features: Path) -> tuple[dict[str, float], np
     folds = check_cv(model.cv, y_true, classifier=True)
     with blas_threads(model.estimator):
         y_pred = cross_val_predict(estimator, data["X"], y_true, cv=folds)
-    fold_accuracy = [float(np.mean(y_pred[test] == y_true[test]))
-                     for _, test in folds.split(data["X"], y_true)]
+    fold_accuracy = [
+        float(np.mean(y_pred[test] == y_true[test])) for _, test in folds.split(data["X"], y_true)
+    ]
     matrix = confusion(y_true, y_pred, len(class_names(model.target)))
     kind = "classifier" if model.target is None else "detector"
     return cv_scores(fold_accuracy, matrix, kind), y_true, y_pred
@@ -100,10 +102,13 @@ def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, o
                 arrays[f"{split}_score"] = score.astype(np.float32)
                 if split == "test":
                     curve = tuple(split_curve)
-                    arrays.update(score_kind=np.array(score_kind),
-                                  threshold=np.array(threshold),
-                                  curve_precision=curve[0], curve_recall=curve[1],
-                                  test_ap=np.array(ap))
+                    arrays.update(
+                        score_kind=np.array(score_kind),
+                        threshold=np.array(threshold),
+                        curve_precision=curve[0],
+                        curve_recall=curve[1],
+                        test_ap=np.array(ap),
+                    )
         matrices[split] = confusion(y_true, y_pred, len(names))
         scores[split] = split_scores(matrices[split], kind, split, ap)
         arrays[f"{split}_pred"] = y_pred
@@ -115,9 +120,14 @@ def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, o
     if model.cv is not None:
         started = time.perf_counter()
         scores["cv"], *cv_predictions = cross_validation(model, features)
-        log.info("%s: %d-fold cross-validation accuracy %.4f (sd %.4f) in %.1f s", model.name,
-                 model.cv, scores["cv"]["acc"], scores["cv"]["acc_sd"],
-                 time.perf_counter() - started)
+        log.info(
+            "%s: %d-fold cross-validation accuracy %.4f (sd %.4f) in %.1f s",
+            model.name,
+            model.cv,
+            scores["cv"]["acc"],
+            scores["cv"]["acc_sd"],
+            time.perf_counter() - started,
+        )
 
     with atomic_dir(metrics_dir / "scores") as tmp:
         for split, values in scores.items():
@@ -132,8 +142,12 @@ def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, o
     write_text(metrics_dir / "pr_curve.csv", pr_curve_csv(*curve))
     with atomic_dir(out) as tmp:
         save_arrays(tmp / "predictions.npz", arrays)
-    log.info("%s: predicted %s in %.1f s", model.name,
-             " and ".join(split for split in scores if split in EVAL_SPLITS), predict_seconds)
+    log.info(
+        "%s: predicted %s in %.1f s",
+        model.name,
+        " and ".join(split for split in scores if split in EVAL_SPLITS),
+        predict_seconds,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,19 +161,37 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--params", type=Path, required=True, help="params.yaml (models.<name>)")
     parser.add_argument("--model", required=True, help="the model's name under `models`")
-    parser.add_argument("--model-dir", type=Path, required=True,
-                        help="the train stage's folder (model.pkl)")
-    parser.add_argument("--features", type=Path, required=True,
-                        help="the feature stage's folder (val.npz, test.npz; train.npz for cv)")
-    parser.add_argument("--metrics-dir", type=Path, required=True,
-                        help="folder for scores/, predictions/ and the CSV tables")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="folder for raw predictions, scores and curve (predictions.npz)")
+    parser.add_argument(
+        "--model-dir", type=Path, required=True, help="the train stage's folder (model.pkl)"
+    )
+    parser.add_argument(
+        "--features",
+        type=Path,
+        required=True,
+        help="the feature stage's folder (val.npz, test.npz; train.npz for cv)",
+    )
+    parser.add_argument(
+        "--metrics-dir",
+        type=Path,
+        required=True,
+        help="folder for scores/, predictions/ and the CSV tables",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="folder for raw predictions, scores and curve (predictions.npz)",
+    )
     args = parser.parse_args(argv)
     return run_stage(
         "evaluate",
-        lambda: evaluate(load_params(args.params).model(args.model), args.model_dir,
-                         args.features, args.metrics_dir, args.out),
+        lambda: evaluate(
+            load_params(args.params).model(args.model),
+            args.model_dir,
+            args.features,
+            args.metrics_dir,
+            args.out,
+        ),
         (ParamsError, FileNotFoundError, ValueError),
     )
 

@@ -61,14 +61,16 @@ def misclassified(y_true: np.ndarray, y_pred: np.ndarray, limit: int) -> np.ndar
     """Indices of the first ``limit`` test items whose prediction is wrong, in test order."""
     if len(y_true) != len(y_pred):
         raise FiguresError(f"{len(y_true)} labels but {len(y_pred)} predictions")
-    return np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))[:max(limit, 0)]
+    return np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))[: max(limit, 0)]
 
 
 def captions(digits: np.ndarray, y_pred: np.ndarray, names: list[str]) -> list[str]:
     """ "actual -> predicted" for each item: the actual digit, the predicted class's name
     ("5" or "not 5" for a detector of 5)."""
-    return [f"{int(d)} -> {names[int(p)].replace('_', ' ')}"
-            for d, p in zip(digits, y_pred, strict=True)]
+    return [
+        f"{int(d)} -> {names[int(p)].replace('_', ' ')}"
+        for d, p in zip(digits, y_pred, strict=True)
+    ]
 
 
 def operating_point(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float | None]:
@@ -105,16 +107,24 @@ def confusion_figure(matrix: np.ndarray, names: list[str], title: str) -> Figure
     small = len(names) <= 3
     for (row, col), count in np.ndenumerate(matrix):
         dark = norm(share[row, col]) > 0.6
-        ax.text(col, row, f"{count:d}", ha="center", va="center",
-                fontsize=11 if small else 7.5, color="white" if dark else "black")
+        ax.text(
+            col,
+            row,
+            f"{count:d}",
+            ha="center",
+            va="center",
+            fontsize=11 if small else 7.5,
+            color="white" if dark else "black",
+        )
     bar = figure.colorbar(image, ax=ax, shrink=0.85)
     bar.set_label("share of the actual class (power scale)")
     return figure
 
 
 @styled
-def gallery_figure(images: np.ndarray, labels: list[str], title: str,
-                   columns: int = GALLERY_COLUMNS) -> Figure:
+def gallery_figure(
+    images: np.ndarray, labels: list[str], title: str, columns: int = GALLERY_COLUMNS
+) -> Figure:
     """Digits in a grid, dark ink on white, each with its caption underneath: one image
     drawn once (fast), whatever the number of digits."""
     images = np.asarray(images)
@@ -125,7 +135,7 @@ def gallery_figure(images: np.ndarray, labels: list[str], title: str,
     mosaic = np.zeros((rows * cell_h, columns * cell_w), dtype=np.uint8)
     for i, image in enumerate(images):
         top, left = (i // columns) * cell_h, (i % columns) * cell_w + 2
-        mosaic[top:top + height, left:left + width] = image
+        mosaic[top : top + height, left : left + width] = image
     fig_w = 0.78 * columns
     fig_h = fig_w * mosaic.shape[0] / mosaic.shape[1] + 0.45
     figure = new_figure(fig_w, fig_h, constrained=False)
@@ -137,16 +147,27 @@ def gallery_figure(images: np.ndarray, labels: list[str], title: str,
         y = (i // columns) * cell_h + height + caption / 2 - 1
         ax.text(x, y, text, ha="center", va="center", fontsize=7.5, color="#b2182b")
     if not len(images):
-        ax.text(0.5, 0.5, "no misclassified test digits", ha="center", va="center",
-                transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "no misclassified test digits",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
     figure.suptitle(title, y=1.0 - 0.08 / fig_h, va="top", fontsize=10)
     return figure
 
 
 @styled
-def precision_recall_figure(precision: np.ndarray, recall: np.ndarray,
-                            point: tuple[float, float | None], threshold: Threshold,
-                            prevalence: float, title: str) -> Figure:
+def precision_recall_figure(
+    precision: np.ndarray,
+    recall: np.ndarray,
+    point: tuple[float, float | None],
+    threshold: Threshold,
+    prevalence: float,
+    title: str,
+) -> Figure:
     """The precision-recall curve (a step plot, as scikit-learn draws it) with the default
     threshold's operating point marked and the precision of always saying "positive".
 
@@ -155,21 +176,41 @@ def precision_recall_figure(precision: np.ndarray, recall: np.ndarray,
     figure = new_figure(5.6, 4.6)
     ax = figure.add_subplot()
     ax.plot(recall, precision, drawstyle="steps-post", color="C0", label="precision-recall curve")
-    ax.axhline(prevalence, color="0.5", linestyle="--", linewidth=1,
-               label=f"always positive: precision {prevalence:.3f}")
+    ax.axhline(
+        prevalence,
+        color="0.5",
+        linestyle="--",
+        linewidth=1,
+        label=f"always positive: precision {prevalence:.3f}",
+    )
     point_recall, point_precision = point
     if point_precision is None:
         note = f"{threshold.rule}\nnothing predicted positive:\nrecall 0, precision undefined"
         point_precision = 1.0
     else:
         note = f"{threshold.rule}\nprecision {point_precision:.3f}, recall {point_recall:.3f}"
-    ax.plot([point_recall], [point_precision], "o", color="C3", markersize=8,
-            label=f"default threshold: {threshold.rule}", clip_on=False, zorder=3)
+    ax.plot(
+        [point_recall],
+        [point_precision],
+        "o",
+        color="C3",
+        markersize=8,
+        label=f"default threshold: {threshold.rule}",
+        clip_on=False,
+        zorder=3,
+    )
     right = point_recall < 0.5
-    ax.annotate(note, xy=(point_recall, point_precision), xytext=(14 if right else -14, -30),
-                textcoords="offset points", ha="left" if right else "right", va="top",
-                fontsize=8.5, color="C3",
-                arrowprops={"arrowstyle": "-", "color": "C3", "linewidth": 0.8})
+    ax.annotate(
+        note,
+        xy=(point_recall, point_precision),
+        xytext=(14 if right else -14, -30),
+        textcoords="offset points",
+        ha="left" if right else "right",
+        va="top",
+        fontsize=8.5,
+        color="C3",
+        arrowprops={"arrowstyle": "-", "color": "C3", "linewidth": 0.8},
+    )
     ax.set_xlim(-0.01, 1.02)
     ax.set_ylim(0.0, 1.05)
     ax.set_xlabel("recall")
@@ -180,21 +221,36 @@ def precision_recall_figure(precision: np.ndarray, recall: np.ndarray,
     return figure
 
 
-def load_predictions(predictions_dir: Path, test_size: int,
-                     detector: bool) -> dict[str, np.ndarray]:
+def load_predictions(
+    predictions_dir: Path, test_size: int, detector: bool
+) -> dict[str, np.ndarray]:
     """A model's test predictions (and a detector's scores), checked to be one per test digit."""
-    names = ("test_pred", "test_score", "score_kind", "threshold", "curve_precision",
-             "curve_recall", "test_ap") if detector else ("test_pred",)
+    names = (
+        (
+            "test_pred",
+            "test_score",
+            "score_kind",
+            "threshold",
+            "curve_precision",
+            "curve_recall",
+            "test_ap",
+        )
+        if detector
+        else ("test_pred",)
+    )
     path = predictions_dir / "predictions.npz"
     predicted = load_arrays(path, names)
     if len(predicted["test_pred"]) != test_size:
-        raise FiguresError(f"{path} holds {len(predicted['test_pred'])} predictions, but the "
-                           f"test split has {test_size} labels: they should be the same split")
+        raise FiguresError(
+            f"{path} holds {len(predicted['test_pred'])} predictions, but the "
+            f"test split has {test_size} labels: they should be the same split"
+        )
     return predicted
 
 
-def run(models: list[Model], settings: Figures, evaluations: Path, images_path: Path,
-        out: Path) -> None:
+def run(
+    models: list[Model], settings: Figures, evaluations: Path, images_path: Path, out: Path
+) -> None:
     """Draw each model's pictures into ``out/<model>``; ``out`` is replaced as a whole."""
     decoded = load_arrays(images_path, ("images", "labels"))
     with atomic_dir(out) as tmp:
@@ -203,11 +259,19 @@ def run(models: list[Model], settings: Figures, evaluations: Path, images_path: 
     log.info("pictures of %d models in %s", len(models), out)
 
 
-def draw_model(model: Model, settings: Figures, predictions_dir: Path,
-               decoded: dict[str, np.ndarray], out: Path) -> None:
+def draw_model(
+    model: Model,
+    settings: Figures,
+    predictions_dir: Path,
+    decoded: dict[str, np.ndarray],
+    out: Path,
+) -> None:
     detector = model.target is not None
-    data = {"digits": decoded["labels"], "images": decoded["images"],
-            **load_predictions(predictions_dir, len(decoded["labels"]), detector)}
+    data = {
+        "digits": decoded["labels"],
+        "images": decoded["images"],
+        **load_predictions(predictions_dir, len(decoded["labels"]), detector),
+    }
     names = class_names(model.target)
     y_true = task_labels(data["digits"], model.target)
     y_pred = data["test_pred"].astype(np.int64)
@@ -218,38 +282,72 @@ def draw_model(model: Model, settings: Figures, predictions_dir: Path,
     n_wrong = int(matrix.sum() - np.trace(matrix))
     shown = misclassified(y_true, y_pred, settings.misclassified)
     out.mkdir(parents=True)
-    save_png(confusion_figure(matrix, names, f"{model.name} ({task}): test confusion "
-                                             f"matrix, accuracy {100 * accuracy:.2f}%"),
-             out / "confusion.png", settings.dpi)
-    save_png(gallery_figure(data["images"][shown],
-                            captions(data["digits"][shown], y_pred[shown], names),
-                            f"{model.name}: {len(shown)} of {n_wrong} misclassified test "
-                            "digits, in test order (actual -> predicted)"),
-             out / "misclassified.png", settings.dpi)
+    save_png(
+        confusion_figure(
+            matrix,
+            names,
+            f"{model.name} ({task}): test confusion matrix, accuracy {100 * accuracy:.2f}%",
+        ),
+        out / "confusion.png",
+        settings.dpi,
+    )
+    save_png(
+        gallery_figure(
+            data["images"][shown],
+            captions(data["digits"][shown], y_pred[shown], names),
+            f"{model.name}: {len(shown)} of {n_wrong} misclassified test "
+            "digits, in test order (actual -> predicted)",
+        ),
+        out / "misclassified.png",
+        settings.dpi,
+    )
     if detector:
-        draw_precision_recall(model, y_true, y_pred, data, out / "precision_recall.png",
-                              settings.dpi)
-    log.info("%s: %d of %d test digits misclassified, %d shown",
-             model.name, n_wrong, len(y_true), len(shown))
+        draw_precision_recall(
+            model, y_true, y_pred, data, out / "precision_recall.png", settings.dpi
+        )
+    log.info(
+        "%s: %d of %d test digits misclassified, %d shown",
+        model.name,
+        n_wrong,
+        len(y_true),
+        len(shown),
+    )
 
 
-def draw_precision_recall(model: Model, y_true: np.ndarray, y_pred: np.ndarray,
-                          evaluation: dict[str, np.ndarray], dest: Path, dpi: int) -> None:
+def draw_precision_recall(
+    model: Model,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    evaluation: dict[str, np.ndarray],
+    dest: Path,
+    dpi: int,
+) -> None:
     """The precision-recall figure of a detector's test scores, from the curve, average
     precision and threshold that ``evaluate`` computed."""
     threshold = Threshold(float(evaluation["threshold"]), str(evaluation["score_kind"]))
     follows = (evaluation["test_score"] > threshold.value) == y_pred.astype(bool)
     if not follows.all():
-        log.warning("%s: %d test predictions do not follow %s; the marked point is the "
-                    "predictions' own precision and recall", model.name,
-                    int((~follows).sum()), threshold.rule)
+        log.warning(
+            "%s: %d test predictions do not follow %s; the marked point is the "
+            "predictions' own precision and recall",
+            model.name,
+            int((~follows).sum()),
+            threshold.rule,
+        )
     point = operating_point(y_true, y_pred)
-    save_png(precision_recall_figure(
-        evaluation["curve_precision"], evaluation["curve_recall"], point, threshold,
-        float(np.mean(y_true)),
-        f"{model.name}: precision-recall on the test split "
-        f"(AP {float(evaluation['test_ap']):.3f})"),
-        dest, dpi)
+    save_png(
+        precision_recall_figure(
+            evaluation["curve_precision"],
+            evaluation["curve_recall"],
+            point,
+            threshold,
+            float(np.mean(y_true)),
+            f"{model.name}: precision-recall on the test split "
+            f"(AP {float(evaluation['test_ap']):.3f})",
+        ),
+        dest,
+        dpi,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,27 +358,46 @@ def main(argv: list[str] | None = None) -> int:
         "'actual -> predicted') and, for a detector, precision_recall.png (curve, default "
         "threshold marked). PNGs are the same bytes for the same inputs.",
     )
-    parser.add_argument("--params", type=Path, required=True,
-                        help="params.yaml (models, figures)")
-    parser.add_argument("--evaluations", type=Path, required=True,
-                        help="the evaluate stages' folder (<model>/predictions.npz)")
-    parser.add_argument("--images", type=Path, required=True,
-                        help="the decoded test images and labels (test.npz: images, labels)")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="folder for the pictures, one subfolder per model (replaced)")
-    parser.add_argument("--model", action="append", dest="models", metavar="NAME",
-                        help="draw only this model (repeatable; default: every model in "
-                        "params.yaml)")
+    parser.add_argument("--params", type=Path, required=True, help="params.yaml (models, figures)")
+    parser.add_argument(
+        "--evaluations",
+        type=Path,
+        required=True,
+        help="the evaluate stages' folder (<model>/predictions.npz)",
+    )
+    parser.add_argument(
+        "--images",
+        type=Path,
+        required=True,
+        help="the decoded test images and labels (test.npz: images, labels)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="folder for the pictures, one subfolder per model (replaced)",
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        dest="models",
+        metavar="NAME",
+        help="draw only this model (repeatable; default: every model in params.yaml)",
+    )
     args = parser.parse_args(argv)
 
     def work() -> None:
         params = load_params(args.params)
         names = args.models or list(params.models)
-        run([params.model(name) for name in names], params.figures, args.evaluations,
-            args.images, args.out)
+        run(
+            [params.model(name) for name in names],
+            params.figures,
+            args.evaluations,
+            args.images,
+            args.out,
+        )
 
-    return run_stage("figures", work, (ParamsError, FiguresError, FileNotFoundError,
-                                       ValueError))
+    return run_stage("figures", work, (ParamsError, FiguresError, FileNotFoundError, ValueError))
 
 
 if __name__ == "__main__":

@@ -20,14 +20,22 @@ from mnist_pipeline.revisions import WORKSPACE, RevisionError, resolve
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="leaderboard", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rev", default=WORKSPACE,
-                        help="a git revision or dvc experiment name (default: the workspace)")
+        prog="leaderboard",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--rev",
+        default=WORKSPACE,
+        help="a git revision or dvc experiment name (default: the workspace)",
+    )
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    parser.add_argument("--readme", type=Path,
-                        help="write the Markdown table into this README, between its "
-                             "<!-- results:start --> and <!-- results:end --> markers")
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        help="write the Markdown table into this README, between its "
+        "<!-- results:start --> and <!-- results:end --> markers",
+    )
     args = parser.parse_args(argv)
     try:
         rows = leaderboard(resolve(Path.cwd(), args.rev))

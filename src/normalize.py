@@ -55,8 +55,10 @@ def deskew(images: np.ndarray, chunk: int = 500) -> np.ndarray:
     about 5x faster on MNIST's 70,000 images (about 1 s instead of 5 s on two cores).
     """
     images = np.asarray(images)
-    return np.concatenate([_deskew_chunk(images[i:i + chunk])
-                           for i in range(0, len(images), chunk)] or [images.astype(np.float32)])
+    return np.concatenate(
+        [_deskew_chunk(images[i : i + chunk]) for i in range(0, len(images), chunk)]
+        or [images.astype(np.float32)]
+    )
 
 
 def _deskew_chunk(images: np.ndarray) -> np.ndarray:
@@ -84,15 +86,19 @@ def _deskew_chunk(images: np.ndarray) -> np.ndarray:
     mixed = padded[each, top] * (1 - fr) + padded[each, top + 1] * fr
     mixed *= ((in_r >= 0) & (in_r <= rows - 1))[..., None]
     # Columns: along output row r, column c reads c + alpha*(r - rows/2) + mean_c - cols/2.
-    shift = (alpha[:, None] * (out_rows[None, :] - rows / 2.0)
-             + (mean_c.astype(np.float64) - cols / 2.0)[:, None])
+    shift = (
+        alpha[:, None] * (out_rows[None, :] - rows / 2.0)
+        + (mean_c.astype(np.float64) - cols / 2.0)[:, None]
+    )
     c0 = np.floor(shift)
     fc = (shift - c0).astype(np.float32)[..., None]
     out_cols = np.arange(cols)
     in_c = out_cols + shift[..., None]
     left = np.clip(out_cols + c0[..., None].astype(np.intp), -1, cols - 1) + 1
-    out = (np.take_along_axis(mixed, left, axis=2) * (1 - fc)
-           + np.take_along_axis(mixed, left + 1, axis=2) * fc)
+    out = (
+        np.take_along_axis(mixed, left, axis=2) * (1 - fc)
+        + np.take_along_axis(mixed, left + 1, axis=2) * fc
+    )
     out *= (in_c >= 0) & (in_c <= cols - 1)
     return np.clip(out * 255, 0, 255)
 
@@ -125,24 +131,28 @@ def label_distribution(labels: dict[str, np.ndarray], n_classes: int = 10) -> st
     return csv_text(["digit", *counts], rows)
 
 
-def run(source: Path, out: Path, labels_csv: Path | None, settings: Normalize,
-        validation: int) -> None:
+def run(
+    source: Path, out: Path, labels_csv: Path | None, settings: Normalize, validation: int
+) -> None:
     train = load_arrays(source / "train.npz", ("images", "labels"))
     test = load_arrays(source / "test.npz", ("images", "labels"))
     (x_train, y_train), (x_val, y_val) = split_validation(
         train["images"], train["labels"], validation
     )
-    features = normalize(
-        settings.method, x_train, x_val, test["images"], deskewed=settings.deskew
-    )
+    features = normalize(settings.method, x_train, x_val, test["images"], deskewed=settings.deskew)
     labels = dict(zip(SPLITS, (y_train, y_val, test["labels"]), strict=True))
     with atomic_dir(out) as tmp:
         for split, x in zip(SPLITS, features, strict=True):
             save_arrays(tmp / f"{split}.npz", {"X": x, "y": labels[split]})
     if labels_csv is not None:
         write_text(labels_csv, label_distribution(labels))
-    log.info("%s: %s rows of %d features (%s)", out,
-             "/".join(str(len(y)) for y in labels.values()), features[0].shape[1], settings)
+    log.info(
+        "%s: %s rows of %d features (%s)",
+        out,
+        "/".join(str(len(y)) for y in labels.values()),
+        features[0].shape[1],
+        settings,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,23 +161,39 @@ def main(argv: list[str] | None = None) -> int:
         "writes train.npz, val.npz and test.npz (arrays X, y) and a CSV of images per digit "
         "and split.",
     )
-    parser.add_argument("--params", type=Path, required=True,
-                        help="params.yaml (the section's method and deskew, split.validation)")
-    parser.add_argument("--section", choices=NORMALIZE_STAGES, default="normalize",
-                        help="the params section to follow, named after the stage that runs "
-                        "this script (default: normalize)")
-    parser.add_argument("--in", dest="source", type=Path, required=True,
-                        help="the decode stage's folder")
+    parser.add_argument(
+        "--params",
+        type=Path,
+        required=True,
+        help="params.yaml (the section's method and deskew, split.validation)",
+    )
+    parser.add_argument(
+        "--section",
+        choices=NORMALIZE_STAGES,
+        default="normalize",
+        help="the params section to follow, named after the stage that runs "
+        "this script (default: normalize)",
+    )
+    parser.add_argument(
+        "--in", dest="source", type=Path, required=True, help="the decode stage's folder"
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for the feature files")
-    parser.add_argument("--labels", type=Path,
-                        help="CSV of images per digit (rows) and split (columns); "
-                        "not written if omitted")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        help="CSV of images per digit (rows) and split (columns); not written if omitted",
+    )
     args = parser.parse_args(argv)
 
     def work() -> None:
         params = load_params(args.params)
-        run(args.source, args.out, args.labels, params.normalize_section(args.section),
-            params.validation)
+        run(
+            args.source,
+            args.out,
+            args.labels,
+            params.normalize_section(args.section),
+            params.validation,
+        )
 
     return run_stage("normalize", work, (ParamsError, FileNotFoundError, ValueError))
 

@@ -31,8 +31,9 @@ def fit_pca(train: np.ndarray, settings: Pca):
             f"{settings.section}.n: expected at most {limit} (the number of features or "
             f"training rows), got {settings.n}"
         )
-    return PCA(n_components=settings.n, whiten=settings.whiten,
-               svd_solver="covariance_eigh").fit(train)
+    return PCA(n_components=settings.n, whiten=settings.whiten, svd_solver="covariance_eigh").fit(
+        train
+    )
 
 
 def reconstruction_mse(pca, x: np.ndarray) -> float:
@@ -54,7 +55,7 @@ def explained_variance_ratio(x: np.ndarray, chunk: int = 8192) -> np.ndarray:
     mean = x.mean(axis=0, dtype=np.float64).astype(x.dtype)
     scatter = np.zeros((x.shape[1], x.shape[1]))
     for start in range(0, len(x), chunk):
-        block = x[start:start + chunk] - mean
+        block = x[start : start + chunk] - mean
         scatter += block.T @ block
     eigenvalues = np.clip(np.linalg.eigvalsh(scatter)[::-1], 0.0, None)
     total = eigenvalues.sum()
@@ -65,8 +66,10 @@ def variance_csv(ratio: np.ndarray) -> str:
     """``components,share,cumulative``: for k = 1..len(ratio), the k-th component's share of
     the variance and the share the first k keep together (8 significant digits)."""
     cumulative = np.cumsum(ratio)
-    rows = [[k, f"{share:.8g}", f"{total:.8g}"]
-            for k, (share, total) in enumerate(zip(ratio, cumulative, strict=True), start=1)]
+    rows = [
+        [k, f"{share:.8g}", f"{total:.8g}"]
+        for k, (share, total) in enumerate(zip(ratio, cumulative, strict=True), start=1)
+    ]
     return csv_text(["components", "share", "cumulative"], rows)
 
 
@@ -79,15 +82,21 @@ def run(source: Path, out: Path, variance_path: Path, settings: Pca) -> None:
         for split, arrays in splits.items():
             projected = pca.transform(arrays["X"]).astype(np.float32)
             save_arrays(tmp / f"{split}.npz", {"X": projected, "y": arrays["y"]})
-        save_arrays(tmp / "components.npz", {
-            "components": pca.components_.astype(np.float32),
-            "mean": pca.mean_.astype(np.float32),
-            "explained_variance_ratio": pca.explained_variance_ratio_,
-        })
+        save_arrays(
+            tmp / "components.npz",
+            {
+                "components": pca.components_.astype(np.float32),
+                "mean": pca.mean_.astype(np.float32),
+                "explained_variance_ratio": pca.explained_variance_ratio_,
+            },
+        )
     write_text(variance_path, variance_csv(explained_variance_ratio(splits["train"]["X"])))
-    log.info("%d components keep %.1f%% of the variance; test reconstruction MSE %.6f",
-             settings.n, 100 * float(pca.explained_variance_ratio_.sum()),
-             reconstruction_mse(pca, splits["test"]["X"]))
+    log.info(
+        "%d components keep %.1f%% of the variance; test reconstruction MSE %.6f",
+        settings.n,
+        100 * float(pca.explained_variance_ratio_.sum()),
+        reconstruction_mse(pca, splits["test"]["X"]),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,21 +105,32 @@ def main(argv: list[str] | None = None) -> int:
         "train/val/test onto it; writes train.npz, val.npz, test.npz, components.npz and the "
         "training split's variance spectrum (a CSV of every component's share).",
     )
-    parser.add_argument("--params", type=Path, required=True,
-                        help="params.yaml (the section's n and whiten)")
-    parser.add_argument("--section", choices=PCA_STAGES, default="pca",
-                        help="the params section to follow, named after the stage that runs "
-                        "this script (default: pca)")
-    parser.add_argument("--in", dest="source", type=Path, required=True,
-                        help="the normalize stage's folder")
+    parser.add_argument(
+        "--params", type=Path, required=True, help="params.yaml (the section's n and whiten)"
+    )
+    parser.add_argument(
+        "--section",
+        choices=PCA_STAGES,
+        default="pca",
+        help="the params section to follow, named after the stage that runs "
+        "this script (default: pca)",
+    )
+    parser.add_argument(
+        "--in", dest="source", type=Path, required=True, help="the normalize stage's folder"
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for the projections")
-    parser.add_argument("--variance", type=Path, required=True,
-                        help="CSV to write: components, share, cumulative share of the variance")
+    parser.add_argument(
+        "--variance",
+        type=Path,
+        required=True,
+        help="CSV to write: components, share, cumulative share of the variance",
+    )
     args = parser.parse_args(argv)
     return run_stage(
         "pca",
-        lambda: run(args.source, args.out, args.variance,
-                    load_params(args.params).pca_section(args.section)),
+        lambda: run(
+            args.source, args.out, args.variance, load_params(args.params).pca_section(args.section)
+        ),
         (ParamsError, FileNotFoundError, ValueError),
     )
 

@@ -26,8 +26,7 @@ from mnist_pipeline.stage import run_stage
 PACKAGE = "django-js-lib-vega-embed"
 STATIC = "js_lib_vega_embed/static/js_lib_vega_embed"
 # Load order matters: vega-lite needs the global `vega`, vega-embed both.
-LIBRARIES = (("vega", "vega5.js"), ("vega-lite", "vega-lite5.js"),
-             ("vega-embed", "vega-embed6.js"))
+LIBRARIES = (("vega", "vega5.js"), ("vega-lite", "vega-lite5.js"), ("vega-embed", "vega-embed6.js"))
 PLACEHOLDERS = ("{plot_divs}", "{scripts}", "{refresh_tag}")
 log = logging.getLogger("plots_template")
 
@@ -84,8 +83,10 @@ def library_sources(package: str = PACKAGE) -> tuple[str, dict[str, str]]:
     try:
         dist = metadata.distribution(package)
     except metadata.PackageNotFoundError:
-        raise TemplateError(f"the package {package} is not installed; it is in "
-                            "pyproject.toml's dependencies: pip install -e .") from None
+        raise TemplateError(
+            f"the package {package} is not installed; it is in "
+            "pyproject.toml's dependencies: pip install -e ."
+        ) from None
     files = {str(entry): entry for entry in dist.files or ()}
     sources = {}
     for name, filename in LIBRARIES:
@@ -95,8 +96,10 @@ def library_sources(package: str = PACKAGE) -> tuple[str, dict[str, str]]:
         data = Path(dist.locate_file(entry)).read_bytes()
         expected = _record_digest(entry)
         if expected is not None and hashlib.sha256(data).hexdigest() != expected:
-            raise TemplateError(f"{dist.locate_file(entry)}: differs from the sha256 in "
-                                f"{package}'s RECORD; reinstall the package")
+            raise TemplateError(
+                f"{dist.locate_file(entry)}: differs from the sha256 in "
+                f"{package}'s RECORD; reinstall the package"
+            )
         sources[name] = data.decode("utf-8")
     return dist.version, sources
 
@@ -114,8 +117,10 @@ def page(version: str, sources: dict[str, str]) -> str:
     """The template: DVC's placeholders {plot_divs} and {refresh_tag}, no {scripts}."""
     for name, source in sources.items():
         check_inlinable(name, source)
-    scripts = "\n".join(f'<script data-library="{name}">\n{source.rstrip()}\n</script>'
-                        for name, source in sources.items())
+    scripts = "\n".join(
+        f'<script data-library="{name}">\n{source.rstrip()}\n</script>'
+        for name, source in sources.items()
+    )
     text = PAGE.replace("@PACKAGE@", PACKAGE).replace("@VERSION@", version)
     return text.replace("@LIBRARIES@", scripts)
 
@@ -134,8 +139,14 @@ def main(argv: list[str] | None = None) -> int:
         version, sources = library_sources()
         text = page(version, sources)
         write_text(args.out, text)
-        log.info("%s: %d bytes, %s from %s %s", args.out, len(text.encode()),
-                 ", ".join(sources), PACKAGE, version)
+        log.info(
+            "%s: %d bytes, %s from %s %s",
+            args.out,
+            len(text.encode()),
+            ", ".join(sources),
+            PACKAGE,
+            version,
+        )
 
     return run_stage("plots_template", work, (TemplateError, OSError))
 

@@ -22,14 +22,17 @@ from mnist_pipeline.stage import run_stage
 log = logging.getLogger("raw")
 
 
-def raw_splits(train: dict[str, np.ndarray], test: dict[str, np.ndarray],
-               validation: int) -> dict[str, dict[str, np.ndarray]]:
+def raw_splits(
+    train: dict[str, np.ndarray], test: dict[str, np.ndarray], validation: int
+) -> dict[str, dict[str, np.ndarray]]:
     """``train``, ``val`` and ``test`` as ``{"X": uint8 rows, "y": labels}``; ``val`` is the
     last ``validation`` training images (none for 0) and ``train`` the ones before them."""
     images, labels = train["images"], train["labels"]
     if validation >= len(images):
-        raise ParamsError(f"raw.validation: expected fewer than the {len(images)} training "
-                          f"images, got {validation}")
+        raise ParamsError(
+            f"raw.validation: expected fewer than the {len(images)} training "
+            f"images, got {validation}"
+        )
     cut = len(images) - validation
     return {
         "train": {"X": rows(images[:cut]), "y": labels[:cut]},
@@ -45,13 +48,20 @@ def rows(images: np.ndarray) -> np.ndarray:
 
 def run(source: Path, out: Path, validation: int) -> None:
     """Write ``out``/train.npz, val.npz and test.npz (arrays X, y) from the decode stage's."""
-    splits = raw_splits(load_arrays(source / "train.npz", ("images", "labels")),
-                        load_arrays(source / "test.npz", ("images", "labels")), validation)
+    splits = raw_splits(
+        load_arrays(source / "train.npz", ("images", "labels")),
+        load_arrays(source / "test.npz", ("images", "labels")),
+        validation,
+    )
     with atomic_dir(out) as tmp:
         for split, arrays in splits.items():
             save_arrays(tmp / f"{split}.npz", arrays, compress=True)
-    log.info("%s: %s rows of %d raw pixels", out,
-             "/".join(str(len(s["y"])) for s in splits.values()), splits["test"]["X"].shape[1])
+    log.info(
+        "%s: %s rows of %d raw pixels",
+        out,
+        "/".join(str(len(s["y"])) for s in splits.values()),
+        splits["test"]["X"].shape[1],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         "val.npz (the last raw.validation training images; no rows for 0) and test.npz.",
     )
     parser.add_argument("--params", type=Path, required=True, help="params.yaml (raw.validation)")
-    parser.add_argument("--in", dest="source", type=Path, required=True,
-                        help="the decode stage's folder")
+    parser.add_argument(
+        "--in", dest="source", type=Path, required=True, help="the decode stage's folder"
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for the feature files")
     args = parser.parse_args(argv)
     return run_stage(

@@ -41,8 +41,10 @@ def samples_per_digit(labels: np.ndarray, per_digit: int) -> np.ndarray:
     for digit in range(N_DIGITS):
         found = np.flatnonzero(labels == digit)[:per_digit]
         if len(found) < per_digit:
-            raise ValueError(f"only {len(found)} training images of digit {digit}, "
-                             f"fewer than figures.samples_per_digit = {per_digit}")
+            raise ValueError(
+                f"only {len(found)} training images of digit {digit}, "
+                f"fewer than figures.samples_per_digit = {per_digit}"
+            )
         rows.append(found)
     return np.stack(rows)
 
@@ -74,15 +76,16 @@ def digits_figure(images: np.ndarray, title: str) -> Figure:
     for d in range(digits):
         for s in range(per_digit):
             top, left = d * (height + pad), s * (width + pad)
-            mosaic[top:top + height, left:left + width] = images[d, s]
+            mosaic[top : top + height, left : left + width] = images[d, s]
     fig_w = 0.5 + 0.55 * per_digit
     fig_h = 0.4 + (fig_w - 0.5) * mosaic.shape[0] / mosaic.shape[1]
     figure = new_figure(fig_w, fig_h, constrained=False)
     ax = figure.add_axes((0.5 / fig_w, 0.0, 1.0 - 0.5 / fig_w, 1.0 - 0.4 / fig_h))
     ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, aspect="auto")
     ax.set_xticks([])
-    ax.set_yticks([d * (height + pad) + height / 2 for d in range(digits)],
-                  [str(d) for d in range(digits)])
+    ax.set_yticks(
+        [d * (height + pad) + height / 2 for d in range(digits)], [str(d) for d in range(digits)]
+    )
     ax.tick_params(length=0, labelsize=10)
     ax.spines[:].set_visible(False)
     figure.suptitle(title, y=1.0 - 0.08 / fig_h, va="top", fontsize=10)
@@ -101,13 +104,25 @@ def variance_figure(ratio: np.ndarray, n: int) -> Figure:
     for level in VARIANCE_LEVELS:
         k = components_for(cumulative, level)
         left.plot([k], [cumulative[k - 1]], "o", color="0.45", markersize=3.5)
-        left.annotate(f"{100 * level:g}%: {k}", (k, cumulative[k - 1]), xytext=(6, -10),
-                      textcoords="offset points", fontsize=8, color="0.35")
+        left.annotate(
+            f"{100 * level:g}%: {k}",
+            (k, cumulative[k - 1]),
+            xytext=(6, -10),
+            textcoords="offset points",
+            fontsize=8,
+            color="0.35",
+        )
     mark = cumulative[n - 1]
     left.axvline(n, color="C3", linewidth=1, linestyle="--")
     left.plot([n], [mark], "o", color="C3")
-    left.annotate(f"pca.n = {n}: {100 * mark:.2f}% of the variance", (n, mark),
-                  xytext=(12, -34), textcoords="offset points", color="C3", fontsize=8.5)
+    left.annotate(
+        f"pca.n = {n}: {100 * mark:.2f}% of the variance",
+        (n, mark),
+        xytext=(12, -34),
+        textcoords="offset points",
+        color="C3",
+        fontsize=8.5,
+    )
     left.set_xscale("log")
     left.set_xlim(1, len(ratio))
     left.set_ylim(0, 1.02)
@@ -124,14 +139,16 @@ def variance_figure(ratio: np.ndarray, n: int) -> Figure:
     right.set_ylabel("share of the variance")
     right.set_title("each component's share")
     right.grid(True, linewidth=0.4, color="0.85")
-    figure.suptitle(f"PCA of the normalized training split: all {len(ratio)} components",
-                    fontsize=10)
+    figure.suptitle(
+        f"PCA of the normalized training split: all {len(ratio)} components", fontsize=10
+    )
     return figure
 
 
 @styled
-def accuracy_figure(names: list[str], accuracy: list[float], detector: list[bool],
-                    notebook: list[float | None]) -> Figure:
+def accuracy_figure(
+    names: list[str], accuracy: list[float], detector: list[bool], notebook: list[float | None]
+) -> Figure:
     """Horizontal bars of test accuracy, one per model in params.yaml's order, detectors in
     another colour, the notebooks' reported numbers as ticks."""
     figure = new_figure(7.5, 1.4 + 0.36 * len(names))
@@ -144,22 +161,31 @@ def accuracy_figure(names: list[str], accuracy: list[float], detector: list[bool
         ax.text(value + 0.002, yi, f"{100 * value:.2f}%", va="center", fontsize=8.5)
     marks = [(yi, value) for yi, value in zip(y, notebook, strict=True) if value is not None]
     if marks:
-        ax.plot([v for _, v in marks], [yi for yi, _ in marks], "|", color="black",
-                markersize=16, markeredgewidth=2, label="the notebook's reported accuracy")
+        ax.plot(
+            [v for _, v in marks],
+            [yi for yi, _ in marks],
+            "|",
+            color="black",
+            markersize=16,
+            markeredgewidth=2,
+            label="the notebook's reported accuracy",
+        )
     ax.set_yticks(y, names)
     ax.set_xlim(low, 1.0)
     ax.xaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
-    ax.set_xlabel(f"accuracy on the test split (axis starts at "
-                  f"{100 * low:.0f}%)")
+    ax.set_xlabel(f"accuracy on the test split (axis starts at {100 * low:.0f}%)")
     ax.set_title("test accuracy of every model")
     from matplotlib.patches import Patch
 
-    handles = [Patch(color="C0", label="10-digit classifier"),
-               Patch(color="C1", label="'is it a d' detector (binary task: not comparable)")]
+    handles = [
+        Patch(color="C0", label="10-digit classifier"),
+        Patch(color="C1", label="'is it a d' detector (binary task: not comparable)"),
+    ]
     if marks:
         handles.append(ax.get_legend_handles_labels()[0][0])
-    figure.legend(handles=handles, loc="outside lower center", ncols=len(handles),
-                  fontsize=8, frameon=False)
+    figure.legend(
+        handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False
+    )
     return figure
 
 
@@ -182,14 +208,19 @@ def loss_figure(histories: dict[str, tuple[list[int], list[float]]]) -> Figure:
     panels = max(1, len(histories))
     figure = new_figure(max(6.0, 3.6 * panels), 3.6)
     axes = figure.subplots(1, panels, squeeze=False)[0]
-    for i, (ax, (name, (epochs, losses))) in enumerate(zip(axes, histories.items(),
-                                                            strict=False)):
+    for i, (ax, (name, (epochs, losses))) in enumerate(zip(axes, histories.items(), strict=False)):
         few = len(epochs) <= ANNOTATE_ALL_UP_TO
         ax.plot(epochs, losses, "o-" if few else "-", color=f"C{i}", markersize=4)
         for k in annotated_indices(len(epochs)):
             ax.plot(epochs[k], losses[k], "o", color=f"C{i}", markersize=4)
-            ax.annotate(f"{losses[k]:.3f}", (epochs[k], losses[k]), xytext=(5, 5),
-                        textcoords="offset points", ha="left", fontsize=7.5)
+            ax.annotate(
+                f"{losses[k]:.3f}",
+                (epochs[k], losses[k]),
+                xytext=(5, 5),
+                textcoords="offset points",
+                ha="left",
+                fontsize=7.5,
+            )
         if few:
             ax.set_xticks(epochs)
         ax.set_title(name)
@@ -197,8 +228,14 @@ def loss_figure(histories: dict[str, tuple[list[int], list[float]]]) -> Figure:
         ax.set_ylim(bottom=0)
         ax.grid(True, linewidth=0.4, color="0.85")
     if not histories:
-        axes[0].text(0.5, 0.5, "no model records a loss per epoch", ha="center", va="center",
-                     transform=axes[0].transAxes)
+        axes[0].text(
+            0.5,
+            0.5,
+            "no model records a loss per epoch",
+            ha="center",
+            va="center",
+            transform=axes[0].transAxes,
+        )
         axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("training loss")
     figure.suptitle("training loss per epoch")
@@ -211,8 +248,9 @@ def model_results(params: Params, metrics_dir: Path) -> dict[str, list]:
     for name, model in params.models.items():
         path = metrics_dir / name / "scores" / "test.json"
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no metrics for model {name} (run its evaluate "
-                                    "stage first)")
+            raise FileNotFoundError(
+                f"{path}: no metrics for model {name} (run its evaluate stage first)"
+            )
         results["names"].append(name)
         results["accuracy"].append(float(json.loads(path.read_text())["acc"]))
         results["detector"].append(model.target is not None)
@@ -220,8 +258,9 @@ def model_results(params: Params, metrics_dir: Path) -> dict[str, list]:
     return results
 
 
-def run(params: Params, images_path: Path, variance_path: Path, metrics_dir: Path,
-        out: Path) -> None:
+def run(
+    params: Params, images_path: Path, variance_path: Path, metrics_dir: Path, out: Path
+) -> None:
     settings = params.figures
     decoded = load_arrays(images_path, ("images", "labels"))
     picked = samples_per_digit(decoded["labels"], settings.samples_per_digit)
@@ -241,15 +280,25 @@ def run(params: Params, images_path: Path, variance_path: Path, metrics_dir: Pat
 
     dpi = settings.dpi
     with atomic_dir(out) as tmp:
-        save_png(digits_figure(decoded["images"][picked],
-                               f"the first {settings.samples_per_digit} training images of "
-                               "each digit"), tmp / "digits.png", dpi)
+        save_png(
+            digits_figure(
+                decoded["images"][picked],
+                f"the first {settings.samples_per_digit} training images of each digit",
+            ),
+            tmp / "digits.png",
+            dpi,
+        )
         save_png(variance_figure(ratio, params.pca.n), tmp / "pca_variance.png", dpi)
         save_png(accuracy_figure(**results), tmp / "accuracy.png", dpi)
         save_png(loss_figure(histories), tmp / "loss.png", dpi)
     cumulative = float(np.cumsum(ratio)[params.pca.n - 1])
-    log.info("%d components keep %.4f of the variance; %d models compared; pictures in %s",
-             params.pca.n, cumulative, len(results["names"]), out)
+    log.info(
+        "%d components keep %.4f of the variance; %d models compared; pictures in %s",
+        params.pca.n,
+        cumulative,
+        len(results["names"]),
+        out,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,20 +309,32 @@ def main(argv: list[str] | None = None) -> int:
         "accuracy.png (every model's test accuracy) and loss.png (loss per epoch). PNGs are "
         "the same bytes for the same inputs.",
     )
-    parser.add_argument("--params", type=Path, required=True,
-                        help="params.yaml (pca.n, models, notebooks, figures)")
-    parser.add_argument("--images", type=Path, required=True,
-                        help="the decoded training images (train.npz: images, labels)")
-    parser.add_argument("--variance", type=Path, required=True,
-                        help="the pca stage's variance spectrum (variance.csv)")
-    parser.add_argument("--metrics", type=Path, required=True,
-                        help="the metrics/ folder (<model>/scores/test.json, <model>/history.csv)")
+    parser.add_argument(
+        "--params", type=Path, required=True, help="params.yaml (pca.n, models, notebooks, figures)"
+    )
+    parser.add_argument(
+        "--images",
+        type=Path,
+        required=True,
+        help="the decoded training images (train.npz: images, labels)",
+    )
+    parser.add_argument(
+        "--variance",
+        type=Path,
+        required=True,
+        help="the pca stage's variance spectrum (variance.csv)",
+    )
+    parser.add_argument(
+        "--metrics",
+        type=Path,
+        required=True,
+        help="the metrics/ folder (<model>/scores/test.json, <model>/history.csv)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for the PNGs")
     args = parser.parse_args(argv)
     return run_stage(
         "summary",
-        lambda: run(load_params(args.params), args.images, args.variance, args.metrics,
-                    args.out),
+        lambda: run(load_params(args.params), args.images, args.variance, args.metrics, args.out),
         (ParamsError, FileNotFoundError, ValueError),
     )
 

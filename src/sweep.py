@@ -35,18 +35,33 @@ from mnist_pipeline.sweeps import (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="sweep", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--param", action="append", default=[], metavar="KEY",
-                        help="the swept params.yaml key, e.g. pca.n (twice for a grid: x, then "
-                             "one line per value); default: the keys that differ")
-    parser.add_argument("--out", type=Path, default=Path("build/sweep"),
-                        help="folder for sweep.png and sweep.md (default: build/sweep)")
-    parser.add_argument("--all-baselines", action="store_true",
-                        help="include experiments of every commit, not only of HEAD")
-    parser.add_argument("--from-json", type=Path, metavar="FILE",
-                        help="read this saved `dvc exp show --json` output instead of "
-                             "running dvc")
+        prog="sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="the swept params.yaml key, e.g. pca.n (twice for a grid: x, then "
+        "one line per value); default: the keys that differ",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("build/sweep"),
+        help="folder for sweep.png and sweep.md (default: build/sweep)",
+    )
+    parser.add_argument(
+        "--all-baselines",
+        action="store_true",
+        help="include experiments of every commit, not only of HEAD",
+    )
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="FILE",
+        help="read this saved `dvc exp show --json` output instead of running dvc",
+    )
     parser.add_argument("--dpi", type=int, default=100, help="pixels per inch of the PNG")
     args = parser.parse_args(argv)
     try:
@@ -57,8 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         experiments = parse_exp_show(data, args.all_baselines)
         for exp in experiments:
             if exp.state == "failed":
-                print(f"sweep: warning: experiment {exp.name} failed and is left out; see "
-                      f"`dvc queue logs {exp.name}`", file=sys.stderr)
+                print(
+                    f"sweep: warning: experiment {exp.name} failed and is left out; see "
+                    f"`dvc queue logs {exp.name}`",
+                    file=sys.stderr,
+                )
         sweep = build_sweep(experiments, args.param)
         report = markdown_report(sweep)
         save_png(draw_sweep(sweep), args.out / "sweep.png", args.dpi)

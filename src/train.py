@@ -35,8 +35,9 @@ def training_history(estimator) -> str:
     losses = getattr(estimator, "loss_curve_", [])
     start = getattr(estimator, "loss_curve_start", 1)
     digits = getattr(estimator, "loss_curve_digits", 6)
-    rows = [f"{epoch},{round(float(loss), digits)!r}"
-            for epoch, loss in enumerate(losses, start=start)]
+    rows = [
+        f"{epoch},{round(float(loss), digits)!r}" for epoch, loss in enumerate(losses, start=start)
+    ]
     return "\n".join(["epoch,loss", *rows]) + "\n"
 
 
@@ -44,10 +45,16 @@ def train(model: Model, features: Path, out: Path, history_csv: Path) -> None:
     estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
     data = load_arrays(features / "train.npz", ("X", "y"))
     labels = task_labels(data["y"], model.target)
-    check_training_data(estimator, model.params, labels, key_prefix=model.key,
-                        source=str(features / "train.npz"))
-    log.info("%s: fitting %s on %d x %d %s features", model.name, type(estimator).__name__,
-             *data["X"].shape, model.features)
+    check_training_data(
+        estimator, model.params, labels, key_prefix=model.key, source=str(features / "train.npz")
+    )
+    log.info(
+        "%s: fitting %s on %d x %d %s features",
+        model.name,
+        type(estimator).__name__,
+        *data["X"].shape,
+        model.features,
+    )
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught, blas_threads(model.estimator):
         if type(estimator).__module__.startswith("sklearn."):
@@ -61,8 +68,12 @@ def train(model: Model, features: Path, out: Path, history_csv: Path) -> None:
     for warning in caught:
         # A fixed epoch or iteration budget (the notebooks' own) is a choice, not a fault:
         # say it in one line rather than scikit-learn's paragraph.
-        log.warning("%s: %s: %s", model.name, warning.category.__name__,
-                    str(warning.message).splitlines()[0])
+        log.warning(
+            "%s: %s: %s",
+            model.name,
+            warning.category.__name__,
+            str(warning.message).splitlines()[0],
+        )
     with atomic_dir(out) as tmp, (tmp / "model.pkl").open("wb") as fh:
         pickle.dump(estimator, fh, protocol=pickle.HIGHEST_PROTOCOL)
     write_text(history_csv, training_history(estimator))
@@ -76,16 +87,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--params", type=Path, required=True, help="params.yaml (models.<name>)")
     parser.add_argument("--model", required=True, help="the model's name under `models`")
-    parser.add_argument("--features", type=Path, required=True,
-                        help="the feature stage's folder (train.npz)")
+    parser.add_argument(
+        "--features", type=Path, required=True, help="the feature stage's folder (train.npz)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for model.pkl")
-    parser.add_argument("--history", type=Path, required=True,
-                        help="CSV of loss per epoch (header only for non-iterative models)")
+    parser.add_argument(
+        "--history",
+        type=Path,
+        required=True,
+        help="CSV of loss per epoch (header only for non-iterative models)",
+    )
     args = parser.parse_args(argv)
     return run_stage(
         "train",
-        lambda: train(load_params(args.params).model(args.model), args.features, args.out,
-                      args.history),
+        lambda: train(
+            load_params(args.params).model(args.model), args.features, args.out, args.history
+        ),
         (ParamsError, EstimatorParamError, FileNotFoundError),
     )
 

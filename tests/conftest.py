@@ -40,7 +40,10 @@ def run_script(script: str, *args: str | Path, cwd: Path = REPO) -> subprocess.C
     """Run ``src/<script>.py`` as DVC would: a fresh interpreter, output captured."""
     return subprocess.run(
         [sys.executable, str(REPO / "src" / f"{script}.py"), *map(str, args)],
-        cwd=cwd, capture_output=True, text=True, check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -75,8 +78,7 @@ def write_params(tmp_path: Path, repo_params: dict) -> Callable[..., Path]:
 def mnist_slice() -> dict[str, np.ndarray]:
     """The first 1,200 training and 300 test images of the shipped, real MNIST."""
     arrays = {role: read_idx(SHIPPED_MNIST / name) for role, name in FILE_NAMES.items()}
-    return {role: a[:1200] if role.startswith("train") else a[:300]
-            for role, a in arrays.items()}
+    return {role: a[:1200] if role.startswith("train") else a[:300] for role, a in arrays.items()}
 
 
 def write_decoded_slice(root: Path, mnist_slice: dict[str, np.ndarray]) -> None:
@@ -84,8 +86,10 @@ def write_decoded_slice(root: Path, mnist_slice: dict[str, np.ndarray]) -> None:
     decoded = root / "stages/decode"
     decoded.mkdir(parents=True)
     for split in ("train", "test"):
-        save_arrays(decoded / f"{split}.npz", {"images": mnist_slice[f"{split}_images"],
-                                               "labels": mnist_slice[f"{split}_labels"]})
+        save_arrays(
+            decoded / f"{split}.npz",
+            {"images": mnist_slice[f"{split}_images"], "labels": mnist_slice[f"{split}_labels"]},
+        )
 
 
 def run_stages(root: Path, params: Path, steps: list[tuple[str | Path, ...]]) -> None:
@@ -102,8 +106,11 @@ def write_dataset(folder: Path, arrays: dict[str, np.ndarray]) -> dict:
     files = {}
     for role, name in FILE_NAMES.items():
         write_idx(folder / name, arrays[role], compress=True)
-        files[role] = {"name": name, "sha256": sha256_of(folder / name),
-                       "size": (folder / name).stat().st_size}
+        files[role] = {
+            "name": name,
+            "sha256": sha256_of(folder / name),
+            "size": (folder / name).stat().st_size,
+        }
     return files
 
 
@@ -123,24 +130,41 @@ def tool_env() -> dict[str, str]:
 TOOL_TIMEOUT = 900.0
 
 
-def run_tool(*args: str | Path, cwd: Path, check: bool = True,
-             env: dict[str, str] | None = None,
-             timeout: float = TOOL_TIMEOUT) -> subprocess.CompletedProcess:
+def run_tool(
+    *args: str | Path,
+    cwd: Path,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    timeout: float = TOOL_TIMEOUT,
+) -> subprocess.CompletedProcess:
     """Run dvc or git in ``cwd``, with ``env`` added to `tool_env()`, killed after
     ``timeout`` seconds; on an unexpected failure show what it printed."""
-    result = subprocess.run([str(a) for a in args], cwd=cwd, env={**tool_env(), **(env or {})},
-                            capture_output=True, text=True, check=False, timeout=timeout)
+    result = subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        env={**tool_env(), **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, args))} exited {result.returncode}\n"
-                             f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        raise AssertionError(
+            f"{' '.join(map(str, args))} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
     return result
 
 
 def copy_repo(dest: Path) -> Path:
     """Copy the working tree's project files (tracked or not, but not git-ignored) into
     ``dest`` and make it a git repository with one commit, as a user's fresh clone."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
-                             "--exclude-standard"], cwd=REPO, capture_output=True, check=True)
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    )
     for name in filter(None, listed.stdout.decode().split("\0")):
         source = REPO / name
         if source.is_file():
@@ -175,13 +199,23 @@ def isolated_dvc_environment(site_cache: Path) -> Iterator[None]:
         yield
 
 
-def dvc(repo: Path, *args: str | Path, check: bool = True, env: dict[str, str] | None = None,
-        timeout: float = TOOL_TIMEOUT) -> subprocess.CompletedProcess:
+def dvc(
+    repo: Path,
+    *args: str | Path,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    timeout: float = TOOL_TIMEOUT,
+) -> subprocess.CompletedProcess:
     return run_tool("dvc", *args, cwd=repo, check=check, env=env, timeout=timeout)
 
 
-def git(repo: Path, *args: str | Path, check: bool = True, env: dict[str, str] | None = None,
-        timeout: float = TOOL_TIMEOUT) -> subprocess.CompletedProcess:
+def git(
+    repo: Path,
+    *args: str | Path,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    timeout: float = TOOL_TIMEOUT,
+) -> subprocess.CompletedProcess:
     return run_tool("git", *args, cwd=repo, check=check, env=env, timeout=timeout)
 
 
@@ -204,8 +238,9 @@ def params_of(repo: Path) -> dict:
 
 
 def file_tree(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def copy_of(repo: Path, dest: Path) -> Path:
@@ -226,8 +261,10 @@ def experiments(repo: Path) -> dict[str, dict]:
                 "state": (exp.get("executor") or {}).get("state"),
                 "error": rev.get("error"),
                 "params": (data.get("params") or {}).get("params.yaml", {}).get("data", {}),
-                "metrics": {path: entry.get("data", {})
-                            for path, entry in (data.get("metrics") or {}).items()},
+                "metrics": {
+                    path: entry.get("data", {})
+                    for path, entry in (data.get("metrics") or {}).items()
+                },
             }
     return found
 
@@ -237,8 +274,10 @@ def make_small_repo(dest: Path) -> Path:
     every model kept, and without the copied full-MNIST metrics and dvc.lock."""
     repo = copy_repo(dest)
     arrays = {role: read_idx(SHIPPED_MNIST / name) for role, name in FILE_NAMES.items()}
-    arrays = {role: a[:TRAIN_IMAGES] if role.startswith("train") else a[:TEST_IMAGES]
-              for role, a in arrays.items()}
+    arrays = {
+        role: a[:TRAIN_IMAGES] if role.startswith("train") else a[:TEST_IMAGES]
+        for role, a in arrays.items()
+    }
     params = params_of(repo)
     params["dataset"]["mirrors"] = [SMALL_MNIST]
     params["dataset"]["files"] = write_dataset(repo / SMALL_MNIST, arrays)
@@ -263,8 +302,15 @@ def commit_results(repo: Path, message: str) -> None:
 
 
 CLASSIFIER_TEST = {"acc": 0.9708, "acc_lo": 0.9673, "acc_hi": 0.9739, "f1": 0.9706}
-DETECTOR_TEST = {"acc": 0.9658, "acc_lo": 0.9621, "acc_hi": 0.9692, "f1": 0.8217, "p": 0.768,
-                 "r": 0.8834, "ap": 0.9097}
+DETECTOR_TEST = {
+    "acc": 0.9658,
+    "acc_lo": 0.9621,
+    "acc_hi": 0.9692,
+    "f1": 0.8217,
+    "p": 0.768,
+    "r": 0.8834,
+    "ap": 0.9097,
+}
 
 
 def init_git_repo(path: Path) -> Path:
@@ -274,9 +320,14 @@ def init_git_repo(path: Path) -> Path:
     return path
 
 
-def write_model_files(repo: Path, name: str, *, test: dict | None = None,
-                      val: dict | None = None,
-                      predictions: list[tuple[str, str]] | None = None) -> None:
+def write_model_files(
+    repo: Path,
+    name: str,
+    *,
+    test: dict | None = None,
+    val: dict | None = None,
+    predictions: list[tuple[str, str]] | None = None,
+) -> None:
     """Write metrics/<name>/scores/{test,val}.json and predictions/test.csv (those given)."""
     folder = repo / "metrics" / name
     if test is not None:
@@ -291,8 +342,9 @@ def write_model_files(repo: Path, name: str, *, test: dict | None = None,
         (folder / "predictions" / "test.csv").write_text("actual,predicted\n" + rows)
 
 
-def write_models_params(repo: Path, models: dict[str, dict],
-                        notebooks: dict[str, float] | None = None) -> None:
+def write_models_params(
+    repo: Path, models: dict[str, dict], notebooks: dict[str, float] | None = None
+) -> None:
     """A params.yaml holding only ``models`` (and ``notebooks``)."""
     params: dict = {"models": models}
     if notebooks:

@@ -34,8 +34,10 @@ def repo(tmp_path: Path) -> Path:
     """main: knn wrong on images 0-9, mlp wrong on 0; branch `better`: knn wrong on 9 only,
     mlp unchanged, and a new model svm; `old` lacks mlp's folder."""
     repo = init_git_repo(tmp_path / "repo")
-    models = {"knn": {"features": "pca", "estimator": "knn"},
-              "mlp": {"features": "normalize", "estimator": "mlp"}}
+    models = {
+        "knn": {"features": "pca", "estimator": "knn"},
+        "mlp": {"features": "normalize", "estimator": "mlp"},
+    }
     write_models_params(repo, models)
     write_model_files(repo, "knn", test=CLASSIFIER_TEST, predictions=predictions(set(range(10))))
     write_model_files(repo, "mlp", test=CLASSIFIER_TEST, predictions=predictions({0}))
@@ -53,7 +55,9 @@ def test_two_identical_revisions_give_no_flips_and_p_1(repo: Path):
     result = run_script("compare", "main", "main", cwd=repo)
     head = run_tool("git", "rev-parse", "--short", "main", cwd=repo).stdout.strip()
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout == f"""\
+    assert (
+        result.stdout
+        == f"""\
 A: main ({head})
 B: main ({head})
 
@@ -63,6 +67,7 @@ mlp    95.00%  95.00%           +0.00                0                0      1.0
 
 Paired on 20 test images; exact two-sided McNemar test, significant if p < 0.05.
 """
+    )
 
 
 def test_flips_p_value_verdict_and_added_model_between_two_branches(repo: Path):
@@ -84,7 +89,8 @@ def test_the_reverse_direction_lists_the_model_as_removed(repo: Path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "removed (only in A): svm"
     assert "knn    95.00%  50.00%          -45.00                9                0" in (
-        result.stdout)
+        result.stdout
+    )
 
 
 def test_models_option_compares_only_the_named_models(repo: Path):
@@ -98,8 +104,9 @@ def test_a_model_in_neither_revision_is_an_error(repo: Path):
     head = run_tool("git", "rev-parse", "--short", "main", cwd=repo).stdout.strip()
     other = run_tool("git", "rev-parse", "--short", "better", cwd=repo).stdout.strip()
     assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr == (f"compare: error: lda: no such model at main ({head}) or "
-                             f"better ({other})\n")
+    assert result.stderr == (
+        f"compare: error: lda: no such model at main ({head}) or better ({other})\n"
+    )
 
 
 def test_different_actual_columns_are_refused(repo: Path):
@@ -109,7 +116,8 @@ def test_different_actual_columns_are_refused(repo: Path):
     assert result.stderr == (
         "compare: error: mlp: the `actual` columns of predictions/test.csv differ between A "
         "and B (20 and 19 rows): not the same test images, so the predictions cannot be "
-        "paired\n")
+        "paired\n"
+    )
 
 
 def test_an_experiment_name_is_compared_like_a_branch(repo: Path):

@@ -162,11 +162,28 @@ def http() -> Iterator[Http]:
         thread.join()
 
 
-def fetch(mirrors: list[str], dest: Path, *, sha256: str = SHA, size: int = len(BODY),
-          timeout: float = 5.0, min_rate: float = 1e9, retries: int = 2,
-          progress: io.StringIO | None = None) -> str:
-    return fetch_file(NAME, sha256, size, mirrors, dest, timeout=timeout, min_rate=min_rate,
-                      retries=retries, progress=progress)
+def fetch(
+    mirrors: list[str],
+    dest: Path,
+    *,
+    sha256: str = SHA,
+    size: int = len(BODY),
+    timeout: float = 5.0,
+    min_rate: float = 1e9,
+    retries: int = 2,
+    progress: io.StringIO | None = None,
+) -> str:
+    return fetch_file(
+        NAME,
+        sha256,
+        size,
+        mirrors,
+        dest,
+        timeout=timeout,
+        min_rate=min_rate,
+        retries=retries,
+        progress=progress,
+    )
 
 
 def fetch_error(mirrors: list[str], dest: Path, **kwargs: Any) -> str:
@@ -281,17 +298,20 @@ def test_all_mirrors_down_lists_each_mirror_and_reason(
     wrong = http.route("c", Route(body=WRONG))
     refused = refused_url()
 
-    message = fetch_error(["mnist", not_found, failing, wrong, refused], tmp_path / "out" / NAME,
-                          retries=1)
+    message = fetch_error(
+        ["mnist", not_found, failing, wrong, refused], tmp_path / "out" / NAME, retries=1
+    )
 
-    assert message == "\n".join([
-        f"could not fetch {NAME} from any of 5 mirrors:",
-        f"  - mnist: no such file mnist/{NAME}",
-        f"  - {not_found}: HTTP 404 Not Found",
-        f"  - {failing}: HTTP 500 Internal Server Error (after 2 tries)",
-        f"  - {wrong}: checksum mismatch: expected sha256 {SHA}, got {WRONG_SHA}",
-        f"  - {refused}: connection refused",
-    ])
+    assert message == "\n".join(
+        [
+            f"could not fetch {NAME} from any of 5 mirrors:",
+            f"  - mnist: no such file mnist/{NAME}",
+            f"  - {not_found}: HTTP 404 Not Found",
+            f"  - {failing}: HTTP 500 Internal Server Error (after 2 tries)",
+            f"  - {wrong}: checksum mismatch: expected sha256 {SHA}, got {WRONG_SHA}",
+            f"  - {refused}: connection refused",
+        ]
+    )
 
 
 # fetch_file: hostile HTTP mirrors, bounded in bytes and time
@@ -313,8 +333,10 @@ def test_endless_body_stops_at_the_first_byte_past_the_size_without_retry(
 
     message, seconds = timed_fetch_error([mirror], dest, retries=2)
 
-    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
-                       f"  - {mirror}: sent more than the expected {len(BODY)} bytes")
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n"
+        f"  - {mirror}: sent more than the expected {len(BODY)} bytes"
+    )
     assert http.hits("a") == 1
     assert seconds < 2
     assert list(dest.parent.iterdir()) == []
@@ -329,9 +351,11 @@ def test_content_length_other_than_the_size_fails_before_the_body_without_retry(
 
     message, seconds = timed_fetch_error([mirror], dest, retries=2)
 
-    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
-                       f"  - {mirror}: Content-Length 10737418240 differs from the expected "
-                       f"{len(BODY)} bytes")
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n"
+        f"  - {mirror}: Content-Length 10737418240 differs from the expected "
+        f"{len(BODY)} bytes"
+    )
     assert http.hits("a") == 1
     assert seconds < 2
     assert list(dest.parent.iterdir()) == []
@@ -344,12 +368,20 @@ def test_drip_that_never_falls_silent_ends_at_the_whole_file_deadline(http: Http
     dest.parent.mkdir()
 
     message, seconds = timed_fetch_error(
-        [mirror], dest, sha256=hashlib.sha256(body).hexdigest(), size=len(body), timeout=0.5,
-        min_rate=1000, retries=2)
+        [mirror],
+        dest,
+        sha256=hashlib.sha256(body).hexdigest(),
+        size=len(body),
+        timeout=0.5,
+        min_rate=1000,
+        retries=2,
+    )
 
-    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
-                       f"  - {mirror}: not complete within 1.5 s (download.timeout + 1000 "
-                       "bytes / download.min_rate)")
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n"
+        f"  - {mirror}: not complete within 1.5 s (download.timeout + 1000 "
+        "bytes / download.min_rate)"
+    )
     assert http.hits("a") == 1
     assert 1.5 <= seconds < 2.5
     assert list(dest.parent.iterdir()) == []
@@ -368,9 +400,11 @@ def test_redirect_to_ftp_is_refused(http: Http, tmp_path: Path):
 
     message = fetch_error([mirror], tmp_path / NAME)
 
-    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
-                       f"  - {mirror}: redirected to ftp://127.0.0.1/mnist/{NAME}: only http(s) "
-                       "redirects are followed")
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n"
+        f"  - {mirror}: redirected to ftp://127.0.0.1/mnist/{NAME}: only http(s) "
+        "redirects are followed"
+    )
 
 
 # fetch_file: directories and file:// URLs
@@ -436,8 +470,10 @@ def test_directory_mirror_symlink_to_dev_zero_is_refused_before_any_byte(tmp_pat
 
     message, seconds = timed_fetch_error([str(mirror)], dest)
 
-    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
-                       f"  - {mirror}: {path}: expected a regular file, got a character device")
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n"
+        f"  - {mirror}: {path}: expected a regular file, got a character device"
+    )
     assert seconds < 1
     assert list(dest.parent.iterdir()) == []
 
@@ -448,8 +484,10 @@ def test_file_url_mirror_holding_a_fifo_is_refused_at_once(tmp_path: Path):
 
     message, seconds = timed_fetch_error([mirror.as_uri()], tmp_path / NAME)
 
-    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
-                       f"  - {mirror.as_uri()}: {path}: expected a regular file, got a FIFO")
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n"
+        f"  - {mirror.as_uri()}: {path}: expected a regular file, got a FIFO"
+    )
     assert seconds < 1
 
 
@@ -459,8 +497,10 @@ def test_directory_mirror_holding_a_directory_is_refused(tmp_path: Path):
 
     message = fetch_error([str(mirror)], tmp_path / NAME)
 
-    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
-                       f"  - {mirror}: {path}: expected a regular file, got a directory")
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n"
+        f"  - {mirror}: {path}: expected a regular file, got a directory"
+    )
 
 
 def test_local_file_of_another_size_is_refused_before_any_byte(tmp_path: Path):
@@ -471,8 +511,10 @@ def test_local_file_of_another_size_is_refused_before_any_byte(tmp_path: Path):
 
     message = fetch_error([str(mirror)], dest)
 
-    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
-                       f"  - {mirror}: {path} is {len(BODY) + 1} bytes, expected {len(BODY)}")
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n"
+        f"  - {mirror}: {path} is {len(BODY) + 1} bytes, expected {len(BODY)}"
+    )
     assert list(dest.parent.iterdir()) == []
 
 
@@ -482,17 +524,23 @@ def test_local_checksum_mismatch_does_not_show_the_local_files_digest(tmp_path: 
 
     message = fetch_error([str(mirror)], tmp_path / NAME)
 
-    assert message == (f"could not fetch {NAME} from 1 mirror:\n"
-                       f"  - {mirror}: checksum mismatch: expected sha256 {SHA}")
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n"
+        f"  - {mirror}: checksum mismatch: expected sha256 {SHA}"
+    )
 
 
-@pytest.mark.parametrize("route", [
-    Route(status=404),
-    Route(fail_times=99),
-    Route(truncate_at=3 * CHUNK + 5),
-    Route(body=WRONG),
-    Route(delay=5.0),
-], ids=["404", "500", "truncated", "mismatch", "timeout"])
+@pytest.mark.parametrize(
+    "route",
+    [
+        Route(status=404),
+        Route(fail_times=99),
+        Route(truncate_at=3 * CHUNK + 5),
+        Route(body=WRONG),
+        Route(delay=5.0),
+    ],
+    ids=["404", "500", "truncated", "mismatch", "timeout"],
+)
 def test_failure_leaves_no_file_in_dest_folder(http: Http, tmp_path: Path, route: Route):
     dest = tmp_path / "out" / NAME
     dest.parent.mkdir()
@@ -519,8 +567,10 @@ def test_failure_keeps_the_previous_dest_untouched(tmp_path: Path):
 
 
 def fixture_files() -> dict[str, bytes]:
-    return {role: f"{role} fixture\n".encode() * 100 for role in
-            ("train_images", "train_labels", "test_images", "test_labels")}
+    return {
+        role: f"{role} fixture\n".encode() * 100
+        for role in ("train_images", "train_labels", "test_images", "test_labels")
+    }
 
 
 def write_params(tmp_path: Path, mirrors: list[str]) -> Path:
@@ -553,8 +603,13 @@ def write_mirror(tmp_path: Path, params: Path, *, skip: str | None = None) -> Pa
 
 
 def run_stage(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(ROOT / "src" / "download.py"), *args],
-                          capture_output=True, text=True, timeout=30, env=os.environ.copy())
+    return subprocess.run(
+        [sys.executable, str(ROOT / "src" / "download.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=os.environ.copy(),
+    )
 
 
 def test_stage_fetches_all_four_files_from_a_directory_mirror(tmp_path: Path):
@@ -624,8 +679,18 @@ def test_sigterm_during_a_download_removes_its_temporary_folder(http: Http, tmp_
     out = tmp_path / "stages" / "download"
     out.parent.mkdir(parents=True)
     stage = subprocess.Popen(
-        [sys.executable, str(ROOT / "src" / "download.py"), "--params", str(params), "--out",
-         str(out)], stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+        [
+            sys.executable,
+            str(ROOT / "src" / "download.py"),
+            "--params",
+            str(params),
+            "--out",
+            str(out),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
     try:
         wait_for_temp_file(out.parent)
         stage.terminate()

@@ -63,13 +63,13 @@ class Run(NamedTuple):
 
 def restored(result: subprocess.CompletedProcess) -> set[str]:
     """The stages dvc restored from its cache instead of running them."""
-    return set(re.findall(r"^Stage '([^']+)' is cached - skipping run", result.stdout,
-                          re.MULTILINE))
+    return set(
+        re.findall(r"^Stage '([^']+)' is cached - skipping run", result.stdout, re.MULTILINE)
+    )
 
 
 def skipped(result: subprocess.CompletedProcess) -> set[str]:
-    return set(re.findall(r"^Stage '([^']+)' didn't change, skipping", result.stdout,
-                          re.MULTILINE))
+    return set(re.findall(r"^Stage '([^']+)' didn't change, skipping", result.stdout, re.MULTILINE))
 
 
 def core(stages: set[str]) -> set[str]:
@@ -97,8 +97,9 @@ def model_stages(*models: str) -> set[str]:
 
 
 def models_on(repo: Path, features: str) -> list[str]:
-    return [name for name, model in params_of(repo)["models"].items()
-            if model["features"] == features]
+    return [
+        name for name, model in params_of(repo)["models"].items() if model["features"] == features
+    ]
 
 
 def pipeline_stages(repo: Path) -> set[str]:
@@ -121,8 +122,10 @@ def stages_with_uncached_plain_outs(repo: Path) -> set[str]:
     found = set()
     for name, spec in stages.items():
         outs = spec.get("do", spec).get("outs", [])
-        if any(isinstance(out, dict) and any(o.get("cache") is False for o in out.values())
-               for out in outs):
+        if any(
+            isinstance(out, dict) and any(o.get("cache") is False for o in out.values())
+            for out in outs
+        ):
             found |= {s for s in pipeline_stages(repo) if s.partition("@")[0] == name}
     return found
 
@@ -137,8 +140,9 @@ def changed_lock_entries(before: dict[str, dict], after: dict[str, dict]) -> set
 
 def queue_states(status: str) -> dict[str, str]:
     """`dvc queue status`'s table as {experiment name: status}."""
-    rows = re.findall(r"^[0-9a-f]{7}\s+(\S+)\s+.*?\s(Queued|Running|Success|Failed)\s*$",
-                      status, re.MULTILINE)
+    rows = re.findall(
+        r"^[0-9a-f]{7}\s+(\S+)\s+.*?\s(Queued|Running|Success|Failed)\s*$", status, re.MULTILINE
+    )
     return dict(rows)
 
 
@@ -168,8 +172,9 @@ def run_concurrently(*jobs: tuple[tuple[str, ...], Path]) -> list[subprocess.Com
     for args, cwd in jobs:
         out = (cwd.parent / f"{cwd.name}.stdout").open("w+")
         err = (cwd.parent / f"{cwd.name}.stderr").open("w+")
-        proc = subprocess.Popen(list(args), cwd=cwd, env=tool_env(), stdout=out, stderr=err,
-                                text=True)
+        proc = subprocess.Popen(
+            list(args), cwd=cwd, env=tool_env(), stdout=out, stderr=err, text=True
+        )
         started.append((args, proc, out, err))
     results = []
     for args, proc, out, err in started:
@@ -177,8 +182,9 @@ def run_concurrently(*jobs: tuple[tuple[str, ...], Path]) -> list[subprocess.Com
         with out, err:
             out.seek(0)
             err.seek(0)
-            result = subprocess.CompletedProcess(list(args), proc.returncode, out.read(),
-                                                 err.read())
+            result = subprocess.CompletedProcess(
+                list(args), proc.returncode, out.read(), err.read()
+            )
         if result.returncode != 0:
             raise AssertionError("command failed" + shown(result))
         results.append(result)
@@ -208,8 +214,10 @@ def small_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cold_runs(small_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run]:
     """Two cold `dvc repro`s, each in its own copy, run side by side; the first copy then
     commits its results, as the `main` that the other tests start from."""
-    repos = [copy_of(small_repo, tmp_path_factory.mktemp(name) / "repo")
-             for name in ("cold", "cold-twin")]
+    repos = [
+        copy_of(small_repo, tmp_path_factory.mktemp(name) / "repo")
+        for name in ("cold", "cold-twin")
+    ]
     results = run_concurrently(*((("dvc", "repro"), repo) for repo in repos))
     commit_results(repos[0], "results of the cold run")
     return Run(repos[0], results[0]), Run(repos[1], results[1])
@@ -296,8 +304,9 @@ def queued_new_script(cold: Run, tmp_path_factory: pytest.TempPathFactory) -> It
     dvc(repo, "queue", "start", "-j", "2")
     try:
         states = wait_for_queue(repo, {"not-added", "added"})
-        logs = {name: dvc(repo, "queue", "logs", name, check=False)
-                for name in ("not-added", "added")}
+        logs = {
+            name: dvc(repo, "queue", "logs", name, check=False) for name in ("not-added", "added")
+        }
         yield {"repo": repo, "states": states, "logs": logs, "queued": (untracked, staged)}
     finally:
         stop_queue_workers(repo)
@@ -325,8 +334,13 @@ def shared(cold: Run, tmp_path_factory: pytest.TempPathFactory) -> dict:
     b = base / "machine-b"
     metrics_after_clone = file_tree(b / "metrics")
     steps["repro --pull"] = dvc(b, "repro", "--pull")
-    return {"a": a, "b": b, "remote": remote, "steps": steps,
-            "metrics_after_clone": metrics_after_clone}
+    return {
+        "a": a,
+        "b": b,
+        "remote": remote,
+        "steps": steps,
+        "metrics_after_clone": metrics_after_clone,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -394,15 +408,16 @@ def test_exp_show_reports_the_experiments_pca_n_and_metrics(pca_experiment: Run)
 # 4. Comparing a branch with main
 
 
-def test_metrics_diff_main_branch_lists_changed_accuracies_of_pca_models_only(
-        pca40_branch: Path):
+def test_metrics_diff_main_branch_lists_changed_accuracies_of_pca_models_only(pca40_branch: Path):
     result = dvc(pca40_branch, "metrics", "diff", "main", "pca40", "--json")
     diff = json.loads(result.stdout)
     pca_models = models_on(pca40_branch, "pca")
-    score_files = {f"metrics/{m}/scores/{split}.json" for m in pca_models
-                   for split in ("test", "val")}
-    assert {f"metrics/{m}/scores/test.json" for m in pca_models} <= set(diff) <= score_files, (
-        shown(result))
+    score_files = {
+        f"metrics/{m}/scores/{split}.json" for m in pca_models for split in ("test", "val")
+    }
+    assert {f"metrics/{m}/scores/test.json" for m in pca_models} <= set(diff) <= score_files, shown(
+        result
+    )
     for model in pca_models:
         accuracy = diff[f"metrics/{model}/scores/test.json"].get("acc")
         assert accuracy and accuracy["old"] != accuracy["new"], shown(result)
@@ -438,8 +453,11 @@ def test_back_on_main_repro_restores_from_the_run_cache_without_running(back_on_
 
 def test_every_stage_has_a_run_cache_entry_after_a_cold_run(cold: Run):
     commands = {entry["cmd"]: name for name, entry in lock_stages(cold.repo).items()}
-    entries = [yaml.safe_load(p.read_text())
-               for p in (cold.repo / ".dvc" / "cache" / "runs").rglob("*") if p.is_file()]
+    entries = [
+        yaml.safe_load(p.read_text())
+        for p in (cold.repo / ".dvc" / "cache" / "runs").rglob("*")
+        if p.is_file()
+    ]
     assert stages_with_uncached_plain_outs(cold.repo) == set()
     assert {commands[entry["cmd"]] for entry in entries} == pipeline_stages(cold.repo)
 
@@ -447,8 +465,7 @@ def test_every_stage_has_a_run_cache_entry_after_a_cold_run(cold: Run):
 # 6. Determinism
 
 
-def test_two_cold_runs_in_separate_copies_give_byte_identical_metrics(
-        cold_runs: tuple[Run, Run]):
+def test_two_cold_runs_in_separate_copies_give_byte_identical_metrics(cold_runs: tuple[Run, Run]):
     first, second = (file_tree(run.repo / "metrics") for run in cold_runs)
     assert sorted(first) == sorted(second)
     differing = sorted(name for name in first if first[name] != second[name])
@@ -461,15 +478,18 @@ def test_two_cold_runs_in_separate_copies_give_byte_identical_metrics(
 def test_queued_sweep_run_by_two_workers_gives_two_successful_experiments(pca_queue: dict):
     queued, started = pca_queue["output"]
     assert len(pca_queue["names"]) == 2, shown(queued)
-    assert set(pca_queue["states"].values()) == {"Success"}, (
-        f"{pca_queue['states']}" + shown(queued, started))
+    assert set(pca_queue["states"].values()) == {"Success"}, f"{pca_queue['states']}" + shown(
+        queued, started
+    )
     exps = experiments(pca_queue["repo"])
     ours = {name: exps.get(name) for name in pca_queue["names"]}
-    assert all(exp and exp["state"] == "success" and exp["error"] is None
-               for exp in ours.values()), ours
+    assert all(
+        exp and exp["state"] == "success" and exp["error"] is None for exp in ours.values()
+    ), ours
     assert sorted(exp["params"]["pca"]["n"] for exp in ours.values()) == [20, 40]
-    accuracies = {exp["metrics"]["metrics/nearest_pca/scores/test.json"]["acc"]
-                  for exp in ours.values()}
+    accuracies = {
+        exp["metrics"]["metrics/nearest_pca/scores/test.json"]["acc"] for exp in ours.values()
+    }
     assert len(accuracies) == 2, ours
 
 
@@ -480,8 +500,11 @@ def test_queued_experiment_does_not_see_an_untracked_file(queued_new_script: dic
     repo, log = queued_new_script["repo"], queued_new_script["logs"]["not-added"]
     assert (repo / "src" / f"{PROBE}.py").is_file()
     assert queued_new_script["states"]["not-added"] == "Failed", shown(log)
-    assert re.search(rf"ERROR: failed to reproduce '{PROBE}': \[Errno 2\] No such file or "
-                     rf"directory: '\S+/src/{PROBE}\.py'", log.stdout + log.stderr), shown(log)
+    assert re.search(
+        rf"ERROR: failed to reproduce '{PROBE}': \[Errno 2\] No such file or "
+        rf"directory: '\S+/src/{PROBE}\.py'",
+        log.stdout + log.stderr,
+    ), shown(log)
     queued = queued_new_script["queued"][0]
     printed = queued.stdout + queued.stderr
     assert "WARNING" not in printed and PROBE not in printed, shown(queued)
@@ -513,8 +536,9 @@ def test_push_run_cache_alone_pushes_the_outputs_too(shared: dict):
     """`dvc push --run-cache` uploads the workspace's outputs as well as the run-cache: the
     `dvc push` after it has nothing left to send."""
     push_run_cache, push = shared["steps"]["push --run-cache"], shared["steps"]["push"]
-    assert re.search(r"^\d+ files? pushed", push_run_cache.stdout, re.MULTILINE), (
-        shown(push_run_cache))
+    assert re.search(r"^\d+ files? pushed", push_run_cache.stdout, re.MULTILINE), shown(
+        push_run_cache
+    )
     assert "Everything is up to date." in push.stdout, shown(push_run_cache, push)
     assert any((shared["remote"] / "runs").rglob("*")), shown(push_run_cache)
 
@@ -524,8 +548,11 @@ def test_push_run_cache_alone_pushes_the_outputs_too(shared: dict):
 # branches, experiments and queues
 
 
-COMPARE_ROW = re.compile(r"^(\S+)\s+([\d.]+)%\s+([\d.]+)%\s+([+-][\d.]+)\s+(\d+)\s+(\d+)\s+(\S+)"
-                         r"\s+(significant|not significant)$", re.MULTILINE)
+COMPARE_ROW = re.compile(
+    r"^(\S+)\s+([\d.]+)%\s+([\d.]+)%\s+([+-][\d.]+)\s+(\d+)\s+(\d+)\s+(\S+)"
+    r"\s+(significant|not significant)$",
+    re.MULTILINE,
+)
 
 
 def compare_rows(result: subprocess.CompletedProcess) -> dict[str, tuple[str, ...]]:
@@ -571,12 +598,12 @@ def test_compare_of_two_identical_revisions_gives_no_flips_and_p_1(reproduced: P
     assert result.returncode == 0, shown(result)
     rows = compare_rows(result)
     assert sorted(rows) == sorted(params_of(reproduced)["models"]), shown(result)
-    assert {row[2:] for row in rows.values()} == {("+0.00", "0", "0", "1.000",
-                                                   "not significant")}, shown(result)
+    assert {row[2:] for row in rows.values()} == {
+        ("+0.00", "0", "0", "1.000", "not significant")
+    }, shown(result)
 
 
-def test_compare_knn_k1_vs_k4_counts_the_flips_with_scipys_binomial_p_value(
-        knn_k1_branch: Path):
+def test_compare_knn_k1_vs_k4_counts_the_flips_with_scipys_binomial_p_value(knn_k1_branch: Path):
     from scipy.stats import binomtest
 
     from mnist_pipeline.comparison import compare
@@ -590,8 +617,9 @@ def test_compare_knn_k1_vs_k4_counts_the_flips_with_scipys_binomial_p_value(
     only_b = sum(pb == actual != pa for (actual, pa), (_, pb) in zip(a, b, strict=True))
     assert only_a + only_b > 0, "k=1 and k=4 predicted the same on every image"
     expected_p = binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue
-    knn = compare(resolve(knn_k1_branch, "main"), resolve(knn_k1_branch, "knn-k1"),
-                  ["knn"]).models[0]
+    knn = compare(resolve(knn_k1_branch, "main"), resolve(knn_k1_branch, "knn-k1"), ["knn"]).models[
+        0
+    ]
     assert (knn.only_a, knn.only_b) == (only_a, only_b)
     assert knn.p_value == pytest.approx(expected_p, rel=1e-12)
     rows = compare_rows(result)
@@ -645,17 +673,21 @@ def test_sweep_refuses_while_an_experiment_is_still_queued(cold: Run, tmp_path: 
     assert (result.returncode, result.stdout) == (1, ""), shown(result)
     assert result.stderr == (
         "sweep: error: 1 experiment(s) not finished: waiting (queued); wait until "
-        "`dvc queue status` shows none queued or running\n"), shown(result)
+        "`dvc queue status` shows none queued or running\n"
+    ), shown(result)
     assert not (tmp_path / "sweep").exists()
 
 
 def test_sweep_names_a_failed_experiment_and_points_to_its_queue_logs(
-        sweep_with_failure: dict, tmp_path: Path):
+    sweep_with_failure: dict, tmp_path: Path
+):
     assert sweep_with_failure["states"] == {"n20": "Success", "broken": "Failed"}
     result = run_script("sweep", "--out", tmp_path / "sweep", cwd=sweep_with_failure["repo"])
     assert result.returncode == 0, shown(result)
-    assert result.stderr == ("sweep: warning: experiment broken failed and is left out; see "
-                             "`dvc queue logs broken`\n"), shown(result)
+    assert result.stderr == (
+        "sweep: warning: experiment broken failed and is left out; see `dvc queue logs broken`\n"
+    ), shown(result)
     assert result.stdout.splitlines()[2].startswith("| 20 | n20 | "), shown(result)
     assert result.stdout.splitlines()[-1] == (
-        "Failed, not shown: broken (see `dvc queue logs broken`).")
+        "Failed, not shown: broken (see `dvc queue logs broken`)."
+    )

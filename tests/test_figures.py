@@ -56,8 +56,8 @@ def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     assert data[:8] == PNG_SIGNATURE
     chunks, at = [], 8
     while at < len(data):
-        (length,) = struct.unpack(">I", data[at:at + 4])
-        chunks.append((data[at + 4:at + 8], data[at + 8:at + 8 + length]))
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        chunks.append((data[at + 4 : at + 8], data[at + 8 : at + 8 + length]))
         at += 12 + length
     return chunks
 
@@ -69,6 +69,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 # --- pure functions -------------------------------------------------------------------------
+
 
 def test_misclassified_are_the_first_wrong_items_in_test_order():
     y_true = np.array([1, 2, 3, 4, 5, 6])
@@ -83,10 +84,11 @@ def test_misclassified_are_the_first_wrong_items_in_test_order():
 
 def test_captions_read_actual_then_predicted_class():
     assert captions(np.array([4, 7]), np.array([9, 1]), [str(d) for d in range(10)]) == [
-        "4 -> 9", "7 -> 1"]
+        "4 -> 9",
+        "7 -> 1",
+    ]
     # a detector of 5: a false positive, then a missed 5
-    assert captions(np.array([3, 5]), np.array([1, 0]), ["not_5", "5"]) == [
-        "3 -> 5", "5 -> not 5"]
+    assert captions(np.array([3, 5]), np.array([1, 0]), ["not_5", "5"]) == ["3 -> 5", "5 -> not 5"]
 
 
 def test_explained_variance_ratio_matches_scikit_learn_pca():
@@ -157,8 +159,9 @@ def test_predict_follows_those_thresholds_in_scikit_learn():
     sgd = SGDClassifier(random_state=0).fit(x, y)
     np.testing.assert_array_equal(sgd.predict(x), (sgd.decision_function(x) > 0).astype(int))
     dummy = DummyClassifier(strategy="most_frequent").fit(x, y)
-    np.testing.assert_array_equal(dummy.predict(x),
-                                  (dummy.predict_proba(x)[:, 1] > 0.5).astype(int))
+    np.testing.assert_array_equal(
+        dummy.predict(x), (dummy.predict_proba(x)[:, 1] > 0.5).astype(int)
+    )
 
 
 def test_threshold_point_is_the_precision_and_recall_the_scores_report():
@@ -171,8 +174,14 @@ def test_threshold_point_is_the_precision_and_recall_the_scores_report():
     assert (round(recall, 4), round(precision, 4)) == (reported["r"], reported["p"])
 
     curve_precision, curve_recall, _, _ = precision_recall(y, score)
-    figure = precision_recall_figure(curve_precision, curve_recall, (recall, precision),
-                                     Threshold(0.0, "decision_function"), float(y.mean()), "t")
+    figure = precision_recall_figure(
+        curve_precision,
+        curve_recall,
+        (recall, precision),
+        Threshold(0.0, "decision_function"),
+        float(y.mean()),
+        "t",
+    )
     marked = [line for line in figure.axes[0].lines if line.get_marker() == "o"]
     assert len(marked) == 1
     assert (marked[0].get_xdata()[0], marked[0].get_ydata()[0]) == (recall, precision)
@@ -187,6 +196,7 @@ def test_operating_point_without_positive_predictions_has_no_precision():
 
 # --- PNG bytes ------------------------------------------------------------------------------
 
+
 def _figures(mnist_slice: dict[str, np.ndarray]) -> dict:
     rng = np.random.default_rng(4)
     matrix = rng.integers(0, 50, size=(10, 10)) + np.diag(np.full(10, 900))
@@ -199,32 +209,61 @@ def _figures(mnist_slice: dict[str, np.ndarray]) -> dict:
         "gallery": lambda: gallery_figure(images, [f"{d} -> 0" for d in range(13)], "title"),
         "empty gallery": lambda: gallery_figure(images[:0], [], "title"),
         "precision_recall": lambda: precision_recall_figure(
-            np.array([0.1, 0.5, 1.0]), np.array([1.0, 0.5, 0.0]), (0.5, 0.5),
-            Threshold(0.5, "predict_proba"), float(y.mean()), "title"),
+            np.array([0.1, 0.5, 1.0]),
+            np.array([1.0, 0.5, 0.0]),
+            (0.5, 0.5),
+            Threshold(0.5, "predict_proba"),
+            float(y.mean()),
+            "title",
+        ),
         "digits": lambda: digits_figure(
-            mnist_slice["train_images"][:20].reshape(10, 2, 28, 28), "title"),
+            mnist_slice["train_images"][:20].reshape(10, 2, 28, 28), "title"
+        ),
         "variance": lambda: variance_figure(ratio, 60),
-        "accuracy": lambda: accuracy_figure(["a", "b_5"], [0.97, 0.9], [False, True],
-                                            [0.971, None]),
+        "accuracy": lambda: accuracy_figure(
+            ["a", "b_5"], [0.97, 0.9], [False, True], [0.971, None]
+        ),
         "loss": lambda: loss_figure({"mlp": ([1, 2, 3], [0.4, 0.2, 0.1])}),
         "no loss": lambda: loss_figure({}),
-        "two losses": lambda: loss_figure({
-            "mlp": ([1, 2, 3], [0.4, 0.2, 0.1]),
-            "gd_4": (list(range(201)), list(0.69 / np.sqrt(1 + np.arange(201.0))))}),
+        "two losses": lambda: loss_figure(
+            {
+                "mlp": ([1, 2, 3], [0.4, 0.2, 0.1]),
+                "gd_4": (list(range(201)), list(0.69 / np.sqrt(1 + np.arange(201.0)))),
+            }
+        ),
     }
 
 
-@pytest.mark.parametrize("name", ["confusion", "gallery", "empty gallery", "precision_recall",
-                                  "digits", "variance", "accuracy", "loss", "no loss",
-                                  "two losses"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "confusion",
+        "gallery",
+        "empty gallery",
+        "precision_recall",
+        "digits",
+        "variance",
+        "accuracy",
+        "loss",
+        "no loss",
+        "two losses",
+    ],
+)
 def test_png_is_the_same_bytes_every_time_whatever_the_rc_params(name, mnist_slice):
     import matplotlib
 
     draw = _figures(mnist_slice)[name]
     first = png_bytes(draw(), 100)
     assert png_bytes(draw(), 100) == first
-    with matplotlib.rc_context({"font.size": 20, "lines.linewidth": 6, "axes.grid": True,
-                                "image.cmap": "jet", "savefig.dpi": 300}):
+    with matplotlib.rc_context(
+        {
+            "font.size": 20,
+            "lines.linewidth": 6,
+            "axes.grid": True,
+            "image.cmap": "jet",
+            "savefig.dpi": 300,
+        }
+    ):
         assert png_bytes(draw(), 100) == first
     kinds = {kind for kind, _ in png_chunks(first)}
     assert not kinds & {b"tEXt", b"iTXt", b"zTXt", b"tIME"}, "metadata would change the bytes"
@@ -250,6 +289,7 @@ def test_png_size_is_fixed_by_inches_and_dpi(mnist_slice):
 
 # --- the scripts, as DVC runs them ----------------------------------------------------------
 
+
 @pytest.mark.parametrize("script", ["figures", "summary", "plots_template"])
 def test_help(script):
     result = run_script(script, "--help")
@@ -267,26 +307,49 @@ def evaluated(tmp_path_factory, mnist_slice) -> Path:
     save_arrays(root / "stages/decode/test.npz", {"images": images, "labels": labels})
     knn_pred = labels.copy()
     knn_pred[::7] = (knn_pred[::7] + 1) % 10
-    save_arrays(root / "stages/evaluate/knn/predictions.npz",
-                {"val_pred": knn_pred[:10], "test_pred": knn_pred})
+    save_arrays(
+        root / "stages/evaluate/knn/predictions.npz",
+        {"val_pred": knn_pred[:10], "test_pred": knn_pred},
+    )
     rng = np.random.default_rng(5)
     score = (2.0 * (labels == 5) - 1.2 + rng.normal(size=len(labels))).astype(np.float32)
     curve_precision, curve_recall, _, ap = precision_recall(labels == 5, score)
-    save_arrays(root / "stages/evaluate/sgd_5/predictions.npz",
-                {"val_pred": np.zeros(10, np.uint8), "val_score": score[:10],
-                 "test_pred": (score > 0).astype(np.uint8), "test_score": score,
-                 "score_kind": np.array("decision_function"), "threshold": np.array(0.0),
-                 "curve_precision": curve_precision, "curve_recall": curve_recall,
-                 "test_ap": np.array(ap)})
+    save_arrays(
+        root / "stages/evaluate/sgd_5/predictions.npz",
+        {
+            "val_pred": np.zeros(10, np.uint8),
+            "val_score": score[:10],
+            "test_pred": (score > 0).astype(np.uint8),
+            "test_score": score,
+            "score_kind": np.array("decision_function"),
+            "threshold": np.array(0.0),
+            "curve_precision": curve_precision,
+            "curve_recall": curve_recall,
+            "test_ap": np.array(ap),
+        },
+    )
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return root
 
 
 def run_figures(root: Path, out: Path | str, evaluations: Path | str = "stages/evaluate"):
-    return run_script("figures", "--params", "params.yaml", "--evaluations", evaluations,
-                      "--images", "stages/decode/test.npz", "--out", out,
-                      "--model", "knn", "--model", "sgd_5", cwd=root)
+    return run_script(
+        "figures",
+        "--params",
+        "params.yaml",
+        "--evaluations",
+        evaluations,
+        "--images",
+        "stages/decode/test.npz",
+        "--out",
+        out,
+        "--model",
+        "knn",
+        "--model",
+        "sgd_5",
+        cwd=root,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -325,7 +388,8 @@ def test_figures_stage_refuses_predictions_of_another_split(evaluated, tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"figures: error: {short} holds 10 predictions, but the test split has 300 labels: "
-        "they should be the same split")
+        "they should be the same split"
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -339,26 +403,54 @@ def test_summary_stage_draws_the_run_pictures(tmp_path, mnist_slice, repo_params
         (metrics / name / "scores").mkdir(parents=True)
         (metrics / name / "scores" / "test.json").write_text(json.dumps({"acc": 0.9 + i / 100}))
         (metrics / name / "history.csv").write_text(
-            "epoch,loss\n1,0.4\n2,0.2\n" if name == "mlp" else "epoch,loss\n")
+            "epoch,loss\n1,0.4\n2,0.2\n" if name == "mlp" else "epoch,loss\n"
+        )
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(repo_params, sort_keys=False))
 
-    result = run_script("summary", "--params", "params.yaml", "--images", "decode/train.npz",
-                        "--variance", "variance.csv", "--metrics", "metrics",
-                        "--out", "plots/summary", cwd=tmp_path)
+    result = run_script(
+        "summary",
+        "--params",
+        "params.yaml",
+        "--images",
+        "decode/train.npz",
+        "--variance",
+        "variance.csv",
+        "--metrics",
+        "metrics",
+        "--out",
+        "plots/summary",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     out = tmp_path / "plots/summary"
     assert sorted(p.name for p in out.iterdir()) == [
-        "accuracy.png", "digits.png", "loss.png", "pca_variance.png"]
+        "accuracy.png",
+        "digits.png",
+        "loss.png",
+        "pca_variance.png",
+    ]
     assert all(p.read_bytes()[:8] == PNG_SIGNATURE for p in out.iterdir())
     assert f"{len(repo_params['models'])} models compared" in result.stderr
 
     (metrics / "svm" / "scores" / "test.json").unlink()
-    missing = run_script("summary", "--params", "params.yaml", "--images", "decode/train.npz",
-                         "--variance", "variance.csv", "--metrics", "metrics",
-                         "--out", "plots/other", cwd=tmp_path)
+    missing = run_script(
+        "summary",
+        "--params",
+        "params.yaml",
+        "--images",
+        "decode/train.npz",
+        "--variance",
+        "variance.csv",
+        "--metrics",
+        "metrics",
+        "--out",
+        "plots/other",
+        cwd=tmp_path,
+    )
     assert missing.returncode == 1
-    assert ("summary: error: metrics/svm/scores/test.json: no metrics for model svm"
-            in missing.stderr)
+    assert (
+        "summary: error: metrics/svm/scores/test.json: no metrics for model svm" in missing.stderr
+    )
 
 
 def test_plots_template_inlines_the_three_libraries(tmp_path):
@@ -368,12 +460,16 @@ def test_plots_template_inlines_the_three_libraries(tmp_path):
     assert "{plot_divs}" in html and "{scripts}" not in html  # DVC's CDN tags never go in
     version, sources = library_sources()
     assert html == page(version, sources)
-    assert [lib for lib in ("vega", "vega-lite", "vega-embed")
-            if f'<script data-library="{lib}">' in html] == ["vega", "vega-lite", "vega-embed"]
+    assert [
+        lib
+        for lib in ("vega", "vega-lite", "vega-embed")
+        if f'<script data-library="{lib}">' in html
+    ] == ["vega", "vega-lite", "vega-embed"]
     assert f"{PACKAGE} {version}" in html
 
 
 # --- `dvc plots show` and `dvc plots diff`, offline -----------------------------------------
+
 
 class PageScan(HTMLParser):
     """Every id, every src/href value, every script (its attributes and its text)."""
@@ -430,8 +526,9 @@ def declared_plots(repo: Path) -> list[str]:
                 path = re.sub(r"\$\{key\}", str(key), path)
                 path = re.sub(r"\$\{item\.(\w+)\}", lambda m, i=item: str(i[m.group(1)]), path)
                 if (repo / path).is_dir():
-                    names += sorted(str(p.relative_to(repo)) for p in (repo / path).rglob("*")
-                                    if p.is_file())
+                    names += sorted(
+                        str(p.relative_to(repo)) for p in (repo / path).rglob("*") if p.is_file()
+                    )
                 else:
                     names.append(path)
     return names
@@ -465,8 +562,7 @@ def check_offline(html_path: Path, expected: list[str]) -> PageScan:
 def repo_copy(tmp_path_factory) -> Path:
     """A fresh clone of the working tree with the offline template generated in it."""
     repo = copy_repo(tmp_path_factory.mktemp("plots-clone"))
-    result = run_script("plots_template", "--out", "stages/plots_template/index.html",
-                        cwd=repo)
+    result = run_script("plots_template", "--out", "stages/plots_template/index.html", cwd=repo)
     assert result.returncode == 0, result.stderr
     return repo
 
@@ -479,9 +575,14 @@ def test_pictures_of_every_model_are_committed():
             expected.add("precision_recall.png")
         folder = REPO / "plots/figures" / name
         assert folder.is_dir() and {p.name for p in folder.iterdir()} == expected, (
-            f"{folder}: run `dvc repro` and commit plots/")
+            f"{folder}: run `dvc repro` and commit plots/"
+        )
     assert {p.name for p in (REPO / "plots/summary").iterdir()} == {
-        "accuracy.png", "digits.png", "loss.png", "pca_variance.png"}
+        "accuracy.png",
+        "digits.png",
+        "loss.png",
+        "pca_variance.png",
+    }
 
 
 def test_dvc_plots_show_renders_every_plot_offline(repo_copy, tmp_path):
@@ -494,7 +595,8 @@ def test_dvc_plots_show_renders_every_plot_offline(repo_copy, tmp_path):
     assert (tmp_path / "page/index.html").as_uri() in result.stdout
     scan = check_offline(tmp_path / "page/index.html", expected)
     assert len([t for t, _, _ in scan.links if t == "img"]) == len(
-        [n for n in expected if n.endswith(".png")])
+        [n for n in expected if n.endswith(".png")]
+    )
 
 
 def test_dvc_plots_diff_renders_offline_too(repo_copy, tmp_path):
@@ -503,13 +605,20 @@ def test_dvc_plots_diff_renders_offline_too(repo_copy, tmp_path):
     check_offline(tmp_path / "diff/index.html", declared_plots(repo_copy))
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"figures": {"dpi": 5}}, "figures.dpi: expected an integer >= 10, got 5"),
-    ({"figures": {"misclassified": "all"}},
-     "figures.misclassified: expected an integer, got 'all'"),
-    ({"figures": {"samples_per_digit": 0}},
-     "figures.samples_per_digit: expected an integer >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"figures": {"dpi": 5}}, "figures.dpi: expected an integer >= 10, got 5"),
+        (
+            {"figures": {"misclassified": "all"}},
+            "figures.misclassified: expected an integer, got 'all'",
+        ),
+        (
+            {"figures": {"samples_per_digit": 0}},
+            "figures.samples_per_digit: expected an integer >= 1, got 0",
+        ),
+    ],
+)
 def test_bad_figures_params_are_named_by_key(write_params, overrides, message):
     from mnist_pipeline.params import ParamsError
 

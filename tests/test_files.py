@@ -97,7 +97,7 @@ def write_params(path: Path, mirror: str) -> None:
 DVC_YAML = f"""\
 stages:
   download:
-    cmd: python {REPO / 'src' / 'download.py'} --params params.yaml --out metrics/download
+    cmd: python {REPO / "src" / "download.py"} --params params.yaml --out metrics/download
     params: [dataset, download]
     outs:
       - metrics/download:
@@ -139,9 +139,19 @@ def test_kill_9_during_an_atomic_write_leaves_nothing_git_or_dvc_sees(
     repo = small_project(tmp_path / "repo")
     write_params(tmp_path / "drip.yaml", drip_url)
     stage = subprocess.Popen(
-        [sys.executable, str(REPO / "src" / "download.py"), "--params", str(tmp_path / "drip.yaml"),
-         "--out", "metrics/download"], cwd=repo, env=tool_env(),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            str(REPO / "src" / "download.py"),
+            "--params",
+            str(tmp_path / "drip.yaml"),
+            "--out",
+            "metrics/download",
+        ],
+        cwd=repo,
+        env=tool_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         left = wait_for_temp_file(repo / "metrics")
         os.kill(stage.pid, signal.SIGKILL)

@@ -33,8 +33,9 @@ def files_under(root: Path, folder: str) -> list[Path]:
 def test_cold_repro_recreates_the_committed_outputs_byte_for_byte(reproduced, folder):
     committed = files_under(REPO, folder)
     assert files_under(reproduced, folder) == committed
-    differing = [str(p) for p in committed
-                 if (REPO / p).read_bytes() != (reproduced / p).read_bytes()]
+    differing = [
+        str(p) for p in committed if (REPO / p).read_bytes() != (reproduced / p).read_bytes()
+    ]
     assert differing == []
 
 

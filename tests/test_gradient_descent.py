@@ -57,9 +57,14 @@ def test_gradient_matches_finite_differences(tiny):
     w = np.linspace(-0.5, 0.5, xb.shape[1])
     analytic = gradient(xb, y, sigmoid(xb @ w))
     step = 1e-6
-    numeric = [(cross_entropy(y, sigmoid(xb @ (w + step * e)))
-                - cross_entropy(y, sigmoid(xb @ (w - step * e)))) / (2 * step)
-               for e in np.eye(len(w))]
+    numeric = [
+        (
+            cross_entropy(y, sigmoid(xb @ (w + step * e)))
+            - cross_entropy(y, sigmoid(xb @ (w - step * e)))
+        )
+        / (2 * step)
+        for e in np.eye(len(w))
+    ]
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
 
 
@@ -101,7 +106,8 @@ def test_negative_learning_rate_is_named_by_its_params_key():
     assert str(err.value) == (
         "models.gd_4.learning_rate: The 'learning_rate' parameter of "
         "GradientDescentLogisticRegression must be a float in the range (0, inf). "
-        "Got -1.0 instead.")
+        "Got -1.0 instead."
+    )
 
 
 @pytest.mark.slow

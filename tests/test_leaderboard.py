@@ -32,27 +32,56 @@ def repo(tmp_path: Path) -> Path:
     """Two 10-class models and two detectors, committed on main; the workspace then changes
     knn's test accuracy."""
     repo = init_git_repo(tmp_path / "repo")
-    write_models_params(repo, {
-        "nearest": {"features": "normalize", "estimator": "cosine_1nn"},
-        "sgd_5": {"features": "normalize", "estimator": "sgd", "target": 5},
-        "knn": {"features": "pca", "estimator": "knn", "k": 4},
-        "never_5": {"features": "normalize", "estimator": "dummy", "target": 5},
-    }, notebooks={"nearest": 0.9708})
+    write_models_params(
+        repo,
+        {
+            "nearest": {"features": "normalize", "estimator": "cosine_1nn"},
+            "sgd_5": {"features": "normalize", "estimator": "sgd", "target": 5},
+            "knn": {"features": "pca", "estimator": "knn", "k": 4},
+            "never_5": {"features": "normalize", "estimator": "dummy", "target": 5},
+        },
+        notebooks={"nearest": 0.9708},
+    )
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["notebook_cv"] = {"sgd_5": 0.96}
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (repo / "metrics/sgd_5/scores").mkdir(parents=True)
-    (repo / "metrics/sgd_5/scores/cv.json").write_text(json.dumps(
-        {"acc": 0.9729, "acc_sd": 0.0016, "fold1": 0.9751, "fold2": 0.9711, "fold3": 0.9725,
-         "f1": 0.8477, "p": 0.8595, "r": 0.8362}))
-    write_model_files(repo, "nearest", test=classifier(0.9708, 0.9673, 0.9739),
-                      val={"acc": 0.9748})
+    (repo / "metrics/sgd_5/scores/cv.json").write_text(
+        json.dumps(
+            {
+                "acc": 0.9729,
+                "acc_sd": 0.0016,
+                "fold1": 0.9751,
+                "fold2": 0.9711,
+                "fold3": 0.9725,
+                "f1": 0.8477,
+                "p": 0.8595,
+                "r": 0.8362,
+            }
+        )
+    )
+    write_model_files(repo, "nearest", test=classifier(0.9708, 0.9673, 0.9739), val={"acc": 0.9748})
     write_model_files(repo, "knn", test=classifier(0.9756, 0.9724, 0.9784))
-    write_model_files(repo, "sgd_5", test=DETECTOR_TEST,
-                      val={"acc": 0.9651, "f1": 0.82, "p": 0.77, "r": 0.88, "ap": 0.9})
-    write_model_files(repo, "never_5", test={"acc": 0.9108, "acc_lo": 0.9051,
-                                             "acc_hi": 0.9162, "f1": 0.0, "p": 0.0, "r": 0.0,
-                                             "ap": 0.0892}, val={"acc": 0.9085})
+    write_model_files(
+        repo,
+        "sgd_5",
+        test=DETECTOR_TEST,
+        val={"acc": 0.9651, "f1": 0.82, "p": 0.77, "r": 0.88, "ap": 0.9},
+    )
+    write_model_files(
+        repo,
+        "never_5",
+        test={
+            "acc": 0.9108,
+            "acc_lo": 0.9051,
+            "acc_hi": 0.9162,
+            "f1": 0.0,
+            "p": 0.0,
+            "r": 0.0,
+            "ap": 0.0892,
+        },
+        val={"acc": 0.9085},
+    )
     commit_all(repo, "scores")
     write_model_files(repo, "knn", test=classifier(0.9500, 0.9456, 0.9541))
     return repo
@@ -68,7 +97,8 @@ never_5  normalize  dummy, is it a 5  91.08% [90.51, 91.62]   90.85%  0.000  0.0
 
 
 def test_text_table_of_a_git_revision_sorts_classifiers_by_accuracy_then_detectors_by_f1(
-        repo: Path):
+    repo: Path,
+):
     result = run_script("leaderboard", "--rev", "main", cwd=repo)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == EXPECTED_MAIN
@@ -78,7 +108,11 @@ def test_workspace_is_the_default_revision(repo: Path):
     result = run_script("leaderboard", cwd=repo)
     assert result.returncode == 0, result.stderr
     assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == [
-        "nearest", "knn", "sgd_5", "never_5"]
+        "nearest",
+        "knn",
+        "sgd_5",
+        "never_5",
+    ]
     assert "95.00% [94.56, 95.41]" in result.stdout
 
 
@@ -97,15 +131,18 @@ def test_a_model_of_params_without_scores_is_an_error_naming_the_file(repo: Path
     (repo / "metrics" / "knn" / "scores" / "test.json").unlink()
     result = run_script("leaderboard", cwd=repo)
     assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr == ("leaderboard: error: metrics/knn/scores/test.json: missing at "
-                             "workspace; run `dvc repro` first\n")
+    assert result.stderr == (
+        "leaderboard: error: metrics/knn/scores/test.json: missing at "
+        "workspace; run `dvc repro` first\n"
+    )
 
 
 def test_an_unknown_revision_is_a_one_line_error(repo: Path):
     result = run_script("leaderboard", "--rev", "no-such-branch", cwd=repo)
     assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr == ("leaderboard: error: no-such-branch: no such git revision or dvc "
-                             "experiment\n")
+    assert result.stderr == (
+        "leaderboard: error: no-such-branch: no such git revision or dvc experiment\n"
+    )
 
 
 def test_help_says_how_the_rows_are_sorted():

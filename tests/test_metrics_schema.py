@@ -55,12 +55,16 @@ def test_dvc_metrics_show_fits_a_160_column_terminal():
 
 def test_overlay_charts_name_every_model_of_their_kind():
     params = load_params(REPO / "params.yaml")
-    charts = {next(iter(entry)): next(iter(entry.values()))
-              for entry in yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]}
+    charts = {
+        next(iter(entry)): next(iter(entry.values()))
+        for entry in yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]
+    }
     files = {title: set(chart["y"]) for title, chart in charts.items()}
-    detectors = {f"metrics/{name}/pr_curve.csv" for name, m in params.models.items()
-                 if m.target is not None}
-    classifiers = {f"metrics/{name}/per_class.csv" for name, m in params.models.items()
-                   if m.target is None}
+    detectors = {
+        f"metrics/{name}/pr_curve.csv" for name, m in params.models.items() if m.target is not None
+    }
+    classifiers = {
+        f"metrics/{name}/per_class.csv" for name, m in params.models.items() if m.target is None
+    }
     assert files["detectors_precision_recall"] == detectors
     assert files["classifiers_per_class_accuracy"] == classifiers

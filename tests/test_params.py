@@ -10,8 +10,18 @@ from mnist_pipeline.params import Normalize, ParamsError, Pca, Raw, load_params
 
 def test_shipped_params_load_with_every_notebook_model():
     params = load_params(REPO / "params.yaml")
-    assert list(params.models) == ["nearest", "nearest_pca", "knn", "svm", "mlp", "logreg",
-                                   "sgd_5", "never_5", "logreg_4", "gd_4"]
+    assert list(params.models) == [
+        "nearest",
+        "nearest_pca",
+        "knn",
+        "svm",
+        "mlp",
+        "logreg",
+        "sgd_5",
+        "never_5",
+        "logreg_4",
+        "gd_4",
+    ]
     assert params.pca.n == 60
     assert params.validation == 10000
     assert params.dataset.mirrors[0] == "data/mnist"
@@ -43,8 +53,7 @@ def test_feature_sections_are_looked_up_by_stage_name():
     assert params.pca_section("pca_deskewed") is params.pca_deskewed
     with pytest.raises(ParamsError) as err:
         params.pca_section("normalize")
-    assert str(err.value) == ("normalize: not a PCA section "
-                              "(expected one of: pca, pca_deskewed)")
+    assert str(err.value) == ("normalize: not a PCA section (expected one of: pca, pca_deskewed)")
 
 
 def test_gradient_descent_model_reads_raw_pixels_with_no_validation_split():
@@ -60,8 +69,7 @@ def test_cv_is_an_evaluation_option_never_an_estimator_parameter():
     params = load_params(REPO / "params.yaml")
     assert (params.model("sgd_5").cv, params.model("never_5").cv) == (3, 3)
     assert "cv" not in params.model("sgd_5").params
-    assert [name for name, m in params.models.items() if m.cv is not None] == ["sgd_5",
-                                                                              "never_5"]
+    assert [name for name, m in params.models.items() if m.cv is not None] == ["sgd_5", "never_5"]
 
 
 def test_gists_cross_validated_accuracies_sit_apart_from_the_notebooks_test_accuracies():
@@ -83,46 +91,69 @@ def load_with(write_params, overrides: dict):
     ("overrides", "message"),
     [
         ({"pca": {"nn": 40}}, "pca.nn: unknown key (expected one of: n, whiten)"),
-        ({"notebook_cv": {"logreg_4": 0.98}},
-         "notebook_cv.logreg_4: not a model with cv (expected one of: sgd_5, never_5)"),
-        ({"notebook_cv": {"sgd_5": "0.96"}},
-         "notebook_cv.sgd_5: expected a positive number, got '0.96'"),
+        (
+            {"notebook_cv": {"logreg_4": 0.98}},
+            "notebook_cv.logreg_4: not a model with cv (expected one of: sgd_5, never_5)",
+        ),
+        (
+            {"notebook_cv": {"sgd_5": "0.96"}},
+            "notebook_cv.sgd_5: expected a positive number, got '0.96'",
+        ),
         ({"pca": {"n": "forty"}}, "pca.n: expected an integer, got 'forty'"),
         ({"pca": {"n": 0}}, "pca.n: expected an integer >= 1, got 0"),
         ({"pca": {"whiten": "yes"}}, "pca.whiten: expected true or false, got 'yes'"),
         ({"pca_deskewed": {"n": 0}}, "pca_deskewed.n: expected an integer >= 1, got 0"),
-        ({"normalize_deskewed": {"deskew": "yes"}},
-         "normalize_deskewed.deskew: expected true or false, got 'yes'"),
-        ({"normalize": {"method": "minmax"}},
-         "normalize.method: expected one of scale, offset, l2, standardize, got 'minmax'"),
+        (
+            {"normalize_deskewed": {"deskew": "yes"}},
+            "normalize_deskewed.deskew: expected true or false, got 'yes'",
+        ),
+        (
+            {"normalize": {"method": "minmax"}},
+            "normalize.method: expected one of scale, offset, l2, standardize, got 'minmax'",
+        ),
         ({"split": {"validation": 2.5}}, "split.validation: expected an integer, got 2.5"),
         ({"raw": {"validation": -1}}, "raw.validation: expected an integer >= 0, got -1"),
         ({"raw": {"validation": "none"}}, "raw.validation: expected an integer, got 'none'"),
         ({"raw": {"holdout": 0}}, "raw.holdout: unknown key (expected one of: validation)"),
         ({"download": {"timeout": -1}}, "download.timeout: expected a positive number, got -1"),
         ({"download": {"min_rate": 0}}, "download.min_rate: expected a positive number, got 0"),
-        ({"dataset": {"files": {"test_labels": {"size": 0}}}},
-         "dataset.files.test_labels.size: expected an integer >= 1, got 0"),
-        ({"dataset": {"image_shape": [28]}},
-         "dataset.image_shape: expected [rows, columns], two positive integers, got [28]"),
-        ({"dataset": {"mirrors": []}},
-         "dataset.mirrors: expected a non-empty list of directories or URLs, got []"),
-        ({"dataset": {"files": {"train_images": {"sha256": "abc"}}}},
-         "dataset.files.train_images.sha256: expected 64 lowercase hex digits, got 'abc'"),
-        ({"models": {"knn": {"features": "pixels"}}},
-         "models.knn.features: expected one of raw, normalize, pca, normalize_deskewed, "
-         "pca_deskewed, got 'pixels'"),
-        ({"models": {"knn": {"estimator": "forest"}}},
-         "models.knn.estimator: expected one of knn, cosine_1nn, svc, mlp, "
-         "logistic_regression, sgd, dummy, gradient_descent, extra_trees, got 'forest'"),
+        (
+            {"dataset": {"files": {"test_labels": {"size": 0}}}},
+            "dataset.files.test_labels.size: expected an integer >= 1, got 0",
+        ),
+        (
+            {"dataset": {"image_shape": [28]}},
+            "dataset.image_shape: expected [rows, columns], two positive integers, got [28]",
+        ),
+        (
+            {"dataset": {"mirrors": []}},
+            "dataset.mirrors: expected a non-empty list of directories or URLs, got []",
+        ),
+        (
+            {"dataset": {"files": {"train_images": {"sha256": "abc"}}}},
+            "dataset.files.train_images.sha256: expected 64 lowercase hex digits, got 'abc'",
+        ),
+        (
+            {"models": {"knn": {"features": "pixels"}}},
+            "models.knn.features: expected one of raw, normalize, pca, normalize_deskewed, "
+            "pca_deskewed, got 'pixels'",
+        ),
+        (
+            {"models": {"knn": {"estimator": "forest"}}},
+            "models.knn.estimator: expected one of knn, cosine_1nn, svc, mlp, "
+            "logistic_regression, sgd, dummy, gradient_descent, extra_trees, got 'forest'",
+        ),
         ({"models": {"sgd_5": {"cv": 1}}}, "models.sgd_5.cv: expected an integer >= 2, got 1"),
         ({"models": {"sgd_5": {"cv": "3"}}}, "models.sgd_5.cv: expected an integer, got '3'"),
-        ({"models": {"sgd_5": {"target": 10}}},
-         "models.sgd_5.target: expected a digit 0-9 (or no target for a 10-class model), "
-         "got 10"),
-        ({"notebooks": {"resnet": 0.99}},
-         "notebooks.resnet: not a model (expected one of: nearest, nearest_pca, knn, svm, "
-         "mlp, logreg, sgd_5, never_5, logreg_4, gd_4)"),
+        (
+            {"models": {"sgd_5": {"target": 10}}},
+            "models.sgd_5.target: expected a digit 0-9 (or no target for a 10-class model), got 10",
+        ),
+        (
+            {"notebooks": {"resnet": 0.99}},
+            "notebooks.resnet: not a model (expected one of: nearest, nearest_pca, knn, svm, "
+            "mlp, logreg, sgd_5, never_5, logreg_4, gd_4)",
+        ),
     ],
 )
 def test_bad_value_is_named_by_file_and_key(write_params, overrides, message):
@@ -136,9 +167,11 @@ def test_misspelled_top_level_section(write_params, repo_params):
     path = write_params({"modles": {}})
     with pytest.raises(ParamsError) as err:
         load_params(path)
-    assert str(err.value) == (f"{path}: modles: unknown key (expected one of: dataset, download, "
-                              "split, raw, normalize, pca, normalize_deskewed, pca_deskewed, "
-                              "models, notebooks, notebook_cv, figures)")
+    assert str(err.value) == (
+        f"{path}: modles: unknown key (expected one of: dataset, download, "
+        "split, raw, normalize, pca, normalize_deskewed, pca_deskewed, "
+        "models, notebooks, notebook_cv, figures)"
+    )
 
 
 def test_missing_key(tmp_path):
@@ -165,6 +198,7 @@ def test_exponent_without_a_dot_is_a_float_as_dvc_writes_it(tmp_path):
     """`dvc exp run -S models.gd_4.learning_rate=0.00002` writes `2e-05`: YAML 1.1 (PyYAML's
     default) would read the string '2e-05', YAML 1.2 (DVC's) the float."""
     path = tmp_path / "params.yaml"
-    path.write_text((REPO / "params.yaml").read_text().replace("learning_rate: 0.00001",
-                                                               "learning_rate: 2e-05"))
+    path.write_text(
+        (REPO / "params.yaml").read_text().replace("learning_rate: 0.00001", "learning_rate: 2e-05")
+    )
     assert load_params(path).model("gd_4").params["learning_rate"] == 2e-05

@@ -11,8 +11,13 @@ from conftest import run_script, run_stages, write_decoded_slice
 
 from mnist_pipeline.files import load_arrays, save_arrays
 
-GD_4 = {"features": "raw", "estimator": "gradient_descent", "target": 4,
-        "learning_rate": 0.00001, "max_iter": 200}
+GD_4 = {
+    "features": "raw",
+    "estimator": "gradient_descent",
+    "target": 4,
+    "learning_rate": 0.00001,
+    "max_iter": 200,
+}
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +28,39 @@ def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
 
     root = tmp_path_factory.mktemp("raw_pipeline")
     params = root / "params.yaml"
-    params.write_text(yaml.safe_dump({**repo_params, "models": {"gd_4": GD_4}, "notebooks": {},
-                                      "notebook_cv": {}}, sort_keys=False))
+    params.write_text(
+        yaml.safe_dump(
+            {**repo_params, "models": {"gd_4": GD_4}, "notebooks": {}, "notebook_cv": {}},
+            sort_keys=False,
+        )
+    )
     write_decoded_slice(root, mnist_slice)
     steps = [
         ("raw", "--in", "stages/decode", "--out", "stages/raw"),
-        ("train", "--model", "gd_4", "--features", "stages/raw", "--out", "stages/train/gd_4",
-         "--history", "metrics/gd_4/history.csv"),
-        ("evaluate", "--model", "gd_4", "--model-dir", "stages/train/gd_4", "--features",
-         "stages/raw", "--metrics-dir", "metrics/gd_4", "--out", "stages/evaluate/gd_4"),
+        (
+            "train",
+            "--model",
+            "gd_4",
+            "--features",
+            "stages/raw",
+            "--out",
+            "stages/train/gd_4",
+            "--history",
+            "metrics/gd_4/history.csv",
+        ),
+        (
+            "evaluate",
+            "--model",
+            "gd_4",
+            "--model-dir",
+            "stages/train/gd_4",
+            "--features",
+            "stages/raw",
+            "--metrics-dir",
+            "metrics/gd_4",
+            "--out",
+            "stages/evaluate/gd_4",
+        ),
     ]
     run_stages(root, params, steps)
     return root
@@ -63,15 +92,19 @@ def test_evaluate_scores_the_test_split_only(pipeline):
     assert list(test) == ["acc", "acc_hi", "acc_lo", "ap", "f1", "p", "r"]
 
 
-def test_validation_beyond_the_training_images_is_named_by_its_key(tmp_path, write_params,
-                                                                   mnist_slice):
+def test_validation_beyond_the_training_images_is_named_by_its_key(
+    tmp_path, write_params, mnist_slice
+):
     params = write_params({"raw": {"validation": 1200}})
     decoded = tmp_path / "decode"
     decoded.mkdir()
     for split in ("train", "test"):
-        save_arrays(decoded / f"{split}.npz", {"images": mnist_slice[f"{split}_images"],
-                                               "labels": mnist_slice[f"{split}_labels"]})
+        save_arrays(
+            decoded / f"{split}.npz",
+            {"images": mnist_slice[f"{split}_images"], "labels": mnist_slice[f"{split}_labels"]},
+        )
     result = run_script("raw", "--params", params, "--in", decoded, "--out", tmp_path / "raw")
     assert result.returncode != 0
-    assert result.stderr.strip() == ("raw: error: raw.validation: expected fewer than the 1200 "
-                                     "training images, got 1200")
+    assert result.stderr.strip() == (
+        "raw: error: raw.validation: expected fewer than the 1200 training images, got 1200"
+    )

@@ -42,23 +42,28 @@ def test_every_shipped_model_builds():
 def test_value_scikit_learn_rejects_is_named_by_its_key():
     with pytest.raises(EstimatorParamError) as err:
         build_estimator("svc", {"C": -1}, key_prefix="models.svm")
-    assert str(err.value) == ("models.svm.C: The 'C' parameter of SVC must be a float in the "
-                              "range (0.0, inf]. Got -1 instead.")
+    assert str(err.value) == (
+        "models.svm.C: The 'C' parameter of SVC must be a float in the "
+        "range (0.0, inf]. Got -1 instead."
+    )
 
 
 def test_alias_is_named_as_written_in_params():
     with pytest.raises(EstimatorParamError) as err:
         build_estimator("knn", {"k": 0}, key_prefix="models.knn")
-    assert str(err.value).startswith("models.knn.k: The 'n_neighbors' parameter of "
-                                     "KNeighborsClassifier must be")
+    assert str(err.value).startswith(
+        "models.knn.k: The 'n_neighbors' parameter of KNeighborsClassifier must be"
+    )
 
 
 def test_unknown_parameter_lists_the_accepted_ones():
     with pytest.raises(EstimatorParamError) as err:
         build_estimator("svc", {"c": 10}, key_prefix="models.svm")
     message = str(err.value)
-    assert message.startswith("models.svm.c: not a parameter of SVC (estimator 'svc'); "
-                              "expected one of: C, break_ties, cache_size,")
+    assert message.startswith(
+        "models.svm.c: not a parameter of SVC (estimator 'svc'); "
+        "expected one of: C, break_ties, cache_size,"
+    )
     assert isinstance(build_estimator("svc", {"C": 10}, key_prefix="m"), SVC)
 
 

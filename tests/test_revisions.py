@@ -69,8 +69,7 @@ def test_an_experiment_name_of_two_baselines_is_ambiguous(repo: Path):
 
 
 def test_an_unknown_name_is_an_error(repo: Path):
-    with pytest.raises(RevisionError,
-                       match=r"^nowhere: no such git revision or dvc experiment$"):
+    with pytest.raises(RevisionError, match=r"^nowhere: no such git revision or dvc experiment$"):
         resolve(repo, "nowhere")
 
 
@@ -81,11 +80,14 @@ def test_a_missing_file_reads_as_none(repo: Path):
 
 def test_models_are_those_of_params_with_scores_then_other_scored_folders(tmp_path: Path):
     repo = init_git_repo(tmp_path / "repo")
-    write_models_params(repo, {
-        "zeta": {"features": "pca", "estimator": "knn", "k": 4},
-        "alpha": {"features": "normalize", "estimator": "sgd", "target": 5},
-        "unscored": {"features": "normalize", "estimator": "mlp"},
-    })
+    write_models_params(
+        repo,
+        {
+            "zeta": {"features": "pca", "estimator": "knn", "k": 4},
+            "alpha": {"features": "normalize", "estimator": "sgd", "target": 5},
+            "unscored": {"features": "normalize", "estimator": "mlp"},
+        },
+    )
     for name in ("alpha", "zeta", "orphan"):
         write_model_files(repo, name, test=CLASSIFIER_TEST)
     (repo / "metrics" / "pca").mkdir()

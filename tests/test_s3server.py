@@ -29,9 +29,12 @@ except RuntimeError:
 def s3_client(server: S3Server, secret: str | None = None) -> Any:
     """A botocore S3 client of the server, signing with its key and ``secret`` (or its own)."""
     return botocore_session.get_session().create_client(
-        "s3", endpoint_url=server.endpoint, region_name="us-east-1",
+        "s3",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
         aws_access_key_id=server.credentials.access_key_id,
-        aws_secret_access_key=secret or server.credentials.secret_access_key)
+        aws_secret_access_key=secret or server.credentials.secret_access_key,
+    )
 
 
 def test_server_serves_a_signed_request_and_refuses_a_wrong_secret(tmp_path: Path):

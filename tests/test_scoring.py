@@ -51,17 +51,21 @@ def test_confusion_keeps_classes_that_never_occur():
 def test_classifier_test_scores_are_accuracy_its_interval_and_macro_f1(predictions):
     y_true, y_pred = predictions
     scores = split_scores(confusion(y_true, y_pred, 10), "classifier", "test")
-    _, _, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro",
-                                                  zero_division=0)
+    _, _, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
     low, high = wilson_interval(int(np.sum(y_true == y_pred)), len(y_true))
-    assert scores == {"acc": round(accuracy_score(y_true, y_pred), 4), "acc_lo": round(low, 4),
-                      "acc_hi": round(high, 4), "f1": round(f1, 4)}
+    assert scores == {
+        "acc": round(accuracy_score(y_true, y_pred), 4),
+        "acc_lo": round(low, 4),
+        "acc_hi": round(high, 4),
+        "f1": round(f1, 4),
+    }
 
 
 def test_classifier_val_scores_are_the_accuracy_alone(predictions):
     y_true, y_pred = predictions
     assert split_scores(confusion(y_true, y_pred, 10), "classifier", "val") == {
-        "acc": round(accuracy_score(y_true, y_pred), 4)}
+        "acc": round(accuracy_score(y_true, y_pred), 4)
+    }
 
 
 def test_detector_scores_match_scikit_learn_for_the_positive_class(predictions):
@@ -70,8 +74,13 @@ def test_detector_scores_match_scikit_learn_for_the_positive_class(predictions):
     precision, recall, f1, _ = precision_recall_fscore_support(
         y_true, y_pred, average="binary", zero_division=0
     )
-    assert scores == {"acc": round(accuracy_score(y_true, y_pred), 4), "f1": round(f1, 4),
-                      "p": round(precision, 4), "r": round(recall, 4), "ap": 0.1235}
+    assert scores == {
+        "acc": round(accuracy_score(y_true, y_pred), 4),
+        "f1": round(f1, 4),
+        "p": round(precision, 4),
+        "r": round(recall, 4),
+        "ap": 0.1235,
+    }
 
 
 def test_a_detector_that_never_fires_scores_zero_not_nan():
@@ -91,18 +100,30 @@ def test_cv_scores_of_a_classifier_are_fold_mean_sd_each_fold_and_macro_f1(predi
     y_true, y_pred = predictions
     folds = [0.91234, 0.95, 0.9]
     scores = cv_scores(folds, confusion(y_true, y_pred, 10), "classifier")
-    _, _, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro",
-                                                  zero_division=0)
-    assert scores == {"acc": round(np.mean(folds), 4), "acc_sd": round(np.std(folds), 4),
-                      "fold1": 0.9123, "fold2": 0.95, "fold3": 0.9, "f1": round(f1, 4)}
+    _, _, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
+    assert scores == {
+        "acc": round(np.mean(folds), 4),
+        "acc_sd": round(np.std(folds), 4),
+        "fold1": 0.9123,
+        "fold2": 0.95,
+        "fold3": 0.9,
+        "f1": round(f1, 4),
+    }
 
 
 def test_cv_scores_of_a_detector_add_precision_and_recall_of_its_digit(predictions):
     y_true, y_pred = predictions
     p, r, f1, _ = precision_recall_fscore_support(y_true == 3, y_pred == 3, average="binary")
     scores = cv_scores([0.5, 0.7], confusion(y_true == 3, y_pred == 3, 2), "detector")
-    assert scores == {"acc": 0.6, "acc_sd": 0.1, "fold1": 0.5, "fold2": 0.7,
-                      "f1": round(f1, 4), "p": round(p, 4), "r": round(r, 4)}
+    assert scores == {
+        "acc": 0.6,
+        "acc_sd": 0.1,
+        "fold1": 0.5,
+        "fold2": 0.7,
+        "f1": round(f1, 4),
+        "p": round(p, 4),
+        "r": round(r, 4),
+    }
 
 
 def test_per_class_csv_holds_each_classs_recall_on_every_split(predictions):
@@ -117,17 +138,20 @@ def test_per_class_csv_holds_each_classs_recall_on_every_split(predictions):
 def test_confused_pairs_are_the_largest_off_diagonal_cells_most_first():
     matrix = np.array([[5, 2, 7], [9, 5, 0], [2, 7, 5]])
     assert confused_pairs_csv(matrix, ["a", "b", "c"], top=3) == (
-        "pair,actual,predicted,count\nb->a,b,a,9\na->c,a,c,7\nc->b,c,b,7\n")
+        "pair,actual,predicted,count\nb->a,b,a,9\na->c,a,c,7\nc->b,c,b,7\n"
+    )
 
 
 def test_confused_pairs_skip_empty_cells():
     assert confused_pairs_csv(np.diag([3, 4, 5]), ["a", "b", "c"]) == (
-        "pair,actual,predicted,count\n")
+        "pair,actual,predicted,count\n"
+    )
 
 
 def test_predictions_csv_names_the_classes_in_split_order():
     assert predictions_csv(np.array([1, 0, 1]), np.array([1, 1, 0]), ["not_5", "5"]) == (
-        "actual,predicted\n5,5\nnot_5,5\n5,not_5\n")
+        "actual,predicted\n5,5\nnot_5,5\n5,not_5\n"
+    )
 
 
 @pytest.mark.parametrize("ties", [False, True])
@@ -145,8 +169,7 @@ def test_precision_recall_curve_is_scikit_learns_with_its_average_precision(ties
 
 
 def test_pr_curve_csv_ends_without_a_threshold():
-    csv = pr_curve_csv(np.array([0.5, 1.0, 1.0]), np.array([1.0, 0.5, 0.0]),
-                       np.array([0.1, 0.7]))
+    csv = pr_curve_csv(np.array([0.5, 1.0, 1.0]), np.array([1.0, 0.5, 0.0]), np.array([0.1, 0.7]))
     assert csv == "recall,precision,threshold\n1.0,0.5,0.1\n0.5,1.0,0.7\n0.0,1.0,\n"
 
 

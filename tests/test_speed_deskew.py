@@ -11,20 +11,22 @@ from normalize import deskew, normalize
 
 def moments(image: np.ndarray) -> tuple[float, float, float]:
     """Centre of mass (row, column) and the column's slope against the row."""
-    r, c = np.mgrid[:image.shape[0], :image.shape[1]]
+    r, c = np.mgrid[: image.shape[0], : image.shape[1]]
     mass = image.sum()
     mean_r, mean_c = (image * r).sum() / mass, (image * c).sum() / mass
     slope = (image * (r - mean_r) * (c - mean_c)).sum() / (image * (r - mean_r) ** 2).sum()
     return mean_r, mean_c, slope
 
 
-def stroke(top: tuple[float, float], bottom: tuple[float, float], width: float = 1.2,
-           size: int = 28) -> np.ndarray:
+def stroke(
+    top: tuple[float, float], bottom: tuple[float, float], width: float = 1.2, size: int = 28
+) -> np.ndarray:
     """A straight anti-aliased stroke from ``top`` to ``bottom`` (row, column), as uint8."""
     r, c = np.mgrid[:size, :size].astype(float)
     (r0, c0), (r1, c1) = top, bottom
-    t = np.clip(((r - r0) * (r1 - r0) + (c - c0) * (c1 - c0))
-                / ((r1 - r0) ** 2 + (c1 - c0) ** 2), 0, 1)
+    t = np.clip(
+        ((r - r0) * (r1 - r0) + (c - c0) * (c1 - c0)) / ((r1 - r0) ** 2 + (c1 - c0) ** 2), 0, 1
+    )
     distance = np.hypot(r - (r0 + t * (r1 - r0)), c - (c0 + t * (c1 - c0)))
     return (255 * np.clip(width + 0.5 - distance, 0, 1)).astype(np.uint8)
 
@@ -88,8 +90,8 @@ def test_the_chunk_size_changes_nothing(mnist_slice):
 
 def test_normalize_deskews_only_when_asked(mnist_slice):
     images = mnist_slice["train_images"][:20]
-    plain, = normalize("scale", images)
-    straightened, = normalize("scale", images, deskewed=True)
+    (plain,) = normalize("scale", images)
+    (straightened,) = normalize("scale", images, deskewed=True)
     np.testing.assert_array_equal(plain, images.reshape(20, -1) / np.float32(255))
     np.testing.assert_allclose(straightened, deskew(images).reshape(20, -1) / 255, atol=1e-6)
     assert not np.array_equal(plain, straightened)

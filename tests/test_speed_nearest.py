@@ -95,23 +95,29 @@ def test_memory_is_bounded_by_the_block_not_the_whole_similarity_matrix():
 def test_pickles_and_predicts_the_same_after_loading(pixels):
     model = CosineNearestNeighbor(block_rows=100).fit(pixels["x_train"], pixels["y_train"])
     restored = pickle.loads(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
-    np.testing.assert_array_equal(restored.predict(pixels["x_test"]),
-                                  model.predict(pixels["x_test"]))
+    np.testing.assert_array_equal(
+        restored.predict(pixels["x_test"]), model.predict(pixels["x_test"])
+    )
     assert restored.unit_rows_.dtype == np.float32
 
 
 def test_bad_block_rows_is_refused_by_its_params_key():
     with pytest.raises(EstimatorParamError) as err:
         build_estimator("cosine_1nn", {"block_rows": 0}, key_prefix="models.nearest")
-    assert str(err.value) == ("models.nearest.block_rows: The 'block_rows' parameter of "
-                              "CosineNearestNeighbor must be an int in the range [1, inf). "
-                              "Got 0 instead.")
+    assert str(err.value) == (
+        "models.nearest.block_rows: The 'block_rows' parameter of "
+        "CosineNearestNeighbor must be an int in the range [1, inf). "
+        "Got 0 instead."
+    )
 
 
 def test_unknown_parameter_lists_the_accepted_ones():
-    with pytest.raises(EstimatorParamError, match=r"models.nearest.k: not a parameter of "
-                       r"CosineNearestNeighbor \(estimator 'cosine_1nn'\); expected one of: "
-                       r"block_rows$"):
+    with pytest.raises(
+        EstimatorParamError,
+        match=r"models.nearest.k: not a parameter of "
+        r"CosineNearestNeighbor \(estimator 'cosine_1nn'\); expected one of: "
+        r"block_rows$",
+    ):
         build_estimator("cosine_1nn", {"k": 1}, key_prefix="models.nearest")
 
 
@@ -142,7 +148,12 @@ def test_building_fitting_and_predicting_imports_no_scikit_learn():
         estimator.fit(np.eye(4, dtype=np.float32), np.arange(4)).predict(np.eye(4))
         assert not [m for m in sys.modules if m.startswith("sklearn")], "sklearn imported"
     """)
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                            text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        check=False,
+    )
     assert result.returncode == 0, result.stderr

@@ -27,16 +27,19 @@ def blas_thread_counts() -> set[int]:
 
 @pytest.fixture(scope="module")
 def slice_rows(mnist_slice) -> dict[str, np.ndarray]:
-    return {"x_train": mnist_slice["train_images"].reshape(1200, -1).astype(np.float32) / 255,
-            "y_train": mnist_slice["train_labels"],
-            "x_test": mnist_slice["test_images"].reshape(300, -1).astype(np.float32) / 255}
+    return {
+        "x_train": mnist_slice["train_images"].reshape(1200, -1).astype(np.float32) / 255,
+        "y_train": mnist_slice["train_labels"],
+        "x_test": mnist_slice["test_images"].reshape(300, -1).astype(np.float32) / 255,
+    }
 
 
 def test_threaded_svc_predictions_are_the_plain_ones(slice_rows):
     assert ESTIMATORS["svc"].threaded_predict
     model = SVC(C=10).fit(slice_rows["x_train"], slice_rows["y_train"])
-    np.testing.assert_array_equal(predict_rows("svc", model, slice_rows["x_test"]),
-                                  model.predict(slice_rows["x_test"]))
+    np.testing.assert_array_equal(
+        predict_rows("svc", model, slice_rows["x_test"]), model.predict(slice_rows["x_test"])
+    )
     one_row = slice_rows["x_test"][:1]
     np.testing.assert_array_equal(predict_rows("svc", model, one_row), model.predict(one_row))
 
@@ -66,8 +69,9 @@ def test_blas_is_limited_to_one_thread_only_where_registered():
         assert blas_thread_counts() == before
 
 
-def test_the_nearest_neighbour_stages_never_import_scikit_learn(tmp_path: Path, mnist_slice,
-                                                                 repo_params):
+def test_the_nearest_neighbour_stages_never_import_scikit_learn(
+    tmp_path: Path, mnist_slice, repo_params
+):
     """train@nearest and evaluate@nearest, run as the stage scripts in one interpreter."""
     params = deep_update(repo_params, {"split": {"validation": 200}})
     params["models"] = {"nearest": repo_params["models"]["nearest"]}
@@ -79,9 +83,13 @@ def test_the_nearest_neighbour_stages_never_import_scikit_learn(tmp_path: Path, 
     y = mnist_slice["train_labels"]
     save_arrays(features / "train.npz", {"X": x[:1000], "y": y[:1000]})
     save_arrays(features / "val.npz", {"X": x[1000:], "y": y[1000:]})
-    save_arrays(features / "test.npz", {"X": mnist_slice["test_images"].reshape(300, -1)
-                                        .astype(np.float32) / 255,
-                                        "y": mnist_slice["test_labels"]})
+    save_arrays(
+        features / "test.npz",
+        {
+            "X": mnist_slice["test_images"].reshape(300, -1).astype(np.float32) / 255,
+            "y": mnist_slice["test_labels"],
+        },
+    )
     code = textwrap.dedent("""
         import sys
         import evaluate, train
@@ -95,16 +103,23 @@ def test_the_nearest_neighbour_stages_never_import_scikit_learn(tmp_path: Path, 
         imported = sorted(m for m in sys.modules if m.split(".")[0] == "sklearn")
         assert not imported, imported[:5]
     """)
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                            text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "metrics/nearest/scores/test.json").is_file()
     assert (tmp_path / "metrics/nearest/history.csv").read_text() == "epoch,loss\n"
 
 
-@pytest.mark.parametrize("losses", [[], [0.406269123, 0.19602849, 1.0, 0.0, 1e-07, 12345.6789012,
-                                         2.5e-5, 3.0000000000000004]])
+@pytest.mark.parametrize(
+    "losses",
+    [[], [0.406269123, 0.19602849, 1.0, 0.0, 1e-07, 12345.6789012, 2.5e-5, 3.0000000000000004]],
+)
 def test_training_history_is_the_csv_pandas_wrote(losses):
     import pandas as pd
 
@@ -113,8 +128,8 @@ def test_training_history_is_the_csv_pandas_wrote(losses):
     class Fitted:
         loss_curve_ = losses
 
-    expected = pd.DataFrame({"epoch": range(1, len(losses) + 1),
-                             "loss": [round(float(x), 6) for x in losses]}
-                            ).to_csv(index=False, lineterminator="\n")
+    expected = pd.DataFrame(
+        {"epoch": range(1, len(losses) + 1), "loss": [round(float(x), 6) for x in losses]}
+    ).to_csv(index=False, lineterminator="\n")
     assert training_history(Fitted()) == expected
     assert training_history(object()) == "epoch,loss\n"

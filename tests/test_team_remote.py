@@ -59,8 +59,11 @@ INTERRUPTED_OUTPUT = "stages/normalize"  # three float32 arrays, about 10 MB
 
 def storage_bytes(server: S3Server) -> int:
     """Bytes of the objects stored in the server's bucket (rclone's temporary files aside)."""
-    return sum(p.stat().st_size for p in server.bucket_dir.rglob("*")
-               if p.is_file() and not p.name.startswith(".rclone_temp"))
+    return sum(
+        p.stat().st_size
+        for p in server.bucket_dir.rglob("*")
+        if p.is_file() and not p.name.startswith(".rclone_temp")
+    )
 
 
 def add_remote(repo: Path, server: S3Server) -> None:
@@ -69,22 +72,28 @@ def add_remote(repo: Path, server: S3Server) -> None:
     dvc(repo, "remote", "modify", REMOTE, "endpointurl", server.endpoint)
 
 
-def use_server_locally(repo: Path, endpoint: str, server: S3Server,
-                       secret: str | None = None) -> None:
+def use_server_locally(
+    repo: Path, endpoint: str, server: S3Server, secret: str | None = None
+) -> None:
     """Point this copy's remote at ``endpoint`` with the server's credentials (or a wrong
     ``secret``), in .dvc/config.local only."""
     credentials = server.credentials
-    for option, value in (("endpointurl", endpoint),
-                          ("access_key_id", credentials.access_key_id),
-                          ("secret_access_key", secret or credentials.secret_access_key),
-                          ("region", "us-east-1")):
+    for option, value in (
+        ("endpointurl", endpoint),
+        ("access_key_id", credentials.access_key_id),
+        ("secret_access_key", secret or credentials.secret_access_key),
+        ("region", "us-east-1"),
+    ):
         dvc(repo, "remote", "modify", "--local", REMOTE, option, "--", value)
 
 
 def workspace(repo: Path) -> dict[str, bytes]:
     """Every file of the workspace, DVC's and git's own folders aside."""
-    return {name: data for name, data in file_tree(repo).items()
-            if not name.startswith((".git/", ".dvc/"))}
+    return {
+        name: data
+        for name, data in file_tree(repo).items()
+        if not name.startswith((".git/", ".dvc/"))
+    }
 
 
 def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
@@ -160,8 +169,9 @@ def own_server(tmp_path: Path) -> Iterator[S3Server]:
 
 
 @pytest.fixture(scope="module")
-def team(server: S3Server, tmp_path_factory: pytest.TempPathFactory,
-         request: pytest.FixtureRequest) -> dict:
+def team(
+    server: S3Server, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> dict:
     """Steps 1 to 4 of the team workflow, each command's result kept for the tests."""
     base = tmp_path_factory.mktemp("team")
     creds = server.credentials_env()
@@ -194,8 +204,7 @@ def team(server: S3Server, tmp_path_factory: pytest.TempPathFactory,
     name = re.search(r"^Ran experiment\(s\): (\S+)", steps["exp run"].stdout, re.MULTILINE)
     assert name, shown(steps["exp run"])
     exp_metrics = file_tree(a / "metrics")
-    steps["exp push"] = dvc(a, "exp", "push", "origin", name[1],
-                            env=creds, timeout=PUSH_TIMEOUT)
+    steps["exp push"] = dvc(a, "exp", "push", "origin", name[1], env=creds, timeout=PUSH_TIMEOUT)
     # 4. B pulls the experiment, applies it and restores its outputs.
     steps["exp pull"] = dvc(b, "exp", "pull", "origin", name[1], timeout=PUSH_TIMEOUT)
     b_experiments = experiments(b)
@@ -204,19 +213,30 @@ def team(server: S3Server, tmp_path_factory: pytest.TempPathFactory,
     steps["repro after apply"] = dvc(b, "repro")
     # 5. B compares main with the pulled experiment, image by image, from git alone.
     steps["compare"] = run_script("compare", "main", name[1], cwd=b)
-    report(request, [
-        f"team remote: server rclone serve s3 on {server.endpoint}",
-        f"team remote: objects after `dvc push` {outputs_bytes:,} bytes; after "
-        f"`dvc push --run-cache` {with_run_cache_bytes:,} bytes "
-        f"(run-cache {with_run_cache_bytes - outputs_bytes:,})",
-        f"team remote: cold `dvc repro` {cold_seconds:.1f} s; `dvc repro --pull` on a fresh "
-        f"clone {pull_seconds:.1f} s",
-    ])
-    return {"a": a, "b": b, "origin": origin, "steps": steps, "exp": name[1],
-            "exp_metrics": exp_metrics,
-            "a_metrics": a_metrics, "b_metrics": b_metrics, "b_status": b_status,
-            "b_experiments": b_experiments,
-            "bytes": (outputs_bytes, with_run_cache_bytes)}
+    report(
+        request,
+        [
+            f"team remote: server rclone serve s3 on {server.endpoint}",
+            f"team remote: objects after `dvc push` {outputs_bytes:,} bytes; after "
+            f"`dvc push --run-cache` {with_run_cache_bytes:,} bytes "
+            f"(run-cache {with_run_cache_bytes - outputs_bytes:,})",
+            f"team remote: cold `dvc repro` {cold_seconds:.1f} s; `dvc repro --pull` on a fresh "
+            f"clone {pull_seconds:.1f} s",
+        ],
+    )
+    return {
+        "a": a,
+        "b": b,
+        "origin": origin,
+        "steps": steps,
+        "exp": name[1],
+        "exp_metrics": exp_metrics,
+        "a_metrics": a_metrics,
+        "b_metrics": b_metrics,
+        "b_status": b_status,
+        "b_experiments": b_experiments,
+        "bytes": (outputs_bytes, with_run_cache_bytes),
+    }
 
 
 @pytest.fixture
@@ -235,15 +255,17 @@ def machine_a(team: dict, tmp_path: Path) -> Path:
 def test_teammate_compares_main_with_the_pulled_experiment(team: dict):
     result = team["steps"]["compare"]
     assert result.returncode == 0, shown(result)
-    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()
-            if line.split() and line.split()[0] in ("knn", "nearest_pca", "svm")}
+    rows = {
+        line.split()[0]: line.split()
+        for line in result.stdout.splitlines()
+        if line.split() and line.split()[0] in ("knn", "nearest_pca", "svm")
+    }
     assert set(rows) == {"knn", "nearest_pca", "svm"}, shown(result)
     assert rows["svm"][-2:] == ["not", "significant"] and rows["svm"][4:6] == ["0", "0"]
     assert f"B: {team['exp']} (" in result.stdout
 
 
-def test_committed_dvc_config_holds_only_the_remote_url_and_endpoint(team: dict,
-                                                                    server: S3Server):
+def test_committed_dvc_config_holds_only_the_remote_url_and_endpoint(team: dict, server: S3Server):
     config = git(team["b"], "show", "HEAD:.dvc/config").stdout
     section = config.split(f"['remote \"{REMOTE}\"']", 1)[1]
     options = dict(re.findall(r"^\s+(\S+) = (.*)$", section, re.MULTILINE))
@@ -287,7 +309,8 @@ def test_pushed_experiment_is_listed_by_exp_show_on_the_other_machine(team: dict
     assert pulled is not None, f"{team['exp']} not in {sorted(team['b_experiments'])}"
     assert pulled["params"]["pca"]["n"] == 40
     assert pulled["metrics"]["metrics/knn/scores/test.json"] == json.loads(
-        team["exp_metrics"]["knn/scores/test.json"])
+        team["exp_metrics"]["knn/scores/test.json"]
+    )
 
 
 def test_applied_experiment_is_restored_without_recomputation(team: dict):
@@ -305,7 +328,8 @@ def test_applied_experiment_is_restored_without_recomputation(team: dict):
 
 
 def test_push_interrupted_by_server_stop_fails_then_completes_after_restart(
-        machine_a: Path, own_server: S3Server, tmp_path: Path):
+    machine_a: Path, own_server: S3Server, tmp_path: Path
+):
     """The push of one stage's outputs goes through a slow proxy, so that it is still sending
     when the first object lands in the server's folder; the server is then killed. Retries
     are off for that push (AWS_MAX_ATTEMPTS=1) so that it fails at once instead of retrying
@@ -314,9 +338,14 @@ def test_push_interrupted_by_server_stop_fails_then_completes_after_restart(
         use_server_locally(machine_a, proxy.endpoint, own_server)
         out, err = (tmp_path / "push.out").open("w+"), (tmp_path / "push.err").open("w+")
         with out, err:
-            push = subprocess.Popen(["dvc", "push", "--jobs", "2", INTERRUPTED_OUTPUT],
-                                    cwd=machine_a, env={**tool_env(), "AWS_MAX_ATTEMPTS": "1"},
-                                    stdout=out, stderr=err, text=True)
+            push = subprocess.Popen(
+                ["dvc", "push", "--jobs", "2", INTERRUPTED_OUTPUT],
+                cwd=machine_a,
+                env={**tool_env(), "AWS_MAX_ATTEMPTS": "1"},
+                stdout=out,
+                stderr=err,
+                text=True,
+            )
             try:
                 deadline = time.monotonic() + PUSH_TIMEOUT
                 while storage_bytes(own_server) == 0 and push.poll() is None:
@@ -332,14 +361,16 @@ def test_push_interrupted_by_server_stop_fails_then_completes_after_restart(
                     push.wait()
             out.seek(0)
             err.seek(0)
-            first = subprocess.CompletedProcess(push.args, push.returncode, out.read(),
-                                                err.read())
+            first = subprocess.CompletedProcess(push.args, push.returncode, out.read(), err.read())
         assert still_pushing, shown(first)
         assert 0 < landed < lock_out(machine_a, INTERRUPTED_OUTPUT)["size"]
         assert first.returncode != 0, shown(first)
-        assert re.search(r"^ERROR: .*(Connection was closed|Could not connect|"
-                         r"failed to push data to the cloud)", first.stderr, re.MULTILINE), (
-            shown(first))
+        assert re.search(
+            r"^ERROR: .*(Connection was closed|Could not connect|"
+            r"failed to push data to the cloud)",
+            first.stderr,
+            re.MULTILINE,
+        ), shown(first)
     own_server.start()
     use_server_locally(machine_a, own_server.endpoint, own_server)
     second = dvc(machine_a, "push", check=False, timeout=PUSH_TIMEOUT)
@@ -349,7 +380,8 @@ def test_push_interrupted_by_server_stop_fails_then_completes_after_restart(
 
 
 def test_pull_of_a_missing_object_names_it_and_leaves_the_workspace_as_it_was(
-        machine_a: Path, own_server: S3Server, tmp_path: Path):
+    machine_a: Path, own_server: S3Server, tmp_path: Path
+):
     use_server_locally(machine_a, own_server.endpoint, own_server)
     dvc(machine_a, "push", timeout=PUSH_TIMEOUT)
     md5 = first_file_of(machine_a, "stages/pca")
@@ -368,7 +400,8 @@ def test_pull_of_a_missing_object_names_it_and_leaves_the_workspace_as_it_was(
 
 
 def test_wrong_credentials_give_a_clear_error_without_printing_a_secret(
-        machine_a: Path, own_server: S3Server):
+    machine_a: Path, own_server: S3Server
+):
     wrong = "wrong-" + own_server.credentials.secret_access_key[::-1]
     use_server_locally(machine_a, own_server.endpoint, own_server, secret=wrong)
     push = dvc(machine_a, "push", check=False, timeout=PUSH_TIMEOUT)
@@ -381,7 +414,8 @@ def test_wrong_credentials_give_a_clear_error_without_printing_a_secret(
 
 
 def test_push_through_a_slow_network_completes_within_the_bound(
-        machine_a: Path, own_server: S3Server):
+    machine_a: Path, own_server: S3Server
+):
     with LatencyProxy(own_server.port, LATENCY) as proxy:
         use_server_locally(machine_a, proxy.endpoint, own_server)
         push, seconds = timed(dvc, machine_a, "push", check=False, timeout=PUSH_TIMEOUT)

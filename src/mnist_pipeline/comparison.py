@@ -15,8 +15,16 @@ from mnist_pipeline.significance import mcnemar_exact
 LEVEL = 0.05
 """The significance level of the verdict."""
 
-HEADER = ("model", "A acc", "B acc", "B - A (points)", "right in A only", "right in B only",
-          "McNemar p", "at 5%")
+HEADER = (
+    "model",
+    "A acc",
+    "B acc",
+    "B - A (points)",
+    "right in A only",
+    "right in B only",
+    "McNemar p",
+    "at 5%",
+)
 
 
 class ComparisonError(ValueError):
@@ -55,9 +63,16 @@ class ModelComparison:
 
     def cells(self) -> tuple[str, ...]:
         """The row's text, one string per column of ``HEADER``."""
-        return (self.name, percent(self.acc_a), percent(self.acc_b),
-                f"{self.difference_points:+.2f}", str(self.only_a), str(self.only_b),
-                format_p(self.p_value), "significant" if self.significant else "not significant")
+        return (
+            self.name,
+            percent(self.acc_a),
+            percent(self.acc_b),
+            f"{self.difference_points:+.2f}",
+            str(self.only_a),
+            str(self.only_b),
+            format_p(self.p_value),
+            "significant" if self.significant else "not significant",
+        )
 
 
 @dataclass(frozen=True)
@@ -85,22 +100,31 @@ def pair(name: str, a: Predictions, b: Predictions) -> ModelComparison:
         raise ComparisonError(
             f"{name}: the `actual` columns of predictions/test.csv differ between A and B "
             f"({len(a.actual)} and {len(b.actual)} rows): not the same test images, so the "
-            "predictions cannot be paired")
+            "predictions cannot be paired"
+        )
     if not a.actual:
         raise ComparisonError(f"{name}: predictions/test.csv has no rows")
     right_a, right_b = a.correct, b.correct
     only_a = sum(ra and not rb for ra, rb in zip(right_a, right_b, strict=True))
     only_b = sum(rb and not ra for ra, rb in zip(right_a, right_b, strict=True))
-    return ModelComparison(name=name, total=len(a.actual), correct_a=sum(right_a),
-                           correct_b=sum(right_b), only_a=only_a, only_b=only_b,
-                           p_value=mcnemar_exact(only_a, only_b))
+    return ModelComparison(
+        name=name,
+        total=len(a.actual),
+        correct_a=sum(right_a),
+        correct_b=sum(right_b),
+        only_a=only_a,
+        only_b=only_b,
+        p_value=mcnemar_exact(only_a, only_b),
+    )
 
 
 def _predictions(revision: Revision, name: str) -> Predictions:
     found = read_predictions(revision, name)
     if found is None:
-        raise RevisionError(f"metrics/{name}/predictions/test.csv: missing at {revision.label}; "
-                            "run `dvc repro` first")
+        raise RevisionError(
+            f"metrics/{name}/predictions/test.csv: missing at {revision.label}; "
+            "run `dvc repro` first"
+        )
     return found
 
 
@@ -116,7 +140,8 @@ def compare(a: Revision, b: Revision, only: Sequence[str] | None = None) -> Comp
         in_b = [name for name in in_b if name in only]
     both = [name for name in in_a if name in in_b]
     return Comparison(
-        a=a, b=b,
+        a=a,
+        b=b,
         models=tuple(pair(name, _predictions(a, name), _predictions(b, name)) for name in both),
         added=tuple(name for name in in_b if name not in in_a),
         removed=tuple(name for name in in_a if name not in in_b),
@@ -131,14 +156,18 @@ def format_comparison(comparison: Comparison) -> str:
         widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
         lines.append("")
         for row in table:
-            cells = [row[0].ljust(widths[0]),
-                     *(cell.rjust(w) for cell, w in zip(row[1:-1], widths[1:-1], strict=True)),
-                     row[-1]]
+            cells = [
+                row[0].ljust(widths[0]),
+                *(cell.rjust(w) for cell, w in zip(row[1:-1], widths[1:-1], strict=True)),
+                row[-1],
+            ]
             lines.append("  ".join(cells).rstrip())
         total = {m.total for m in comparison.models}
         lines.append("")
-        lines.append(f"Paired on {'/'.join(map(str, sorted(total)))} test images; exact "
-                     "two-sided McNemar test, significant if p < 0.05.")
+        lines.append(
+            f"Paired on {'/'.join(map(str, sorted(total)))} test images; exact "
+            "two-sided McNemar test, significant if p < 0.05."
+        )
     else:
         lines.append("no model present in both")
     if comparison.added:

@@ -129,8 +129,9 @@ def _fetch_from(
     elif scheme == "file":
         _copy_local(_file_url_path(mirror) / expected.name, expected, dest)
     elif scheme:
-        raise _MirrorFailed(f"unsupported URL scheme {scheme}:// (use a directory, file:// "
-                            "or http(s)://)")
+        raise _MirrorFailed(
+            f"unsupported URL scheme {scheme}:// (use a directory, file:// or http(s)://)"
+        )
     else:
         _copy_local(Path(mirror) / expected.name, expected, dest)
 
@@ -170,8 +171,7 @@ def _copy_local(path: Path, expected: Expected, dest: Path) -> None:
         actual = os.fstat(source.fileno()).st_size
         if actual != expected.size:
             raise _MirrorFailed(f"{path} is {actual} bytes, expected {expected.size}")
-        _write_verified(_capped(source.read, expected.size), expected, dest,
-                        show_digest=False)
+        _write_verified(_capped(source.read, expected.size), expected, dest, show_digest=False)
 
 
 def _capped(read: Callable[[int], bytes], size: int) -> Iterator[bytes]:
@@ -239,8 +239,9 @@ def _fetch_http(
         with _OPENER.open(request, timeout=expected.timeout) as response:
             declared = _content_length(response)
             if declared is not None and declared != expected.size:
-                raise _MirrorFailed(f"Content-Length {declared} differs from the expected "
-                                    f"{expected.size} bytes")
+                raise _MirrorFailed(
+                    f"Content-Length {declared} differs from the expected {expected.size} bytes"
+                )
             report = _Progress(expected.name, mirror, expected.size, progress)
             _write_verified(_http_chunks(response, expected, report), expected, dest)
     except urllib.error.HTTPError as err:
@@ -312,8 +313,10 @@ def _socket_of(response: http.client.HTTPResponse) -> socket.socket | None:
 
 
 def _too_slow(expected: Expected) -> _MirrorFailed:
-    return _MirrorFailed(f"not complete within {expected.deadline:.1f} s (download.timeout + "
-                         f"{expected.size} bytes / download.min_rate)")
+    return _MirrorFailed(
+        f"not complete within {expected.deadline:.1f} s (download.timeout + "
+        f"{expected.size} bytes / download.min_rate)"
+    )
 
 
 def _truncated(done: int, total: int | None) -> _Transient:

@@ -69,24 +69,32 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
         name = type(self).__name__
         rate = self.learning_rate
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
-            raise ValueError(f"The 'learning_rate' parameter of {name} must be a float in the "
-                             f"range (0, inf). Got {rate!r} instead.")
+            raise ValueError(
+                f"The 'learning_rate' parameter of {name} must be a float in the "
+                f"range (0, inf). Got {rate!r} instead."
+            )
         steps = self.max_iter
         if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
-            raise ValueError(f"The 'max_iter' parameter of {name} must be an int in the "
-                             f"range [0, inf). Got {steps!r} instead.")
+            raise ValueError(
+                f"The 'max_iter' parameter of {name} must be an int in the "
+                f"range [0, inf). Got {steps!r} instead."
+            )
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> GradientDescentLogisticRegression:
         self._validate_params()
         xb = with_bias(x)
         y = np.asarray(y)
         if len(xb) == 0 or len(xb) != len(y):
-            raise ValueError(f"expected a non-empty X with one label per row, got X of "
-                             f"shape {xb.shape[0], xb.shape[1] - 1} and {len(y)} labels")
+            raise ValueError(
+                f"expected a non-empty X with one label per row, got X of "
+                f"shape {xb.shape[0], xb.shape[1] - 1} and {len(y)} labels"
+            )
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
-            raise ValueError(f"expected labels of two classes, got {len(self.classes_)}: "
-                             f"{self.classes_[:10].tolist()}")
+            raise ValueError(
+                f"expected labels of two classes, got {len(self.classes_)}: "
+                f"{self.classes_[:10].tolist()}"
+            )
         target = (y == self.classes_[1]).astype(np.float64)
         weights = np.zeros(xb.shape[1])
         losses = []
@@ -105,8 +113,9 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit first")
         xb = with_bias(x)
         if xb.shape[1] - 1 != self.n_features_in_:
-            raise ValueError(f"expected rows of {self.n_features_in_} features, got "
-                             f"{xb.shape[1] - 1}")
+            raise ValueError(
+                f"expected rows of {self.n_features_in_} features, got {xb.shape[1] - 1}"
+            )
         return xb
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:

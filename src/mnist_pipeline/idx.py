@@ -128,14 +128,18 @@ def _read_payload(stream: BinaryIO, array: np.ndarray, path: Path) -> np.ndarray
     expected, filled = len(view), 0
     dims = " x ".join(map(str, array.shape))
     while filled < expected:
-        got = stream.readinto(view[filled:filled + _CHUNK])
+        got = stream.readinto(view[filled : filled + _CHUNK])
         if not got:
-            raise IdxError(f"{path}: payload too short: header ({dims}) declares {expected} "
-                           f"bytes, the file holds {filled}")
+            raise IdxError(
+                f"{path}: payload too short: header ({dims}) declares {expected} "
+                f"bytes, the file holds {filled}"
+            )
         filled += got
     if stream.read(1):
-        raise IdxError(f"{path}: trailing bytes: payload is longer than the {expected} bytes "
-                       f"its header ({dims}) declares")
+        raise IdxError(
+            f"{path}: trailing bytes: payload is longer than the {expected} bytes "
+            f"its header ({dims}) declares"
+        )
     return array
 
 
@@ -143,8 +147,11 @@ def encode_idx(array: np.ndarray) -> bytes:
     """The IDX bytes of an array whose dtype is one of the six IDX item types."""
     array = np.asarray(array)
     code = next(
-        (code for code, dtype in TYPE_CODES.items()
-         if array.dtype.kind == dtype.kind and array.dtype.itemsize == dtype.itemsize),
+        (
+            code
+            for code, dtype in TYPE_CODES.items()
+            if array.dtype.kind == dtype.kind and array.dtype.itemsize == dtype.itemsize
+        ),
         None,
     )
     if code is None:

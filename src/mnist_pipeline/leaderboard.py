@@ -29,8 +29,18 @@ from mnist_pipeline.scores import (
 )
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-HEADER = ("model", "features", "estimator", "test acc [95% CI]", "val acc", "F1", "AP",
-          "notebook", "cv acc ± sd", "notebook cv")
+HEADER = (
+    "model",
+    "features",
+    "estimator",
+    "test acc [95% CI]",
+    "val acc",
+    "F1",
+    "AP",
+    "notebook",
+    "cv acc ± sd",
+    "notebook cv",
+)
 """F1 and AP are the detectors' positive class on test; "notebook" the notebook's test
 accuracy; "cv acc ± sd" the mean and standard deviation of the cross-validation folds'
 accuracies on the training split (models with ``cv``), "notebook cv" the notebook's."""
@@ -61,13 +71,22 @@ class Row:
         estimator = self.estimator
         if self.is_detector:
             estimator += f", is it a {self.target}"
-        detector_only = (f"{self.test.f1:.3f}", "" if self.test.ap is None else
-                         f"{self.test.ap:.3f}") if self.is_detector else ("", "")
-        return (self.name, self.features, estimator, str(self.test.accuracy),
-                "" if self.val is None else percent(self.val.acc), *detector_only,
-                "" if self.notebook is None else percent(self.notebook),
-                "" if self.cv is None else str(self.cv),
-                "" if self.notebook_cv is None else percent(self.notebook_cv))
+        detector_only = (
+            (f"{self.test.f1:.3f}", "" if self.test.ap is None else f"{self.test.ap:.3f}")
+            if self.is_detector
+            else ("", "")
+        )
+        return (
+            self.name,
+            self.features,
+            estimator,
+            str(self.test.accuracy),
+            "" if self.val is None else percent(self.val.acc),
+            *detector_only,
+            "" if self.notebook is None else percent(self.notebook),
+            "" if self.cv is None else str(self.cv),
+            "" if self.notebook_cv is None else percent(self.notebook_cv),
+        )
 
 
 def sort_key(row: Row) -> tuple[bool, float, str]:
@@ -85,8 +104,10 @@ def leaderboard(revision: Revision) -> list[Row]:
     scored = scored_models(revision)
     missing = [name for name in specs if name not in scored]
     if missing:
-        raise RevisionError(f"metrics/{missing[0]}/scores/test.json: missing at "
-                            f"{revision.label}; run `dvc repro` first")
+        raise RevisionError(
+            f"metrics/{missing[0]}/scores/test.json: missing at "
+            f"{revision.label}; run `dvc repro` first"
+        )
     if not scored:
         raise RevisionError(f"no model has metrics/<model>/scores/test.json at {revision.label}")
     notebooks = notebook_accuracies(revision)
@@ -94,20 +115,28 @@ def leaderboard(revision: Revision) -> list[Row]:
     rows = []
     for name in scored:
         spec = specs.get(name)
-        rows.append(Row(
-            name=name, features=spec.features if spec else "?",
-            estimator=spec.estimator if spec else "?", target=spec.target if spec else None,
-            test=read_test_scores(revision, name), val=read_val_scores(revision, name),
-            notebook=notebooks.get(name), cv=read_cv_scores(revision, name),
-            notebook_cv=notebooks_cv.get(name),
-        ))
+        rows.append(
+            Row(
+                name=name,
+                features=spec.features if spec else "?",
+                estimator=spec.estimator if spec else "?",
+                target=spec.target if spec else None,
+                test=read_test_scores(revision, name),
+                val=read_val_scores(revision, name),
+                notebook=notebooks.get(name),
+                cv=read_cv_scores(revision, name),
+                notebook_cv=notebooks_cv.get(name),
+            )
+        )
     return sorted(rows, key=sort_key)
 
 
 def markdown_table(rows: list[Row]) -> str:
     """The rows as a GitHub Markdown table, model names as code."""
-    lines = ["| " + " | ".join(HEADER) + " |",
-             "|" + "|".join("---:" if h in RIGHT_ALIGNED else "---" for h in HEADER) + "|"]
+    lines = [
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "|".join("---:" if h in RIGHT_ALIGNED else "---" for h in HEADER) + "|",
+    ]
     for row in rows:
         name, *rest = row.cells()
         lines.append("| " + " | ".join((f"`{name}`", *rest)) + " |")
@@ -120,8 +149,10 @@ def text_table(rows: list[Row]) -> str:
     widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
     out = []
     for line in table:
-        cells = [cell.rjust(w) if h in RIGHT_ALIGNED else cell.ljust(w)
-                 for cell, w, h in zip(line, widths, HEADER, strict=True)]
+        cells = [
+            cell.rjust(w) if h in RIGHT_ALIGNED else cell.ljust(w)
+            for cell, w, h in zip(line, widths, HEADER, strict=True)
+        ]
         out.append("  ".join(cells).rstrip())
     return "\n".join(out) + "\n"
 

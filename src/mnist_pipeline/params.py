@@ -21,8 +21,10 @@ NORMALIZE_METHODS = ("scale", "offset", "l2", "standardize")
 RAW_STAGE = "raw"
 NORMALIZE_STAGES = ("normalize", "normalize_deskewed")
 PCA_STAGES = ("pca", "pca_deskewed")
-FEATURE_STAGES = (RAW_STAGE, *(stage for pair in zip(NORMALIZE_STAGES, PCA_STAGES, strict=True)
-                               for stage in pair))
+FEATURE_STAGES = (
+    RAW_STAGE,
+    *(stage for pair in zip(NORMALIZE_STAGES, PCA_STAGES, strict=True) for stage in pair),
+)
 """The stages whose output a model may read, in pipeline order (raw pixels, then each normalize
 stage and the PCA of it); each has a params section of its own name."""
 MODEL_KEYS = ("features", "estimator", "target", "cv")
@@ -37,11 +39,14 @@ class _Loader(yaml.SafeLoader):
 
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    re.compile(
+        r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
                   |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
                   |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
                   |[-+]?\.(?:inf|Inf|INF)
-                  |\.(?:nan|NaN|NAN))$""", re.X),
+                  |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
     list("-+0123456789."),
 )
 
@@ -139,15 +144,17 @@ class Params:
     def normalize_section(self, stage: str) -> Normalize:
         """The settings of ``normalize`` or ``normalize_deskewed``."""
         if stage not in NORMALIZE_STAGES:
-            raise ParamsError(f"{stage}: not a normalize section "
-                              f"(expected one of: {', '.join(NORMALIZE_STAGES)})")
+            raise ParamsError(
+                f"{stage}: not a normalize section (expected one of: {', '.join(NORMALIZE_STAGES)})"
+            )
         return getattr(self, stage)
 
     def pca_section(self, stage: str) -> Pca:
         """The settings of ``pca`` or ``pca_deskewed``."""
         if stage not in PCA_STAGES:
-            raise ParamsError(f"{stage}: not a PCA section "
-                              f"(expected one of: {', '.join(PCA_STAGES)})")
+            raise ParamsError(
+                f"{stage}: not a PCA section (expected one of: {', '.join(PCA_STAGES)})"
+            )
         return getattr(self, stage)
 
     def model(self, name: str) -> Model:
@@ -177,8 +184,10 @@ class _Reader:
         if allowed is not None:
             for name in value:
                 if name not in allowed:
-                    raise ParamsError(f"{self.source}: {_join(key, name)}: unknown key "
-                                      f"(expected one of: {', '.join(allowed)})")
+                    raise ParamsError(
+                        f"{self.source}: {_join(key, name)}: unknown key "
+                        f"(expected one of: {', '.join(allowed)})"
+                    )
             for name in allowed:
                 if name not in value:
                     raise ParamsError(f"{self.source}: {_join(key, name)}: missing")
@@ -221,8 +230,20 @@ def load_params(path: Path | str) -> Params:
 
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     r = _Reader(source)
-    top = r.mapping(raw, "", ("dataset", "download", "split", *FEATURE_STAGES, "models",
-                             "notebooks", "notebook_cv", "figures"))
+    top = r.mapping(
+        raw,
+        "",
+        (
+            "dataset",
+            "download",
+            "split",
+            *FEATURE_STAGES,
+            "models",
+            "notebooks",
+            "notebook_cv",
+            "figures",
+        ),
+    )
 
     dataset = r.mapping(top["dataset"], "dataset", ("mirrors", "image_shape", "files"))
     mirrors = dataset["mirrors"]
@@ -241,11 +262,13 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
             r.fail(f"{key}.name", "a plain file name", name)
         if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
             r.fail(f"{key}.sha256", "64 lowercase hex digits", digest)
-        files[role] = DatasetFile(name, digest, r.integer(entry["size"], f"{key}.size",
-                                                          minimum=1))
+        files[role] = DatasetFile(name, digest, r.integer(entry["size"], f"{key}.size", minimum=1))
     image_shape = dataset["image_shape"]
-    if (not isinstance(image_shape, list) or len(image_shape) != 2
-            or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in image_shape)):
+    if (
+        not isinstance(image_shape, list)
+        or len(image_shape) != 2
+        or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in image_shape)
+    ):
         r.fail("dataset.image_shape", "[rows, columns], two positive integers", image_shape)
 
     download = r.mapping(top["download"], "download", ("timeout", "retries", "min_rate"))
@@ -259,15 +282,18 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     notebooks = r.mapping(top["notebooks"], "notebooks")
     for name, value in notebooks.items():
         if name not in models:
-            raise ParamsError(f"{source}: notebooks.{name}: not a model "
-                              f"(expected one of: {', '.join(models)})")
+            raise ParamsError(
+                f"{source}: notebooks.{name}: not a model (expected one of: {', '.join(models)})"
+            )
         r.number(value, f"notebooks.{name}")
     notebook_cv = r.mapping(top["notebook_cv"], "notebook_cv")
     for name, value in notebook_cv.items():
         if name not in models or models[name].cv is None:
             with_cv = [n for n, m in models.items() if m.cv is not None]
-            raise ParamsError(f"{source}: notebook_cv.{name}: not a model with cv "
-                              f"(expected one of: {', '.join(with_cv)})")
+            raise ParamsError(
+                f"{source}: notebook_cv.{name}: not a model with cv "
+                f"(expected one of: {', '.join(with_cv)})"
+            )
         r.number(value, f"notebook_cv.{name}")
     figures = r.mapping(top["figures"], "figures", ("misclassified", "samples_per_digit", "dpi"))
 
@@ -286,10 +312,10 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
         notebooks={name: float(value) for name, value in notebooks.items()},
         notebook_cv={name: float(value) for name, value in notebook_cv.items()},
         figures=Figures(
-            misclassified=r.integer(figures["misclassified"], "figures.misclassified",
-                                    minimum=0),
-            samples_per_digit=r.integer(figures["samples_per_digit"], "figures.samples_per_digit",
-                                        minimum=1),
+            misclassified=r.integer(figures["misclassified"], "figures.misclassified", minimum=0),
+            samples_per_digit=r.integer(
+                figures["samples_per_digit"], "figures.samples_per_digit", minimum=1
+            ),
             dpi=r.integer(figures["dpi"], "figures.dpi", minimum=10),
         ),
     )

@@ -94,8 +94,10 @@ def build_estimator(name: str, params: Mapping[str, Any], *, key_prefix: str) ->
     cls = _estimator_class(name)
     for alias, own in ESTIMATORS[name].aliases.items():
         if alias in params and own in params:
-            raise EstimatorParamError(f"{key_prefix}.{alias}: expected one of {alias} and {own} "
-                                      "(the same parameter), got both")
+            raise EstimatorParamError(
+                f"{key_prefix}.{alias}: expected one of {alias} and {own} "
+                "(the same parameter), got both"
+            )
     translated = sklearn_params(name, params)
     reverse = {v: k for k, v in ESTIMATORS[name].aliases.items()}
     accepted = cls().get_params()
@@ -125,15 +127,18 @@ def _check_neighbors_metric(estimator: Any, key_prefix: str) -> None:
     ``algorithm`` supports: scikit-learn finds out only in fit() or predict()."""
     metric = estimator.metric
     if metric == "precomputed":
-        raise EstimatorParamError(f"{key_prefix}.metric: expected a metric of feature rows, got "
-                                  "'precomputed' (the stages pass features, not distances)")
+        raise EstimatorParamError(
+            f"{key_prefix}.metric: expected a metric of feature rows, got "
+            "'precomputed' (the stages pass features, not distances)"
+        )
     try:
         estimator._check_algorithm_metric()
     except ValueError:
         from sklearn.neighbors import VALID_METRICS
 
-        valid = ", ".join(sorted(m for m in VALID_METRICS.get(estimator.algorithm, ())
-                                 if isinstance(m, str)))
+        valid = ", ".join(
+            sorted(m for m in VALID_METRICS.get(estimator.algorithm, ()) if isinstance(m, str))
+        )
         raise EstimatorParamError(
             f"{key_prefix}.metric: expected one of the metrics algorithm "
             f"{estimator.algorithm} supports ({valid}), got {metric!r}"
@@ -141,7 +146,11 @@ def _check_neighbors_metric(estimator: Any, key_prefix: str) -> None:
 
 
 def check_training_data(
-    estimator: Any, params: Mapping[str, Any], labels: np.ndarray, *, key_prefix: str,
+    estimator: Any,
+    params: Mapping[str, Any],
+    labels: np.ndarray,
+    *,
+    key_prefix: str,
     source: str,
 ) -> None:
     """Refuse, before fitting, what the training data makes impossible: fewer than two
@@ -149,13 +158,17 @@ def check_training_data(
     classes = np.unique(labels)
     if len(classes) < 2:
         found = ", ".join(map(str, classes)) or "none"
-        raise EstimatorParamError(f"{source}: expected training labels of at least 2 classes "
-                                  f"for {key_prefix}, got only class {found}")
+        raise EstimatorParamError(
+            f"{source}: expected training labels of at least 2 classes "
+            f"for {key_prefix}, got only class {found}"
+        )
     neighbours = estimator.get_params().get("n_neighbors")
     if isinstance(neighbours, int) and neighbours > len(labels):
         key = "k" if "k" in params else "n_neighbors"
-        raise EstimatorParamError(f"{key_prefix}.{key}: expected at most the {len(labels)} "
-                                  f"training rows of {source}, got {neighbours}")
+        raise EstimatorParamError(
+            f"{key_prefix}.{key}: expected at most the {len(labels)} "
+            f"training rows of {source}, got {neighbours}"
+        )
 
 
 def task_labels(digits: np.ndarray, target: int | None) -> np.ndarray:
@@ -241,16 +254,20 @@ class CosineNearestNeighbor:
         """Worded as scikit-learn words its own checks (``build_estimator`` names the key)."""
         value = self.block_rows
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"The 'block_rows' parameter of {type(self).__name__} must be an "
-                             f"int in the range [1, inf). Got {value!r} instead.")
+            raise ValueError(
+                f"The 'block_rows' parameter of {type(self).__name__} must be an "
+                f"int in the range [1, inf). Got {value!r} instead."
+            )
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> CosineNearestNeighbor:
         self._validate_params()
         x = np.asarray(x)
         y = np.asarray(y)
         if x.ndim != 2 or len(x) == 0 or len(x) != len(y):
-            raise ValueError(f"expected a non-empty 2-D X with one label per row, got X of "
-                             f"shape {x.shape} and {len(y)} labels")
+            raise ValueError(
+                f"expected a non-empty 2-D X with one label per row, got X of "
+                f"shape {x.shape} and {len(y)} labels"
+            )
         self.classes_, self.labels_ = np.unique(y, return_inverse=True)
         self.unit_rows_ = unit_rows(x)
         self.n_features_in_ = x.shape[1]
@@ -262,18 +279,19 @@ class CosineNearestNeighbor:
             raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit first")
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.n_features_in_:
-            raise ValueError(f"expected rows of {self.n_features_in_} features, got shape "
-                             f"{x.shape}")
+            raise ValueError(
+                f"expected rows of {self.n_features_in_} features, got shape {x.shape}"
+            )
         queries = unit_rows(x)
         train = self.unit_rows_
         block = max(1, min(int(self.block_rows), len(queries)))
         buffer = np.empty((block, len(train)), dtype=np.float32)
         nearest = np.empty(len(queries), dtype=np.intp)
         for start in range(0, len(queries), block):
-            rows = queries[start:start + block]
-            similarities = buffer[:len(rows)]
+            rows = queries[start : start + block]
+            similarities = buffer[: len(rows)]
             np.matmul(rows, train.T, out=similarities)
-            np.argmax(similarities, axis=1, out=nearest[start:start + len(rows)])
+            np.argmax(similarities, axis=1, out=nearest[start : start + len(rows)])
         return nearest
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -97,8 +97,10 @@ def resolve(repo: Path, name: str) -> Revision:
     if len(commits) == 1:
         return Revision(repo, name, commits[0])
     if len(commits) > 1:
-        raise RevisionError(f"{name}: the name of {len(commits)} experiments of different "
-                            "baselines; give its commit instead (see `dvc exp show`)")
+        raise RevisionError(
+            f"{name}: the name of {len(commits)} experiments of different "
+            "baselines; give its commit instead (see `dvc exp show`)"
+        )
     raise RevisionError(f"{name}: no such git revision or dvc experiment")
 
 
@@ -148,7 +150,8 @@ def model_specs(revision: Revision) -> dict[str, ModelSpec]:
         entry = entry if isinstance(entry, Mapping) else {}
         target = entry.get("target")
         specs[str(name)] = ModelSpec(
-            name=str(name), features=str(entry.get("features", "")),
+            name=str(name),
+            features=str(entry.get("features", "")),
             estimator=str(entry.get("estimator", "")),
             target=None if target is None else int(target),
         )
@@ -165,7 +168,10 @@ def notebook_accuracies(revision: Revision, section: str = "notebooks") -> dict[
 def scored_models(revision: Revision) -> list[str]:
     """The models that have ``metrics/<model>/scores/test.json`` at ``revision``: those of
     params.yaml first, in its order, then any other such folder, by name."""
-    folders = [name for name in list_dir(revision, "metrics")
-               if read_bytes(revision, f"metrics/{name}/scores/test.json") is not None]
+    folders = [
+        name
+        for name in list_dir(revision, "metrics")
+        if read_bytes(revision, f"metrics/{name}/scores/test.json") is not None
+    ]
     in_params = [name for name in model_specs(revision) if name in folders]
     return in_params + sorted(set(folders) - set(in_params))

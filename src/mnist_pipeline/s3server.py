@@ -117,9 +117,17 @@ class S3Server:
     the credentials, as a real server coming back after an outage would.
     """
 
-    def __init__(self, root: Path, *, port: int = 0, bucket: str = DEFAULT_BUCKET,
-                 credentials: Credentials | None = None, log: Path | None = None,
-                 log_level: str = "INFO", extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        port: int = 0,
+        bucket: str = DEFAULT_BUCKET,
+        credentials: Credentials | None = None,
+        log: Path | None = None,
+        log_level: str = "INFO",
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.root = Path(root).resolve()
         self.port = port
         self.bucket = bucket
@@ -173,22 +181,37 @@ class S3Server:
         self.bucket_dir.mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = free_port()
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("RCLONE_", "AWS_"))}
-        env["RCLONE_AUTH_KEY"] = (f'"{self.credentials.access_key_id},'
-                                  f'{self.credentials.secret_access_key}"')
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("RCLONE_", "AWS_"))
+        }
+        env["RCLONE_AUTH_KEY"] = (
+            f'"{self.credentials.access_key_id},{self.credentials.secret_access_key}"'
+        )
         env["RCLONE_CONFIG"] = os.devnull
         command = [
-            rclone_binary(), "serve", "s3", str(self.root),
-            "--addr", f"127.0.0.1:{self.port}",
+            rclone_binary(),
+            "serve",
+            "s3",
+            str(self.root),
+            "--addr",
+            f"127.0.0.1:{self.port}",
             *self.extra_args,
-            "--log-file", str(self.log), "--log-level", self.log_level,
+            "--log-file",
+            str(self.log),
+            "--log-level",
+            self.log_level,
         ]
         with open(os.devnull, "rb") as stdin:
-            self._process = subprocess.Popen(command, env=env, stdin=stdin,
-                                             stdout=subprocess.DEVNULL,
-                                             stderr=subprocess.DEVNULL,
-                                             start_new_session=True)
+            self._process = subprocess.Popen(
+                command,
+                env=env,
+                stdin=stdin,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self._finalizer = weakref.finalize(self, _stop_process, self._process)
         atexit.register(self._finalizer)
         try:
@@ -203,8 +226,9 @@ class S3Server:
         while True:
             assert self._process is not None
             if self._process.poll() is not None:
-                raise S3ServerError(f"rclone serve s3 exited {self._process.returncode}; "
-                                    f"see {self.log}")
+                raise S3ServerError(
+                    f"rclone serve s3 exited {self._process.returncode}; see {self.log}"
+                )
             try:
                 _DIRECT.open(self.endpoint, timeout=1)
                 return
@@ -213,8 +237,9 @@ class S3Server:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise S3ServerError(f"no answer on {self.endpoint} after {timeout:.0f} s; "
-                                    f"see {self.log}")
+                raise S3ServerError(
+                    f"no answer on {self.endpoint} after {timeout:.0f} s; see {self.log}"
+                )
             time.sleep(0.1)
 
     def forget_listings(self) -> None:
@@ -243,8 +268,12 @@ class S3Server:
     def __enter__(self) -> S3Server:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.stop()
 
 
@@ -258,8 +287,10 @@ def write_credentials_file(path: Path, credentials: Credentials) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
-    path.write_text(f"[default]\naws_access_key_id = {credentials.access_key_id}\n"
-                    f"aws_secret_access_key = {credentials.secret_access_key}\n")
+    path.write_text(
+        f"[default]\naws_access_key_id = {credentials.access_key_id}\n"
+        f"aws_secret_access_key = {credentials.secret_access_key}\n"
+    )
 
 
 def read_credentials_file(path: Path) -> Credentials | None:
@@ -279,15 +310,22 @@ def main(argv: list[str] | None = None) -> int:
     file if it exists (so that a restart keeps them), else those of the environment or new
     ones, then written to that file, readable by its owner only."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", type=Path, default=Path(".s3/data"),
-                        help="folder served; each sub-folder is a bucket (default .s3/data)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(".s3/data"),
+        help="folder served; each sub-folder is a bucket (default .s3/data)",
+    )
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     parser.add_argument("--bucket", default=DEFAULT_BUCKET)
-    parser.add_argument("--credentials", type=Path, default=Path(".s3/credentials"),
-                        help="AWS credentials file written for DVC (default .s3/credentials)")
+    parser.add_argument(
+        "--credentials",
+        type=Path,
+        default=Path(".s3/credentials"),
+        help="AWS credentials file written for DVC (default .s3/credentials)",
+    )
     args = parser.parse_args(argv)
-    credentials = (read_credentials_file(args.credentials) if args.credentials.is_file()
-                   else None)
+    credentials = read_credentials_file(args.credentials) if args.credentials.is_file() else None
     server = S3Server(args.root, port=args.port, bucket=args.bucket, credentials=credentials)
     write_credentials_file(args.credentials, server.credentials)
     stop = False
@@ -298,13 +336,16 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     with server:
-        print(f"S3 server on {server.endpoint}, bucket '{server.bucket}' in {server.bucket_dir}"
-              f"\nCredentials (access key {server.credentials.access_key_id}) in "
-              f"{args.credentials.resolve()}\nUse it as a DVC remote:\n"
-              f"  dvc remote add -d team {server.url()}\n"
-              f"  dvc remote modify team endpointurl {server.endpoint}\n"
-              f"  dvc remote modify --local team credentialpath "
-              f"{args.credentials.resolve()}\nCtrl-C stops it.", flush=True)
+        print(
+            f"S3 server on {server.endpoint}, bucket '{server.bucket}' in {server.bucket_dir}"
+            f"\nCredentials (access key {server.credentials.access_key_id}) in "
+            f"{args.credentials.resolve()}\nUse it as a DVC remote:\n"
+            f"  dvc remote add -d team {server.url()}\n"
+            f"  dvc remote modify team endpointurl {server.endpoint}\n"
+            f"  dvc remote modify --local team credentialpath "
+            f"{args.credentials.resolve()}\nCtrl-C stops it.",
+            flush=True,
+        )
         try:
             while not stop and server.running:
                 time.sleep(0.5)

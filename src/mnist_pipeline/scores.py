@@ -114,10 +114,15 @@ def parse_test_scores(data: Mapping[str, Any], where: str) -> TestScores:
     """The test scores in one ``test.json`` object (also as `dvc exp show` reports it);
     ``where`` names it in errors."""
     return TestScores(
-        accuracy=AccuracyInterval(_number(data, "acc", where), _number(data, "acc_lo", where),
-                                  _number(data, "acc_hi", where)),
-        f1=_number(data, "f1", where), p=_optional(data, "p", where),
-        r=_optional(data, "r", where), ap=_optional(data, "ap", where),
+        accuracy=AccuracyInterval(
+            _number(data, "acc", where),
+            _number(data, "acc_lo", where),
+            _number(data, "acc_hi", where),
+        ),
+        f1=_number(data, "f1", where),
+        p=_optional(data, "p", where),
+        r=_optional(data, "r", where),
+        ap=_optional(data, "ap", where),
     )
 
 
@@ -137,9 +142,13 @@ def read_val_scores(revision: Revision, model: str) -> ValScores | None:
     if data is None:
         return None
     where = f"{path} at {revision.label}"
-    return ValScores(acc=_number(data, "acc", where), f1=_optional(data, "f1", where),
-                     p=_optional(data, "p", where), r=_optional(data, "r", where),
-                     ap=_optional(data, "ap", where))
+    return ValScores(
+        acc=_number(data, "acc", where),
+        f1=_optional(data, "f1", where),
+        p=_optional(data, "p", where),
+        r=_optional(data, "r", where),
+        ap=_optional(data, "ap", where),
+    )
 
 
 def read_cv_scores(revision: Revision, model: str) -> CrossValidation | None:

@@ -40,16 +40,16 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndar
     with ``labels=range(n_classes)``)."""
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
-    return np.bincount(y_true * n_classes + y_pred,
-                       minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(
+        n_classes, n_classes
+    )
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """Elementwise division that gives 0 where the denominator is 0 (scikit-learn's
     ``zero_division=0``)."""
     numerator = numerator.astype(np.float64)
-    return np.divide(numerator, denominator, out=np.zeros_like(numerator),
-                     where=denominator != 0)
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator != 0)
 
 
 def _round(value: float) -> float:
@@ -65,8 +65,9 @@ def per_class_scores(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return precision, recall, f1
 
 
-def split_scores(matrix: np.ndarray, kind: str, split: str,
-                 average_precision: float | None = None) -> dict[str, float]:
+def split_scores(
+    matrix: np.ndarray, kind: str, split: str, average_precision: float | None = None
+) -> dict[str, float]:
     """The ``SCORE_KEYS[kind, split]`` scores of one split's confusion matrix (``kind`` is
     ``classifier`` or ``detector``, whose matrix is 2 x 2 with class 1 the positive one)."""
     keys = SCORE_KEYS[kind, split]
@@ -87,8 +88,11 @@ def cv_scores(fold_accuracy: Sequence[float], matrix: np.ndarray, kind: str) -> 
     the F1 of the cross-validated predictions' confusion ``matrix``: macro for a classifier,
     the positive class's for a detector, which also gets its precision ``p`` and recall ``r``."""
     folds = np.asarray(fold_accuracy, dtype=np.float64)
-    values = {"acc": folds.mean(), "acc_sd": folds.std(),
-              **{f"fold{i}": value for i, value in enumerate(folds, start=1)}}
+    values = {
+        "acc": folds.mean(),
+        "acc_sd": folds.std(),
+        **{f"fold{i}": value for i, value in enumerate(folds, start=1)},
+    }
     precision, recall, f1 = per_class_scores(matrix)
     if kind == "classifier":
         values["f1"] = f1.mean()
@@ -104,16 +108,14 @@ def per_class_csv(matrices: dict[str, np.ndarray], names: Sequence[str]) -> str:
     return csv_text(["class", *matrices], rows)
 
 
-def confused_pairs_csv(matrix: np.ndarray, names: Sequence[str],
-                       top: int = CONFUSED_PAIRS) -> str:
+def confused_pairs_csv(matrix: np.ndarray, names: Sequence[str], top: int = CONFUSED_PAIRS) -> str:
     """The ``top`` off-diagonal cells with the most errors, most first (ties by actual, then
     predicted class): ``pair,actual,predicted,count`` with pair ``4->9`` for an actual 4 taken
     for a 9."""
     errors = np.array(matrix, copy=True)
     np.fill_diagonal(errors, 0)
     cells = sorted((-int(errors[a, p]), a, p) for a, p in zip(*np.nonzero(errors), strict=True))
-    rows = [[f"{names[a]}->{names[p]}", names[a], names[p], -count]
-            for count, a, p in cells[:top]]
+    rows = [[f"{names[a]}->{names[p]}", names[a], names[p], -count] for count, a, p in cells[:top]]
     return csv_text(["pair", "actual", "predicted", "count"], rows)
 
 
@@ -121,27 +123,34 @@ def predictions_csv(y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str]
     """One ``actual,predicted`` row of class names per item, in the split's order: what DVC's
     confusion template draws and what a paired comparison of two revisions reads."""
     lookup = np.asarray(names, dtype=object)
-    lines = [f"{a},{p}\n" for a, p in zip(lookup[np.asarray(y_true, dtype=np.int64)],
-                                           lookup[np.asarray(y_pred, dtype=np.int64)],
-                                           strict=True)]
+    lines = [
+        f"{a},{p}\n"
+        for a, p in zip(
+            lookup[np.asarray(y_true, dtype=np.int64)],
+            lookup[np.asarray(y_pred, dtype=np.int64)],
+            strict=True,
+        )
+    ]
     return "actual,predicted\n" + "".join(lines)
 
 
-def precision_recall(y_true: np.ndarray, score: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def precision_recall(
+    y_true: np.ndarray, score: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """scikit-learn's precision-recall curve of a detector's scores (thresholds that change
     nothing on the drawn curve dropped) and its average precision: ``(precision, recall,
     thresholds, ap)``, the curve by increasing threshold, ending at precision 1, recall 0."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    precision, recall, thresholds = precision_recall_curve(y_true, score,
-                                                           drop_intermediate=True)
+    precision, recall, thresholds = precision_recall_curve(y_true, score, drop_intermediate=True)
     return precision, recall, thresholds, float(average_precision_score(y_true, score))
 
 
 def pr_curve_csv(precision: np.ndarray, recall: np.ndarray, thresholds: np.ndarray) -> str:
     """The curve as ``recall,precision,threshold`` rows; the end point (recall 0) has no
     threshold. Empty but for the header when there is no curve (a 10-class model)."""
-    rows = [[_round(r), _round(p), "" if i >= len(thresholds) else f"{float(thresholds[i]):.6g}"]
-            for i, (p, r) in enumerate(zip(precision, recall, strict=True))]
+    rows = [
+        [_round(r), _round(p), "" if i >= len(thresholds) else f"{float(thresholds[i]):.6g}"]
+        for i, (p, r) in enumerate(zip(precision, recall, strict=True))
+    ]
     return csv_text(["recall", "precision", "threshold"], rows)

@@ -95,8 +95,9 @@ def _state(entry: Mapping[str, Any], rev: Mapping[str, Any]) -> str:
     return "failed" if rev.get("error") else "success"
 
 
-def parse_exp_show(data: Sequence[Mapping[str, Any]], all_baselines: bool = False
-                   ) -> list[Experiment]:
+def parse_exp_show(
+    data: Sequence[Mapping[str, Any]], all_baselines: bool = False
+) -> list[Experiment]:
     """The experiments in `dvc exp show --json` output: those of the first baseline listed
     after the workspace (the commit checked out, as `dvc exp show` orders them), or of every
     baseline if ``all_baselines``."""
@@ -117,11 +118,15 @@ def parse_exp_show(data: Sequence[Mapping[str, Any]], all_baselines: bool = Fals
                     match = SCORES_PATH.match(path)
                     if match and (metric or {}).get("data"):
                         scores[match[1]] = parse_test_scores(metric["data"], path).accuracy
-            found.append(Experiment(
-                name=str(entry.get("name") or rev.get("name") or rev.get("rev", "?")[:7]),
-                baseline=str(baseline.get("rev")), state=state, params=flatten(params),
-                scores=scores,
-            ))
+            found.append(
+                Experiment(
+                    name=str(entry.get("name") or rev.get("name") or rev.get("rev", "?")[:7]),
+                    baseline=str(baseline.get("rev")),
+                    state=state,
+                    params=flatten(params),
+                    scores=scores,
+                )
+            )
     return found
 
 
@@ -150,8 +155,7 @@ def _order(value: Any) -> tuple[int, float, str]:
 def swept_params(experiments: Sequence[Experiment]) -> tuple[str, ...]:
     """The params.yaml keys whose value is not the same in every experiment, sorted."""
     keys = sorted({key for exp in experiments for key in exp.params})
-    return tuple(key for key in keys
-                 if len({_key(exp.params.get(key)) for exp in experiments}) > 1)
+    return tuple(key for key in keys if len({_key(exp.params.get(key)) for exp in experiments}) > 1)
 
 
 def build_sweep(experiments: Sequence[Experiment], requested: Sequence[str] = ()) -> Sweep:
@@ -159,19 +163,25 @@ def build_sweep(experiments: Sequence[Experiment], requested: Sequence[str] = ()
     between them. SweepError while any experiment is queued or running, when no experiment
     succeeded, or when the swept parameters cannot be told (none, or more than two, vary)."""
     if not experiments:
-        raise SweepError("no experiments to report: queue some with `dvc exp run --queue -S "
-                         "'pca.n=10,20'`, then `dvc queue start`")
+        raise SweepError(
+            "no experiments to report: queue some with `dvc exp run --queue -S "
+            "'pca.n=10,20'`, then `dvc queue start`"
+        )
     unfinished = [exp for exp in experiments if exp.state in UNFINISHED]
     if unfinished:
         listed = ", ".join(f"{exp.name} ({exp.state})" for exp in unfinished)
-        raise SweepError(f"{len(unfinished)} experiment(s) not finished: {listed}; wait until "
-                         "`dvc queue status` shows none queued or running")
+        raise SweepError(
+            f"{len(unfinished)} experiment(s) not finished: {listed}; wait until "
+            "`dvc queue status` shows none queued or running"
+        )
     params = tuple(requested) or swept_params(experiments)
     if not params:
         raise SweepError("no parameter differs between the experiments; name one with --param")
     if len(params) > 2:
-        raise SweepError(f"{len(params)} parameters differ between the experiments "
-                         f"({', '.join(params)}); name one or two with --param")
+        raise SweepError(
+            f"{len(params)} parameters differ between the experiments "
+            f"({', '.join(params)}); name one or two with --param"
+        )
     for key in params:
         if not any(key in exp.params for exp in experiments):
             raise SweepError(f"{key}: not a parameter of params.yaml in these experiments")
@@ -180,14 +190,18 @@ def build_sweep(experiments: Sequence[Experiment], requested: Sequence[str] = ()
     if not done:
         raise SweepError("no experiment succeeded: nothing to report")
     points = sorted(
-        (Point(exp.name, tuple(exp.params.get(key) for key in params), exp.scores)
-         for exp in done),
-        key=lambda point: (*(_order(v) for v in point.values), point.experiment))
+        (Point(exp.name, tuple(exp.params.get(key) for key in params), exp.scores) for exp in done),
+        key=lambda point: (*(_order(v) for v in point.values), point.experiment),
+    )
     names = list(dict.fromkeys(name for point in points for name in point.scores))
-    varying = tuple(name for name in names
-                    if len({point.scores.get(name) for point in points}) > 1)
-    return Sweep(params=params, points=tuple(points), models=varying,
-                 unaffected=tuple(name for name in names if name not in varying), failed=failed)
+    varying = tuple(name for name in names if len({point.scores.get(name) for point in points}) > 1)
+    return Sweep(
+        params=params,
+        points=tuple(points),
+        models=varying,
+        unaffected=tuple(name for name in names if name not in varying),
+        failed=failed,
+    )
 
 
 def _cell(value: Any) -> str:
@@ -200,12 +214,15 @@ def markdown_report(sweep: Sweep) -> str:
     experiments failed."""
     models = sweep.models or sweep.unaffected
     header = [*sweep.params, "experiment", *models]
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "---:|" * len(sweep.params) + "---|" + "---:|" * len(models)]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "---:|" * len(sweep.params) + "---|" + "---:|" * len(models),
+    ]
     for point in sweep.points:
         accuracies = [str(point.scores[m]) if m in point.scores else "" for m in models]
-        lines.append("| " + " | ".join([*map(_cell, point.values), point.experiment,
-                                        *accuracies]) + " |")
+        lines.append(
+            "| " + " | ".join([*map(_cell, point.values), point.experiment, *accuracies]) + " |"
+        )
     lines.append("")
     lines.append("Test accuracy with its 95% Wilson interval.")
     if sweep.models and sweep.unaffected:
@@ -244,8 +261,7 @@ def draw_sweep(sweep: Sweep) -> Figure:
         low = [100 * (p.scores[model].acc - p.scores[model].lo) for p in line]
         high = [100 * (p.scores[model].hi - p.scores[model].acc) for p in line]
         label = model if not group else f"{model}, {sweep.params[1]}={_cell(group[0])}"
-        ax.errorbar(xs, acc, yerr=[low, high], marker="o", markersize=4, capsize=3,
-                    label=label)
+        ax.errorbar(xs, acc, yerr=[low, high], marker="o", markersize=4, capsize=3, label=label)
     if numeric:
         ticks = sorted(set(xvalues))
         if len(ticks) <= MAX_TICKS:
