@@ -1,9 +1,14 @@
 # Two entry points, each sets everything up first: `make repro` and `make test`.
+# `make` alone lists the targets.
 VENV ?= .venv
 PYTHON ?= python3
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: repro test lint results leaderboard compare sweep clean-venv
+.DEFAULT_GOAL := help
+.PHONY: help repro test test-fast lint plots results leaderboard compare sweep clean-venv
+
+help: ## List the targets, one line each.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # The pipeline alone: what `make repro` needs.
 $(VENV)/.installed: pyproject.toml
@@ -18,46 +23,39 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet -e '.[test,s3]'
 	touch $@
 
-## Run the default pipeline: download -> ... -> evaluate@*, then the pictures (figures, summary).
-repro: $(VENV)/.installed
+repro: $(VENV)/.installed ## Run the default pipeline on real MNIST (dvc repro).
 	dvc repro
 
-## Lint, then every test (unit, stage, dvc integration, full-MNIST accuracy).
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test ## Lint, format check, then every test (what CI runs).
 	ruff check .
 	ruff format --check .
 	pytest
 
-lint: $(VENV)/.installed-test
+test-fast: $(VENV)/.installed-test ## The tests not marked slow (no dvc runs, no full MNIST): for editing.
+	pytest -m "not slow" -q
+
+lint: $(VENV)/.installed-test ## ruff check and ruff format --check.
 	ruff check .
 	ruff format --check .
 
-## Rewrite the README's Results table from metrics/ (the leaderboard as Markdown).
-results: $(VENV)/.installed
-	python src/leaderboard.py --readme README.md
-
-## Print one row per model of the workspace, sorted: `make leaderboard REV=<git rev or exp>`.
-REV ?= workspace
-leaderboard: $(VENV)/.installed
-	python src/leaderboard.py --rev $(REV)
-
-## Paired test of every model between two revisions: `make compare A=main B=<branch or exp>`.
-A ?= HEAD
-B ?= workspace
-compare: $(VENV)/.installed
-	python src/compare.py $(A) $(B)
-
-## Report the finished `dvc exp` sweep of this commit: build/sweep/sweep.png and sweep.md.
-sweep: $(VENV)/.installed
-	python src/sweep.py --out build/sweep
-
-clean-venv:
-	rm -rf $(VENV)
-
-.PHONY: plots
-
-## Bring the pipeline and its pictures up to date, then render every plot of dvc.yaml into
-## build/plots/index.html: one page that opens from disk with no network (see README, Pictures).
-plots: $(VENV)/.installed
+plots: $(VENV)/.installed ## dvc repro, then every plot into build/plots/index.html (renders offline).
 	dvc repro
 	dvc plots show -o build/plots
+
+results: $(VENV)/.installed ## Rewrite the README's Results table from metrics/.
+	python src/leaderboard.py --readme README.md
+
+REV ?= workspace
+leaderboard: $(VENV)/.installed ## One row per model, sorted: make leaderboard REV=<git rev or exp>.
+	python src/leaderboard.py --rev $(REV)
+
+A ?= HEAD
+B ?= workspace
+compare: $(VENV)/.installed ## Paired test of every model: make compare A=main B=<branch or exp>.
+	python src/compare.py $(A) $(B)
+
+sweep: $(VENV)/.installed ## Report the finished dvc exp sweep of this commit into build/sweep/.
+	python src/sweep.py --out build/sweep
+
+clean-venv: ## Delete the virtual environment.
+	rm -rf $(VENV)
