@@ -412,8 +412,9 @@ def child_gradient_descent(copy: Path, flavour: str, iterations: int = 0) -> dic
     again in every iteration; ``iterations`` of them timed, extrapolated to models.gd_4's."""
     import numpy as np
 
+    from mnist_pipeline.labels import task_labels
     from mnist_pipeline.params import load_params
-    from mnist_pipeline.registry import blas_threads, build_estimator, task_labels
+    from mnist_pipeline.registry import blas_threads, build_estimator
 
     model = load_params(copy / "params.yaml").model("gd_4")
     data = child_data(copy, model.features, ("train",))["train"]

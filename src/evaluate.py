@@ -12,14 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from mnist_pipeline.files import atomic_dir, load_arrays, save_arrays, write_json, write_text
+from mnist_pipeline.labels import class_names, task_labels
 from mnist_pipeline.params import Model, ParamsError, load_params
-from mnist_pipeline.registry import (
-    blas_threads,
-    build_estimator,
-    class_names,
-    predict_rows,
-    task_labels,
-)
+from mnist_pipeline.registry import blas_threads, build_estimator, predict_rows
 from mnist_pipeline.scoring import (
     confused_pairs_csv,
     confusion,

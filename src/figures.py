@@ -26,8 +26,8 @@ import numpy as np
 
 from mnist_pipeline.drawing import new_figure, save_png, styled
 from mnist_pipeline.files import atomic_dir, load_arrays
+from mnist_pipeline.labels import class_names, task_labels
 from mnist_pipeline.params import Figures, Model, ParamsError, load_params
-from mnist_pipeline.registry import class_names, task_labels
 from mnist_pipeline.scoring import confusion
 from mnist_pipeline.stage import run_stage
 

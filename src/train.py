@@ -11,13 +11,13 @@ import warnings
 from pathlib import Path
 
 from mnist_pipeline.files import atomic_dir, load_arrays, write_text
+from mnist_pipeline.labels import task_labels
 from mnist_pipeline.params import Model, ParamsError, load_params
 from mnist_pipeline.registry import (
     EstimatorParamError,
     blas_threads,
     build_estimator,
     check_training_data,
-    task_labels,
 )
 from mnist_pipeline.stage import run_stage
 

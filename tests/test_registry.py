@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from conftest import REPO
 from sklearn.neighbors import KNeighborsClassifier
@@ -13,8 +12,6 @@ from mnist_pipeline.registry import (
     ESTIMATORS,
     EstimatorParamError,
     build_estimator,
-    class_names,
-    task_labels,
 )
 
 
@@ -65,11 +62,3 @@ def test_unknown_parameter_lists_the_accepted_ones():
         "expected one of: C, break_ties, cache_size,"
     )
     assert isinstance(build_estimator("svc", {"C": 10}, key_prefix="m"), SVC)
-
-
-def test_detector_labels_are_one_for_the_target_digit():
-    digits = np.array([5, 3, 5, 0], dtype=np.uint8)
-    np.testing.assert_array_equal(task_labels(digits, 5), [1, 0, 1, 0])
-    np.testing.assert_array_equal(task_labels(digits, None), digits)
-    assert class_names(5) == ["not_5", "5"]
-    assert class_names(None) == [str(d) for d in range(10)]

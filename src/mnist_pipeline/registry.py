@@ -171,16 +171,6 @@ def check_training_data(
         )
 
 
-def task_labels(digits: np.ndarray, target: int | None) -> np.ndarray:
-    """The labels a model learns: the digits, or for a detector 1 where the digit is ``target``."""
-    return digits if target is None else (digits == target).astype(np.uint8)
-
-
-def class_names(target: int | None) -> list[str]:
-    """Names of the label values ``task_labels`` produces, for tables and plots."""
-    return [str(d) for d in range(10)] if target is None else [f"not_{target}", str(target)]
-
-
 @contextlib.contextmanager
 def blas_threads(name: str) -> Iterator[None]:
     """Within the block, BLAS uses the estimator's ``blas_threads`` (see ``EstimatorSpec``)."""
