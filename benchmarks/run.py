@@ -291,14 +291,14 @@ def child_one_nn(copy: Path, method: str, features: str, splits: str) -> dict:
             predictions[split] = y_train[similarity.argmax(axis=1)]
             del similarity
     elif method == "cosine_1nn":
-        from mnist_pipeline.registry import CosineNearestNeighbor
+        from mnist_pipeline.estimators.cosine_1nn import CosineNearestNeighbor
 
         model = CosineNearestNeighbor().fit(x_train, y_train)
         predictions = {s: model.predict(data[s]["X"]) for s in wanted}
     elif method in ("sklearn_cosine", "sklearn_euclidean_unit"):
         from sklearn.neighbors import KNeighborsClassifier
 
-        from mnist_pipeline.registry import unit_rows
+        from mnist_pipeline.estimators.cosine_1nn import unit_rows
 
         if method == "sklearn_cosine":
             model = KNeighborsClassifier(n_neighbors=1, metric="cosine", algorithm="brute")
@@ -391,7 +391,8 @@ def child_mlp_minibatch(copy: Path) -> dict:
     import numpy as np
 
     from mnist_pipeline.params import load_params
-    from mnist_pipeline.registry import blas_threads, build_estimator
+    from mnist_pipeline.registry import build_estimator
+    from mnist_pipeline.threads import blas_threads
 
     model = load_params(copy / "params.yaml").model("mlp")
     data = child_data(copy, "normalize", ("train", "test"))
@@ -414,7 +415,8 @@ def child_gradient_descent(copy: Path, flavour: str, iterations: int = 0) -> dic
 
     from mnist_pipeline.labels import task_labels
     from mnist_pipeline.params import load_params
-    from mnist_pipeline.registry import blas_threads, build_estimator
+    from mnist_pipeline.registry import build_estimator
+    from mnist_pipeline.threads import blas_threads
 
     model = load_params(copy / "params.yaml").model("gd_4")
     data = child_data(copy, model.features, ("train",))["train"]

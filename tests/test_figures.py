@@ -20,7 +20,6 @@ import pytest
 import yaml
 from conftest import REPO, copy_repo, run_script, run_tool
 
-from evaluate import positive_scores
 from figures import (
     FiguresError,
     Threshold,
@@ -32,6 +31,7 @@ from figures import (
     precision_recall_figure,
 )
 from mnist_pipeline.drawing import png_bytes
+from mnist_pipeline.evaluation import positive_scores
 from mnist_pipeline.files import save_arrays
 from mnist_pipeline.params import load_params
 from mnist_pipeline.scoring import confusion, precision_recall, split_scores

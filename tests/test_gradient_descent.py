@@ -7,7 +7,7 @@ import pytest
 from conftest import FILE_NAMES, REPO, SHIPPED_MNIST
 from sklearn.metrics import log_loss
 
-from mnist_pipeline.gradient_descent import (
+from mnist_pipeline.estimators.gradient_descent import (
     GradientDescentLogisticRegression,
     cross_entropy,
     gradient,

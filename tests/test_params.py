@@ -140,8 +140,8 @@ def load_with(write_params, overrides: dict):
         ),
         (
             {"models": {"knn": {"estimator": "forest"}}},
-            "models.knn.estimator: expected one of knn, cosine_1nn, svc, mlp, "
-            "logistic_regression, sgd, dummy, gradient_descent, extra_trees, got 'forest'",
+            "models.knn.estimator: expected one of cosine_1nn, dummy, extra_trees, "
+            "gradient_descent, knn, logistic_regression, mlp, sgd, svc, got 'forest'",
         ),
         ({"models": {"sgd_5": {"cv": 1}}}, "models.sgd_5.cv: expected an integer >= 2, got 1"),
         ({"models": {"sgd_5": {"cv": "3"}}}, "models.sgd_5.cv: expected an integer, got '3'"),

@@ -1,6 +1,12 @@
-"""The model registry builds scikit-learn estimators and refuses bad parameters by key."""
+"""The estimator table: one module of ``mnist_pipeline.estimators`` per estimator name, read
+without importing scikit-learn; ``build_estimator`` refuses bad parameters by their key."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 from conftest import REPO
@@ -9,10 +15,62 @@ from sklearn.svm import SVC
 
 from mnist_pipeline.params import load_params
 from mnist_pipeline.registry import (
-    ESTIMATORS,
     EstimatorParamError,
     build_estimator,
+    estimator_names,
+    estimator_spec,
 )
+
+ESTIMATORS_DIR = REPO / "src/mnist_pipeline/estimators"
+
+
+def test_names_are_the_modules_of_the_estimators_package():
+    modules = sorted(p.stem for p in ESTIMATORS_DIR.glob("*.py") if p.stem != "__init__")
+    assert estimator_names() == tuple(modules)
+    assert {"cosine_1nn", "gradient_descent", "knn", "svc"} <= set(modules)
+
+
+def test_every_shipped_model_names_an_estimator_module():
+    for model in load_params(REPO / "params.yaml").models.values():
+        assert (ESTIMATORS_DIR / f"{model.estimator}.py").is_file(), model.key
+
+
+def test_reading_the_names_and_the_params_imports_no_scikit_learn():
+    code = textwrap.dedent("""
+        import sys
+        from mnist_pipeline.params import load_params
+        from mnist_pipeline.registry import estimator_names
+        load_params("params.yaml")
+        assert "knn" in estimator_names()
+        imported = sorted(m for m in sys.modules if m.split(".")[0] == "sklearn")
+        assert not imported, imported[:5]
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_unknown_name_lists_the_known_ones_under_its_key():
+    with pytest.raises(EstimatorParamError) as err:
+        build_estimator("forest", {}, key_prefix="models.trees")
+    assert str(err.value) == (
+        "models.trees.estimator: expected one of cosine_1nn, dummy, extra_trees, "
+        "gradient_descent, knn, logistic_regression, mlp, sgd, svc, got 'forest'"
+    )
+    with pytest.raises(EstimatorParamError, match=r"^estimator: expected one of cosine_1nn, "):
+        estimator_spec("forest")
+
+
+def test_spec_is_the_one_its_module_declares():
+    spec = estimator_spec("svc")
+    assert spec.estimator_class is SVC
+    assert spec.threaded_predict and spec.blas_threads is None
 
 
 def test_alias_k_becomes_n_neighbors():
@@ -26,9 +84,11 @@ def test_yaml_list_becomes_a_tuple_of_layer_sizes():
     assert estimator.hidden_layer_sizes == (200,)
 
 
-@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+@pytest.mark.parametrize("name", estimator_names())
 def test_every_registered_estimator_builds_with_defaults(name):
-    assert build_estimator(name, {}, key_prefix=f"models.{name}").get_params()
+    estimator = build_estimator(name, {}, key_prefix=f"models.{name}")
+    assert type(estimator) is estimator_spec(name).estimator_class
+    assert estimator.get_params()
 
 
 def test_every_shipped_model_builds():
@@ -62,3 +122,11 @@ def test_unknown_parameter_lists_the_accepted_ones():
         "expected one of: C, break_ties, cache_size,"
     )
     assert isinstance(build_estimator("svc", {"C": 10}, key_prefix="m"), SVC)
+
+
+def test_alias_and_its_own_name_together_are_refused():
+    with pytest.raises(EstimatorParamError) as err:
+        build_estimator("knn", {"k": 3, "n_neighbors": 3}, key_prefix="models.knn")
+    assert str(err.value) == (
+        "models.knn.k: expected one of k and n_neighbors (the same parameter), got both"
+    )

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from mnist_pipeline.registry import ESTIMATORS
+from mnist_pipeline.registry import estimator_names
 
 DATASET_FILES = ("train_images", "train_labels", "test_images", "test_labels")
 NORMALIZE_METHODS = ("scale", "offset", "l2", "standardize")
@@ -352,7 +352,7 @@ def _parse_model(r: _Reader, name: str, entry: Any) -> Model:
         if required not in entry:
             raise ParamsError(f"{r.source}: {key}.{required}: missing")
     features = r.choice(entry["features"], f"{key}.features", FEATURE_STAGES)
-    estimator = r.choice(entry["estimator"], f"{key}.estimator", tuple(ESTIMATORS))
+    estimator = r.choice(entry["estimator"], f"{key}.estimator", estimator_names())
     target = entry.get("target")
     if target is not None and (
         isinstance(target, bool) or not isinstance(target, int) or not 0 <= target <= 9

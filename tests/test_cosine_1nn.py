@@ -1,5 +1,5 @@
-"""The registry's cosine 1-NN predicts what scikit-learn's cosine k-NN (k=1) predicts, in
-bounded memory, without importing scikit-learn."""
+"""The cosine 1-NN (estimator ``cosine_1nn``) predicts what scikit-learn's cosine k-NN (k=1)
+predicts, in bounded memory, without importing scikit-learn."""
 
 from __future__ import annotations
 
@@ -16,13 +16,9 @@ from conftest import REPO
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 
+from mnist_pipeline.estimators.cosine_1nn import CosineNearestNeighbor, unit_rows
 from mnist_pipeline.params import load_params
-from mnist_pipeline.registry import (
-    CosineNearestNeighbor,
-    EstimatorParamError,
-    build_estimator,
-    unit_rows,
-)
+from mnist_pipeline.registry import EstimatorParamError, build_estimator
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The IDX notebook's binary logistic regression, written from scratch as that notebook did.
+"""``gradient_descent``: the IDX notebook's binary logistic regression, written from scratch as
+that notebook did.
 
 The algorithm, kept exactly so that the loss per iteration is the notebook's to about 1e-16:
 raw pixel values (0-255, not scaled) as float64, a bias column of ones in front of them,
@@ -18,6 +19,8 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+
+from mnist_pipeline.registry import EstimatorSpec
 
 
 def with_bias(x: np.ndarray) -> np.ndarray:
@@ -137,3 +140,10 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
         return tags
+
+
+SPEC = EstimatorSpec(
+    GradientDescentLogisticRegression,
+    "binary logistic regression by full-batch gradient descent (IDX notebook, from scratch)",
+    blas_threads=1,
+)

@@ -1,0 +1,9 @@
+"""``extra_trees``: scikit-learn's ``ExtraTreesClassifier``."""
+
+from __future__ import annotations
+
+from sklearn.ensemble import ExtraTreesClassifier
+
+from mnist_pipeline.registry import EstimatorSpec
+
+SPEC = EstimatorSpec(ExtraTreesClassifier, "extremely randomised trees")

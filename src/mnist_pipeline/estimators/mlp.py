@@ -1,0 +1,9 @@
+"""``mlp``: scikit-learn's ``MLPClassifier``."""
+
+from __future__ import annotations
+
+from sklearn.neural_network import MLPClassifier
+
+from mnist_pipeline.registry import EstimatorSpec
+
+SPEC = EstimatorSpec(MLPClassifier, "multi-layer perceptron", blas_threads=1)

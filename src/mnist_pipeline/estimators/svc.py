@@ -1,0 +1,9 @@
+"""``svc``: scikit-learn's ``SVC``."""
+
+from __future__ import annotations
+
+from sklearn.svm import SVC
+
+from mnist_pipeline.registry import EstimatorSpec
+
+SPEC = EstimatorSpec(SVC, "support vector classifier", threaded_predict=True)

@@ -1,0 +1,145 @@
+"""Scoring one trained model on the validation and test splits, and a k-fold cross-validation
+on its training split for a model with ``cv`` (stage ``evaluate@<model>``)."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnist_pipeline.files import atomic_dir, load_arrays, save_arrays, write_json, write_text
+from mnist_pipeline.labels import class_names, task_labels
+from mnist_pipeline.params import Model
+from mnist_pipeline.registry import build_estimator
+from mnist_pipeline.scoring import (
+    confused_pairs_csv,
+    confusion,
+    cv_scores,
+    per_class_csv,
+    pr_curve_csv,
+    precision_recall,
+    predictions_csv,
+    split_scores,
+)
+from mnist_pipeline.threads import blas_threads, predict_rows
+
+EVAL_SPLITS = ("val", "test")
+log = logging.getLogger("evaluate")
+
+
+def positive_scores(estimator: Any, x: np.ndarray) -> tuple[np.ndarray, str, float]:
+    """A detector's score for the positive class, the name of the method that gave it, and the
+    threshold above which ``predict`` says "positive": the decision function (> 0) where the
+    estimator has one, else the probability of the positive class (> 0.5)."""
+    if hasattr(estimator, "decision_function"):
+        return estimator.decision_function(x), "decision_function", 0.0
+    return estimator.predict_proba(x)[:, 1], "predict_proba", 0.5
+
+
+def cross_validation(
+    model: Model, features: Path
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """The gist's k-fold cross-validation of ``model`` (``model.cv`` folds) on the training
+    split of ``features``, with scikit-learn's ``cv=model.cv`` folds (unshuffled and stratified
+    for a classifier). One ``cross_val_predict`` fits the k models; each fold's accuracy is that
+    of its own predictions, what ``cross_val_score(..., scoring="accuracy")`` would get by
+    fitting the same k models again. Returns ``scores/cv.json``'s values, the labels and the
+    cross-validated predictions, one per training image in order."""
+    from sklearn.model_selection import check_cv, cross_val_predict
+
+    data = load_arrays(features / "train.npz", ("X", "y"))
+    y_true = task_labels(data["y"], model.target)
+    estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
+    folds = check_cv(model.cv, y_true, classifier=True)
+    with blas_threads(model.estimator):
+        y_pred = cross_val_predict(estimator, data["X"], y_true, cv=folds)
+    fold_accuracy = [
+        float(np.mean(y_pred[test] == y_true[test])) for _, test in folds.split(data["X"], y_true)
+    ]
+    matrix = confusion(y_true, y_pred, len(class_names(model.target)))
+    kind = "classifier" if model.target is None else "detector"
+    return cv_scores(fold_accuracy, matrix, kind), y_true, y_pred
+
+
+def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, out: Path) -> None:
+    """Predict every non-empty evaluation split and write, under ``metrics_dir``: ``scores/``
+    (one JSON of fixed keys per split), ``predictions/test.csv``, ``per_class.csv``,
+    ``confused_pairs.csv`` and ``pr_curve.csv`` (header only for a 10-class model); and under
+    ``out`` the raw predictions, scores and curve that the pictures are drawn from. A model
+    with ``cv`` also gets ``scores/cv.json`` and ``predictions/cv.csv``, from
+    ``cross_validation`` on the training split."""
+    with (model_dir / "model.pkl").open("rb") as fh:
+        estimator = pickle.load(fh)  # our own train stage's output, never a downloaded file
+    names = class_names(model.target)
+    kind = "classifier" if model.target is None else "detector"
+    scores: dict[str, dict[str, float]] = {}
+    matrices: dict[str, np.ndarray] = {}
+    arrays: dict[str, np.ndarray] = {}
+    labels: dict[str, np.ndarray] = {}
+    curve = np.empty(0), np.empty(0), np.empty(0)
+    started = time.perf_counter()
+    for split in EVAL_SPLITS:
+        data = load_arrays(features / f"{split}.npz", ("X", "y"))
+        if len(data["y"]) == 0:
+            log.info("%s: no %s split in %s, not scored", model.name, split, features)
+            continue
+        y_true = labels[split] = task_labels(data["y"], model.target)
+        ap = None
+        with blas_threads(model.estimator):
+            y_pred = predict_rows(model.estimator, estimator, data["X"])
+            if kind == "detector":
+                score, score_kind, threshold = positive_scores(estimator, data["X"])
+                *split_curve, ap = precision_recall(y_true, score)
+                arrays[f"{split}_score"] = score.astype(np.float32)
+                if split == "test":
+                    curve = tuple(split_curve)
+                    arrays.update(
+                        score_kind=np.array(score_kind),
+                        threshold=np.array(threshold),
+                        curve_precision=curve[0],
+                        curve_recall=curve[1],
+                        test_ap=np.array(ap),
+                    )
+        matrices[split] = confusion(y_true, y_pred, len(names))
+        scores[split] = split_scores(matrices[split], kind, split, ap)
+        arrays[f"{split}_pred"] = y_pred
+        log.info("%s: %s accuracy %.4f", model.name, split, scores[split]["acc"])
+    predict_seconds = time.perf_counter() - started
+    if "test" not in scores:
+        raise ValueError(f"{features / 'test.npz'}: the test split is empty")
+    cv_predictions = None
+    if model.cv is not None:
+        started = time.perf_counter()
+        scores["cv"], *cv_predictions = cross_validation(model, features)
+        log.info(
+            "%s: %d-fold cross-validation accuracy %.4f (sd %.4f) in %.1f s",
+            model.name,
+            model.cv,
+            scores["cv"]["acc"],
+            scores["cv"]["acc_sd"],
+            time.perf_counter() - started,
+        )
+
+    with atomic_dir(metrics_dir / "scores") as tmp:
+        for split, values in scores.items():
+            write_json(tmp / f"{split}.json", values)
+    with atomic_dir(metrics_dir / "predictions") as tmp:
+        write_text(tmp / "test.csv", predictions_csv(labels["test"], arrays["test_pred"], names))
+        if cv_predictions is not None:
+            write_text(tmp / "cv.csv", predictions_csv(*cv_predictions, names))
+    ordered = {split: matrices[split] for split in ("test", "val") if split in matrices}
+    write_text(metrics_dir / "per_class.csv", per_class_csv(ordered, names))
+    write_text(metrics_dir / "confused_pairs.csv", confused_pairs_csv(matrices["test"], names))
+    write_text(metrics_dir / "pr_curve.csv", pr_curve_csv(*curve))
+    with atomic_dir(out) as tmp:
+        save_arrays(tmp / "predictions.npz", arrays)
+    log.info(
+        "%s: predicted %s in %.1f s",
+        model.name,
+        " and ".join(split for split in scores if split in EVAL_SPLITS),
+        predict_seconds,
+    )

@@ -1,0 +1,42 @@
+"""Threads while a model is fitted or scored, as its estimator's ``SPEC`` asks: BLAS's thread
+count (``blas_threads``) and row-parallel prediction (``threaded_predict``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from mnist_pipeline.registry import estimator_spec
+
+
+@contextlib.contextmanager
+def blas_threads(name: str) -> Iterator[None]:
+    """Within the block, BLAS uses the ``blas_threads`` of estimator ``name``'s spec (None:
+    BLAS's own default)."""
+    limit = estimator_spec(name).blas_threads
+    if limit is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=limit, user_api="blas"):
+        yield
+
+
+def predict_rows(name: str, estimator: Any, x: np.ndarray) -> np.ndarray:
+    """``estimator.predict(x)``; for an estimator name whose spec has ``threaded_predict``, one
+    slice of ``x`` per core in threads: the same predictions in less time on a multi-core
+    machine."""
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(workers or 1, len(x))
+    if not estimator_spec(name).threaded_predict or workers < 2:
+        return estimator.predict(x)
+    from concurrent.futures import ThreadPoolExecutor
+
+    slices = np.array_split(x, workers)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return np.concatenate(list(pool.map(estimator.predict, slices)))

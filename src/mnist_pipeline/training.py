@@ -1,0 +1,107 @@
+"""Fitting one model of params.yaml on its training features: ``model.pkl`` and the loss per
+epoch (stage ``train@<model>``)."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnist_pipeline.files import atomic_dir, load_arrays, write_text
+from mnist_pipeline.labels import task_labels
+from mnist_pipeline.params import Model
+from mnist_pipeline.registry import EstimatorParamError, build_estimator, estimator_spec
+from mnist_pipeline.threads import blas_threads
+
+log = logging.getLogger("train")
+
+
+def training_history(estimator: Any) -> str:
+    """CSV of the loss per epoch for estimators that record it (the MLP, the gradient-descent
+    model); the header only for the others. Epochs count from the estimator's
+    ``loss_curve_start`` (default 1: the MLP's first loss is after its first epoch; 0 for the
+    gradient-descent model, whose first loss is before any update) and losses are rounded to
+    its ``loss_curve_digits`` decimals (default 6). The bytes pandas's ``to_csv`` wrote, without
+    importing pandas."""
+    losses = getattr(estimator, "loss_curve_", [])
+    start = getattr(estimator, "loss_curve_start", 1)
+    digits = getattr(estimator, "loss_curve_digits", 6)
+    rows = [
+        f"{epoch},{round(float(loss), digits)!r}" for epoch, loss in enumerate(losses, start=start)
+    ]
+    return "\n".join(["epoch,loss", *rows]) + "\n"
+
+
+def check_training_data(
+    name: str,
+    estimator: Any,
+    params: Mapping[str, Any],
+    labels: np.ndarray,
+    *,
+    key_prefix: str,
+    source: str,
+) -> None:
+    """Refuse, before fitting, what the training data makes impossible: labels of fewer than
+    two classes, or a parameter that estimator ``name``'s own check refuses for this many rows
+    (knn: more neighbours than rows). ``source`` names the data's file."""
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        found = ", ".join(map(str, classes)) or "none"
+        raise EstimatorParamError(
+            f"{source}: expected training labels of at least 2 classes "
+            f"for {key_prefix}, got only class {found}"
+        )
+    check = estimator_spec(name).check_training_data
+    if check is not None:
+        check(estimator, params, len(labels), key_prefix, source)
+
+
+def train(model: Model, features: Path, out: Path, history_csv: Path) -> None:
+    """Fit ``model`` on ``features/train.npz``; write ``out/model.pkl`` and ``history_csv``.
+    Warnings during the fit (a fixed epoch budget that stops before convergence) are logged
+    as one line each."""
+    estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
+    data = load_arrays(features / "train.npz", ("X", "y"))
+    labels = task_labels(data["y"], model.target)
+    check_training_data(
+        model.estimator,
+        estimator,
+        model.params,
+        labels,
+        key_prefix=model.key,
+        source=str(features / "train.npz"),
+    )
+    log.info(
+        "%s: fitting %s on %d x %d %s features",
+        model.name,
+        type(estimator).__name__,
+        *data["X"].shape,
+        model.features,
+    )
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught, blas_threads(model.estimator):
+        if type(estimator).__module__.startswith("sklearn."):
+            # Imported only for scikit-learn's estimators: the 1-NN needs no scikit-learn,
+            # whose import is most of that stage's start-up.
+            from sklearn.exceptions import ConvergenceWarning
+
+            warnings.simplefilter("always", ConvergenceWarning)
+        estimator.fit(data["X"], labels)
+    fit_seconds = time.perf_counter() - started
+    for warning in caught:
+        log.warning(
+            "%s: %s: %s",
+            model.name,
+            warning.category.__name__,
+            str(warning.message).splitlines()[0],
+        )
+    with atomic_dir(out) as tmp, (tmp / "model.pkl").open("wb") as fh:
+        pickle.dump(estimator, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    write_text(history_csv, training_history(estimator))
+    log.info("%s: fitted in %.1f s", model.name, fit_seconds)
