@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from mnist_pipeline.files import atomic_dir, load_arrays, write_text
 from mnist_pipeline.labels import task_labels
@@ -86,12 +87,7 @@ def train(model: Model, features: Path, out: Path, history_csv: Path) -> None:
     )
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught, blas_threads(model.estimator):
-        if type(estimator).__module__.startswith("sklearn."):
-            # Imported only for scikit-learn's estimators: the 1-NN needs no scikit-learn,
-            # whose import is most of that stage's start-up.
-            from sklearn.exceptions import ConvergenceWarning
-
-            warnings.simplefilter("always", ConvergenceWarning)
+        warnings.simplefilter("always", ConvergenceWarning)
         estimator.fit(data["X"], labels)
     fit_seconds = time.perf_counter() - started
     for warning in caught:
