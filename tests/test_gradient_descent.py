@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from conftest import FILE_NAMES, REPO, SHIPPED_MNIST
 from sklearn.metrics import log_loss
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mnist_pipeline.estimators.gradient_descent import (
     GradientDescentLogisticRegression,
@@ -96,8 +97,23 @@ def test_predictions_are_the_class_with_positive_decision_function(tiny):
 
 def test_more_than_two_classes_is_an_error(tiny):
     x, _ = tiny
-    with pytest.raises(ValueError, match="expected labels of two classes, got 3"):
+    with pytest.raises(ValueError, match=r"Only binary classification is supported\..*multiclass"):
         GradientDescentLogisticRegression().fit(x, np.arange(40) % 3)
+
+
+def test_one_class_is_an_error(tiny):
+    x, _ = tiny
+    with pytest.raises(ValueError, match=r"expected labels of two classes, got 1 class: \[4\]"):
+        GradientDescentLogisticRegression().fit(x, np.full(40, 4))
+
+
+def test_iterations_run_are_max_iter(tiny):
+    assert GradientDescentLogisticRegression(max_iter=7).fit(*tiny).n_iter_ == 7
+
+
+@parametrize_with_checks([GradientDescentLogisticRegression(max_iter=20)])
+def test_passes_scikit_learns_estimator_checks(estimator, check):
+    check(estimator)
 
 
 def test_negative_learning_rate_is_named_by_its_params_key():
@@ -105,7 +121,7 @@ def test_negative_learning_rate_is_named_by_its_params_key():
         build_estimator("gradient_descent", {"learning_rate": -1.0}, key_prefix="models.gd_4")
     assert str(err.value) == (
         "models.gd_4.learning_rate: The 'learning_rate' parameter of "
-        "GradientDescentLogisticRegression must be a float in the range (0, inf). "
+        "GradientDescentLogisticRegression must be a float in the range (0.0, inf). "
         "Got -1.0 instead."
     )
 

@@ -15,10 +15,14 @@ zero weights), entry i after the i-th update.
 
 from __future__ import annotations
 
-from typing import Any
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mnist_pipeline.registry import EstimatorSpec
 
@@ -63,41 +67,29 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
     loss_curve_digits = 15
     """Decimals of each loss in history.csv: enough to compare with the notebook's to 1e-12."""
 
+    _parameter_constraints: ClassVar[dict] = {
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+    }
+
     def __init__(self, learning_rate: float = 1e-5, max_iter: int = 200) -> None:
         self.learning_rate = learning_rate
         self.max_iter = max_iter
 
-    def _validate_params(self) -> None:
-        """Worded as scikit-learn words its own checks (``build_estimator`` names the key)."""
-        name = type(self).__name__
-        rate = self.learning_rate
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
-            raise ValueError(
-                f"The 'learning_rate' parameter of {name} must be a float in the "
-                f"range (0, inf). Got {rate!r} instead."
-            )
-        steps = self.max_iter
-        if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
-            raise ValueError(
-                f"The 'max_iter' parameter of {name} must be an int in the "
-                f"range [0, inf). Got {steps!r} instead."
-            )
-
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, x: np.ndarray, y: np.ndarray) -> GradientDescentLogisticRegression:
-        self._validate_params()
-        xb = with_bias(x)
-        y = np.asarray(y)
-        if len(xb) == 0 or len(xb) != len(y):
+        x, y = validate_data(self, x, y)
+        kind = type_of_target(y, input_name="y", raise_unknown=True)
+        if kind != "binary":
             raise ValueError(
-                f"expected a non-empty X with one label per row, got X of "
-                f"shape {xb.shape[0], xb.shape[1] - 1} and {len(y)} labels"
+                f"Only binary classification is supported. The type of the target is {kind}."
             )
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
             raise ValueError(
-                f"expected labels of two classes, got {len(self.classes_)}: "
-                f"{self.classes_[:10].tolist()}"
+                f"expected labels of two classes, got 1 class: {self.classes_.tolist()}"
             )
+        xb = with_bias(x)
         target = (y == self.classes_[1]).astype(np.float64)
         weights = np.zeros(xb.shape[1])
         losses = []
@@ -108,22 +100,13 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
                 weights = weights - self.learning_rate * gradient(xb, target, h)
         self.coef_ = weights
         self.loss_curve_ = losses
-        self.n_features_in_ = xb.shape[1] - 1
+        self.n_iter_ = self.max_iter
         return self
-
-    def _check_fitted(self, x: np.ndarray) -> np.ndarray:
-        if not hasattr(self, "coef_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit first")
-        xb = with_bias(x)
-        if xb.shape[1] - 1 != self.n_features_in_:
-            raise ValueError(
-                f"expected rows of {self.n_features_in_} features, got {xb.shape[1] - 1}"
-            )
-        return xb
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
         """``X @ w`` with the bias: positive where the positive class is the more likely."""
-        return self._check_fitted(x) @ self.coef_
+        check_is_fitted(self)
+        return with_bias(validate_data(self, x, reset=False)) @ self.coef_
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Probabilities of ``classes_[0]`` and ``classes_[1]``, one row per sample."""
@@ -134,7 +117,8 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
         """The positive class where ``decision_function`` is above 0 (its probability above
         0.5), as scikit-learn's linear classifiers decide and as ``evaluate`` records the
         threshold; compared on ``X @ w`` itself, since ``sigmoid`` rounds tiny values to 0.5."""
-        return self.classes_[(self.decision_function(x) > 0).astype(np.intp)]
+        positive = self.decision_function(x) > 0
+        return self.classes_[positive.astype(np.intp)]
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
