@@ -374,6 +374,19 @@ def test_changing_knn_k_reruns_only_train_and_evaluate_of_knn(reproduced: Path):
     assert core(changed) == model_stages("knn")
 
 
+def test_editing_an_estimators_module_reruns_only_the_models_that_use_it(reproduced: Path):
+    module = reproduced / "src/mnist_pipeline/estimators/cosine_1nn.py"
+    module.write_text(module.read_text() + "\n# edited\n")
+    users = [
+        name
+        for name, model in params_of(reproduced)["models"].items()
+        if model["estimator"] == "cosine_1nn"
+    ]
+    assert set(users) == {"nearest", "nearest_pca"}
+    result = dvc(reproduced, "repro")
+    assert core(ran(result)) == model_stages(*users), shown(result)
+
+
 # 3. `dvc exp run -S`
 
 
