@@ -34,9 +34,9 @@ from figures import (
 from mnist_pipeline.drawing import png_bytes
 from mnist_pipeline.files import save_arrays
 from mnist_pipeline.params import load_params
+from mnist_pipeline.plots_page import PACKAGE, library_sources, page
+from mnist_pipeline.projection import explained_variance_ratio, variance_csv
 from mnist_pipeline.scoring import confusion, precision_recall, split_scores
-from pca import explained_variance_ratio, variance_csv
-from plots_template import PACKAGE, library_sources, page
 from summary import (
     accuracy_figure,
     annotated_indices,
@@ -89,24 +89,6 @@ def test_captions_read_actual_then_predicted_class():
     ]
     # a detector of 5: a false positive, then a missed 5
     assert captions(np.array([3, 5]), np.array([1, 0]), ["not_5", "5"]) == ["3 -> 5", "5 -> not 5"]
-
-
-def test_explained_variance_ratio_matches_scikit_learn_pca():
-    from sklearn.decomposition import PCA
-
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(200, 12)) @ rng.normal(size=(12, 12))
-    x[:, 3] = 0.5  # a constant pixel, as MNIST's borders: one zero eigenvalue
-    ours = explained_variance_ratio(x, chunk=37)  # blocks that do not divide the rows
-    theirs = PCA(svd_solver="full").fit(x).explained_variance_ratio_
-    np.testing.assert_allclose(ours, theirs, atol=1e-12)
-    assert ours.shape == (12,)
-    assert ours.sum() == pytest.approx(1.0)
-    assert ours[-1] == pytest.approx(0.0, abs=1e-12)
-    # float32 features, as the normalize stage writes them: products in float32
-    single = explained_variance_ratio(x.astype(np.float32), chunk=37)
-    np.testing.assert_allclose(single, theirs, atol=1e-6)
-    np.testing.assert_allclose(np.cumsum(single), np.cumsum(theirs), atol=1e-6)
 
 
 def test_components_for_a_level_is_the_first_reaching_it():
