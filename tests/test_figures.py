@@ -21,7 +21,9 @@ import yaml
 from conftest import REPO, copy_repo, run_script, run_tool
 
 from evaluate import positive_scores
-from figures import (
+from mnist_pipeline.drawing import png_bytes
+from mnist_pipeline.files import save_arrays
+from mnist_pipeline.model_figures import (
     FiguresError,
     Threshold,
     captions,
@@ -29,15 +31,13 @@ from figures import (
     gallery_figure,
     misclassified,
     operating_point,
-    precision_recall_figure,
+    pr_curve_figure,
 )
-from mnist_pipeline.drawing import png_bytes
-from mnist_pipeline.files import save_arrays
 from mnist_pipeline.params import load_params
 from mnist_pipeline.plots_page import PACKAGE, library_sources, page
 from mnist_pipeline.projection import explained_variance_ratio, variance_csv
 from mnist_pipeline.scoring import confusion, precision_recall, split_scores
-from summary import (
+from mnist_pipeline.summary_figures import (
     accuracy_figure,
     annotated_indices,
     components_for,
@@ -151,12 +151,13 @@ def test_threshold_point_is_the_precision_and_recall_the_scores_report():
     y = (rng.random(2000) < 0.1).astype(np.uint8)
     score = 2.5 * y - 1.5 + rng.normal(size=2000)
     y_pred = (score > 0).astype(np.uint8)
-    recall, precision = operating_point(y, y_pred)
-    reported = split_scores(confusion(y, y_pred, 2), "detector", "test", 0.5)
+    matrix = confusion(y, y_pred, 2)
+    recall, precision = operating_point(matrix)
+    reported = split_scores(matrix, "detector", "test", 0.5)
     assert (round(recall, 4), round(precision, 4)) == (reported["r"], reported["p"])
 
     curve_precision, curve_recall, _, _ = precision_recall(y, score)
-    figure = precision_recall_figure(
+    figure = pr_curve_figure(
         curve_precision,
         curve_recall,
         (recall, precision),
@@ -172,8 +173,11 @@ def test_threshold_point_is_the_precision_and_recall_the_scores_report():
 
 def test_operating_point_without_positive_predictions_has_no_precision():
     y = np.array([0, 1, 0, 1])
-    assert operating_point(y, np.zeros(4)) == (0.0, None)
-    assert operating_point(y, np.array([0, 1, 1, 1])) == (1.0, pytest.approx(2 / 3))
+    assert operating_point(confusion(y, np.zeros(4), 2)) == (0.0, None)
+    assert operating_point(confusion(y, np.array([0, 1, 1, 1]), 2)) == (
+        1.0,
+        pytest.approx(2 / 3),
+    )
 
 
 # --- PNG bytes ------------------------------------------------------------------------------
@@ -190,7 +194,7 @@ def _figures(mnist_slice: dict[str, np.ndarray]) -> dict:
         "confusion": lambda: confusion_figure(matrix, [str(d) for d in range(10)], "title"),
         "gallery": lambda: gallery_figure(images, [f"{d} -> 0" for d in range(13)], "title"),
         "empty gallery": lambda: gallery_figure(images[:0], [], "title"),
-        "precision_recall": lambda: precision_recall_figure(
+        "precision_recall": lambda: pr_curve_figure(
             np.array([0.1, 0.5, 1.0]),
             np.array([1.0, 0.5, 0.0]),
             (0.5, 0.5),
