@@ -8,17 +8,12 @@ The folder appears only once all four files are verified; on any failure there i
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import time
 from pathlib import Path
 
-from mnist_pipeline.fetch import FetchError, fetch_file
-from mnist_pipeline.files import atomic_dir
-from mnist_pipeline.params import Params, ParamsError, load_params
+from mnist_pipeline.fetch import FetchError, fetch_dataset
+from mnist_pipeline.params import ParamsError, load_params
 from mnist_pipeline.stage import run_stage
-
-log = logging.getLogger("download")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -43,34 +38,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def download_all(params: Params, out: Path) -> None:
-    """Fetch every dataset file into ``out``, logging one line per file to stderr."""
-    with atomic_dir(out) as tmp:
-        for file in params.dataset.files.values():
-            start = time.monotonic()
-            mirror = fetch_file(
-                file.name,
-                file.sha256,
-                file.size,
-                params.dataset.mirrors,
-                tmp / file.name,
-                timeout=params.download.timeout,
-                min_rate=params.download.min_rate,
-                retries=params.download.retries,
-                progress=sys.stderr,
-            )
-            size = (tmp / file.name).stat().st_size
-            seconds = time.monotonic() - start
-            log.info("%s: %d bytes from %s in %.2f s", file.name, size, mirror, seconds)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    return run_stage(
-        "download",
-        lambda: download_all(load_params(args.params), args.out),
-        (ParamsError, FetchError),
-    )
+
+    def work() -> None:
+        params = load_params(args.params)
+        fetch_dataset(params.dataset, params.download, args.out)
+
+    return run_stage("download", work, (ParamsError, FetchError))
 
 
 if __name__ == "__main__":

@@ -1,67 +1,17 @@
 """Stage `raw`: the decoded images as rows of raw 0-255 pixels, for models that scale nothing.
 
-The IDX notebook's gradient-descent model trains on all 60,000 training images, unscaled.
-params ``raw.validation`` is how many of the last training images are held out as val.npz;
-0 (the notebook's choice) writes every training image to train.npz and a val.npz of no rows,
-which ``evaluate`` skips. The pixels stay uint8: the model casts them once, to float64.
+See ``mnist_pipeline.raw_pixels``.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from mnist_pipeline.files import atomic_dir, load_arrays, save_arrays
 from mnist_pipeline.params import ParamsError, load_params
+from mnist_pipeline.raw_pixels import write_raw
 from mnist_pipeline.stage import run_stage
-
-log = logging.getLogger("raw")
-
-
-def raw_splits(
-    train: dict[str, np.ndarray], test: dict[str, np.ndarray], validation: int
-) -> dict[str, dict[str, np.ndarray]]:
-    """``train``, ``val`` and ``test`` as ``{"X": uint8 rows, "y": labels}``; ``val`` is the
-    last ``validation`` training images (none for 0) and ``train`` the ones before them."""
-    images, labels = train["images"], train["labels"]
-    if validation >= len(images):
-        raise ParamsError(
-            f"raw.validation: expected fewer than the {len(images)} training "
-            f"images, got {validation}"
-        )
-    cut = len(images) - validation
-    return {
-        "train": {"X": rows(images[:cut]), "y": labels[:cut]},
-        "val": {"X": rows(images[cut:]), "y": labels[cut:]},
-        "test": {"X": rows(test["images"]), "y": test["labels"]},
-    }
-
-
-def rows(images: np.ndarray) -> np.ndarray:
-    """Images flattened to one row of pixels each, unchanged in type (also for no images)."""
-    return images.reshape(len(images), int(np.prod(images.shape[1:])))
-
-
-def run(source: Path, out: Path, validation: int) -> None:
-    """Write ``out``/train.npz, val.npz and test.npz (arrays X, y) from the decode stage's."""
-    splits = raw_splits(
-        load_arrays(source / "train.npz", ("images", "labels")),
-        load_arrays(source / "test.npz", ("images", "labels")),
-        validation,
-    )
-    with atomic_dir(out) as tmp:
-        for split, arrays in splits.items():
-            save_arrays(tmp / f"{split}.npz", arrays, compress=True)
-    log.info(
-        "%s: %s rows of %d raw pixels",
-        out,
-        "/".join(str(len(s["y"])) for s in splits.values()),
-        splits["test"]["X"].shape[1],
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     return run_stage(
         "raw",
-        lambda: run(args.source, args.out, load_params(args.params).raw.validation),
+        lambda: write_raw(args.source, args.out, load_params(args.params).raw.validation),
         (ParamsError, FileNotFoundError),
     )
 

@@ -25,7 +25,6 @@ import pytest
 import yaml
 from conftest import wait_for_temp_file
 
-import download
 from mnist_pipeline.fetch import CHUNK, FetchError, fetch_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -654,13 +653,14 @@ def test_stage_fails_with_exit_1_and_no_out_folder_when_a_file_is_missing(
     assert list(out.parent.iterdir()) == []
 
 
-def test_stage_reports_invalid_params_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture):
+def test_stage_reports_invalid_params_and_exits_1(tmp_path: Path):
     missing = tmp_path / "nope.yaml"
     out = tmp_path / "stages" / "download"
 
-    assert download.main(["--params", str(missing), "--out", str(out)]) == 1
+    result = run_stage("--params", str(missing), "--out", str(out))
 
-    assert capsys.readouterr().err == f"download: error: {missing}: no such params file\n"
+    assert result.returncode == 1
+    assert result.stderr == f"download: error: {missing}: no such params file\n"
     assert not out.exists()
 
 

@@ -20,7 +20,10 @@ import pytest
 import yaml
 from conftest import REPO, copy_repo, run_script, run_tool
 
-from figures import (
+from mnist_pipeline.drawing import png_bytes
+from mnist_pipeline.evaluation import positive_scores
+from mnist_pipeline.files import save_arrays
+from mnist_pipeline.model_figures import (
     FiguresError,
     Threshold,
     captions,
@@ -28,16 +31,13 @@ from figures import (
     gallery_figure,
     misclassified,
     operating_point,
-    precision_recall_figure,
+    pr_curve_figure,
 )
-from mnist_pipeline.drawing import png_bytes
-from mnist_pipeline.evaluation import positive_scores
-from mnist_pipeline.files import save_arrays
 from mnist_pipeline.params import load_params
+from mnist_pipeline.plots_page import PACKAGE, library_sources, page
+from mnist_pipeline.projection import explained_variance_ratio, variance_csv
 from mnist_pipeline.scoring import confusion, precision_recall, split_scores
-from pca import explained_variance_ratio, variance_csv
-from plots_template import PACKAGE, library_sources, page
-from summary import (
+from mnist_pipeline.summary_figures import (
     accuracy_figure,
     annotated_indices,
     components_for,
@@ -89,24 +89,6 @@ def test_captions_read_actual_then_predicted_class():
     ]
     # a detector of 5: a false positive, then a missed 5
     assert captions(np.array([3, 5]), np.array([1, 0]), ["not_5", "5"]) == ["3 -> 5", "5 -> not 5"]
-
-
-def test_explained_variance_ratio_matches_scikit_learn_pca():
-    from sklearn.decomposition import PCA
-
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(200, 12)) @ rng.normal(size=(12, 12))
-    x[:, 3] = 0.5  # a constant pixel, as MNIST's borders: one zero eigenvalue
-    ours = explained_variance_ratio(x, chunk=37)  # blocks that do not divide the rows
-    theirs = PCA(svd_solver="full").fit(x).explained_variance_ratio_
-    np.testing.assert_allclose(ours, theirs, atol=1e-12)
-    assert ours.shape == (12,)
-    assert ours.sum() == pytest.approx(1.0)
-    assert ours[-1] == pytest.approx(0.0, abs=1e-12)
-    # float32 features, as the normalize stage writes them: products in float32
-    single = explained_variance_ratio(x.astype(np.float32), chunk=37)
-    np.testing.assert_allclose(single, theirs, atol=1e-6)
-    np.testing.assert_allclose(np.cumsum(single), np.cumsum(theirs), atol=1e-6)
 
 
 def test_components_for_a_level_is_the_first_reaching_it():
@@ -169,12 +151,13 @@ def test_threshold_point_is_the_precision_and_recall_the_scores_report():
     y = (rng.random(2000) < 0.1).astype(np.uint8)
     score = 2.5 * y - 1.5 + rng.normal(size=2000)
     y_pred = (score > 0).astype(np.uint8)
-    recall, precision = operating_point(y, y_pred)
-    reported = split_scores(confusion(y, y_pred, 2), "detector", "test", 0.5)
+    matrix = confusion(y, y_pred, 2)
+    recall, precision = operating_point(matrix)
+    reported = split_scores(matrix, "detector", "test", 0.5)
     assert (round(recall, 4), round(precision, 4)) == (reported["r"], reported["p"])
 
     curve_precision, curve_recall, _, _ = precision_recall(y, score)
-    figure = precision_recall_figure(
+    figure = pr_curve_figure(
         curve_precision,
         curve_recall,
         (recall, precision),
@@ -190,8 +173,11 @@ def test_threshold_point_is_the_precision_and_recall_the_scores_report():
 
 def test_operating_point_without_positive_predictions_has_no_precision():
     y = np.array([0, 1, 0, 1])
-    assert operating_point(y, np.zeros(4)) == (0.0, None)
-    assert operating_point(y, np.array([0, 1, 1, 1])) == (1.0, pytest.approx(2 / 3))
+    assert operating_point(confusion(y, np.zeros(4), 2)) == (0.0, None)
+    assert operating_point(confusion(y, np.array([0, 1, 1, 1]), 2)) == (
+        1.0,
+        pytest.approx(2 / 3),
+    )
 
 
 # --- PNG bytes ------------------------------------------------------------------------------
@@ -208,7 +194,7 @@ def _figures(mnist_slice: dict[str, np.ndarray]) -> dict:
         "confusion": lambda: confusion_figure(matrix, [str(d) for d in range(10)], "title"),
         "gallery": lambda: gallery_figure(images, [f"{d} -> 0" for d in range(13)], "title"),
         "empty gallery": lambda: gallery_figure(images[:0], [], "title"),
-        "precision_recall": lambda: precision_recall_figure(
+        "precision_recall": lambda: pr_curve_figure(
             np.array([0.1, 0.5, 1.0]),
             np.array([1.0, 0.5, 0.0]),
             (0.5, 0.5),

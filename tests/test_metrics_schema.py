@@ -1,4 +1,5 @@
-"""The committed metrics stay few, fixed and narrow; dvc.yaml's overlay charts name every model.
+"""The committed metrics stay few, fixed and narrow; dvc.yaml's overlay charts and the summary
+stage's deps name every model.
 
 These read the repository as committed (metrics/, dvc.yaml, params.yaml), so a change that
 widens `dvc metrics show` or forgets a new model in a chart fails here, before a user sees it.
@@ -7,6 +8,7 @@ widens `dvc metrics show` or forgets a new model in a chart fails here, before a
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -14,6 +16,7 @@ from conftest import REPO, run_tool
 
 from mnist_pipeline.params import load_params
 from mnist_pipeline.scoring import SCORE_KEYS
+from mnist_pipeline.summary_figures import summary_files
 
 MAX_VALUES = 100
 MAX_WIDTH = 160
@@ -68,3 +71,14 @@ def test_overlay_charts_name_every_model_of_their_kind():
     }
     assert files["detectors_precision_recall"] == detectors
     assert files["classifiers_per_class_accuracy"] == classifiers
+
+
+def test_summary_depends_on_the_files_it_reads_of_every_model():
+    params = load_params(REPO / "params.yaml")
+    summary = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["summary"]
+    metrics_dir = Path(re.search(r"--metrics (\S+)", summary["cmd"]).group(1))
+    read = {str(path) for name in params.models for path in summary_files(metrics_dir, name)}
+    read |= set(re.findall(r"--(?:images|variance) (\S+)", summary["cmd"]))
+    missing = sorted(read - set(summary["deps"]))
+    assert missing == [], f"summary reads these but dvc.yaml does not list them: {missing}"
+    assert not {"metrics", "metrics/"} & set(summary["deps"]), "the whole folder again"

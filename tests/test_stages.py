@@ -11,7 +11,7 @@ import pytest
 from conftest import run_script, run_stages, write_decoded_slice
 
 from mnist_pipeline.files import load_arrays, save_arrays
-from normalize import normalize
+from mnist_pipeline.normalization import normalize
 
 SMALL = {
     "split": {"validation": 200},
@@ -363,43 +363,6 @@ def test_validation_as_large_as_the_training_set_is_refused(pipeline, write_para
         "normalize: error: split.validation: expected fewer than the 1200 training images, got 1200"
     )
     assert not (pipeline / "stages/norm_bad").exists()
-
-
-IMAGES = np.array([[[0, 255], [51, 102]], [[255, 255], [0, 0]]], dtype=np.uint8)
-
-
-def test_scale_divides_by_255():
-    (rows,) = normalize("scale", IMAGES[:1])
-    np.testing.assert_allclose(rows, [[0, 1, 0.2, 0.4]])
-    assert rows.dtype == np.float32
-
-
-def test_offset_maps_into_001_to_1():
-    (rows,) = normalize("offset", IMAGES[:1])
-    np.testing.assert_allclose(rows, [[0.01, 1.0, 0.208, 0.406]], rtol=1e-6)
-
-
-def test_l2_gives_unit_rows():
-    rows = normalize("l2", IMAGES)
-    np.testing.assert_allclose(np.linalg.norm(rows[0], axis=1), [1, 1], rtol=1e-6)
-
-
-def test_standardize_uses_training_statistics_only():
-    train, test = normalize("standardize", IMAGES, IMAGES[:1] // 2)
-    np.testing.assert_allclose(train.mean(axis=0), 0, atol=1e-6)
-    np.testing.assert_allclose(train[:, 1], 0)  # a constant pixel stays 0, not NaN
-    np.testing.assert_allclose(test[0, 0], (0 - 0.5) / 0.5)
-
-
-def test_deskew_straightens_a_slanted_stroke():
-    from normalize import deskew
-
-    slanted = np.zeros((1, 28, 28), dtype=np.uint8)
-    for row in range(6, 22):
-        slanted[0, row, 6 + (row - 6) // 2 : 9 + (row - 6) // 2] = 255
-    columns = np.nonzero(deskew(slanted)[0] > 127)[1]
-    original = np.nonzero(slanted[0])[1]
-    assert np.ptp(columns) < np.ptp(original) / 2
 
 
 def train_fails_with(pipeline: Path, params: Path, model: str, features: str) -> str:

@@ -1,4 +1,5 @@
-"""Fetching one dataset file from a list of mirrors, verified by size and sha256 before it lands.
+"""Fetching the dataset files from a list of mirrors, each verified by size and sha256 before
+it lands.
 
 A mirror is a local directory (relative to the current directory), a ``file://`` URL or an
 ``http(s)://`` URL. Each is tried in order; the file is streamed into a temporary file beside
@@ -25,8 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import logging
 import os
 import socket
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -34,15 +37,19 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
 
-from mnist_pipeline.files import NotRegularFileError, atomic_file, open_regular
+from mnist_pipeline.files import NotRegularFileError, atomic_dir, atomic_file, open_regular
+
+if TYPE_CHECKING:
+    from mnist_pipeline.params import Dataset, Download
 
 CHUNK = 64 * 1024
 BACKOFF = 0.2
 """Seconds of wait before retry ``n`` is ``BACKOFF * n``: enough to ride out a blip."""
 USER_AGENT = "mnist-pipeline"
 HTTP_SCHEMES = ("http", "https")
+log = logging.getLogger("download")
 
 
 class FetchError(RuntimeError):
@@ -104,6 +111,29 @@ def fetch_file(
         else:
             return mirror
     raise FetchError(failure_message(name, failures))
+
+
+def fetch_dataset(dataset: Dataset, settings: Download, out: Path) -> None:
+    """Fetch every file of ``dataset`` into the folder ``out``, which appears only once all of
+    them are verified; logs one line per file (size, mirror, seconds) and shows progress on
+    stderr."""
+    with atomic_dir(out) as tmp:
+        for file in dataset.files.values():
+            start = time.monotonic()
+            mirror = fetch_file(
+                file.name,
+                file.sha256,
+                file.size,
+                dataset.mirrors,
+                tmp / file.name,
+                timeout=settings.timeout,
+                min_rate=settings.min_rate,
+                retries=settings.retries,
+                progress=sys.stderr,
+            )
+            size = (tmp / file.name).stat().st_size
+            seconds = time.monotonic() - start
+            log.info("%s: %d bytes from %s in %.2f s", file.name, size, mirror, seconds)
 
 
 def failure_message(name: str, failures: Sequence[tuple[str, str]]) -> str:

@@ -45,6 +45,12 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndar
     )
 
 
+def accuracy(matrix: np.ndarray) -> float:
+    """The share of a confusion matrix's items on its diagonal (0 for no items)."""
+    correct, total = int(np.trace(matrix)), int(np.sum(matrix))
+    return correct / total if total else 0.0
+
+
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """Elementwise division that gives 0 where the denominator is 0 (scikit-learn's
     ``zero_division=0``)."""
@@ -74,7 +80,7 @@ def split_scores(
     correct, total = int(np.trace(matrix)), int(matrix.sum())
     precision, recall, f1 = per_class_scores(matrix)
     low, high = wilson_interval(correct, total)
-    values = {"acc": correct / total, "acc_lo": low, "acc_hi": high}
+    values = {"acc": accuracy(matrix), "acc_lo": low, "acc_hi": high}
     if kind == "classifier":
         values["f1"] = f1.mean()
     else:

@@ -1,4 +1,4 @@
-"""normalize.deskew straightens slanted strokes, and is the per-image SciPy shear it replaced."""
+"""deskew straightens slanted strokes, and is the per-image SciPy shear it replaced."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import affine_transform
 
-from normalize import deskew, normalize
+from mnist_pipeline.deskew import deskew
 
 
 def moments(image: np.ndarray) -> tuple[float, float, float]:
@@ -86,12 +86,3 @@ def test_is_the_per_image_scipy_shear_on_real_digits(mnist_slice):
 def test_the_chunk_size_changes_nothing(mnist_slice):
     images = mnist_slice["test_images"][:101]
     np.testing.assert_array_equal(deskew(images, chunk=7), deskew(images))
-
-
-def test_normalize_deskews_only_when_asked(mnist_slice):
-    images = mnist_slice["train_images"][:20]
-    (plain,) = normalize("scale", images)
-    (straightened,) = normalize("scale", images, deskewed=True)
-    np.testing.assert_array_equal(plain, images.reshape(20, -1) / np.float32(255))
-    np.testing.assert_allclose(straightened, deskew(images).reshape(20, -1) / 255, atol=1e-6)
-    assert not np.array_equal(plain, straightened)

@@ -1,0 +1,90 @@
+"""Feature rows from decoded images: a validation split held out, pixels scaled (and deskewed)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from mnist_pipeline.deskew import deskew
+from mnist_pipeline.files import atomic_dir, csv_text, load_arrays, save_arrays, write_text
+from mnist_pipeline.params import Normalize, ParamsError
+
+SPLITS = ("train", "val", "test")
+log = logging.getLogger("normalize")
+
+
+def split_validation(
+    images: np.ndarray, labels: np.ndarray, validation: int
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Hold out the last ``validation`` training images (the notebooks' 50k/10k split); what
+    is left must hold at least two digits, or no classifier can be fitted."""
+    if validation >= len(images):
+        raise ParamsError(
+            f"split.validation: expected fewer than the {len(images)} training images, "
+            f"got {validation}"
+        )
+    cut = len(images) - validation
+    digits = np.unique(labels[:cut])
+    if len(digits) < 2:
+        raise ParamsError(
+            f"split.validation: expected to leave training images of at least 2 digits, got "
+            f"{validation} (the {cut} left are all {digits[0]}s)"
+        )
+    return (images[:cut], labels[:cut]), (images[cut:], labels[cut:])
+
+
+def normalize(
+    method: str, train: np.ndarray, *others: np.ndarray, deskewed: bool = False
+) -> list[np.ndarray]:
+    """Flatten images to rows and scale them; ``standardize`` is fitted on ``train`` only."""
+    images = [deskew(a) if deskewed else a for a in (train, *others)]
+    rows = [a.reshape(len(a), -1).astype(np.float32) / np.float32(255) for a in images]
+    if method == "scale":
+        return rows
+    if method == "offset":
+        return [r * np.float32(0.99) + np.float32(0.01) for r in rows]
+    if method == "l2":
+        return [r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-12) for r in rows]
+    if method == "standardize":
+        mean = rows[0].mean(axis=0)
+        std = rows[0].std(axis=0)
+        std[std == 0] = 1.0
+        return [(r - mean) / std for r in rows]
+    raise ParamsError(f"normalize.method: unknown method {method!r}")
+
+
+def label_distribution(labels: dict[str, np.ndarray], n_classes: int = 10) -> str:
+    """The notebooks' first look at the data: how many images of each digit every split holds,
+    as a CSV with one row per digit and one column per split."""
+    counts = {split: np.bincount(y, minlength=n_classes) for split, y in labels.items()}
+    rows = [[digit, *(int(c[digit]) for c in counts.values())] for digit in range(n_classes)]
+    return csv_text(["digit", *counts], rows)
+
+
+def write_features(
+    source: Path, out: Path, labels_csv: Path | None, settings: Normalize, validation: int
+) -> None:
+    """Split the decode stage's ``source``/train.npz into train and val, turn every split's
+    images into feature rows as ``settings`` say, and write ``out``/train.npz, val.npz and
+    test.npz (arrays X, y); ``labels_csv``, if given, gets the images per digit and split."""
+    train = load_arrays(source / "train.npz", ("images", "labels"))
+    test = load_arrays(source / "test.npz", ("images", "labels"))
+    (x_train, y_train), (x_val, y_val) = split_validation(
+        train["images"], train["labels"], validation
+    )
+    features = normalize(settings.method, x_train, x_val, test["images"], deskewed=settings.deskew)
+    labels = dict(zip(SPLITS, (y_train, y_val, test["labels"]), strict=True))
+    with atomic_dir(out) as tmp:
+        for split, x in zip(SPLITS, features, strict=True):
+            save_arrays(tmp / f"{split}.npz", {"X": x, "y": labels[split]})
+    if labels_csv is not None:
+        write_text(labels_csv, label_distribution(labels))
+    log.info(
+        "%s: %s rows of %d features (%s)",
+        out,
+        "/".join(str(len(y)) for y in labels.values()),
+        features[0].shape[1],
+        settings,
+    )
