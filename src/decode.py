@@ -16,6 +16,7 @@ from mnist_pipeline.stage import run_stage
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
     parser = argparse.ArgumentParser(
         description="Decode MNIST's IDX files (gzipped or raw) into train.npz and test.npz, "
         "each holding `images` (uint8, N x 28 x 28) and `labels` (uint8).",

@@ -17,6 +17,7 @@ from mnist_pipeline.stage import run_stage
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The download stage's command line."""
     parser = argparse.ArgumentParser(
         prog="download",
         description=(
@@ -39,6 +40,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
     args = parse_args(argv)
 
     def work() -> None:

@@ -12,6 +12,7 @@ from mnist_pipeline.stage import run_stage
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
     parser = argparse.ArgumentParser(
         description="Score a trained model on the validation and test splits. Writes to "
         "METRICS_DIR: scores/test.json and scores/val.json (accuracy with its 95%% Wilson "

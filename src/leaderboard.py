@@ -19,6 +19,7 @@ from mnist_pipeline.revisions import WORKSPACE, RevisionError, resolve
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the tool with the command line ``argv``; return 0, or 1 after a one-line error."""
     parser = argparse.ArgumentParser(
         prog="leaderboard",
         description=__doc__,

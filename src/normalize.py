@@ -15,6 +15,7 @@ from mnist_pipeline.stage import run_stage
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
     parser = argparse.ArgumentParser(
         description="Scale decoded images to float32 rows and hold out a validation split: "
         "writes train.npz, val.npz and test.npz (arrays X, y) and a CSV of images per digit "

@@ -15,6 +15,7 @@ from mnist_pipeline.stage import run_stage
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
     parser = argparse.ArgumentParser(
         description="Fit PCA (n components, whiten) on the training split and project "
         "train/val/test onto it; writes train.npz, val.npz, test.npz, components.npz and the "

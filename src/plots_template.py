@@ -13,6 +13,7 @@ from mnist_pipeline.stage import run_stage
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
     parser = argparse.ArgumentParser(
         prog="plots_template",
         description="Write the HTML template for `dvc plots show` / `dvc plots diff` with "

@@ -15,6 +15,7 @@ from mnist_pipeline.stage import run_stage
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
     parser = argparse.ArgumentParser(
         description="Flatten decoded images to rows of raw uint8 pixels: writes train.npz, "
         "val.npz (the last raw.validation training images; no rows for 0) and test.npz.",

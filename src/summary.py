@@ -16,6 +16,7 @@ from mnist_pipeline.summary_figures import draw_summary
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
     parser = argparse.ArgumentParser(
         prog="summary",
         description="Draw the pictures made once per run: digits.png (sample digits per "

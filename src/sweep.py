@@ -34,6 +34,7 @@ from mnist_pipeline.sweeps import (
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the tool with the command line ``argv``; return 0, or 1 after a one-line error."""
     parser = argparse.ArgumentParser(
         prog="sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -13,6 +13,7 @@ from mnist_pipeline.training import train
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
     parser = argparse.ArgumentParser(
         description="Fit the scikit-learn estimator that params.yaml's models.<name> describes "
         "on the training split of its features; writes model.pkl and a per-epoch loss CSV.",

@@ -46,10 +46,12 @@ class ModelComparison:
 
     @property
     def acc_a(self) -> float:
+        """Accuracy of revision A on the test set."""
         return self.correct_a / self.total
 
     @property
     def acc_b(self) -> float:
+        """Accuracy of revision B on the test set."""
         return self.correct_b / self.total
 
     @property
@@ -59,6 +61,7 @@ class ModelComparison:
 
     @property
     def significant(self) -> bool:
+        """Whether McNemar's p-value is below ``LEVEL``."""
         return self.p_value < LEVEL
 
     def cells(self) -> tuple[str, ...]:

@@ -38,7 +38,7 @@ R = TypeVar("R")
 
 @contextlib.contextmanager
 def style() -> Iterator[None]:
-    """matplotlib's default style plus ``STYLE``, ignoring any matplotlibrc."""
+    """Within the block: matplotlib's default style plus ``STYLE``, ignoring any matplotlibrc."""
     import matplotlib.style
 
     with matplotlib.style.context(["default", STYLE]):

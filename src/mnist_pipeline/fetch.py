@@ -137,6 +137,7 @@ def fetch_dataset(dataset: Dataset, settings: Download, out: Path) -> None:
 
 
 def failure_message(name: str, failures: Sequence[tuple[str, str]]) -> str:
+    """One message naming the file and, a line each, every mirror tried and why it failed."""
     count = len(failures)
     where = "1 mirror" if count == 1 else f"any of {count} mirrors"
     lines = [f"could not fetch {name} from {where}:"]

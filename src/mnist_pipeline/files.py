@@ -105,6 +105,7 @@ def atomic_dir(dest: Path) -> Iterator[Path]:
 
 
 def write_text(dest: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``dest`` atomically: a temporary file, then a rename."""
     with atomic_file(dest) as tmp:
         tmp.write_text(text, encoding="utf-8")
 

@@ -63,6 +63,7 @@ class Row:
 
     @property
     def is_detector(self) -> bool:
+        """Whether the model is a one-vs-rest detector (it has a ``target``)."""
         return self.target is not None
 
     def cells(self) -> tuple[str, ...]:

@@ -63,7 +63,7 @@ def misclassified(y_true: np.ndarray, y_pred: np.ndarray, limit: int) -> np.ndar
 
 
 def captions(digits: np.ndarray, y_pred: np.ndarray, names: list[str]) -> list[str]:
-    """ "actual -> predicted" for each item: the actual digit, the predicted class's name
+    """Captions "actual -> predicted" for each item: the actual digit, the predicted class's name
     ("5" or "not 5" for a detector of 5)."""
     return [
         f"{int(d)} -> {names[int(p)].replace('_', ' ')}"

@@ -54,6 +54,7 @@ class ModelSpec:
 
     @property
     def is_detector(self) -> bool:
+        """Whether the model is a one-vs-rest detector (it has a ``target``)."""
         return self.target is not None
 
 

@@ -56,6 +56,8 @@ class S3ServerError(RuntimeError):
 
 @dataclass(frozen=True)
 class Credentials:
+    """An S3 access key pair."""
+
     access_key_id: str
     secret_access_key: str
 
@@ -143,6 +145,7 @@ class S3Server:
 
     @property
     def endpoint(self) -> str:
+        """The server's URL on the loopback interface."""
         return f"http://127.0.0.1:{self.port}"
 
     @property
@@ -166,6 +169,7 @@ class S3Server:
 
     @property
     def running(self) -> bool:
+        """Whether the server process is alive."""
         return self._process is not None and self._process.poll() is None
 
     @property

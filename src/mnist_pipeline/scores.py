@@ -83,6 +83,7 @@ class Predictions:
 
     @property
     def correct(self) -> tuple[bool, ...]:
+        """Per test image, whether the prediction equals the actual label."""
         return tuple(a == p for a, p in zip(self.actual, self.predicted, strict=True))
 
 

@@ -44,6 +44,7 @@ class CosineNearestNeighbor(ClassifierMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, x: np.ndarray, y: np.ndarray) -> CosineNearestNeighbor:
+        """Keep the training rows, scaled to unit length, and their labels."""
         x, y = validate_data(self, x, y)
         check_classification_targets(y)
         self.classes_, self.labels_ = np.unique(y, return_inverse=True)

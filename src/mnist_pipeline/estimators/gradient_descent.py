@@ -78,6 +78,7 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, x: np.ndarray, y: np.ndarray) -> GradientDescentLogisticRegression:
+        """Run ``max_iter`` full-batch gradient-descent updates from zero weights (binary y)."""
         x, y = validate_data(self, x, y)
         kind = type_of_target(y, input_name="y", raise_unknown=True)
         if kind != "binary":
