@@ -10,6 +10,7 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from bench import harness, kernels
 from bench.records import (
@@ -137,6 +138,17 @@ def test_the_calibrate_command_prints_every_reference_kernel(tmp_path: Path):
     assert all(len(c.seconds) == 1 and c.seconds[0] > 0 for c in records)
 
 
+def test_a_kernel_runs_in_a_fresh_interpreter_on_the_copys_data(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    features = tmp_path / "stages" / "normalize"
+    features.mkdir(parents=True)
+    for split, rows in (("train", 20), ("val", 5), ("test", 5)):
+        x = rng.random((rows, 784), dtype=np.float32)
+        np.savez(features / f"{split}.npz", X=x, y=np.arange(rows) % 10)
+    result = harness.measure_kernel(tmp_path, "bare_matmul", 4)
+    assert result.seconds > 0 and result.peak_rss_mb > 0 and result.process_wall > 0
+
+
 def test_calibrations_of_two_sessions_are_merged_per_kernel():
     first = [Calibration("gemm", "product", [0.5, 0.6]), Calibration("loop", "loop", [0.4])]
     second = [Calibration("gemm", "product", [0.7]), Calibration("loop", "loop", [0.3])]
@@ -206,6 +218,12 @@ def fixed_results(notebooks: dict[str, float], gd_4_loss_195: float | None = Non
         nearest_vs_bare=[NearestPair(10.0, 400.0, 8.0)],
         kernels={},
         exp_pca40=dvc_run(15.0, {"pca": stage(1.0)}),
+        import_profile=ImportProfile(
+            "train@svm_99",
+            ["python", "-X", "importtime", "src/train.py"],
+            0.8,
+            [ImportCost("sklearn", 0.7)],
+        ),
     )
     experiment = Experiment(
         "deskew",
@@ -229,7 +247,6 @@ def fixed_results(notebooks: dict[str, float], gd_4_loss_195: float | None = Non
         startup={"numpy": 0.1},
         runs=[repeat, replace(repeat, index=2)],
         experiments=[experiment],
-        import_profile=ImportProfile("train@svm_99", ["python"], 0.8, [ImportCost("sklearn", 0.7)]),
         separate_models=["svm_99"],
     )
 
@@ -305,6 +322,7 @@ def test_markdown_report_shows_calibration_targets_with_ratios_stages_and_experi
     assert "| cold `dvc repro` | 50.00 | 100 | 100 |" in report
     assert "| `mlp` | 0.9700 | 0.9709 | 0.9800 | 0.9809 | +1.00 |" in report
     assert "`sgd_5` 0.9729 (notebook 0.96)" in report
+    assert "`python -X importtime src/train.py ...`, the command of `train@svm_99`" in report
     assert "sklearn 0.70 s" in report
     assert "**no**" not in report
 

@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("kernel", choices=[*KERNELS, "calibrate"])
     parser.add_argument("--data", type=Path, help="the benchmark's copy of the project")
     parser.add_argument("args", nargs="*", help="the kernel's own arguments")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     if args.kernel == "calibrate":
         rounds = int(args.args[0]) if args.args else 3
         print(json.dumps([asdict(c) for c in calibrate(rounds)]))

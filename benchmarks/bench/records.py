@@ -138,8 +138,8 @@ class ImportCost:
 
 @dataclass
 class ImportProfile:
-    """``python -X importtime`` of one stage script's start-up (its ``--help``: every import at
-    the top of the script, no work)."""
+    """``python -X importtime`` of one stage's command: every module it imports, at start-up
+    and in its work."""
 
     stage: str
     command: list[str]
@@ -159,6 +159,8 @@ class Repeat:
     nearest_vs_bare: list[NearestPair]
     kernels: dict[str, KernelRun]
     exp_pca40: DvcRun
+    import_profile: ImportProfile | None = None
+    """The first repeat's: its stage with the most overhead."""
 
 
 @dataclass
@@ -201,7 +203,6 @@ class Results:
     startup: dict[str, float]
     runs: list[Repeat]
     experiments: list[Experiment] = field(default_factory=list)
-    import_profile: ImportProfile | None = None
     separate_models: list[str] = field(default_factory=list)
 
 

@@ -374,12 +374,13 @@ def markdown(results: Results, s: Summary) -> str:
             f"| `{stage}` | {v.wall:.2f} | {_cell(v.work)} | {_cell(v.overhead)} | "
             f"{v.cpu:.2f} | {v.peak_rss_mb:.0f} |"
         )
-    profile = results.import_profile
+    profile = results.runs[0].import_profile
     if profile is not None:
         lines += [
             "",
-            f"`{' '.join(profile.command)}` (`{profile.stage}`, the stage with the most overhead "
-            f"in the first repeat): {profile.total:.2f} s of imports; the largest: "
+            f"`python -X importtime {profile.command[3]} ...`, the command of `{profile.stage}` "
+            f"(the stage with the most overhead in the first repeat): {profile.total:.2f} s of "
+            "imports, at start-up and in its work; the largest: "
             + ", ".join(f"{c.module} {c.cumulative:.2f} s" for c in profile.top)
             + ".",
         ]
