@@ -6,7 +6,6 @@ import contextlib
 import copy
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -19,8 +18,10 @@ import numpy as np
 import pytest
 import yaml
 
+from mnist_pipeline import repo_copy
 from mnist_pipeline.files import save_arrays
 from mnist_pipeline.idx import read_idx, write_idx
+from mnist_pipeline.repo_copy import tool_env
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MNIST = REPO / "data" / "mnist"
@@ -114,19 +115,6 @@ def write_dataset(folder: Path, arrays: dict[str, np.ndarray]) -> dict:
     return files
 
 
-def tool_env() -> dict[str, str]:
-    """The environment for dvc and the stage scripts: this interpreter's bin first on PATH,
-    so that `python` in dvc.yaml's commands is the one with the project installed."""
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.setdefault("GIT_AUTHOR_NAME", "tests")
-    env.setdefault("GIT_AUTHOR_EMAIL", "tests@example.invalid")
-    env.setdefault("GIT_COMMITTER_NAME", "tests")
-    env.setdefault("GIT_COMMITTER_EMAIL", "tests@example.invalid")
-    env["DVC_NO_ANALYTICS"] = "1"
-    return env
-
-
 TOOL_TIMEOUT = 900.0
 
 
@@ -159,21 +147,7 @@ def run_tool(
 def copy_repo(dest: Path) -> Path:
     """Copy the working tree's project files (tracked or not, but not git-ignored) into
     ``dest`` and make it a git repository with one commit, as a user's fresh clone."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    )
-    for name in filter(None, listed.stdout.decode().split("\0")):
-        source = REPO / name
-        if source.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
-    run_tool("git", "init", "-q", "-b", "main", cwd=dest)
-    run_tool("git", "add", "-A", cwd=dest)
-    run_tool("git", "commit", "-q", "-m", "copy of the working tree", cwd=dest)
-    return dest
+    return repo_copy.copy_repo(REPO, dest)
 
 
 # ---------------------------------------------------------------------------------------------

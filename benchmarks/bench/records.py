@@ -1,0 +1,266 @@
+"""What the benchmark measures and what it concludes, as records: the harness fills them, the
+report reads them, ``dataclasses.asdict`` writes them to the JSON results file."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+
+def median(values: list[float]) -> float:
+    """The median, rounded to milliseconds; NaN for no values."""
+    return round(statistics.median(values), 3) if values else float("nan")
+
+
+@dataclass
+class StageRun:
+    """One stage's process in a dvc command: the wrapper's ``os.wait4`` figures, and the seconds
+    ``run_stage`` timed around the stage's work (None if the stage did not report them)."""
+
+    argv: list[str]
+    wall: float
+    cpu: float
+    peak_rss_mb: float
+    exit: int
+    work: float | None = None
+
+    @property
+    def overhead(self) -> float | None:
+        """Wall seconds outside the work: interpreter start-up, imports, arguments, exit."""
+        return None if self.work is None else round(self.wall - self.work, 3)
+
+
+@dataclass
+class DvcRun:
+    """One timed dvc command and the stages it ran."""
+
+    args: list[str]
+    wall: float
+    stages: dict[str, StageRun]
+    ran: list[str]
+    load_before: list[float]
+    load_after: list[float]
+
+    @property
+    def stage_process_total(self) -> float:
+        return round(sum(s.wall for s in self.stages.values()), 3)
+
+    @property
+    def dvc_overhead(self) -> float:
+        """Wall seconds in dvc itself: start-up, hashing, caching, dvc.lock, git."""
+        return round(self.wall - self.stage_process_total, 3)
+
+
+@dataclass
+class Scores:
+    """A model's accuracy on each split it was scored on (cv: the cross-validation mean)."""
+
+    val: float | None = None
+    test: float | None = None
+    cv: float | None = None
+
+
+@dataclass
+class ColdRun:
+    """The cold ``dvc repro``: ``core`` the models' pipeline, ``rest`` the other stages."""
+
+    core: DvcRun
+    rest: DvcRun | None
+    metrics: dict[str, Scores]
+    metrics_sha256: str
+    gd_4_loss_195: float | None = None
+
+    @property
+    def wall(self) -> float:
+        return round(self.core.wall + (self.rest.wall if self.rest else 0.0), 3)
+
+    @property
+    def stages(self) -> dict[str, StageRun]:
+        return {**self.core.stages, **(self.rest.stages if self.rest else {})}
+
+    @property
+    def stage_process_total(self) -> float:
+        return round(sum(s.wall for s in self.stages.values()), 3)
+
+    @property
+    def dvc_overhead(self) -> float:
+        return round(self.wall - self.stage_process_total, 3)
+
+
+@dataclass
+class NearestPair:
+    """``evaluate@nearest``'s command and the bare float32 product it needs, run back to back."""
+
+    stage_wall: float
+    stage_peak_rss_mb: float
+    bare_seconds: float
+
+    @property
+    def ratio(self) -> float:
+        return round(self.stage_wall / self.bare_seconds, 3)
+
+
+@dataclass
+class KernelRun:
+    """One micro-benchmark in a fresh interpreter: the seconds it timed around its work, and
+    what it found (accuracy per split; for a loop timed on ``samples`` and extrapolated, the
+    extrapolated seconds). The harness adds the process's own wall time and peak RSS."""
+
+    seconds: float
+    accuracy: dict[str, float] = field(default_factory=dict)
+    samples: int | None = None
+    extrapolated_to: int | None = None
+    extrapolated_seconds: float | None = None
+    loss_195: float | None = None
+    process_wall: float | None = None
+    peak_rss_mb: float | None = None
+
+
+@dataclass
+class Calibration:
+    """A fixed reference kernel, timed on this machine in this run: every sample's seconds."""
+
+    kernel: str
+    description: str
+    seconds: list[float]
+
+    @property
+    def median(self) -> float:
+        return median(self.seconds)
+
+
+@dataclass
+class ImportCost:
+    module: str
+    cumulative: float
+    """Seconds to import the module and everything it imported first."""
+
+
+@dataclass
+class ImportProfile:
+    """``python -X importtime`` of one stage's command: every module it imports, at start-up
+    and in its work."""
+
+    stage: str
+    command: list[str]
+    total: float
+    """Seconds of all imports, the sum of each module's own time."""
+    top: list[ImportCost]
+
+
+@dataclass
+class Repeat:
+    """One repeat: a fresh copy of the project, and every measurement made in it."""
+
+    index: int
+    cold: ColdRun
+    noop_repro: list[float]
+    status: list[float]
+    nearest_vs_bare: list[NearestPair]
+    kernels: dict[str, KernelRun]
+    exp_pca40: DvcRun
+    import_profile: ImportProfile | None = None
+    """The first repeat's: its stage with the most overhead."""
+
+
+@dataclass
+class Experiment:
+    """``dvc exp run -S <settings>`` from the last repeat's cold run, and every model's
+    scores."""
+
+    name: str
+    settings: list[str]
+    run: DvcRun
+    metrics: dict[str, Scores]
+
+
+@dataclass
+class Machine:
+    cpu: str
+    cores: int
+    ram_gib: float
+    python: str
+    platform: str
+    versions: dict[str, str]
+    blas: str
+
+
+@dataclass
+class Results:
+    """A whole benchmark run: the machine, its calibration, every repeat's raw figures."""
+
+    repeat: int
+    started: str
+    machine: Machine
+    limits: dict[str, float]
+    notebooks: dict[str, float]
+    """params.yaml ``notebooks``: the test accuracy each notebook reported."""
+    notebook_cv: dict[str, float]
+    """params.yaml ``notebook_cv``: the cross-validated accuracy a notebook reported."""
+    load_before: list[float]
+    load_after: list[float]
+    calibration: list[Calibration]
+    startup: dict[str, float]
+    runs: list[Repeat]
+    experiments: list[Experiment] = field(default_factory=list)
+    separate_models: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Target:
+    """A figure the benchmark judges: ``value`` (seconds, MB or a ratio) against ``limit``,
+    with its raw ``seconds`` and its ``ratio`` to ``ratio_to`` (the pipeline's own part or a
+    reference kernel it is compared with in the same run)."""
+
+    key: str
+    label: str
+    value: float
+    limit: float
+    unit: str
+    seconds: float | None = None
+    ratio: float | None = None
+    ratio_to: str = ""
+
+    @property
+    def met(self) -> bool:
+        return bool(self.value <= self.limit)
+
+
+@dataclass
+class StageSummary:
+    """A stage's medians over the repeats."""
+
+    wall: float
+    cpu: float
+    peak_rss_mb: float
+    work: float | None = None
+
+    @property
+    def overhead(self) -> float | None:
+        return None if self.work is None else round(self.wall - self.work, 3)
+
+
+@dataclass
+class Summary:
+    """What the report shows: medians over the repeats, targets, checks and ratios."""
+
+    calibration: dict[str, float]
+    """Each reference kernel's median seconds."""
+    targets: list[Target]
+    checks: dict[str, bool]
+    stages: dict[str, StageSummary]
+    model_pipeline_stages: list[str]
+    cold_seconds: float
+    cold_stage_process_seconds: float
+    cold_dvc_overhead_seconds: float
+    cold_stage_overhead_seconds: float | None
+    """The sum over the stages of wall less work: start-up and imports, not dvc's time."""
+    timings: dict[str, float]
+    """The main timings' raw seconds (medians)."""
+    in_reference_units: dict[str, dict[str, float]]
+    """Each of ``timings`` over each reference kernel's median."""
+    exp_pca40_stages: list[str]
+    kernels: dict[str, KernelRun]
+    ratios: dict[str, float]
+    metrics: dict[str, Scores]
+    experiments: dict[str, dict[str, Scores | None]] = field(default_factory=dict)
