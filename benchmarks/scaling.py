@@ -19,7 +19,6 @@ from bench.harness import log
 from bench.scaling import (
     Scaling,
     from_json,
-    growth_exponents,
     markdown_table,
     plot,
     run_size,
@@ -64,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             for n in sorted(args.sizes):
                 runs.append(run_size(Path(root), n))
                 write_text(args.out / "scaling.json", to_json(Scaling(runs)))
-        scaling = Scaling(runs, growth_exponents(runs))
+        scaling = Scaling.of(runs)
     write_text(args.out / "scaling.json", to_json(scaling))
     write_text(args.out / "scaling.md", markdown_table(scaling))
     plot(scaling, args.out / "scaling.png")

@@ -63,17 +63,24 @@ def test_growth_exponent_is_the_log_log_slope():
 
 def test_table_has_a_row_per_stage_slowest_first_and_the_total():
     runs = [run(n, {"a": n / 1000, "b": (n / 1000) ** 2}, n / 10) for n in (1000, 4000)]
-    table = markdown_table(Scaling(runs, growth_exponents(runs)))
+    table = markdown_table(Scaling.of(runs))
     assert table.splitlines() == [
-        "| stage | 1,000 s | 4,000 s | 4,000 RSS MB | exponent |",
-        "|---|---:|---:|---:|---:|",
-        "| b | 1.0 | 16.0 | 100 | 2.00 |",
-        "| a | 1.0 | 4.0 | 100 | 1.00 |",
-        "| cold `dvc repro` | **100.0** | **400.0** | | |",
+        "| stage | 1,000 s | 4,000 s | 4,000 RSS MB | exponent | 1,000->4,000 |",
+        "|---|---:|---:|---:|---:|---:|",
+        "| b | 1.0 | 16.0 | 100 | 2.00 | 2.00 |",
+        "| a | 1.0 | 4.0 | 100 | 1.00 | 1.00 |",
+        "| cold `dvc repro` | **100.0** | **400.0** | | | |",
     ]
+
+
+def test_tail_exponent_uses_the_two_largest_sizes_only():
+    walls = {100: 1.0, 200: 1.0, 400: 4.0}
+    scaling = Scaling.of([run(n, {"a": wall}, 1.0) for n, wall in walls.items()])
+    assert scaling.tail_exponents == {"a": 2.0}
+    assert scaling.exponents["a"] < 2.0
 
 
 def test_results_read_back_as_written():
     runs = [run(n, {"a": n / 1000}, 1.0) for n in (1000, 2000)]
-    scaling = Scaling(runs, growth_exponents(runs))
+    scaling = Scaling.of(runs)
     assert from_json(to_json(scaling)) == scaling
