@@ -161,6 +161,8 @@ class Repeat:
     exp_pca40: DvcRun
     import_profile: ImportProfile | None = None
     """The first repeat's: its stage with the most overhead."""
+    exp_svm_c5: DvcRun | None = None
+    """``dvc exp run -S models.svm.C=5`` from the cold run's state."""
 
 
 @dataclass
@@ -260,6 +262,7 @@ class Summary:
     in_reference_units: dict[str, dict[str, float]]
     """Each of ``timings`` over each reference kernel's median."""
     exp_pca40_stages: list[str]
+    exp_svm_c5_stages: list[str]
     kernels: dict[str, KernelRun]
     ratios: dict[str, float]
     metrics: dict[str, Scores]
