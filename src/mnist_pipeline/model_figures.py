@@ -114,7 +114,8 @@ def confusion_figure(matrix: np.ndarray, names: list[str], title: str) -> Figure
     image = ax.imshow(share, cmap="Blues", norm=norm)
     labels = [name.replace("_", " ") for name in names]
     ticks = np.arange(len(names))
-    if max(len(label) for label in labels) > SQUARE_TICKS:
+    small = len(names) <= 3
+    if not small and max(len(label) for label in labels) > SQUARE_TICKS:
         ax.set_xticks(ticks, labels, rotation=40, ha="right", rotation_mode="anchor")
     else:
         ax.set_xticks(ticks, labels)
@@ -123,7 +124,6 @@ def confusion_figure(matrix: np.ndarray, names: list[str], title: str) -> Figure
     ax.set_ylabel("actual")
     ax.set_title(title)
     ax.spines[:].set_visible(False)
-    small = len(names) <= 3
     for (row, col), count in np.ndenumerate(matrix):
         dark = norm(share[row, col]) > 0.6
         ax.text(

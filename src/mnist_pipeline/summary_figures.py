@@ -87,14 +87,15 @@ def digits_figure(
         for s in range(per_digit):
             top, left = d * (height + pad), s * (width + pad)
             mosaic[top : top + height, left : left + width] = images[d, s]
-    fig_w = 0.5 + 0.55 * per_digit
-    fig_h = 0.4 + (fig_w - 0.5) * mosaic.shape[0] / mosaic.shape[1]
-    figure = new_figure(fig_w, fig_h, constrained=False)
-    ax = figure.add_axes((0.5 / fig_w, 0.0, 1.0 - 0.5 / fig_w, 1.0 - 0.4 / fig_h))
-    ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, aspect="auto")
-    ax.set_xticks([])
     if row_labels is None:
         row_labels = [str(d) for d in range(digits)]
+    margin = max(0.5, 0.2 + 0.08 * max(len(label) for label in row_labels))  # inches for labels
+    fig_w = margin + 0.55 * per_digit
+    fig_h = 0.4 + (fig_w - margin) * mosaic.shape[0] / mosaic.shape[1]
+    figure = new_figure(fig_w, fig_h, constrained=False)
+    ax = figure.add_axes((margin / fig_w, 0.0, 1.0 - margin / fig_w, 1.0 - 0.4 / fig_h))
+    ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, aspect="auto")
+    ax.set_xticks([])
     ax.set_yticks([d * (height + pad) + height / 2 for d in range(digits)], list(row_labels))
     ax.tick_params(length=0, labelsize=10)
     ax.spines[:].set_visible(False)
