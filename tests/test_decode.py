@@ -67,7 +67,7 @@ def test_decode_stage_exits_1_with_its_error_on_one_line(dataset):
 def test_decode_help_describes_the_stage():
     result = run_script("decode", "--help")
     assert result.returncode == 0
-    assert "Decode MNIST's IDX files" in result.stdout
+    assert "Decode the selected dataset's IDX files" in result.stdout
     assert "--in" in result.stdout and "--out" in result.stdout
 
 
