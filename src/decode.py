@@ -18,10 +18,16 @@ from mnist_pipeline.stage import run_stage
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
     parser = argparse.ArgumentParser(
-        description="Decode MNIST's IDX files (gzipped or raw) into train.npz and test.npz, "
-        "each holding `images` (uint8, N x 28 x 28) and `labels` (uint8).",
+        description="Decode the selected dataset's IDX files (gzipped or raw) into train.npz "
+        "and test.npz, each holding `images` (uint8, N x rows x columns, turned upright if the "
+        "description says `transpose`) and `labels` (uint8, each below its class count).",
     )
-    parser.add_argument("--params", type=Path, required=True, help="params.yaml (dataset.files)")
+    parser.add_argument(
+        "--params",
+        type=Path,
+        required=True,
+        help="params.yaml (the selected description: files, image_shape, transpose, classes)",
+    )
     parser.add_argument(
         "--in",
         dest="source",

@@ -21,8 +21,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="download",
         description=(
-            "Fetch the four MNIST files named in params.yaml (dataset.files), trying each "
-            "mirror of dataset.mirrors in order (a directory, a file:// or an http(s):// URL), "
+            "Fetch the four IDX files of the dataset params.yaml selects (`dataset`; its "
+            "description's files), trying each of its mirrors in order (a directory, a "
+            "file:// or an http(s):// URL), "
             "verify each against its size and sha256 and write them into OUT (never more "
             "than its size from any mirror, within download.timeout + size / "
             "download.min_rate seconds). OUT appears only when "
@@ -31,7 +32,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ),
     )
     parser.add_argument(
-        "--params", type=Path, required=True, help="params.yaml (dataset, download)"
+        "--params",
+        type=Path,
+        required=True,
+        help="params.yaml (dataset, datasets.<dataset>, download)",
     )
     parser.add_argument(
         "--out", type=Path, required=True, help="the folder to write the four files into"

@@ -21,7 +21,12 @@ def main(argv: list[str] | None = None) -> int:
         "confused_pairs.csv and pr_curve.csv (detectors); for a model with `cv` k, "
         "scores/cv.json and predictions/cv.csv of a k-fold cross-validation on train.npz.",
     )
-    parser.add_argument("--params", type=Path, required=True, help="params.yaml (models.<name>)")
+    parser.add_argument(
+        "--params",
+        type=Path,
+        required=True,
+        help="params.yaml (models.<name>, the dataset's classes)",
+    )
     parser.add_argument("--model", required=True, help="the model's name under `models`")
     parser.add_argument(
         "--model-dir", type=Path, required=True, help="the train stage's folder (model.pkl)"
@@ -45,17 +50,19 @@ def main(argv: list[str] | None = None) -> int:
         help="folder for raw predictions, scores and curve (predictions.npz)",
     )
     args = parser.parse_args(argv)
-    return run_stage(
-        "evaluate",
-        lambda: evaluate(
-            load_params(args.params).model(args.model),
+
+    def work() -> None:
+        params = load_params(args.params)
+        evaluate(
+            params.model(args.model),
             args.model_dir,
             args.features,
             args.metrics_dir,
             args.out,
-        ),
-        (ParamsError, FileNotFoundError, ValueError),
-    )
+            params.dataset.classes,
+        )
+
+    return run_stage("evaluate", work, (ParamsError, FileNotFoundError, ValueError))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,12 @@ def main(argv: list[str] | None = None) -> int:
         "'actual -> predicted') and, for a detector, precision_recall.png (curve, default "
         "threshold marked). PNGs are the same bytes for the same inputs.",
     )
-    parser.add_argument("--params", type=Path, required=True, help="params.yaml (models, figures)")
+    parser.add_argument(
+        "--params",
+        type=Path,
+        required=True,
+        help="params.yaml (models, figures, the dataset's classes and nouns)",
+    )
     parser.add_argument(
         "--evaluations",
         type=Path,
@@ -63,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             args.evaluations,
             args.images,
             args.out,
+            params.dataset,
         )
 
     return run_stage("figures", work, (ParamsError, FiguresError, FileNotFoundError, ValueError))

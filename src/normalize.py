@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--labels",
         type=Path,
-        help="CSV of images per digit (rows) and split (columns); not written if omitted",
+        help="CSV of images per class (rows) and split (columns); not written if omitted",
     )
     args = parser.parse_args(argv)
 
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             args.labels,
             params.normalize_section(args.section),
             params.validation,
+            params.dataset.classes,
         )
 
     return run_stage("normalize", work, (ParamsError, FileNotFoundError, ValueError))

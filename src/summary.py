@@ -19,13 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
     parser = argparse.ArgumentParser(
         prog="summary",
-        description="Draw the pictures made once per run: digits.png (sample digits per "
+        description="Draw the pictures made once per run: digits.png (sample images per "
         "class), pca_variance.png (explained variance for 1..784 components, pca.n marked), "
         "accuracy.png (every model's test accuracy) and loss.png (loss per epoch). PNGs are "
         "the same bytes for the same inputs.",
     )
     parser.add_argument(
-        "--params", type=Path, required=True, help="params.yaml (pca.n, models, notebooks, figures)"
+        "--params",
+        type=Path,
+        required=True,
+        help="params.yaml (pca.n, models, figures, the dataset's classes, nouns and references)",
     )
     parser.add_argument(
         "--images",

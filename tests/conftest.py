@@ -253,8 +253,8 @@ def make_small_repo(dest: Path) -> Path:
         for role, a in arrays.items()
     }
     params = params_of(repo)
-    params["dataset"]["mirrors"] = [SMALL_MNIST]
-    params["dataset"]["files"] = write_dataset(repo / SMALL_MNIST, arrays)
+    params["datasets"]["mnist"]["mirrors"] = [SMALL_MNIST]
+    params["datasets"]["mnist"]["files"] = write_dataset(repo / SMALL_MNIST, arrays)
     params["split"]["validation"] = VALIDATION
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.rmtree(repo / "metrics", ignore_errors=True)

@@ -194,6 +194,11 @@ METRICS = {
 }
 
 
+def mnist_references(repo_params: dict) -> dict[str, float]:
+    """The notebooks' test accuracies: params.yaml's MNIST references."""
+    return repo_params["datasets"]["mnist"]["references"]["test"]
+
+
 def fixed_results(notebooks: dict[str, float], gd_4_loss_195: float | None = None) -> Results:
     core = dvc_run(
         45.0,
@@ -253,7 +258,7 @@ def fixed_results(notebooks: dict[str, float], gd_4_loss_195: float | None = Non
 
 @pytest.fixture
 def results(repo_params: dict) -> Results:
-    return fixed_results(repo_params["notebooks"])
+    return fixed_results(mnist_references(repo_params))
 
 
 def target(summary, key: str):
@@ -300,14 +305,16 @@ def test_stage_overheads_are_wall_less_work_summed_over_the_cold_run(results: Re
 
 
 def test_notebook_checks_follow_params_notebooks(repo_params: dict):
-    summary = summarise(fixed_results({**repo_params["notebooks"], "nearest": 0.9}))
+    summary = summarise(fixed_results({**mnist_references(repo_params), "nearest": 0.9}))
     assert summary.checks["nearest test accuracy == 0.9"] is False
-    assert summary.checks[f"nearest_pca test accuracy == {repo_params['notebooks']['nearest_pca']}"]
+    assert summary.checks[
+        f"nearest_pca test accuracy == {mnist_references(repo_params)['nearest_pca']}"
+    ]
 
 
 @pytest.mark.parametrize(("loss", "met"), [(0.06895031073787412, True), (0.06895031074, False)])
 def test_gradient_descent_loss_at_195_is_checked_against_the_notebook(repo_params, loss, met):
-    checks = summarise(fixed_results(repo_params["notebooks"], gd_4_loss_195=loss)).checks
+    checks = summarise(fixed_results(mnist_references(repo_params), gd_4_loss_195=loss)).checks
     assert checks["gd_4 loss at iteration 195 within 1e-12 of 0.06895031073787411"] is met
 
 

@@ -23,7 +23,7 @@ def dataset(tmp_path, mnist_slice, write_params) -> tuple[Path, Path]:
     """A folder of four good IDX files (a slice of real MNIST) and a params file naming them."""
     folder = tmp_path / "download"
     files = write_dataset(folder, mnist_slice)
-    return folder, write_params({"dataset": {"files": files}})
+    return folder, write_params({"datasets": {"mnist": {"files": files}}})
 
 
 def decode_fails_with(dataset, message: str) -> None:
@@ -67,7 +67,7 @@ def test_decode_stage_exits_1_with_its_error_on_one_line(dataset):
 def test_decode_help_describes_the_stage():
     result = run_script("decode", "--help")
     assert result.returncode == 0
-    assert "Decode MNIST's IDX files" in result.stdout
+    assert "Decode the selected dataset's IDX files" in result.stdout
     assert "--in" in result.stdout and "--out" in result.stdout
 
 
@@ -164,7 +164,7 @@ def test_images_of_another_shape_than_the_param_are_refused_before_the_payload(d
     decode_fails_with(
         dataset,
         f"{path}: expected images of 28 x 28 "
-        "(dataset.image_shape), header declares 1000 x 1000 x 1000",
+        "(datasets.mnist.image_shape), header declares 1000 x 1000 x 1000",
     )
     assert time.monotonic() - started < 1
 

@@ -575,10 +575,10 @@ def fixture_files() -> dict[str, bytes]:
 def write_params(tmp_path: Path, mirrors: list[str]) -> Path:
     """A params.yaml like the repository's, pointing at small fixture files."""
     raw = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-    raw["dataset"]["mirrors"] = mirrors
+    raw["datasets"]["mnist"]["mirrors"] = mirrors
     for role, body in fixture_files().items():
-        raw["dataset"]["files"][role]["sha256"] = hashlib.sha256(body).hexdigest()
-        raw["dataset"]["files"][role]["size"] = len(body)
+        raw["datasets"]["mnist"]["files"][role]["sha256"] = hashlib.sha256(body).hexdigest()
+        raw["datasets"]["mnist"]["files"][role]["size"] = len(body)
     raw["download"] = {"timeout": 2, "retries": 0, "min_rate": 1000}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
@@ -586,7 +586,7 @@ def write_params(tmp_path: Path, mirrors: list[str]) -> Path:
 
 
 def file_names(params: Path) -> dict[str, str]:
-    files = yaml.safe_load(params.read_text(encoding="utf-8"))["dataset"]["files"]
+    files = yaml.safe_load(params.read_text(encoding="utf-8"))["datasets"]["mnist"]["files"]
     return {role: entry["name"] for role, entry in files.items()}
 
 

@@ -87,8 +87,8 @@ def drip_url() -> Iterator[str]:
 def write_params(path: Path, mirror: str) -> None:
     """The repository's params, each dataset file being BODY, served by ``mirror``."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["dataset"]["mirrors"] = [mirror]
-    for entry in params["dataset"]["files"].values():
+    params["datasets"]["mnist"]["mirrors"] = [mirror]
+    for entry in params["datasets"]["mnist"]["files"].values():
         entry.update(sha256=hashlib.sha256(BODY).hexdigest(), size=len(BODY))
     params["download"] = {"timeout": 5, "retries": 0, "min_rate": 100}
     path.write_text(yaml.safe_dump(params, sort_keys=False))
@@ -119,7 +119,7 @@ def small_project(repo: Path) -> Path:
     mirror = repo / "mirror"
     mirror.mkdir()
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    for entry in params["dataset"]["files"].values():
+    for entry in params["datasets"]["mnist"]["files"].values():
         (mirror / entry["name"]).write_bytes(BODY)
     write_params(repo / "params.yaml", "mirror")
     (repo / "dvc.yaml").write_text(DVC_YAML)

@@ -24,6 +24,7 @@ def test_shipped_params_load_with_every_notebook_model():
     ]
     assert params.pca.n == 60
     assert params.validation == 10000
+    assert params.dataset.name == "mnist"
     assert params.dataset.mirrors[0] == "data/mnist"
 
 
@@ -92,12 +93,13 @@ def load_with(write_params, overrides: dict):
     [
         ({"pca": {"nn": 40}}, "pca.nn: unknown key (expected one of: n, whiten)"),
         (
-            {"notebook_cv": {"logreg_4": 0.98}},
-            "notebook_cv.logreg_4: not a model with cv (expected one of: sgd_5, never_5)",
+            {"datasets": {"mnist": {"references": {"cv": {"logreg_4": 0.98}}}}},
+            "datasets.mnist.references.cv.logreg_4: not a model with cv "
+            "(expected one of: sgd_5, never_5)",
         ),
         (
-            {"notebook_cv": {"sgd_5": "0.96"}},
-            "notebook_cv.sgd_5: expected a positive number, got '0.96'",
+            {"datasets": {"mnist": {"references": {"cv": {"sgd_5": "0.96"}}}}},
+            "datasets.mnist.references.cv.sgd_5: expected a positive number, got '0.96'",
         ),
         ({"pca": {"n": "forty"}}, "pca.n: expected an integer, got 'forty'"),
         ({"pca": {"n": 0}}, "pca.n: expected an integer >= 1, got 0"),
@@ -118,20 +120,20 @@ def load_with(write_params, overrides: dict):
         ({"download": {"timeout": -1}}, "download.timeout: expected a positive number, got -1"),
         ({"download": {"min_rate": 0}}, "download.min_rate: expected a positive number, got 0"),
         (
-            {"dataset": {"files": {"test_labels": {"size": 0}}}},
-            "dataset.files.test_labels.size: expected an integer >= 1, got 0",
+            {"datasets": {"mnist": {"files": {"test_labels": {"size": 0}}}}},
+            "datasets.mnist.files.test_labels.size: expected an integer >= 1, got 0",
         ),
         (
-            {"dataset": {"image_shape": [28]}},
-            "dataset.image_shape: expected [rows, columns], two positive integers, got [28]",
+            {"datasets": {"mnist": {"image_shape": [28]}}},
+            "datasets.mnist.image_shape: expected [rows, columns], two positive integers, got [28]",
         ),
         (
-            {"dataset": {"mirrors": []}},
-            "dataset.mirrors: expected a non-empty list of directories or URLs, got []",
+            {"datasets": {"mnist": {"mirrors": []}}},
+            "datasets.mnist.mirrors: expected a non-empty list of directories or URLs, got []",
         ),
         (
-            {"dataset": {"files": {"train_images": {"sha256": "abc"}}}},
-            "dataset.files.train_images.sha256: expected 64 lowercase hex digits, got 'abc'",
+            {"datasets": {"mnist": {"files": {"train_images": {"sha256": "abc"}}}}},
+            "datasets.mnist.files.train_images.sha256: expected 64 lowercase hex digits, got 'abc'",
         ),
         (
             {"models": {"knn": {"features": "pixels"}}},
@@ -147,12 +149,13 @@ def load_with(write_params, overrides: dict):
         ({"models": {"sgd_5": {"cv": "3"}}}, "models.sgd_5.cv: expected an integer, got '3'"),
         (
             {"models": {"sgd_5": {"target": 10}}},
-            "models.sgd_5.target: expected a digit 0-9 (or no target for a 10-class model), got 10",
+            "models.sgd_5.target: expected a class index 0-9 of datasets.mnist.classes "
+            "(or no target for a model of every class), got 10",
         ),
         (
-            {"notebooks": {"resnet": 0.99}},
-            "notebooks.resnet: not a model (expected one of: nearest, nearest_pca, knn, svm, "
-            "mlp, logreg, sgd_5, never_5, logreg_4, gd_4)",
+            {"datasets": {"mnist": {"references": {"test": {"resnet": 0.99}}}}},
+            "datasets.mnist.references.test.resnet: not a model (expected one of: nearest, "
+            "nearest_pca, knn, svm, mlp, logreg, sgd_5, never_5, logreg_4, gd_4)",
         ),
     ],
 )
@@ -168,9 +171,9 @@ def test_misspelled_top_level_section(write_params, repo_params):
     with pytest.raises(ParamsError) as err:
         load_params(path)
     assert str(err.value) == (
-        f"{path}: modles: unknown key (expected one of: dataset, download, "
+        f"{path}: modles: unknown key (expected one of: dataset, datasets, download, "
         "split, raw, normalize, pca, normalize_deskewed, pca_deskewed, "
-        "models, notebooks, notebook_cv, figures)"
+        "models, figures)"
     )
 
 

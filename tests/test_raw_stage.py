@@ -30,7 +30,16 @@ def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
     params = root / "params.yaml"
     params.write_text(
         yaml.safe_dump(
-            {**repo_params, "models": {"gd_4": GD_4}, "notebooks": {}, "notebook_cv": {}},
+            {
+                **repo_params,
+                "models": {"gd_4": GD_4},
+                "datasets": {
+                    "mnist": {
+                        **repo_params["datasets"]["mnist"],
+                        "references": {"source": "none", "test": {}, "cv": {}},
+                    }
+                },
+            },
             sort_keys=False,
         )
     )

@@ -26,8 +26,6 @@ SMALL = {
             "cv": 3,
         },
     },
-    "notebooks": {},
-    "notebook_cv": {},
 }
 
 
@@ -40,7 +38,8 @@ def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
     root = tmp_path_factory.mktemp("pipeline")
     params = root / "params.yaml"
     merged = deep_update(repo_params, SMALL)
-    merged["models"], merged["notebooks"], merged["notebook_cv"] = SMALL["models"], {}, {}
+    merged["models"] = SMALL["models"]
+    merged["datasets"]["mnist"]["references"].update(test={}, cv={})
     params.write_text(yaml.safe_dump(merged, sort_keys=False))
     write_decoded_slice(root, mnist_slice)
     steps = [
@@ -104,7 +103,7 @@ def test_normalize_holds_out_the_last_training_images_as_validation(pipeline, mn
 
 def test_label_distribution_counts_every_digit_per_split(pipeline, mnist_slice):
     lines = (pipeline / "metrics/label_distribution.csv").read_text().splitlines()
-    assert lines[0] == "digit,train,val,test"
+    assert lines[0] == "class,train,val,test"
     assert len(lines) == 1 + 10
     counts = [
         np.sum(mnist_slice["train_labels"][:1000] == 5),

@@ -1,7 +1,8 @@
-"""MNIST's four IDX files -> train.npz and test.npz (uint8 arrays), each split checked whole.
+"""A dataset's four IDX files -> train.npz and test.npz (uint8 arrays), each split checked
+whole against the dataset's description: image shape, number of classes.
 
 Memory: each array is decompressed straight into its final buffer, after its header has been
-checked against dataset.image_shape and the label count.
+checked against the description's image_shape and the label count.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from mnist_pipeline.files import atomic_dir, save_arrays
 from mnist_pipeline.idx import read_idx
 from mnist_pipeline.params import Dataset
 
-N_CLASSES = 10
 log = logging.getLogger("decode")
 
 
@@ -24,25 +24,30 @@ class DecodeError(ValueError):
 
 
 def decode_split(
-    images_path: Path, labels_path: Path, image_shape: tuple[int, int] = (28, 28)
+    images_path: Path,
+    labels_path: Path,
+    image_shape: tuple[int, int] = (28, 28),
+    n_classes: int = 10,
+    key: str = "datasets.mnist",
 ) -> dict[str, np.ndarray]:
-    """Read one split's labels, then its images, and check that they belong together.
+    """Read one split's labels, then its images, and check that they belong together and that
+    every label is one of ``n_classes``.
 
     Every check of a header (type, number of dimensions, ``image_shape``, as many images as
     labels) is made before that file's payload is read, so a header claiming gigabytes is
-    refused before any memory is spent on it.
+    refused before any memory is spent on it. ``key`` is the description errors name.
     """
     labels = read_idx(labels_path, lambda dtype, shape: _check_labels(labels_path, dtype, shape))
     images = read_idx(
         images_path,
         lambda dtype, shape: _check_images(
-            images_path, dtype, shape, image_shape, labels_path, len(labels)
+            images_path, dtype, shape, image_shape, labels_path, len(labels), key
         ),
     )
-    if labels.size and labels.max() >= N_CLASSES:
-        bad = int(np.argmax(labels >= N_CLASSES))
+    if labels.size and labels.max() >= n_classes:
+        bad = int(np.argmax(labels >= n_classes))
         raise DecodeError(
-            f"{labels_path}: label {labels[bad]} at index {bad} is outside 0-{N_CLASSES - 1}"
+            f"{labels_path}: label {labels[bad]} at index {bad} is outside 0-{n_classes - 1}"
         )
     return {"images": images, "labels": labels}
 
@@ -63,6 +68,7 @@ def _check_images(
     image_shape: tuple[int, int],
     labels_path: Path,
     count: int,
+    key: str,
 ) -> None:
     """Images are unsigned bytes, ``count`` of them, each of ``image_shape``."""
     if dtype != np.uint8 or len(shape) != 3:
@@ -73,7 +79,7 @@ def _check_images(
     if shape[1:] != image_shape:
         raise DecodeError(
             f"{path}: expected images of {image_shape[0]} x {image_shape[1]} "
-            f"(dataset.image_shape), header declares "
+            f"({key}.image_shape), header declares "
             f"{' x '.join(map(str, shape))}"
         )
     if shape[0] != count:
@@ -82,16 +88,23 @@ def _check_images(
 
 def decode(source: Path, out: Path, dataset: Dataset) -> dict[str, int]:
     """Decode both splits from ``source`` (the files ``dataset.files`` names) into ``out``,
-    checked against ``dataset.image_shape``; returns the number of images per split."""
-    files, image_shape = dataset.files, dataset.image_shape
+    checked against ``dataset.image_shape`` and its number of classes, and turned upright
+    where ``dataset.transpose`` says the files store images transposed; returns the number of
+    images per split."""
+    files = dataset.files
     splits = {
         split: decode_split(
             source / files[f"{split}_images"].name,
             source / files[f"{split}_labels"].name,
-            image_shape,
+            dataset.image_shape,
+            len(dataset.classes),
+            dataset.key,
         )
         for split in ("train", "test")
     }
+    if dataset.transpose:
+        for arrays in splits.values():
+            arrays["images"] = np.ascontiguousarray(arrays["images"].transpose(0, 2, 1))
     with atomic_dir(out) as tmp:
         for split, arrays in splits.items():
             save_arrays(tmp / f"{split}.npz", arrays, compress=True)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 import pickle
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mnist_pipeline.files import atomic_dir, load_arrays, save_arrays, write_json, write_text
-from mnist_pipeline.labels import class_names, task_labels
+from mnist_pipeline.labels import DIGITS, class_names, task_labels
 from mnist_pipeline.params import Model
 from mnist_pipeline.registry import build_estimator
 from mnist_pipeline.scoring import (
@@ -41,7 +42,7 @@ def positive_scores(estimator: Any, x: np.ndarray) -> tuple[np.ndarray, str, flo
 
 
 def cross_validation(
-    model: Model, features: Path
+    model: Model, features: Path, classes: Sequence[str] = DIGITS
 ) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     """The gist's k-fold cross-validation of ``model`` (``model.cv`` folds) on the training
     split of ``features``, with scikit-learn's ``cv=model.cv`` folds (unshuffled and stratified
@@ -60,21 +61,29 @@ def cross_validation(
     fold_accuracy = [
         float(np.mean(y_pred[test] == y_true[test])) for _, test in folds.split(data["X"], y_true)
     ]
-    matrix = confusion(y_true, y_pred, len(class_names(model.target)))
+    matrix = confusion(y_true, y_pred, len(class_names(model.target, classes)))
     kind = "classifier" if model.target is None else "detector"
     return cv_scores(fold_accuracy, matrix, kind), y_true, y_pred
 
 
-def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, out: Path) -> None:
+def evaluate(
+    model: Model,
+    model_dir: Path,
+    features: Path,
+    metrics_dir: Path,
+    out: Path,
+    classes: Sequence[str] = DIGITS,
+) -> None:
     """Predict every non-empty evaluation split and write, under ``metrics_dir``: ``scores/``
     (one JSON of fixed keys per split), ``predictions/test.csv``, ``per_class.csv``,
     ``confused_pairs.csv`` and ``pr_curve.csv`` (header only for a 10-class model); and under
     ``out`` the raw predictions, scores and curve that the pictures are drawn from. A model
     with ``cv`` also gets ``scores/cv.json`` and ``predictions/cv.csv``, from
-    ``cross_validation`` on the training split."""
+    ``cross_validation`` on the training split. Classes are called by ``classes`` (the
+    dataset's names, label ``i`` first) in every table."""
     with (model_dir / "model.pkl").open("rb") as fh:
         estimator = pickle.load(fh)  # our own train stage's output, never a downloaded file
-    names = class_names(model.target)
+    names = class_names(model.target, classes)
     kind = "classifier" if model.target is None else "detector"
     scores: dict[str, dict[str, float]] = {}
     matrices: dict[str, np.ndarray] = {}
@@ -114,7 +123,7 @@ def evaluate(model: Model, model_dir: Path, features: Path, metrics_dir: Path, o
     cv_predictions = None
     if model.cv is not None:
         started = time.perf_counter()
-        scores["cv"], *cv_predictions = cross_validation(model, features)
+        scores["cv"], *cv_predictions = cross_validation(model, features, classes)
         log.info(
             "%s: %d-fold cross-validation accuracy %.4f (sd %.4f) in %.1f s",
             model.name,

@@ -3,8 +3,8 @@
 For every model, into ``<out>/<model>/``:
 
 - ``confusion.png``: the confusion matrix as a heatmap (counts written in the cells);
-- ``misclassified.png``: the first ``figures.misclassified`` misclassified test digits, in
-  test order, each captioned "actual -> predicted";
+- ``misclassified.png``: the first ``figures.misclassified`` misclassified test images, in
+  test order, each captioned "actual -> predicted" with the dataset's class names;
 - for a detector only, ``precision_recall.png``: the precision-recall curve ``evaluate``
   computed from its scores, with the point its predictions sit at (the estimator's default
   threshold) marked.
@@ -17,6 +17,7 @@ precision come from ``evaluate``'s predictions.npz, and every number drawn from 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,14 +26,21 @@ import numpy as np
 
 from mnist_pipeline.drawing import new_figure, save_png, styled
 from mnist_pipeline.files import atomic_dir, load_arrays
-from mnist_pipeline.labels import class_names, task_labels
-from mnist_pipeline.params import Figures, Model
+from mnist_pipeline.labels import DIGITS, class_names, plural, task_labels
+from mnist_pipeline.params import Dataset, Figures, Model
 from mnist_pipeline.scoring import accuracy, confusion, per_class_scores
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 GALLERY_COLUMNS = 10
+CAPTION_FONT = 7.5
+CAPTION_CHARACTERS = 14
+"""Captions up to this long fit a gallery cell at ``CAPTION_FONT`` points; longer ones (class
+names such as "T-shirt/top -> Ankle boot") are set smaller, down to ``MIN_CAPTION_FONT``."""
+MIN_CAPTION_FONT = 4.5
+SQUARE_TICKS = 5
+"""Confusion tick labels up to this long stay horizontal; longer class names are slanted."""
 log = logging.getLogger("figures")
 
 
@@ -62,13 +70,23 @@ def misclassified(y_true: np.ndarray, y_pred: np.ndarray, limit: int) -> np.ndar
     return np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))[: max(limit, 0)]
 
 
-def captions(digits: np.ndarray, y_pred: np.ndarray, names: list[str]) -> list[str]:
-    """Captions "actual -> predicted" for each item: the actual digit, the predicted class's name
-    ("5" or "not 5" for a detector of 5)."""
+def captions(
+    labels: np.ndarray, y_pred: np.ndarray, names: list[str], classes: Sequence[str] = DIGITS
+) -> list[str]:
+    """Captions "actual -> predicted" for each item: the actual label's class name (of
+    ``classes``), the predicted class's name in ``names`` ("5" or "not 5" for a detector of 5)."""
     return [
-        f"{int(d)} -> {names[int(p)].replace('_', ' ')}"
-        for d, p in zip(digits, y_pred, strict=True)
+        f"{classes[int(d)]} -> {names[int(p)].replace('_', ' ')}"
+        for d, p in zip(labels, y_pred, strict=True)
     ]
+
+
+def caption_font(labels: Sequence[str]) -> float:
+    """The font size at which the longest caption fits its gallery cell."""
+    longest = max((len(text) for text in labels), default=0)
+    if longest <= CAPTION_CHARACTERS:
+        return CAPTION_FONT
+    return max(MIN_CAPTION_FONT, CAPTION_FONT * CAPTION_CHARACTERS / longest)
 
 
 def operating_point(matrix: np.ndarray) -> tuple[float, float | None]:
@@ -90,18 +108,22 @@ def confusion_figure(matrix: np.ndarray, names: list[str], title: str) -> Figure
     matrix = np.asarray(matrix)
     share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     norm = PowerNorm(gamma=0.35, vmin=0.0, vmax=1.0)
-    figure = new_figure(5.6, 4.8)
+    extra = 0.3 * max(0, len(names) - 10)  # inches for classes beyond ten
+    figure = new_figure(5.6 + extra, 4.8 + extra)
     ax = figure.add_subplot()
     image = ax.imshow(share, cmap="Blues", norm=norm)
     labels = [name.replace("_", " ") for name in names]
     ticks = np.arange(len(names))
-    ax.set_xticks(ticks, labels)
+    small = len(names) <= 3
+    if not small and max(len(label) for label in labels) > SQUARE_TICKS:
+        ax.set_xticks(ticks, labels, rotation=40, ha="right", rotation_mode="anchor")
+    else:
+        ax.set_xticks(ticks, labels)
     ax.set_yticks(ticks, labels)
     ax.set_xlabel("predicted")
     ax.set_ylabel("actual")
     ax.set_title(title)
     ax.spines[:].set_visible(False)
-    small = len(names) <= 3
     for (row, col), count in np.ndenumerate(matrix):
         dark = norm(share[row, col]) > 0.6
         ax.text(
@@ -110,7 +132,7 @@ def confusion_figure(matrix: np.ndarray, names: list[str], title: str) -> Figure
             f"{count:d}",
             ha="center",
             va="center",
-            fontsize=11 if small else 7.5,
+            fontsize=11 if small else max(4.0, 7.5 * min(1.0, 10 / len(names))),
             color="white" if dark else "black",
         )
     bar = figure.colorbar(image, ax=ax, shrink=0.85)
@@ -120,10 +142,15 @@ def confusion_figure(matrix: np.ndarray, names: list[str], title: str) -> Figure
 
 @styled
 def gallery_figure(
-    images: np.ndarray, labels: list[str], title: str, columns: int = GALLERY_COLUMNS
+    images: np.ndarray,
+    labels: list[str],
+    title: str,
+    columns: int = GALLERY_COLUMNS,
+    noun: str = "digits",
 ) -> Figure:
-    """Digits in a grid, dark ink on white, each with its caption underneath: one image
-    drawn once (fast), whatever the number of digits."""
+    """Images in a grid, dark ink on white, each with its caption underneath: one image
+    drawn once (fast), whatever the number of images. An empty grid says "no misclassified
+    test <noun>"."""
     images = np.asarray(images)
     rows = max(1, -(-len(images) // columns))
     height, width = images.shape[1:] if len(images) else (28, 28)
@@ -139,15 +166,16 @@ def gallery_figure(
     ax = figure.add_axes((0.0, 0.0, 1.0, 1.0 - 0.45 / fig_h))
     ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, aspect="auto")
     ax.set_axis_off()
+    fontsize = caption_font(labels)
     for i, text in enumerate(labels):
         x = (i % columns) * cell_w + cell_w / 2 - 0.5
         y = (i // columns) * cell_h + height + caption / 2 - 1
-        ax.text(x, y, text, ha="center", va="center", fontsize=7.5, color="#b2182b")
+        ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, color="#b2182b")
     if not len(images):
         ax.text(
             0.5,
             0.5,
-            "no misclassified test digits",
+            f"no misclassified test {noun}",
             ha="center",
             va="center",
             transform=ax.transAxes,
@@ -221,7 +249,7 @@ def pr_curve_figure(
 def load_predictions(
     predictions_dir: Path, test_size: int, detector: bool
 ) -> dict[str, np.ndarray]:
-    """A model's test predictions (and a detector's scores), checked to be one per test digit."""
+    """A model's test predictions (and a detector's scores), checked to be one per test image."""
     names = (
         (
             "test_pred",
@@ -246,15 +274,22 @@ def load_predictions(
 
 
 def draw_figures(
-    models: list[Model], settings: Figures, evaluations: Path, images_path: Path, out: Path
+    models: list[Model],
+    settings: Figures,
+    evaluations: Path,
+    images_path: Path,
+    out: Path,
+    dataset: Dataset,
 ) -> None:
     """Draw each model's pictures into ``out/<model>`` from ``evaluations/<model>`` (the
-    evaluate stages' predictions.npz) and the decoded test images; ``out`` is replaced as a
-    whole."""
+    evaluate stages' predictions.npz) and the decoded test images of ``dataset``, whose class
+    names and nouns the pictures use; ``out`` is replaced as a whole."""
     decoded = load_arrays(images_path, ("images", "labels"))
     with atomic_dir(out) as tmp:
         for model in models:
-            draw_model(model, settings, evaluations / model.name, decoded, tmp / model.name)
+            draw_model(
+                model, settings, evaluations / model.name, decoded, tmp / model.name, dataset
+            )
     log.info("pictures of %d models in %s", len(models), out)
 
 
@@ -264,19 +299,25 @@ def draw_model(
     predictions_dir: Path,
     decoded: dict[str, np.ndarray],
     out: Path,
+    dataset: Dataset,
 ) -> None:
     """Draw one model's pictures into the new folder ``out``."""
     detector = model.target is not None
     data = {
-        "digits": decoded["labels"],
+        "labels": decoded["labels"],
         "images": decoded["images"],
         **load_predictions(predictions_dir, len(decoded["labels"]), detector),
     }
-    names = class_names(model.target)
-    y_true = task_labels(data["digits"], model.target)
+    classes = dataset.classes
+    names = class_names(model.target, classes)
+    y_true = task_labels(data["labels"], model.target)
     y_pred = data["test_pred"].astype(np.int64)
     matrix = confusion(y_true, y_pred, len(names))
-    task = f"is it a {model.target}" if detector else "10 digits"
+    if detector:
+        task = f"is it a {classes[model.target]}"
+    else:
+        task = f"{len(classes)} {plural(dataset.class_noun)}"
+    images_noun = plural(dataset.image_noun)
 
     n_wrong = int(matrix.sum() - np.trace(matrix))
     shown = misclassified(y_true, y_pred, settings.misclassified)
@@ -293,9 +334,10 @@ def draw_model(
     save_png(
         gallery_figure(
             data["images"][shown],
-            captions(data["digits"][shown], y_pred[shown], names),
+            captions(data["labels"][shown], y_pred[shown], names, classes),
             f"{model.name}: {len(shown)} of {n_wrong} misclassified test "
-            "digits, in test order (actual -> predicted)",
+            f"{images_noun}, in test order (actual -> predicted)",
+            noun=images_noun,
         ),
         out / "misclassified.png",
         settings.dpi,
@@ -303,10 +345,11 @@ def draw_model(
     if detector:
         draw_pr_curve(model, y_true, matrix, data, out / "precision_recall.png", settings.dpi)
     log.info(
-        "%s: %d of %d test digits misclassified, %d shown",
+        "%s: %d of %d test %s misclassified, %d shown",
         model.name,
         n_wrong,
         len(y_true),
+        images_noun,
         len(shown),
     )
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from mnist_pipeline.deskew import deskew
 from mnist_pipeline.files import atomic_dir, csv_text, load_arrays, save_arrays, write_text
+from mnist_pipeline.labels import DIGITS
 from mnist_pipeline.params import Normalize, ParamsError
 
 SPLITS = ("train", "val", "test")
@@ -55,20 +57,26 @@ def normalize(
     raise ParamsError(f"normalize.method: unknown method {method!r}")
 
 
-def label_distribution(labels: dict[str, np.ndarray], n_classes: int = 10) -> str:
-    """The notebooks' first look at the data: how many images of each digit every split holds,
-    as a CSV with one row per digit and one column per split."""
-    counts = {split: np.bincount(y, minlength=n_classes) for split, y in labels.items()}
-    rows = [[digit, *(int(c[digit]) for c in counts.values())] for digit in range(n_classes)]
-    return csv_text(["digit", *counts], rows)
+def label_distribution(labels: dict[str, np.ndarray], classes: Sequence[str] = DIGITS) -> str:
+    """The notebooks' first look at the data: how many images of each class every split holds,
+    as a CSV with one row per class (its name in column ``class``) and one column per split."""
+    counts = {split: np.bincount(y, minlength=len(classes)) for split, y in labels.items()}
+    rows = [[name, *(int(c[i]) for c in counts.values())] for i, name in enumerate(classes)]
+    return csv_text(["class", *counts], rows)
 
 
 def write_features(
-    source: Path, out: Path, labels_csv: Path | None, settings: Normalize, validation: int
+    source: Path,
+    out: Path,
+    labels_csv: Path | None,
+    settings: Normalize,
+    validation: int,
+    classes: Sequence[str] = DIGITS,
 ) -> None:
     """Split the decode stage's ``source``/train.npz into train and val, turn every split's
     images into feature rows as ``settings`` say, and write ``out``/train.npz, val.npz and
-    test.npz (arrays X, y); ``labels_csv``, if given, gets the images per digit and split."""
+    test.npz (arrays X, y); ``labels_csv``, if given, gets the images per class (named by
+    ``classes``) and split."""
     train = load_arrays(source / "train.npz", ("images", "labels"))
     test = load_arrays(source / "test.npz", ("images", "labels"))
     (x_train, y_train), (x_val, y_val) = split_validation(
@@ -80,7 +88,7 @@ def write_features(
         for split, x in zip(SPLITS, features, strict=True):
             save_arrays(tmp / f"{split}.npz", {"X": x, "y": labels[split]})
     if labels_csv is not None:
-        write_text(labels_csv, label_distribution(labels))
+        write_text(labels_csv, label_distribution(labels, classes))
     log.info(
         "%s: %s rows of %d features (%s)",
         out,

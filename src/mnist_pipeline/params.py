@@ -17,6 +17,21 @@ import yaml
 from mnist_pipeline.registry import estimator_names
 
 DATASET_FILES = ("train_images", "train_labels", "test_images", "test_labels")
+DATASET_KEYS = (
+    "title",
+    "licence",
+    "citation",
+    "mirrors",
+    "files",
+    "image_shape",
+    "transpose",
+    "classes",
+    "class_noun",
+    "image_noun",
+    "references",
+)
+"""The keys of a ``datasets.<name>`` description, every one required."""
+REFERENCE_KEYS = ("source", "test", "cv")
 NORMALIZE_METHODS = ("scale", "offset", "l2", "standardize")
 RAW_STAGE = "raw"
 NORMALIZE_STAGES = ("normalize", "normalize_deskewed")
@@ -27,6 +42,8 @@ FEATURE_STAGES = (
 )
 """The stages whose output a model may read, in pipeline order (raw pixels, then each normalize
 stage and the PCA of it); each has a params section of its own name."""
+MAX_CLASSES = 256
+"""Labels are unsigned bytes (IDX type 0x08)."""
 MODEL_KEYS = ("features", "estimator", "target", "cv")
 """The keys of a ``models`` entry the pipeline reads; every other key is the estimator's."""
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -57,6 +74,8 @@ class ParamsError(ValueError):
 
 @dataclass(frozen=True)
 class DatasetFile:
+    """One of a dataset's four IDX files as its mirrors serve it."""
+
     name: str
     sha256: str
     size: int
@@ -64,11 +83,45 @@ class DatasetFile:
 
 
 @dataclass(frozen=True)
+class References:
+    """The accuracies published for a dataset, shown beside ours (none: empty mappings)."""
+
+    source: str
+    """Whose numbers they are, for legends ("the notebook's")."""
+    test: dict[str, float] = field(default_factory=dict)
+    """Test accuracy per model of params.yaml."""
+    cv: dict[str, float] = field(default_factory=dict)
+    """Cross-validated accuracy per model with ``cv``."""
+
+
+@dataclass(frozen=True)
 class Dataset:
+    """One description under ``datasets``: where its files come from, what its images and
+    classes are, and what was published about it."""
+
+    name: str
+    """Its key under ``datasets`` (``mnist``), the value the ``dataset`` switch takes."""
+    title: str
+    licence: str
+    citation: str
     mirrors: tuple[str, ...]
     files: dict[str, DatasetFile]
     image_shape: tuple[int, int]
-    """Rows x columns of every image: an IDX header declaring another shape is refused."""
+    """Rows x columns of every image as stored: an IDX header declaring another is refused."""
+    transpose: bool
+    """The files store each image transposed (EMNIST): decode turns them upright."""
+    classes: tuple[str, ...]
+    """Label ``i``'s name, for every label the files may hold."""
+    class_noun: str
+    """What one class is called in titles ("10 digits", "each class")."""
+    image_noun: str
+    """What one image is called in titles ("misclassified test digits")."""
+    references: References
+
+    @property
+    def key(self) -> str:
+        """The dotted params key of this description, which errors name."""
+        return f"datasets.{self.name}"
 
 
 @dataclass(frozen=True)
@@ -128,6 +181,8 @@ class Model:
 @dataclass(frozen=True)
 class Params:
     dataset: Dataset
+    """The description ``dataset`` selects."""
+    datasets: dict[str, Dataset]
     download: Download
     validation: int
     raw: Raw
@@ -136,10 +191,17 @@ class Params:
     normalize_deskewed: Normalize
     pca_deskewed: Pca
     models: dict[str, Model]
-    notebooks: dict[str, float]
-    notebook_cv: dict[str, float]
-    """The cross-validated accuracy a notebook reported, for models with ``cv``."""
     figures: Figures
+
+    @property
+    def notebooks(self) -> dict[str, float]:
+        """The selected dataset's published test accuracy per model."""
+        return self.dataset.references.test
+
+    @property
+    def notebook_cv(self) -> dict[str, float]:
+        """The selected dataset's published cross-validated accuracy per model with ``cv``."""
+        return self.dataset.references.cv
 
     def normalize_section(self, stage: str) -> Normalize:
         """The settings of ``normalize`` or ``normalize_deskewed``."""
@@ -210,6 +272,11 @@ class _Reader:
             self.fail(key, "true or false", value)
         return value
 
+    def text(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            self.fail(key, "a non-empty string", value)
+        return value
+
     def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:
         if value not in choices:
             self.fail(key, f"one of {', '.join(choices)}", value)
@@ -229,76 +296,58 @@ def load_params(path: Path | str) -> Params:
 
 
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:
+    """Validate ``raw`` (params.yaml as plain data, read from ``source``) into ``Params``."""
     r = _Reader(source)
     top = r.mapping(
         raw,
         "",
         (
             "dataset",
+            "datasets",
             "download",
             "split",
             *FEATURE_STAGES,
             "models",
-            "notebooks",
-            "notebook_cv",
             "figures",
         ),
     )
-
-    dataset = r.mapping(top["dataset"], "dataset", ("mirrors", "image_shape", "files"))
-    mirrors = dataset["mirrors"]
-    if not isinstance(mirrors, list) or not mirrors:
-        r.fail("dataset.mirrors", "a non-empty list of directories or URLs", mirrors)
-    for i, mirror in enumerate(mirrors):
-        if not isinstance(mirror, str) or not mirror:
-            r.fail(f"dataset.mirrors[{i}]", "a directory, file:// or http(s):// URL", mirror)
-    files_raw = r.mapping(dataset["files"], "dataset.files", DATASET_FILES)
-    files = {}
-    for role in DATASET_FILES:
-        key = f"dataset.files.{role}"
-        entry = r.mapping(files_raw[role], key, ("name", "sha256", "size"))
-        name, digest = entry["name"], entry["sha256"]
-        if not isinstance(name, str) or not name or "/" in name:
-            r.fail(f"{key}.name", "a plain file name", name)
-        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
-            r.fail(f"{key}.sha256", "64 lowercase hex digits", digest)
-        files[role] = DatasetFile(name, digest, r.integer(entry["size"], f"{key}.size", minimum=1))
-    image_shape = dataset["image_shape"]
-    if (
-        not isinstance(image_shape, list)
-        or len(image_shape) != 2
-        or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in image_shape)
-    ):
-        r.fail("dataset.image_shape", "[rows, columns], two positive integers", image_shape)
-
-    download = r.mapping(top["download"], "download", ("timeout", "retries", "min_rate"))
-    split = r.mapping(top["split"], "split", ("validation",))
 
     models_raw = r.mapping(top["models"], "models")
     if not models_raw:
         r.fail("models", "at least one model", models_raw)
     models = {name: _parse_model(r, name, entry) for name, entry in models_raw.items()}
 
-    notebooks = r.mapping(top["notebooks"], "notebooks")
-    for name, value in notebooks.items():
-        if name not in models:
-            raise ParamsError(
-                f"{source}: notebooks.{name}: not a model (expected one of: {', '.join(models)})"
+    described = r.mapping(top["datasets"], "datasets")
+    if not described:
+        r.fail("datasets", "at least one dataset description", described)
+    selected = top["dataset"]
+    if not isinstance(selected, str) or selected not in described:
+        r.fail(
+            "dataset",
+            f"the name of a description under datasets ({', '.join(described)})",
+            selected,
+        )
+    datasets = {
+        name: _parse_dataset(r, name, entry, models if name == selected else None)
+        for name, entry in described.items()
+    }
+    dataset = datasets[selected]
+    for model in models.values():
+        if model.target is not None and not 0 <= model.target < len(dataset.classes):
+            r.fail(
+                f"{model.key}.target",
+                f"a class index 0-{len(dataset.classes) - 1} of {dataset.key}.classes "
+                "(or no target for a model of every class)",
+                model.target,
             )
-        r.number(value, f"notebooks.{name}")
-    notebook_cv = r.mapping(top["notebook_cv"], "notebook_cv")
-    for name, value in notebook_cv.items():
-        if name not in models or models[name].cv is None:
-            with_cv = [n for n, m in models.items() if m.cv is not None]
-            raise ParamsError(
-                f"{source}: notebook_cv.{name}: not a model with cv "
-                f"(expected one of: {', '.join(with_cv)})"
-            )
-        r.number(value, f"notebook_cv.{name}")
+
+    download = r.mapping(top["download"], "download", ("timeout", "retries", "min_rate"))
+    split = r.mapping(top["split"], "split", ("validation",))
     figures = r.mapping(top["figures"], "figures", ("misclassified", "samples_per_digit", "dpi"))
 
     return Params(
-        dataset=Dataset(tuple(mirrors), files, (image_shape[0], image_shape[1])),
+        dataset=dataset,
+        datasets=datasets,
         download=Download(
             timeout=r.number(download["timeout"], "download.timeout"),
             retries=r.integer(download["retries"], "download.retries", minimum=0),
@@ -309,8 +358,6 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
         **{stage: _parse_normalize(r, stage, top[stage]) for stage in NORMALIZE_STAGES},
         **{stage: _parse_pca(r, stage, top[stage]) for stage in PCA_STAGES},
         models=models,
-        notebooks={name: float(value) for name, value in notebooks.items()},
-        notebook_cv={name: float(value) for name, value in notebook_cv.items()},
         figures=Figures(
             misclassified=r.integer(figures["misclassified"], "figures.misclassified", minimum=0),
             samples_per_digit=r.integer(
@@ -318,6 +365,92 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
             ),
             dpi=r.integer(figures["dpi"], "figures.dpi", minimum=10),
         ),
+    )
+
+
+def _parse_dataset(r: _Reader, name: str, raw: Any, models: dict[str, Model] | None) -> Dataset:
+    """One description under ``datasets``, every key checked. The selected description's
+    references must name models of ``models`` (``cv`` ones, models with ``cv``); another's
+    (``models`` None) may name models this params.yaml no longer has."""
+    prefix = f"datasets.{name}"
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", str(name)):
+        r.fail(prefix, "a dataset name of lowercase letters, digits and _", name)
+    entry = r.mapping(raw, prefix, DATASET_KEYS)
+    mirrors = entry["mirrors"]
+    if not isinstance(mirrors, list) or not mirrors:
+        r.fail(f"{prefix}.mirrors", "a non-empty list of directories or URLs", mirrors)
+    for i, mirror in enumerate(mirrors):
+        if not isinstance(mirror, str) or not mirror:
+            r.fail(f"{prefix}.mirrors[{i}]", "a directory, file:// or http(s):// URL", mirror)
+    files_raw = r.mapping(entry["files"], f"{prefix}.files", DATASET_FILES)
+    files = {}
+    for role in DATASET_FILES:
+        key = f"{prefix}.files.{role}"
+        file = r.mapping(files_raw[role], key, ("name", "sha256", "size"))
+        file_name, digest = file["name"], file["sha256"]
+        if not isinstance(file_name, str) or not file_name or "/" in file_name:
+            r.fail(f"{key}.name", "a plain file name", file_name)
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            r.fail(f"{key}.sha256", "64 lowercase hex digits", digest)
+        files[role] = DatasetFile(file_name, digest, r.integer(file["size"], f"{key}.size", 1))
+    image_shape = entry["image_shape"]
+    if (
+        not isinstance(image_shape, list)
+        or len(image_shape) != 2
+        or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in image_shape)
+    ):
+        r.fail(f"{prefix}.image_shape", "[rows, columns], two positive integers", image_shape)
+    classes = entry["classes"]
+    if not isinstance(classes, list) or not 2 <= len(classes) <= MAX_CLASSES:
+        r.fail(f"{prefix}.classes", f"a list of 2 to {MAX_CLASSES} class names", classes)
+    for i, label in enumerate(classes):
+        if not isinstance(label, str) or not label.strip() or re.search(r'[,"\n\r]', label):
+            r.fail(f"{prefix}.classes[{i}]", "a non-empty name without commas or quotes", label)
+    if len(set(classes)) != len(classes):
+        twice = next(c for c in classes if classes.count(c) > 1)
+        r.fail(f"{prefix}.classes", "distinct names", f"{twice} twice")
+    return Dataset(
+        name=name,
+        title=r.text(entry["title"], f"{prefix}.title"),
+        licence=r.text(entry["licence"], f"{prefix}.licence"),
+        citation=r.text(entry["citation"], f"{prefix}.citation"),
+        mirrors=tuple(mirrors),
+        files=files,
+        image_shape=(image_shape[0], image_shape[1]),
+        transpose=r.boolean(entry["transpose"], f"{prefix}.transpose"),
+        classes=tuple(classes),
+        class_noun=r.text(entry["class_noun"], f"{prefix}.class_noun"),
+        image_noun=r.text(entry["image_noun"], f"{prefix}.image_noun"),
+        references=_parse_references(r, f"{prefix}.references", entry["references"], models),
+    )
+
+
+def _parse_references(
+    r: _Reader, key: str, raw: Any, models: dict[str, Model] | None
+) -> References:
+    """A description's published accuracies: ``test`` per model, ``cv`` per model with cv;
+    with ``models`` None, numbers are checked but not the names."""
+    entry = r.mapping(raw, key, REFERENCE_KEYS)
+    test = r.mapping(entry["test"] or {}, f"{key}.test")
+    for name, value in test.items():
+        if models is not None and name not in models:
+            raise ParamsError(
+                f"{r.source}: {key}.test.{name}: not a model (expected one of: {', '.join(models)})"
+            )
+        r.number(value, f"{key}.test.{name}")
+    cv = r.mapping(entry["cv"] or {}, f"{key}.cv")
+    for name, value in cv.items():
+        if models is not None and (name not in models or models[name].cv is None):
+            with_cv = [n for n, m in models.items() if m.cv is not None]
+            raise ParamsError(
+                f"{r.source}: {key}.cv.{name}: not a model with cv "
+                f"(expected one of: {', '.join(with_cv)})"
+            )
+        r.number(value, f"{key}.cv.{name}")
+    return References(
+        source=r.text(entry["source"], f"{key}.source"),
+        test={name: float(value) for name, value in test.items()},
+        cv={name: float(value) for name, value in cv.items()},
     )
 
 
@@ -354,10 +487,8 @@ def _parse_model(r: _Reader, name: str, entry: Any) -> Model:
     features = r.choice(entry["features"], f"{key}.features", FEATURE_STAGES)
     estimator = r.choice(entry["estimator"], f"{key}.estimator", estimator_names())
     target = entry.get("target")
-    if target is not None and (
-        isinstance(target, bool) or not isinstance(target, int) or not 0 <= target <= 9
-    ):
-        r.fail(f"{key}.target", "a digit 0-9 (or no target for a 10-class model)", target)
+    if target is not None:
+        r.integer(target, f"{key}.target", minimum=0)
     cv = entry.get("cv")
     if cv is not None:
         r.integer(cv, f"{key}.cv", minimum=2)

@@ -160,10 +160,23 @@ def model_specs(revision: Revision) -> dict[str, ModelSpec]:
 
 
 def notebook_accuracies(revision: Revision, section: str = "notebooks") -> dict[str, float]:
-    """params.yaml's ``notebooks`` at ``revision``: the test accuracy each notebook reported
-    (``notebook_cv``: the cross-validated accuracy)."""
-    notebooks = read_params(revision).get(section) or {}
-    return {str(name): float(value) for name, value in notebooks.items()}
+    """The published accuracies at ``revision``: the test accuracy per model (``notebook_cv``:
+    the cross-validated accuracy) of the selected dataset's references
+    (``datasets.<dataset>.references.test`` or ``.cv``), or, in a params.yaml from before
+    the dataset switch, its top-level ``notebooks`` (``notebook_cv``)."""
+    params = read_params(revision)
+    descriptions = params.get("datasets")
+    if isinstance(descriptions, Mapping) and isinstance(params.get("dataset"), str):
+        description = descriptions.get(params["dataset"])
+        references = description.get("references") if isinstance(description, Mapping) else None
+        found = (
+            references.get("test" if section == "notebooks" else "cv")
+            if isinstance(references, Mapping)
+            else None
+        )
+    else:
+        found = params.get(section)
+    return {str(name): float(value) for name, value in (found or {}).items()}
 
 
 def scored_models(revision: Revision) -> list[str]:

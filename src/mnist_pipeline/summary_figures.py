@@ -2,11 +2,12 @@
 
 Into one folder:
 
-- ``digits.png``: the first ``figures.samples_per_digit`` training images of each digit;
+- ``digits.png``: the first ``figures.samples_per_digit`` training images of each class;
 - ``pca_variance.png``: the variance PCA keeps with 1..784 components (the pca stage's
   variance.csv), with ``pca.n`` marked;
 - ``accuracy.png``: every model's test accuracy (its scores/test.json), detectors apart
-  (their task is binary);
+  (their task is binary), with the selected dataset's published accuracies as ticks (none
+  when it has none);
 - ``loss.png``: the training loss per epoch of every model that records one (its
   history.csv: the MLP, the gradient-descent model), one panel each.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,24 +29,27 @@ import numpy as np
 
 from mnist_pipeline.drawing import new_figure, save_png, styled
 from mnist_pipeline.files import atomic_dir, load_arrays
+from mnist_pipeline.labels import DIGITS
 from mnist_pipeline.params import Params, ParamsError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-N_DIGITS = 10
 VARIANCE_LEVELS = (0.9, 0.95, 0.99)
 log = logging.getLogger("summary")
 
 
-def samples_per_digit(labels: np.ndarray, per_digit: int) -> np.ndarray:
-    """Indices of the first ``per_digit`` items of each digit 0-9: row d holds digit d's."""
+def samples_per_digit(
+    labels: np.ndarray, per_digit: int, classes: Sequence[str] = DIGITS, noun: str = "digit"
+) -> np.ndarray:
+    """Indices of the first ``per_digit`` items of each class (label 0 to ``len(classes)`` - 1):
+    row c holds class c's. ``noun`` is what the error calls a class ("digit")."""
     rows = []
-    for digit in range(N_DIGITS):
-        found = np.flatnonzero(labels == digit)[:per_digit]
+    for label, name in enumerate(classes):
+        found = np.flatnonzero(labels == label)[:per_digit]
         if len(found) < per_digit:
             raise ValueError(
-                f"only {len(found)} training images of digit {digit}, "
+                f"only {len(found)} training images of {noun} {name}, "
                 f"fewer than figures.samples_per_digit = {per_digit}"
             )
         rows.append(found)
@@ -70,8 +75,11 @@ def read_history(path: Path) -> tuple[list[int], list[float]]:
 
 
 @styled
-def digits_figure(images: np.ndarray, title: str) -> Figure:
-    """A grid of digits: ``images`` is digits x samples x height x width, one row per digit."""
+def digits_figure(
+    images: np.ndarray, title: str, row_labels: Sequence[str] | None = None
+) -> Figure:
+    """A grid of images: ``images`` is classes x samples x height x width, one row per class,
+    labelled by ``row_labels`` (default: 0, 1, ...)."""
     digits, per_digit, height, width = images.shape
     pad = 2
     mosaic = np.zeros((digits * (height + pad), per_digit * (width + pad)), dtype=np.uint8)
@@ -79,15 +87,16 @@ def digits_figure(images: np.ndarray, title: str) -> Figure:
         for s in range(per_digit):
             top, left = d * (height + pad), s * (width + pad)
             mosaic[top : top + height, left : left + width] = images[d, s]
-    fig_w = 0.5 + 0.55 * per_digit
-    fig_h = 0.4 + (fig_w - 0.5) * mosaic.shape[0] / mosaic.shape[1]
+    if row_labels is None:
+        row_labels = [str(d) for d in range(digits)]
+    margin = max(0.5, 0.2 + 0.08 * max(len(label) for label in row_labels))  # inches for labels
+    fig_w = margin + 0.55 * per_digit
+    fig_h = 0.4 + (fig_w - margin) * mosaic.shape[0] / mosaic.shape[1]
     figure = new_figure(fig_w, fig_h, constrained=False)
-    ax = figure.add_axes((0.5 / fig_w, 0.0, 1.0 - 0.5 / fig_w, 1.0 - 0.4 / fig_h))
+    ax = figure.add_axes((margin / fig_w, 0.0, 1.0 - margin / fig_w, 1.0 - 0.4 / fig_h))
     ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, aspect="auto")
     ax.set_xticks([])
-    ax.set_yticks(
-        [d * (height + pad) + height / 2 for d in range(digits)], [str(d) for d in range(digits)]
-    )
+    ax.set_yticks([d * (height + pad) + height / 2 for d in range(digits)], list(row_labels))
     ax.tick_params(length=0, labelsize=10)
     ax.spines[:].set_visible(False)
     figure.suptitle(title, y=1.0 - 0.08 / fig_h, va="top", fontsize=10)
@@ -149,10 +158,16 @@ def variance_figure(ratio: np.ndarray, n: int) -> Figure:
 
 @styled
 def accuracy_figure(
-    names: list[str], accuracy: list[float], detector: list[bool], notebook: list[float | None]
+    names: list[str],
+    accuracy: list[float],
+    detector: list[bool],
+    notebook: list[float | None],
+    reference: str = "the notebook's reported accuracy",
+    classifier: str = "10-digit classifier",
 ) -> Figure:
     """Horizontal bars of test accuracy, one per model in params.yaml's order, detectors in
-    another colour, the notebooks' reported numbers as ticks."""
+    another colour, the published numbers (``notebook``, described by ``reference``) as ticks;
+    ``classifier`` is the legend of the models of every class."""
     figure = new_figure(7.5, 1.4 + 0.36 * len(names))
     ax = figure.add_subplot()
     y = np.arange(len(names))[::-1]
@@ -170,7 +185,7 @@ def accuracy_figure(
             color="black",
             markersize=16,
             markeredgewidth=2,
-            label="the notebook's reported accuracy",
+            label=reference,
         )
     ax.set_yticks(y, names)
     ax.set_xlim(low, 1.0)
@@ -180,7 +195,7 @@ def accuracy_figure(
     from matplotlib.patches import Patch
 
     handles = [
-        Patch(color="C0", label="10-digit classifier"),
+        Patch(color="C0", label=classifier),
         Patch(color="C1", label="'is it a d' detector (binary task: not comparable)"),
     ]
     if marks:
@@ -250,7 +265,8 @@ def summary_files(metrics_dir: Path, model: str) -> tuple[Path, Path]:
 
 
 def model_results(params: Params, metrics_dir: Path) -> dict[str, list]:
-    """Test accuracy, detector flag and notebook number of each model, in params order."""
+    """Test accuracy, detector flag and published number (of the selected dataset's
+    references) of each model, in params order."""
     results: dict[str, list] = {"names": [], "accuracy": [], "detector": [], "notebook": []}
     for name, model in params.models.items():
         path, _ = summary_files(metrics_dir, name)
@@ -261,7 +277,7 @@ def model_results(params: Params, metrics_dir: Path) -> dict[str, list]:
         results["names"].append(name)
         results["accuracy"].append(float(json.loads(path.read_text())["acc"]))
         results["detector"].append(model.target is not None)
-        results["notebook"].append(params.notebooks.get(name))
+        results["notebook"].append(params.dataset.references.test.get(name))
     return results
 
 
@@ -270,9 +286,11 @@ def draw_summary(
 ) -> None:
     """Draw the four pictures into ``out`` (replaced as a whole) from the decoded training
     images, the pca stage's variance spectrum and each model's files in ``metrics_dir``."""
-    settings = params.figures
+    settings, dataset = params.figures, params.dataset
     decoded = load_arrays(images_path, ("images", "labels"))
-    picked = samples_per_digit(decoded["labels"], settings.samples_per_digit)
+    picked = samples_per_digit(
+        decoded["labels"], settings.samples_per_digit, dataset.classes, dataset.class_noun
+    )
 
     ratio = read_variance(variance_path)
     if not 1 <= params.pca.n <= len(ratio):
@@ -286,19 +304,25 @@ def draw_summary(
             if epochs:
                 histories[name] = (epochs, losses)
     results = model_results(params, metrics_dir)
+    legends = {
+        "reference": f"{dataset.references.source} reported accuracy",
+        "classifier": f"{len(dataset.classes)}-{dataset.class_noun} classifier",
+    }
 
     dpi = settings.dpi
     with atomic_dir(out) as tmp:
         save_png(
             digits_figure(
                 decoded["images"][picked],
-                f"the first {settings.samples_per_digit} training images of each digit",
+                f"the first {settings.samples_per_digit} training images of each "
+                f"{dataset.class_noun}",
+                dataset.classes,
             ),
             tmp / "digits.png",
             dpi,
         )
         save_png(variance_figure(ratio, params.pca.n), tmp / "pca_variance.png", dpi)
-        save_png(accuracy_figure(**results), tmp / "accuracy.png", dpi)
+        save_png(accuracy_figure(**results, **legends), tmp / "accuracy.png", dpi)
         save_png(loss_figure(histories), tmp / "loss.png", dpi)
     cumulative = float(np.cumsum(ratio)[params.pca.n - 1])
     log.info(

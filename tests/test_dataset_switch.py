@@ -1,0 +1,138 @@
+"""A synthetic IDX dataset of another shape and class count, run end to end by real `dvc`.
+
+Five classes of 24 x 32 images stored transposed (as EMNIST stores its images), written by the
+project's own IDX writer into a copy of the repository and described under ``datasets``;
+`dvc exp run -S dataset=shapes` then runs every stage once.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import copy_repo, run_tool, write_dataset
+
+from mnist_pipeline.files import load_arrays
+
+pytestmark = pytest.mark.slow
+
+SHAPES = ["ring", "bar", "cross", "dot", "wave"]
+STORED_SHAPE = (24, 32)
+"""Rows x columns as the files store them; decode turns each image upright to 32 x 24."""
+TRAIN, TEST = 700, 200
+
+
+def shape_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Upright 32 x 24 images, each class a bright band at its own rows, plus noise; returned
+    transposed (24 x 32), as stored."""
+    rows, cols = STORED_SHAPE[1], STORED_SHAPE[0]
+    images = rng.integers(0, 60, size=(len(labels), rows, cols))
+    for i, label in enumerate(labels):
+        top = 2 + 6 * int(label) + int(rng.integers(0, 2))
+        images[i, top : top + 4, 3:-3] = 255
+    return images.astype(np.uint8).transpose(0, 2, 1)
+
+
+@pytest.fixture(scope="module")
+def switched(tmp_path_factory) -> Path:
+    """A copy of the repository with the dataset ``shapes`` described and committed, after
+    `dvc exp run -S dataset=shapes` (the detectors aimed at classes 2 and 3)."""
+    repo = copy_repo(tmp_path_factory.mktemp("switch"))
+    rng = np.random.default_rng(16)
+    arrays = {}
+    for split, count in (("train", TRAIN), ("test", TEST)):
+        labels = np.arange(count, dtype=np.uint8) % len(SHAPES)
+        arrays[f"{split}_labels"], arrays[f"{split}_images"] = labels, shape_images(labels, rng)
+    files = write_dataset(repo / "data/shapes", arrays)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["datasets"]["shapes"] = {
+        "title": "Shapes",
+        "licence": "CC0 (synthetic)",
+        "citation": "tests/test_dataset_switch.py",
+        "mirrors": ["data/shapes"],
+        "files": files,
+        "image_shape": list(STORED_SHAPE),
+        "transpose": True,
+        "classes": SHAPES,
+        "class_noun": "shape",
+        "image_noun": "image",
+        "references": {"source": "nobody's", "test": {}, "cv": {}},
+    }
+    params["split"]["validation"] = 100
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run_tool("git", "add", "-A", cwd=repo)
+    run_tool("git", "commit", "-q", "-m", "describe shapes", cwd=repo)
+    run_tool(
+        "dvc",
+        "exp",
+        "run",
+        "-S",
+        "dataset=shapes",
+        "-S",
+        "models.sgd_5.target=2",
+        "-S",
+        "models.never_5.target=2",
+        "-S",
+        "models.logreg_4.target=3",
+        "-S",
+        "models.gd_4.target=3",
+        cwd=repo,
+    )
+    return repo
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_decode_stores_the_images_upright(switched):
+    test = load_arrays(switched / "stages/decode/test.npz", ("images", "labels"))
+    assert test["images"].shape == (TEST, 32, 24)
+
+
+def test_label_distribution_names_the_five_classes(switched):
+    rows = read_csv(switched / "metrics/label_distribution.csv")
+    assert [row["class"] for row in rows] == SHAPES
+    assert [int(row["test"]) for row in rows] == [TEST // 5] * 5
+
+
+def test_classifiers_score_every_class_by_name(switched):
+    rows = read_csv(switched / "metrics/knn/per_class.csv")
+    assert [row["class"] for row in rows] == SHAPES
+    scores = json.loads((switched / "metrics/knn/scores/test.json").read_text())
+    assert scores["acc"] > 0.9
+    predicted = {
+        row["predicted"] for row in read_csv(switched / "metrics/knn/predictions/test.csv")
+    }
+    assert predicted <= set(SHAPES)
+
+
+def test_detectors_name_their_target_class(switched):
+    assert [row["class"] for row in read_csv(switched / "metrics/sgd_5/per_class.csv")] == [
+        "not_cross",
+        "cross",
+    ]
+    assert [row["class"] for row in read_csv(switched / "metrics/gd_4/per_class.csv")] == [
+        "not_dot",
+        "dot",
+    ]
+
+
+def test_every_picture_is_drawn(switched):
+    for model in ("knn", "mlp", "sgd_5", "gd_4"):
+        assert (switched / f"plots/figures/{model}/confusion.png").stat().st_size > 0
+    for picture in ("digits", "accuracy", "loss", "pca_variance"):
+        assert (switched / f"plots/summary/{picture}.png").stat().st_size > 0
+
+
+def test_the_lock_and_exp_show_record_the_dataset(switched):
+    lock = yaml.safe_load((switched / "dvc.lock").read_text())
+    assert lock["stages"]["download"]["params"]["params.yaml"]["dataset"] == "shapes"
+    shown = run_tool("dvc", "exp", "show", "--csv", cwd=switched).stdout
+    table = list(csv.DictReader(shown.splitlines()))
+    assert "shapes" in {row["dataset"] for row in table}
