@@ -131,11 +131,9 @@ def point_params_at(copy: Path, folder: Path, files: dict[str, dict[str, object]
 
     path = copy / "params.yaml"
     params = yaml.safe_load(path.read_text())
-    dataset = params["dataset"]
+    dataset = params["datasets"][params["dataset"]]
     dataset["mirrors"] = [str(folder)]
     dataset["files"] = files
-    # A larger file takes proportionally longer to gunzip and decode: no change to deadlines,
-    # which apply to downloads only.
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
