@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -246,6 +247,27 @@ def slice_run(tmp_path_factory, mnist_slice, repo_params) -> Path:
     write_decoded_slice(root, mnist_slice)
     run_stages(root, params, list(SLICE_STEPS.values()))
     return root
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, payload) of every chunk of a PNG file."""
+    assert data[:8] == PNG_SIGNATURE
+    chunks, at = [], 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        chunks.append((data[at + 4 : at + 8], data[at + 8 : at + 8 + length]))
+        at += 12 + length
+    return chunks
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """A PNG's width and height in pixels."""
+    kind, header = png_chunks(data)[0]
+    assert kind == b"IHDR"
+    return struct.unpack(">II", header[:8])
 
 
 def write_dataset(folder: Path, arrays: dict[str, np.ndarray]) -> dict:
