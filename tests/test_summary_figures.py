@@ -124,14 +124,21 @@ def test_summary_script_has_help():
     assert "--out" in result.stdout
 
 
+@pytest.fixture(scope="module")
+def slice_variance(mnist_slice) -> str:
+    """The variance spectrum CSV of the slice's training images, scaled to 0-1."""
+    images = mnist_slice["train_images"]
+    x = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
+    return variance_csv(explained_variance_ratio(x))
+
+
 @pytest.fixture
-def run_inputs(tmp_path, mnist_slice, repo_params) -> Path:
+def run_inputs(tmp_path, mnist_slice, slice_variance, repo_params) -> Path:
     """A folder holding what the summary stage reads after a run: the decoded training images,
     the variance spectrum, and a score and loss history for every model of params.yaml."""
     images, labels = mnist_slice["train_images"], mnist_slice["train_labels"]
     save_arrays(tmp_path / "decode/train.npz", {"images": images, "labels": labels})
-    x = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
-    (tmp_path / "variance.csv").write_text(variance_csv(explained_variance_ratio(x)))
+    (tmp_path / "variance.csv").write_text(slice_variance)
     metrics = tmp_path / "metrics"
     for i, name in enumerate(repo_params["models"]):
         (metrics / name / "scores").mkdir(parents=True)
