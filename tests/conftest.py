@@ -233,6 +233,15 @@ SLICE_STEPS = {
 command lines of dvc.yaml with paths relative to the run's folder."""
 
 
+def redirected(step: tuple[str, ...], **paths: str | Path) -> list[str | Path]:
+    """``step`` with the value after each option named in ``paths`` replaced (``metrics_dir``
+    for ``--metrics-dir``): the same command, writing elsewhere."""
+    args: list[str | Path] = list(step)
+    for name, path in paths.items():
+        args[args.index("--" + name.replace("_", "-")) + 1] = path
+    return args
+
+
 @pytest.fixture(scope="session")
 def slice_run(tmp_path_factory, mnist_slice, repo_params) -> Path:
     """A folder in which normalize, pca, then train and evaluate of knn and sgd_5 ran once on

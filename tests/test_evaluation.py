@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from conftest import SLICE_STEPS, run_main, run_script
+from conftest import SLICE_STEPS, redirected, run_main, run_script
 
 from mnist_pipeline.evaluation import positive_scores
 from mnist_pipeline.files import load_arrays
@@ -130,9 +130,9 @@ def test_cv_predictions_are_cross_val_predicts_one_per_training_image(slice_run)
 def test_evaluate_runs_as_dvc_runs_it_and_writes_the_same_cv_bytes(slice_run, tmp_path):
     """The script in a fresh Python, as dvc.yaml's command: the cross-validation files of the
     in-process run, byte for byte."""
-    script, *args = SLICE_STEPS["evaluate@sgd_5"]
     metrics = tmp_path / "sgd_5"
-    args[args.index("--metrics-dir") + 1], args[args.index("--out") + 1] = metrics, tmp_path / "out"
+    step = redirected(SLICE_STEPS["evaluate@sgd_5"], metrics_dir=metrics, out=tmp_path / "out")
+    script, *args = step
     result = run_script(script, "--params", "params.yaml", *args, cwd=slice_run)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1].startswith("evaluate: done in ")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SLICE_STEPS, run_main, run_script
+from conftest import SLICE_STEPS, redirected, run_main, run_script
 
 from mnist_pipeline.files import load_arrays
 from mnist_pipeline.projection import explained_variance_ratio, variance_csv
@@ -60,9 +60,8 @@ def test_pca_writes_projections_and_the_whole_variance_spectrum(slice_run):
 def test_pca_runs_as_dvc_runs_it(slice_run, tmp_path):
     """The script in a fresh Python, as dvc.yaml's command: the projections of the in-process
     run (to float32 rounding: BLAS may split the sums differently)."""
-    script, *args = SLICE_STEPS["pca"]
     out, variance = tmp_path / "pca", tmp_path / "variance.csv"
-    args[args.index("--out") + 1], args[args.index("--variance") + 1] = out, variance
+    script, *args = redirected(SLICE_STEPS["pca"], out=out, variance=variance)
     result = run_script(script, "--params", "params.yaml", *args, cwd=slice_run)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1].startswith("pca: done in ")

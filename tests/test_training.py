@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import SLICE_PARAMS, SLICE_STEPS, run_main, run_script
+from conftest import SLICE_PARAMS, SLICE_STEPS, redirected, run_main, run_script
 
 from mnist_pipeline.files import load_arrays, save_arrays
 from mnist_pipeline.training import training_history
@@ -44,9 +44,8 @@ def test_training_history_follows_the_estimators_first_epoch_and_digits():
 
 def test_train_runs_as_dvc_runs_it(slice_run, tmp_path):
     """The script in a fresh Python, as dvc.yaml's command: a model and its loss history."""
-    script, *args = SLICE_STEPS["train@knn"]
     out, history = tmp_path / "knn", tmp_path / "history.csv"
-    args[args.index("--out") + 1], args[args.index("--history") + 1] = out, history
+    script, *args = redirected(SLICE_STEPS["train@knn"], out=out, history=history)
     result = run_script(script, "--params", "params.yaml", *args, cwd=slice_run)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1].startswith("train: done in ")
