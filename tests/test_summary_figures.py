@@ -126,10 +126,14 @@ def test_summary_script_has_help():
 
 @pytest.fixture(scope="module")
 def slice_variance(mnist_slice) -> str:
-    """The variance spectrum CSV of the slice's training images, scaled to 0-1."""
+    """The variance spectrum CSV of the slice's training images, scaled to 0-1 (BLAS on one
+    thread: on two shared cores its threads can wait seconds for each other)."""
+    from threadpoolctl import threadpool_limits
+
     images = mnist_slice["train_images"]
     x = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
-    return variance_csv(explained_variance_ratio(x))
+    with threadpool_limits(limits=1, user_api="blas"):
+        return variance_csv(explained_variance_ratio(x))
 
 
 @pytest.fixture
