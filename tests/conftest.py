@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
+import importlib.util
+import io
 import json
+import logging
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -45,6 +50,48 @@ def run_script(script: str, *args: str | Path, cwd: Path = REPO) -> subprocess.C
         capture_output=True,
         text=True,
         check=False,
+    )
+
+
+@functools.cache
+def stage_main(script: str) -> Callable[[list[str]], int]:
+    """The ``main(argv)`` of ``src/<script>.py``, loaded once into this process (the scripts
+    are not a package)."""
+    path = REPO / "src" / f"{script}.py"
+    spec = importlib.util.spec_from_file_location(f"script_{script}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def run_main(script: str, *args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """Call ``src/<script>.py``'s ``main`` in this process, in ``cwd``, with ``args`` as its
+    command line; what `run_script` would give without starting Python: the exit code
+    (``--help`` exits 0), stdout, and stderr with the log lines the script writes there.
+
+    One test per script runs it through `run_script` instead, as DVC does."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    log = logging.StreamHandler(stderr)
+    log.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(log)
+    root.setLevel(logging.INFO)
+    try:
+        with (
+            contextlib.chdir(cwd),
+            contextlib.redirect_stdout(stdout),
+            contextlib.redirect_stderr(stderr),
+        ):
+            try:
+                returncode = stage_main(script)([str(a) for a in args])
+            except SystemExit as exit_:
+                returncode = 0 if exit_.code is None else exit_.code
+    finally:
+        root.removeHandler(log)
+        root.setLevel(level)
+    return subprocess.CompletedProcess(
+        [script, *map(str, args)], returncode, stdout.getvalue(), stderr.getvalue()
     )
 
 
@@ -94,11 +141,140 @@ def write_decoded_slice(root: Path, mnist_slice: dict[str, np.ndarray]) -> None:
 
 
 def run_stages(root: Path, params: Path, steps: list[tuple[str | Path, ...]]) -> None:
-    """Run each ``(script, *args)`` with ``--params params`` in ``root``, as DVC would; fail
-    with the script's stderr at the first that does not exit 0."""
-    for script, *args in steps:
-        result = run_script(str(script), "--params", params, *args, cwd=root)
-        assert result.returncode == 0, f"{script}: {result.stderr}"
+    """Run each ``(script, *args)`` with ``--params params`` in ``root``, in this process
+    (`run_main`) with BLAS on one thread (on two shared cores and a slice of MNIST, threads
+    cost more than they save); fail with the script's stderr at the first that does not
+    exit 0."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        for script, *args in steps:
+            result = run_main(str(script), "--params", params, *args, cwd=root)
+            assert result.returncode == 0, f"{script}: {result.stderr}"
+
+
+SLICE_PARAMS = {
+    "split": {"validation": 200},
+    "pca": {"n": 20},
+    "models": {
+        "knn": {"features": "pca", "estimator": "knn", "k": 3},
+        "sgd_5": {
+            "features": "normalize",
+            "estimator": "sgd",
+            "target": 5,
+            "random_state": 1,
+            "cv": 3,
+        },
+    },
+}
+"""The params of `slice_run`, merged into the repository's: knn on 20 PCA components and the
+cross-validated detector of 5s, no other model."""
+
+
+def train_step(model: str, features: str) -> tuple[str, ...]:
+    """dvc.yaml's train@<model> command line after ``--params``, paths relative to the repo."""
+    return (
+        "train",
+        "--model",
+        model,
+        "--features",
+        f"stages/{features}",
+        "--out",
+        f"stages/train/{model}",
+        "--history",
+        f"metrics/{model}/history.csv",
+    )
+
+
+def evaluate_step(model: str, features: str) -> tuple[str, ...]:
+    """dvc.yaml's evaluate@<model> command line after ``--params``."""
+    return (
+        "evaluate",
+        "--model",
+        model,
+        "--model-dir",
+        f"stages/train/{model}",
+        "--features",
+        f"stages/{features}",
+        "--metrics-dir",
+        f"metrics/{model}",
+        "--out",
+        f"stages/evaluate/{model}",
+    )
+
+
+SLICE_STEPS = {
+    "normalize": (
+        "normalize",
+        "--in",
+        "stages/decode",
+        "--out",
+        "stages/normalize",
+        "--labels",
+        "metrics/label_distribution.csv",
+    ),
+    "pca": (
+        "pca",
+        "--in",
+        "stages/normalize",
+        "--out",
+        "stages/pca",
+        "--variance",
+        "metrics/pca/variance.csv",
+    ),
+    "train@knn": train_step("knn", "pca"),
+    "evaluate@knn": evaluate_step("knn", "pca"),
+    "train@sgd_5": train_step("sgd_5", "normalize"),
+    "evaluate@sgd_5": evaluate_step("sgd_5", "normalize"),
+}
+"""`slice_run`'s stages in order, each as ``(script, *arguments after --params)``, the
+command lines of dvc.yaml with paths relative to the run's folder."""
+
+
+def redirected(step: tuple[str, ...], **paths: str | Path) -> list[str | Path]:
+    """``step`` with the value after each option named in ``paths`` replaced (``metrics_dir``
+    for ``--metrics-dir``): the same command, writing elsewhere."""
+    args: list[str | Path] = list(step)
+    for name, path in paths.items():
+        args[args.index("--" + name.replace("_", "-")) + 1] = path
+    return args
+
+
+@pytest.fixture(scope="session")
+def slice_run(tmp_path_factory, mnist_slice, repo_params) -> Path:
+    """A folder in which normalize, pca, then train and evaluate of knn and sgd_5 ran once on
+    the MNIST slice (`SLICE_STEPS`, in this process), with its ``params.yaml``: the tests of
+    those stages inspect what it leaves, and call the scripts again in it. Read only."""
+    root = tmp_path_factory.mktemp("slice_run")
+    params = root / "params.yaml"
+    merged = deep_update(repo_params, SLICE_PARAMS)
+    merged["models"] = SLICE_PARAMS["models"]
+    merged["datasets"]["mnist"]["references"].update(test={}, cv={})
+    params.write_text(yaml.safe_dump(merged, sort_keys=False))
+    write_decoded_slice(root, mnist_slice)
+    run_stages(root, params, list(SLICE_STEPS.values()))
+    return root
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, payload) of every chunk of a PNG file."""
+    assert data[:8] == PNG_SIGNATURE
+    chunks, at = [], 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        chunks.append((data[at + 4 : at + 8], data[at + 8 : at + 8 + length]))
+        at += 12 + length
+    return chunks
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """A PNG's width and height in pixels."""
+    kind, header = png_chunks(data)[0]
+    assert kind == b"IHDR"
+    return struct.unpack(">II", header[:8])
 
 
 def write_dataset(folder: Path, arrays: dict[str, np.ndarray]) -> dict:

@@ -12,6 +12,7 @@ from conftest import (
     add_experiment_ref,
     commit_all,
     init_git_repo,
+    run_main,
     run_script,
     run_tool,
     write_model_files,
@@ -52,6 +53,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def test_two_identical_revisions_give_no_flips_and_p_1(repo: Path):
+    """In a fresh Python, as `make compare` runs it."""
     result = run_script("compare", "main", "main", cwd=repo)
     head = run_tool("git", "rev-parse", "--short", "main", cwd=repo).stdout.strip()
     assert (result.returncode, result.stderr) == (0, "")
@@ -71,7 +73,7 @@ Paired on 20 test images; exact two-sided McNemar test, significant if p < 0.05.
 
 
 def test_flips_p_value_verdict_and_added_model_between_two_branches(repo: Path):
-    result = run_script("compare", "main", "better", cwd=repo)
+    result = run_main("compare", "main", "better", cwd=repo)
     assert (result.returncode, result.stderr) == (0, "")
     # knn: right in B only on images 0-8 (9 flips, none the other way): p = 2 / 2**9.
     assert result.stdout.splitlines()[3:6] == [
@@ -85,7 +87,7 @@ def test_flips_p_value_verdict_and_added_model_between_two_branches(repo: Path):
 
 
 def test_the_reverse_direction_lists_the_model_as_removed(repo: Path):
-    result = run_script("compare", "better", "main", cwd=repo)
+    result = run_main("compare", "better", "main", cwd=repo)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "removed (only in A): svm"
     assert "knn    95.00%  50.00%          -45.00                9                0" in (
@@ -94,13 +96,13 @@ def test_the_reverse_direction_lists_the_model_as_removed(repo: Path):
 
 
 def test_models_option_compares_only_the_named_models(repo: Path):
-    result = run_script("compare", "main", "better", "--models", "mlp", cwd=repo)
+    result = run_main("compare", "main", "better", "--models", "mlp", cwd=repo)
     assert result.returncode == 0, result.stderr
     assert [line.split()[0] for line in result.stdout.splitlines()[4:-2]] == ["mlp"]
 
 
 def test_a_model_in_neither_revision_is_an_error(repo: Path):
-    result = run_script("compare", "main", "better", "--models", "lda", cwd=repo)
+    result = run_main("compare", "main", "better", "--models", "lda", cwd=repo)
     head = run_tool("git", "rev-parse", "--short", "main", cwd=repo).stdout.strip()
     other = run_tool("git", "rev-parse", "--short", "better", cwd=repo).stdout.strip()
     assert (result.returncode, result.stdout) == (1, "")
@@ -111,7 +113,7 @@ def test_a_model_in_neither_revision_is_an_error(repo: Path):
 
 def test_different_actual_columns_are_refused(repo: Path):
     write_model_files(repo, "mlp", predictions=predictions(set())[:-1])
-    result = run_script("compare", "main", "workspace", cwd=repo)
+    result = run_main("compare", "main", "workspace", cwd=repo)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
         "compare: error: mlp: the `actual` columns of predictions/test.csv differ between A "
@@ -124,15 +126,15 @@ def test_an_experiment_name_is_compared_like_a_branch(repo: Path):
     main = run_tool("git", "rev-parse", "main", cwd=repo).stdout.strip()
     better = run_tool("git", "rev-parse", "better", cwd=repo).stdout.strip()
     add_experiment_ref(repo, main, "brisk-owl", better)
-    by_exp = run_script("compare", "main", "brisk-owl", cwd=repo)
-    by_branch = run_script("compare", "main", "better", cwd=repo)
+    by_exp = run_main("compare", "main", "brisk-owl", cwd=repo)
+    by_branch = run_main("compare", "main", "better", cwd=repo)
     assert by_exp.returncode == 0, by_exp.stderr
     assert by_exp.stdout.splitlines()[2:] == by_branch.stdout.splitlines()[2:]
     assert by_exp.stdout.splitlines()[1] == f"B: brisk-owl ({better[:7]})"
 
 
 def test_an_unknown_revision_is_a_one_line_error(repo: Path):
-    result = run_script("compare", "main", "nowhere", cwd=repo)
+    result = run_main("compare", "main", "nowhere", cwd=repo)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == "compare: error: nowhere: no such git revision or dvc experiment\n"
 
@@ -145,7 +147,7 @@ def test_pair_refuses_the_same_length_with_other_labels():
 
 
 def test_help_names_both_revisions_and_the_test():
-    result = run_script("compare", "--help")
+    result = run_main("compare", "--help")
     assert result.returncode == 0
     assert result.stdout.startswith("usage: compare [-h] [--models MODEL [MODEL ...]] A B\n")
     assert "exact McNemar p-value" in result.stdout

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import wait_for_temp_file
+from conftest import run_main, wait_for_temp_file
 
 from mnist_pipeline.fetch import CHUNK, FetchError, fetch_file
 
@@ -602,6 +602,7 @@ def write_mirror(tmp_path: Path, params: Path, *, skip: str | None = None) -> Pa
 
 
 def run_stage(*args: str) -> subprocess.CompletedProcess[str]:
+    """src/download.py in a fresh Python, as DVC runs it."""
     return subprocess.run(
         [sys.executable, str(ROOT / "src" / "download.py"), *args],
         capture_output=True,
@@ -640,7 +641,7 @@ def test_stage_fails_with_exit_1_and_no_out_folder_when_a_file_is_missing(
     write_mirror(tmp_path, params, skip="test_labels")
     out = tmp_path / "stages" / "download"
 
-    result = run_stage("--params", str(params), "--out", str(out))
+    result = run_main("download", "--params", str(params), "--out", str(out))
 
     assert result.returncode == 1
     name = "t10k-labels-idx1-ubyte.gz"
@@ -657,7 +658,7 @@ def test_stage_reports_invalid_params_and_exits_1(tmp_path: Path):
     missing = tmp_path / "nope.yaml"
     out = tmp_path / "stages" / "download"
 
-    result = run_stage("--params", str(missing), "--out", str(out))
+    result = run_main("download", "--params", str(missing), "--out", str(out))
 
     assert result.returncode == 1
     assert result.stderr == f"download: error: {missing}: no such params file\n"
@@ -665,7 +666,7 @@ def test_stage_reports_invalid_params_and_exits_1(tmp_path: Path):
 
 
 def test_stage_help_exits_0():
-    result = run_stage("--help")
+    result = run_main("download", "--help")
 
     assert result.returncode == 0
     assert result.stdout.startswith("usage: download [-h] --params PARAMS --out OUT")

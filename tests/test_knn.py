@@ -11,27 +11,6 @@ from mnist_pipeline.registry import EstimatorParamError, build_estimator
 from mnist_pipeline.training import check_training_data
 
 
-def test_precomputed_distances_are_refused():
-    with pytest.raises(EstimatorParamError) as err:
-        build_estimator("knn", {"metric": "precomputed"}, key_prefix="models.knn")
-    assert str(err.value) == (
-        "models.knn.metric: expected a metric of feature rows, got 'precomputed' "
-        "(the stages pass features, not distances)"
-    )
-
-
-def test_a_metric_its_algorithm_cannot_compute_is_refused_with_the_ones_it_can():
-    with pytest.raises(EstimatorParamError) as err:
-        build_estimator(
-            "knn", {"algorithm": "kd_tree", "metric": "cosine"}, key_prefix="models.knn"
-        )
-    message = str(err.value)
-    assert message.startswith(
-        "models.knn.metric: expected one of the metrics algorithm kd_tree supports (chebyshev, "
-    )
-    assert message.endswith("got 'cosine'")
-
-
 def test_k_above_the_training_rows_is_refused_under_the_key_written():
     labels = np.arange(10) % 2
     for params, key in (({"k": 11}, "k"), ({"n_neighbors": 11}, "n_neighbors")):

@@ -14,6 +14,7 @@ from conftest import (
     REPO,
     commit_all,
     init_git_repo,
+    run_main,
     run_script,
     write_model_files,
     write_models_params,
@@ -99,13 +100,14 @@ never_5  normalize  dummy, is it a 5  91.08% [90.51, 91.62]   90.85%  0.000  0.0
 def test_text_table_of_a_git_revision_sorts_classifiers_by_accuracy_then_detectors_by_f1(
     repo: Path,
 ):
+    """In a fresh Python, as `make leaderboard` runs it."""
     result = run_script("leaderboard", "--rev", "main", cwd=repo)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == EXPECTED_MAIN
 
 
 def test_workspace_is_the_default_revision(repo: Path):
-    result = run_script("leaderboard", cwd=repo)
+    result = run_main("leaderboard", cwd=repo)
     assert result.returncode == 0, result.stderr
     assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == [
         "nearest",
@@ -117,7 +119,7 @@ def test_workspace_is_the_default_revision(repo: Path):
 
 
 def test_markdown_table_has_the_same_rows_with_model_names_as_code(repo: Path):
-    result = run_script("leaderboard", "--rev", "main", "--markdown", cwd=repo)
+    result = run_main("leaderboard", "--rev", "main", "--markdown", cwd=repo)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[:3] == [
         "| model | features | estimator | test acc [95% CI] | val acc | F1 | AP | notebook "
@@ -129,7 +131,7 @@ def test_markdown_table_has_the_same_rows_with_model_names_as_code(repo: Path):
 
 def test_a_model_of_params_without_scores_is_an_error_naming_the_file(repo: Path):
     (repo / "metrics" / "knn" / "scores" / "test.json").unlink()
-    result = run_script("leaderboard", cwd=repo)
+    result = run_main("leaderboard", cwd=repo)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
         "leaderboard: error: metrics/knn/scores/test.json: missing at "
@@ -138,7 +140,7 @@ def test_a_model_of_params_without_scores_is_an_error_naming_the_file(repo: Path
 
 
 def test_an_unknown_revision_is_a_one_line_error(repo: Path):
-    result = run_script("leaderboard", "--rev", "no-such-branch", cwd=repo)
+    result = run_main("leaderboard", "--rev", "no-such-branch", cwd=repo)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
         "leaderboard: error: no-such-branch: no such git revision or dvc experiment\n"
@@ -146,7 +148,7 @@ def test_an_unknown_revision_is_a_one_line_error(repo: Path):
 
 
 def test_help_says_how_the_rows_are_sorted():
-    result = run_script("leaderboard", "--help")
+    result = run_main("leaderboard", "--help")
     assert result.returncode == 0
     assert "10-class models by test accuracy (best first), then the one-vs-rest" in result.stdout
 
@@ -154,7 +156,7 @@ def test_help_says_how_the_rows_are_sorted():
 def test_readme_mode_splices_the_markdown_table_between_the_markers(repo: Path):
     readme = repo / "README.md"
     readme.write_text(f"intro\n{START}\nold\n{END}\noutro\n")
-    result = run_script("leaderboard", "--readme", readme, "--rev", "main", cwd=repo)
+    result = run_main("leaderboard", "--readme", readme, "--rev", "main", cwd=repo)
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
     table = markdown_table(leaderboard(resolve(repo, "main")))
     assert readme.read_text() == f"intro\n{START}\n{table}{END}\noutro\n"

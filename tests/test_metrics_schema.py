@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import REPO, run_tool
 
@@ -49,6 +50,7 @@ def test_declared_metrics_hold_at_most_a_hundred_values():
     assert 0 < total <= MAX_VALUES
 
 
+@pytest.mark.slow
 def test_dvc_metrics_show_fits_a_160_column_terminal():
     result = run_tool("dvc", "metrics", "show", cwd=REPO)
     lines = result.stdout.splitlines()

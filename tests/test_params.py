@@ -157,6 +157,15 @@ def load_with(write_params, overrides: dict):
             "datasets.mnist.references.test.resnet: not a model (expected one of: nearest, "
             "nearest_pca, knn, svm, mlp, logreg, sgd_5, never_5, logreg_4, gd_4)",
         ),
+        ({"figures": {"dpi": 5}}, "figures.dpi: expected an integer >= 10, got 5"),
+        (
+            {"figures": {"misclassified": "all"}},
+            "figures.misclassified: expected an integer, got 'all'",
+        ),
+        (
+            {"figures": {"samples_per_digit": 0}},
+            "figures.samples_per_digit: expected an integer >= 1, got 0",
+        ),
     ],
 )
 def test_bad_value_is_named_by_file_and_key(write_params, overrides, message):

@@ -1,10 +1,13 @@
-"""PCA's variance spectrum: every principal axis's share of the variance, as a CSV."""
+"""PCA's variance spectrum: every principal axis's share of the variance, as a CSV; the pca
+stage on a slice of MNIST: its projections, and a number of components it refuses."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import SLICE_STEPS, redirected, run_main, run_script
 
+from mnist_pipeline.files import load_arrays
 from mnist_pipeline.projection import explained_variance_ratio, variance_csv
 
 
@@ -33,3 +36,89 @@ def test_variance_csv_gives_each_share_and_the_running_total_to_8_digits():
         "2,0.33333333,0.83333333",
         "3,0.16666667,1",
     ]
+
+
+# --- the stage, on the MNIST slice (conftest's slice_run) -----------------------------------
+
+
+def test_pca_writes_projections_and_the_whole_variance_spectrum(slice_run):
+    train = load_arrays(slice_run / "stages/pca/train.npz", ("X", "y"))
+    assert train["X"].shape == (1000, 20)
+    lines = (slice_run / "metrics/pca/variance.csv").read_text().splitlines()
+    assert lines[0] == "components,share,cumulative"
+    assert len(lines) == 1 + 784
+    rows = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    np.testing.assert_array_equal(rows[:, 0], np.arange(1, 785))
+    assert np.all(np.diff(rows[:, 1]) <= 0)
+    assert rows[-1, 2] == pytest.approx(1.0, abs=1e-6)
+    components = load_arrays(
+        slice_run / "stages/pca/components.npz", ("explained_variance_ratio",)
+    )["explained_variance_ratio"]
+    assert rows[19, 2] == pytest.approx(components.sum(), abs=1e-6)
+
+
+def test_pca_runs_as_dvc_runs_it(slice_run, tmp_path):
+    """The script in a fresh Python, as dvc.yaml's command: the projections of the in-process
+    run (to float32 rounding: BLAS may split the sums differently)."""
+    out, variance = tmp_path / "pca", tmp_path / "variance.csv"
+    script, *args = redirected(SLICE_STEPS["pca"], out=out, variance=variance)
+    result = run_script(script, "--params", "params.yaml", *args, cwd=slice_run)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1].startswith("pca: done in ")
+    for split in ("train", "val", "test"):
+        written = load_arrays(out / f"{split}.npz", ("X", "y"))
+        expected = load_arrays(slice_run / f"stages/pca/{split}.npz", ("X", "y"))
+        np.testing.assert_allclose(written["X"], expected["X"], rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(written["y"], expected["y"])
+    assert len(variance.read_text().splitlines()) == 1 + 784
+
+
+def test_pca_script_has_help():
+    result = run_main("pca", "--help")
+    assert result.returncode == 0 and result.stdout.startswith("usage:")
+
+
+def test_pca_n_larger_than_the_feature_count_is_refused(slice_run, write_params):
+    params = write_params({"pca": {"n": 785}})
+    out = params.parent / "pca_big"
+    result = run_main(
+        "pca",
+        "--params",
+        params,
+        "--in",
+        "stages/normalize",
+        "--out",
+        out,
+        "--variance",
+        params.parent / "pca_big.csv",
+        cwd=slice_run,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "pca: error: pca.n: expected at most 784 (the number of features or training rows), "
+        "got 785\n"
+    )
+    assert not out.exists()
+
+
+def test_pca_error_names_the_section_it_follows(slice_run, write_params):
+    params = write_params({"pca_deskewed": {"n": 785}})
+    result = run_main(
+        "pca",
+        "--params",
+        params,
+        "--section",
+        "pca_deskewed",
+        "--in",
+        "stages/normalize",
+        "--out",
+        params.parent / "pca_big",
+        "--variance",
+        params.parent / "pca_big.json",
+        cwd=slice_run,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "pca: error: pca_deskewed.n: expected at most 784 (the "
+        "number of features or training rows), got 785\n"
+    )

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_script
+from conftest import run_main, run_script
 
 from mnist_pipeline.sweeps import build_sweep, draw_sweep, parse_exp_show
 
@@ -82,12 +82,11 @@ def exp_show(*experiments: dict, other: list[dict] | None = None) -> list[dict]:
     return shown
 
 
-def run_sweep(tmp_path: Path, shown: list[dict], *args: str):
+def run_sweep(tmp_path: Path, shown: list[dict], *args: str, run=run_main):
+    """src/sweep.py on the saved ``shown``, in this process (``run=run_script``: a fresh one)."""
     source = tmp_path / "exp-show.json"
     source.write_text(json.dumps(shown))
-    return run_script(
-        "sweep", "--from-json", source, "--out", tmp_path / "out", *args, cwd=tmp_path
-    )
+    return run("sweep", "--from-json", source, "--out", tmp_path / "out", *args, cwd=tmp_path)
 
 
 PCA_SWEEP = exp_show(
@@ -99,7 +98,8 @@ PCA_SWEEP = exp_show(
 def test_one_swept_parameter_gives_a_row_per_experiment_and_a_column_per_affected_model(
     tmp_path: Path,
 ):
-    result = run_sweep(tmp_path, PCA_SWEEP)
+    """In a fresh Python, as `make sweep` runs it."""
+    result = run_sweep(tmp_path, PCA_SWEEP, run=run_script)
     assert (result.returncode, result.stderr) == (0, "")
     assert (
         result.stdout
@@ -230,7 +230,7 @@ def test_an_unknown_param_is_an_error(tmp_path: Path):
 
 
 def test_help_explains_the_refusal_and_the_failed_experiments():
-    result = run_script("sweep", "--help")
+    result = run_main("sweep", "--help")
     assert result.returncode == 0
     assert "The report refuses while any\nexperiment is queued or running" in result.stdout
 

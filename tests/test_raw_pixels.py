@@ -1,4 +1,5 @@
-"""raw -> train@gd_4 -> evaluate@gd_4 as subprocesses on a slice of the real MNIST."""
+"""The raw stage's features, uint8 pixels with no validation split, and what a model fitted on
+them gets: raw -> train@gd_4 -> evaluate@gd_4 on a slice of the real MNIST."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_script, run_stages, write_decoded_slice
+from conftest import (
+    evaluate_step,
+    run_main,
+    run_script,
+    run_stages,
+    train_step,
+    write_decoded_slice,
+)
 
-from mnist_pipeline.files import load_arrays, save_arrays
+from mnist_pipeline.files import load_arrays
 
 GD_4 = {
     "features": "raw",
@@ -22,8 +30,8 @@ GD_4 = {
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
-    """Run raw, then train and evaluate the gradient-descent model, once; tests inspect the
-    folder it leaves."""
+    """Run raw, then train and evaluate the gradient-descent model, once, in this process;
+    tests inspect the folder it leaves."""
     import yaml
 
     root = tmp_path_factory.mktemp("raw_pipeline")
@@ -46,30 +54,8 @@ def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
     write_decoded_slice(root, mnist_slice)
     steps = [
         ("raw", "--in", "stages/decode", "--out", "stages/raw"),
-        (
-            "train",
-            "--model",
-            "gd_4",
-            "--features",
-            "stages/raw",
-            "--out",
-            "stages/train/gd_4",
-            "--history",
-            "metrics/gd_4/history.csv",
-        ),
-        (
-            "evaluate",
-            "--model",
-            "gd_4",
-            "--model-dir",
-            "stages/train/gd_4",
-            "--features",
-            "stages/raw",
-            "--metrics-dir",
-            "metrics/gd_4",
-            "--out",
-            "stages/evaluate/gd_4",
-        ),
+        train_step("gd_4", "raw"),
+        evaluate_step("gd_4", "raw"),
     ]
     run_stages(root, params, steps)
     return root
@@ -101,19 +87,28 @@ def test_evaluate_scores_the_test_split_only(pipeline):
     assert list(test) == ["acc", "acc_hi", "acc_lo", "ap", "f1", "p", "r"]
 
 
-def test_validation_beyond_the_training_images_is_named_by_its_key(
-    tmp_path, write_params, mnist_slice
-):
-    params = write_params({"raw": {"validation": 1200}})
-    decoded = tmp_path / "decode"
-    decoded.mkdir()
-    for split in ("train", "test"):
-        save_arrays(
-            decoded / f"{split}.npz",
-            {"images": mnist_slice[f"{split}_images"], "labels": mnist_slice[f"{split}_labels"]},
-        )
-    result = run_script("raw", "--params", params, "--in", decoded, "--out", tmp_path / "raw")
-    assert result.returncode != 0
-    assert result.stderr.strip() == (
-        "raw: error: raw.validation: expected fewer than the 1200 training images, got 1200"
+def test_raw_runs_as_dvc_runs_it(pipeline, tmp_path):
+    """The script in a fresh Python, as dvc.yaml's command: the arrays of the in-process run."""
+    result = run_script(
+        "raw", "--params", "params.yaml", "--in", "stages/decode", "--out", tmp_path, cwd=pipeline
     )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1].startswith("raw: done in ")
+    for split in ("train", "val", "test"):
+        written = load_arrays(tmp_path / f"{split}.npz", ("X", "y"))
+        expected = load_arrays(pipeline / f"stages/raw/{split}.npz", ("X", "y"))
+        np.testing.assert_array_equal(written["X"], expected["X"])
+        np.testing.assert_array_equal(written["y"], expected["y"])
+
+
+def test_validation_beyond_the_training_images_is_named_by_its_key(pipeline, write_params):
+    params = write_params({"raw": {"validation": 1200}})
+    out = params.parent / "raw"
+    result = run_main(
+        "raw", "--params", params, "--in", "stages/decode", "--out", out, cwd=pipeline
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "raw: error: raw.validation: expected fewer than the 1200 training images, got 1200\n"
+    )
+    assert not out.exists()

@@ -1,0 +1,150 @@
+"""The evaluate stage on a slice of MNIST: each model's scores, predictions and tables, and a
+detector's cross-validation, which is scikit-learn's and the same bytes on every run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from conftest import SLICE_STEPS, redirected, run_main, run_script
+
+from mnist_pipeline.evaluation import positive_scores
+from mnist_pipeline.files import load_arrays
+from mnist_pipeline.model_figures import Threshold
+
+
+def test_evaluate_records_the_decision_function_above_zero_or_the_probability_above_half():
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import SGDClassifier
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(50, 3))
+    y = (x[:, 0] > 0).astype(int)
+    _, kind, threshold = positive_scores(SGDClassifier(random_state=0).fit(x, y), x)
+    assert (kind, threshold) == ("decision_function", 0.0)
+    _, kind, threshold = positive_scores(DummyClassifier(strategy="most_frequent").fit(x, y), x)
+    assert (kind, threshold) == ("predict_proba", 0.5)
+    assert Threshold(0.0, "decision_function").rule == "decision_function > 0"
+    assert Threshold(0.5, "predict_proba").rule == "predict_proba > 0.5"
+
+
+def test_predict_follows_those_thresholds_in_scikit_learn():
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import SGDClassifier
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(300, 5))
+    y = (x[:, 0] + 0.3 * rng.normal(size=300) > 0.4).astype(int)
+    sgd = SGDClassifier(random_state=0).fit(x, y)
+    np.testing.assert_array_equal(sgd.predict(x), (sgd.decision_function(x) > 0).astype(int))
+    dummy = DummyClassifier(strategy="most_frequent").fit(x, y)
+    np.testing.assert_array_equal(
+        dummy.predict(x), (dummy.predict_proba(x)[:, 1] > 0.5).astype(int)
+    )
+
+
+# --- the stage, on the MNIST slice (conftest's slice_run) -----------------------------------
+
+
+def test_classifier_writes_fixed_scores_for_test_and_val(slice_run):
+    scores = slice_run / "metrics/knn/scores"
+    assert sorted(p.name for p in scores.iterdir()) == ["test.json", "val.json"]
+    test = json.loads((scores / "test.json").read_text())
+    assert list(test) == ["acc", "acc_hi", "acc_lo", "f1"]
+    assert test["acc_lo"] < test["acc"] < test["acc_hi"]
+    assert list(json.loads((scores / "val.json").read_text())) == ["acc"]
+
+
+def test_test_predictions_csv_gives_the_accuracy_in_the_scores(slice_run):
+    lines = (slice_run / "metrics/knn/predictions/test.csv").read_text().splitlines()
+    assert lines[0] == "actual,predicted" and len(lines) == 1 + 300
+    correct = sum(
+        actual == predicted for actual, predicted in (line.split(",") for line in lines[1:])
+    )
+    test = json.loads((slice_run / "metrics/knn/scores/test.json").read_text())
+    assert test["acc"] == round(correct / 300, 4)
+
+
+def test_tables_move_out_of_the_scores(slice_run):
+    per_class = (slice_run / "metrics/knn/per_class.csv").read_text().splitlines()
+    assert per_class[0] == "class,test,val" and len(per_class) == 11
+    pairs = (slice_run / "metrics/knn/confused_pairs.csv").read_text().splitlines()
+    assert pairs[0] == "pair,actual,predicted,count" and 1 < len(pairs) <= 11
+    assert (slice_run / "metrics/knn/pr_curve.csv").read_text() == "recall,precision,threshold\n"
+
+
+def test_detector_reports_precision_recall_f1_and_ap_of_its_digit(slice_run, mnist_slice):
+    scores = slice_run / "metrics/sgd_5/scores"
+    assert list(json.loads((scores / "test.json").read_text())) == [
+        "acc",
+        "acc_hi",
+        "acc_lo",
+        "ap",
+        "f1",
+        "p",
+        "r",
+    ]
+    assert list(json.loads((scores / "val.json").read_text())) == ["acc", "ap", "f1", "p", "r"]
+    lines = (slice_run / "metrics/sgd_5/predictions/test.csv").read_text().splitlines()
+    pairs = [line.split(",") for line in lines[1:]]
+    assert sum(actual == "5" for actual, _ in pairs) == np.sum(mnist_slice["test_labels"] == 5)
+    true_positives = sum(a == p == "5" for a, p in pairs)
+    predicted = sum(p == "5" for _, p in pairs)
+    test = json.loads((scores / "test.json").read_text())
+    assert test["p"] == round(true_positives / predicted, 4)
+    curve = (slice_run / "metrics/sgd_5/pr_curve.csv").read_text().splitlines()
+    assert curve[0] == "recall,precision,threshold" and curve[-1] == "0.0,1.0,"
+
+
+def test_cv_scores_are_scikit_learns_cross_val_score_folds(slice_run):
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.model_selection import cross_val_score
+
+    train = load_arrays(slice_run / "stages/normalize/train.npz", ("X", "y"))
+    folds = cross_val_score(
+        SGDClassifier(random_state=1), train["X"], train["y"] == 5, cv=3, scoring="accuracy"
+    )
+    cv = json.loads((slice_run / "metrics/sgd_5/scores/cv.json").read_text())
+    assert list(cv) == ["acc", "acc_sd", "f1", "fold1", "fold2", "fold3", "p", "r"]
+    assert [cv["fold1"], cv["fold2"], cv["fold3"]] == [round(f, 4) for f in folds]
+    assert (cv["acc"], cv["acc_sd"]) == (round(folds.mean(), 4), round(folds.std(), 4))
+
+
+def test_cv_predictions_are_cross_val_predicts_one_per_training_image(slice_run):
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.metrics import precision_recall_fscore_support
+    from sklearn.model_selection import cross_val_predict
+
+    train = load_arrays(slice_run / "stages/normalize/train.npz", ("X", "y"))
+    predicted = cross_val_predict(
+        SGDClassifier(random_state=1), train["X"], (train["y"] == 5).astype(np.uint8), cv=3
+    )
+    lines = (slice_run / "metrics/sgd_5/predictions/cv.csv").read_text().splitlines()
+    assert lines[0] == "actual,predicted" and len(lines) == 1 + 1000
+    assert [line.split(",")[1] == "5" for line in lines[1:]] == list(predicted == 1)
+    p, r, f1, _ = precision_recall_fscore_support(train["y"] == 5, predicted == 1, average="binary")
+    cv = json.loads((slice_run / "metrics/sgd_5/scores/cv.json").read_text())
+    assert (cv["p"], cv["r"], cv["f1"]) == (round(p, 4), round(r, 4), round(f1, 4))
+
+
+def test_evaluate_runs_as_dvc_runs_it_and_writes_the_same_cv_bytes(slice_run, tmp_path):
+    """The script in a fresh Python, as dvc.yaml's command: the cross-validation files of the
+    in-process run, byte for byte."""
+    metrics = tmp_path / "sgd_5"
+    step = redirected(SLICE_STEPS["evaluate@sgd_5"], metrics_dir=metrics, out=tmp_path / "out")
+    script, *args = step
+    result = run_script(script, "--params", "params.yaml", *args, cwd=slice_run)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1].startswith("evaluate: done in ")
+    for name in ("scores/cv.json", "predictions/cv.csv"):
+        assert (metrics / name).read_bytes() == (slice_run / "metrics/sgd_5" / name).read_bytes()
+
+
+def test_model_without_cv_writes_no_cv_files(slice_run):
+    assert not (slice_run / "metrics/knn/scores/cv.json").exists()
+    assert not (slice_run / "metrics/knn/predictions/cv.csv").exists()
+
+
+def test_evaluate_script_has_help():
+    result = run_main("evaluate", "--help")
+    assert result.returncode == 0 and result.stdout.startswith("usage:")
