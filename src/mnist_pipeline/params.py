@@ -126,6 +126,8 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Download:
+    """The ``download`` section: how long a mirror may take."""
+
     timeout: float
     """Seconds without a byte before a mirror is given up."""
     retries: int
@@ -136,18 +138,24 @@ class Download:
 
 @dataclass(frozen=True)
 class Raw:
+    """The ``raw`` section: unscaled pixels for the gradient-descent model."""
+
     validation: int
     """The last training images held out as the val split; 0: all of them train the model."""
 
 
 @dataclass(frozen=True)
 class Normalize:
+    """A ``normalize`` or ``normalize_deskewed`` section: how pixels become features."""
+
     method: str
     deskew: bool
 
 
 @dataclass(frozen=True)
 class Pca:
+    """A ``pca`` or ``pca_deskewed`` section."""
+
     section: str
     """The params section these settings come from (``pca`` or ``pca_deskewed``), which errors
     name."""
@@ -157,6 +165,8 @@ class Pca:
 
 @dataclass(frozen=True)
 class Figures:
+    """The ``figures`` section: what the pictures show."""
+
     misclassified: int
     samples_per_digit: int
     dpi: int
@@ -164,6 +174,8 @@ class Figures:
 
 @dataclass(frozen=True)
 class Model:
+    """One entry of ``models``: its features, estimator, target, folds and parameters."""
+
     name: str
     features: str
     estimator: str
@@ -175,11 +187,14 @@ class Model:
 
     @property
     def key(self) -> str:
+        """The model's params key, ``models.<name>``, for error messages."""
         return f"models.{self.name}"
 
 
 @dataclass(frozen=True)
 class Params:
+    """Every section of params.yaml, checked."""
+
     dataset: Dataset
     """The description ``dataset`` selects."""
     datasets: dict[str, Dataset]
@@ -220,6 +235,7 @@ class Params:
         return getattr(self, stage)
 
     def model(self, name: str) -> Model:
+        """The model ``name``; ``ParamsError`` naming the known ones if there is none."""
         if name not in self.models:
             raise ParamsError(
                 f"models.{name}: no such model (expected one of: {', '.join(self.models)})"
