@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -27,6 +28,9 @@ from mnist_pipeline import repo_copy
 from mnist_pipeline.files import save_arrays
 from mnist_pipeline.idx import read_idx, write_idx
 from mnist_pipeline.repo_copy import tool_env
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MNIST = REPO / "data" / "mnist"
@@ -268,6 +272,29 @@ def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
         chunks.append((data[at + 4 : at + 8], data[at + 8 : at + 8 + length]))
         at += 12 + length
     return chunks
+
+
+def assert_png_stable(draw: Callable[[], Figure]) -> None:
+    """``draw()``'s PNG is the same bytes on a second call and under other rcParams, and has
+    no metadata chunk (a date or version would change the bytes)."""
+    import matplotlib
+
+    from mnist_pipeline.drawing import png_bytes
+
+    first = png_bytes(draw(), 100)
+    assert png_bytes(draw(), 100) == first
+    with matplotlib.rc_context(
+        {
+            "font.size": 20,
+            "lines.linewidth": 6,
+            "axes.grid": True,
+            "image.cmap": "jet",
+            "savefig.dpi": 300,
+        }
+    ):
+        assert png_bytes(draw(), 100) == first
+    kinds = {kind for kind, _ in png_chunks(first)}
+    assert not kinds & {b"tEXt", b"iTXt", b"zTXt", b"tIME"}, "metadata would change the bytes"
 
 
 def png_size(data: bytes) -> tuple[int, int]:

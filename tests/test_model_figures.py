@@ -11,7 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import PNG_SIGNATURE, REPO, png_chunks, png_size, run_main, run_script
+from conftest import (
+    PNG_SIGNATURE,
+    REPO,
+    assert_png_stable,
+    png_size,
+    run_main,
+    run_script,
+)
 
 from mnist_pipeline.drawing import png_bytes
 from mnist_pipeline.files import save_arrays
@@ -110,23 +117,7 @@ def _figures(mnist_slice: dict[str, np.ndarray]) -> dict:
 
 @pytest.mark.parametrize("name", ["confusion", "gallery", "empty gallery", "precision_recall"])
 def test_png_is_the_same_bytes_every_time_whatever_the_rc_params(name, mnist_slice):
-    import matplotlib
-
-    draw = _figures(mnist_slice)[name]
-    first = png_bytes(draw(), 100)
-    assert png_bytes(draw(), 100) == first
-    with matplotlib.rc_context(
-        {
-            "font.size": 20,
-            "lines.linewidth": 6,
-            "axes.grid": True,
-            "image.cmap": "jet",
-            "savefig.dpi": 300,
-        }
-    ):
-        assert png_bytes(draw(), 100) == first
-    kinds = {kind for kind, _ in png_chunks(first)}
-    assert not kinds & {b"tEXt", b"iTXt", b"zTXt", b"tIME"}, "metadata would change the bytes"
+    assert_png_stable(_figures(mnist_slice)[name])
 
 
 def test_png_size_is_fixed_by_inches_and_dpi(mnist_slice):
