@@ -26,7 +26,7 @@ import yaml
 
 from mnist_pipeline import repo_copy
 from mnist_pipeline.files import save_arrays
-from mnist_pipeline.idx import read_idx, write_idx
+from mnist_pipeline.idx import MNIST_FILE_NAMES, read_idx, write_idx_dataset
 from mnist_pipeline.repo_copy import tool_env
 
 if TYPE_CHECKING:
@@ -34,12 +34,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MNIST = REPO / "data" / "mnist"
-FILE_NAMES = {
-    "train_images": "train-images-idx3-ubyte.gz",
-    "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
-}
+FILE_NAMES = MNIST_FILE_NAMES
 
 
 def sha256_of(path: Path) -> str:
@@ -306,16 +301,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 def write_dataset(folder: Path, arrays: dict[str, np.ndarray]) -> dict:
     """Write the four arrays as gzipped IDX files; return the params ``dataset.files`` entry."""
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for role, name in FILE_NAMES.items():
-        write_idx(folder / name, arrays[role], compress=True)
-        files[role] = {
-            "name": name,
-            "sha256": sha256_of(folder / name),
-            "size": (folder / name).stat().st_size,
-        }
-    return files
+    return write_idx_dataset(folder, arrays)
 
 
 TOOL_TIMEOUT = 900.0

@@ -11,7 +11,6 @@ time and peak RSS; the growth exponent of a stage is the slope of log(wall) agai
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -20,12 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.harness import REPO, Sandbox, benchmark_copy, log, timed_dvc, write_wrapper
-from mnist_pipeline.idx import read_idx, write_idx
+from mnist_pipeline.idx import MNIST_FILE_NAMES, read_idx, write_idx_dataset
 
 MNIST = REPO / "data" / "mnist"
-TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
-TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
-TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+TRAIN_IMAGES = MNIST_FILE_NAMES["train_images"]
+TRAIN_LABELS = MNIST_FILE_NAMES["train_labels"]
 VALIDATION = 10_000
 SHIFTS = ((0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (-1, -1), (2, 0), (0, 2))
 """(rows, columns) each successive copy of the originals is moved by, zeros filling in."""
@@ -99,30 +97,15 @@ def training_set(images: np.ndarray, labels: np.ndarray, n: int) -> tuple[np.nda
     )
 
 
-def write_dataset(folder: Path, n: int) -> dict[str, dict[str, object]]:
+def write_dataset(folder: Path, n: int) -> dict[str, dict]:
     """Write the four IDX files of the size-``n`` dataset into ``folder``; return the params
     ``files`` entries (name, sha256, size) of the four roles."""
-    folder.mkdir(parents=True, exist_ok=True)
     images, labels = training_set(read_idx(MNIST / TRAIN_IMAGES), read_idx(MNIST / TRAIN_LABELS), n)
-    write_idx(folder / TRAIN_IMAGES, images, compress=True)
-    write_idx(folder / TRAIN_LABELS, labels, compress=True)
-    for name in TEST_FILES:
-        (folder / name).write_bytes((MNIST / name).read_bytes())
-    roles = dict(
-        zip(
-            ("train_images", "train_labels", "test_images", "test_labels"),
-            (TRAIN_IMAGES, TRAIN_LABELS, *TEST_FILES),
-            strict=True,
-        )
-    )
-    return {
-        role: {
-            "name": name,
-            "sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest(),
-            "size": (folder / name).stat().st_size,
-        }
-        for role, name in roles.items()
+    arrays = {"train_images": images, "train_labels": labels}
+    arrays |= {
+        role: read_idx(MNIST / MNIST_FILE_NAMES[role]) for role in ("test_images", "test_labels")
     }
+    return write_idx_dataset(folder, arrays)
 
 
 def point_params_at(copy: Path, folder: Path, files: dict[str, dict[str, object]]) -> None:

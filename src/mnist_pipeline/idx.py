@@ -15,6 +15,7 @@ an IDX file is refused at once.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import zlib
 from collections.abc import Callable
@@ -170,3 +171,25 @@ def write_idx(path: Path | str, array: np.ndarray, *, compress: bool = False) ->
         data = gzip.compress(data, mtime=0)
     with atomic_file(Path(path)) as tmp:
         tmp.write_bytes(data)
+
+
+MNIST_FILE_NAMES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+"""The four roles of a dataset description's ``files`` and MNIST's names for them."""
+
+
+def write_idx_dataset(folder: Path, arrays: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Write the four arrays (keyed by the roles of ``MNIST_FILE_NAMES``) into ``folder`` as
+    gzipped IDX files under MNIST's names; return the description's ``files`` entry: each
+    role's name, sha256 and size."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for role, name in MNIST_FILE_NAMES.items():
+        write_idx(folder / name, arrays[role], compress=True)
+        data = (folder / name).read_bytes()
+        files[role] = {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    return files
