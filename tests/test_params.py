@@ -143,7 +143,8 @@ def load_with(write_params, overrides: dict):
         (
             {"models": {"knn": {"estimator": "forest"}}},
             "models.knn.estimator: expected one of cosine_1nn, dummy, extra_trees, "
-            "gradient_descent, knn, logistic_regression, mlp, sgd, svc, got 'forest'",
+            "gradient_descent, knn, logistic_regression, mlp, one_vs_one_svc, sgd, svc, "
+            "got 'forest'",
         ),
         ({"models": {"sgd_5": {"cv": 1}}}, "models.sgd_5.cv: expected an integer >= 2, got 1"),
         ({"models": {"sgd_5": {"cv": "3"}}}, "models.sgd_5.cv: expected an integer, got '3'"),

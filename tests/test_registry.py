@@ -61,7 +61,7 @@ def test_unknown_name_lists_the_known_ones_under_its_key():
         build_estimator("forest", {}, key_prefix="models.trees")
     assert str(err.value) == (
         "models.trees.estimator: expected one of cosine_1nn, dummy, extra_trees, "
-        "gradient_descent, knn, logistic_regression, mlp, sgd, svc, got 'forest'"
+        "gradient_descent, knn, logistic_regression, mlp, one_vs_one_svc, sgd, svc, got 'forest'"
     )
     with pytest.raises(EstimatorParamError, match=r"^estimator: expected one of cosine_1nn, "):
         estimator_spec("forest")

@@ -92,7 +92,7 @@ def test_estimator_parameter_scikit_learn_rejects_stops_train_before_fitting(
 ):
     params = write_params({"models": {"svm": {"C": -1}}})
     assert train_fails_with(slice_run, params, "svm", "pca") == (
-        "train: error: models.svm.C: The 'C' parameter of SVC must "
+        "train: error: models.svm.C: The 'C' parameter of OneVsOneSVC must "
         "be a float in the range (0.0, inf]. Got -1 instead.\n"
     )
 

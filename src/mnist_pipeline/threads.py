@@ -27,12 +27,18 @@ def blas_threads(name: str) -> Iterator[None]:
         yield
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def predict_rows(name: str, estimator: Any, x: np.ndarray) -> np.ndarray:
     """``estimator.predict(x)``; for an estimator name whose spec has ``threaded_predict``, one
     slice of ``x`` per core in threads: the same predictions in less time on a multi-core
     machine."""
-    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    workers = min(workers or 1, len(x))
+    workers = min(available_cores(), len(x))
     if not estimator_spec(name).threaded_predict or workers < 2:
         return estimator.predict(x)
     from concurrent.futures import ThreadPoolExecutor

@@ -1,0 +1,191 @@
+"""``one_vs_one_svc``: scikit-learn's ``SVC``, its one-vs-one pairs fitted in parallel threads
+and predicted with one kernel matrix product per block of rows."""
+
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+from numbers import Integral
+from typing import ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.svm import SVC
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from mnist_pipeline.registry import EstimatorSpec
+from mnist_pipeline.threads import available_cores
+
+SVC_PARAMS = (
+    "C",
+    "kernel",
+    "degree",
+    "gamma",
+    "coef0",
+    "shrinking",
+    "tol",
+    "cache_size",
+    "max_iter",
+)
+"""The parameters passed on to each pair's ``SVC``, with SVC's meaning and defaults."""
+
+
+class OneVsOneSVC(ClassifierMixin, BaseEstimator):
+    """``SVC`` with its pairs of classes fitted in parallel: the same model, in less time on
+    several cores.
+
+    libsvm fits a multi-class SVC as one binary SVC per pair of classes, each on the rows of
+    its two classes, one pair after another in one thread. Here each pair is its own
+    ``SVC`` fit (``n_jobs`` threads; libsvm releases the GIL), on the same rows in the same
+    order, with ``gamma`` resolved once on all the rows as ``SVC`` does: the same support
+    vectors, dual coefficients and intercepts as ``SVC(...).fit(X, y)``.
+
+    ``predict`` computes the kernel between a block of ``block_rows`` rows and the support
+    vectors once (``pairwise_kernels``, a BLAS matrix product), then every pair's decision
+    value as one product with the pairs' dual coefficients, and votes as libsvm does (ties to
+    the first class): ``SVC``'s predictions, up to the rounding of the kernel values.
+    ``decision_function`` is ``SVC``'s default one (``"ovr"``; one column for two classes).
+
+    After ``fit``: ``classes_``, ``support_`` (indices of the training rows that are a support
+    vector of any pair), ``support_vectors_``, ``n_support_`` (per class), ``pair_coef_``
+    (n_support x n_pairs), ``intercept_`` (n_pairs) and ``n_iter_`` (libsvm's iterations per
+    pair), pairs in the order (0, 1), (0, 2), ..., (1, 2), ...
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **{name: SVC._parameter_constraints[name] for name in SVC_PARAMS},
+        "kernel": [StrOptions({"linear", "poly", "rbf", "sigmoid"})],
+        "n_jobs": [None, Interval(Integral, 1, None, closed="left")],
+        "block_rows": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        C: float = 1.0,
+        kernel: str = "rbf",
+        degree: int = 3,
+        gamma: str | float = "scale",
+        coef0: float = 0.0,
+        shrinking: bool = True,
+        tol: float = 1e-3,
+        cache_size: float = 200,
+        max_iter: int = -1,
+        n_jobs: int | None = None,
+        block_rows: int = 1024,
+    ) -> None:
+        self.C = C
+        self.kernel = kernel
+        self.degree = degree
+        self.gamma = gamma
+        self.coef0 = coef0
+        self.shrinking = shrinking
+        self.tol = tol
+        self.cache_size = cache_size
+        self.max_iter = max_iter
+        self.n_jobs = n_jobs
+        self.block_rows = block_rows
+
+    def _resolved_gamma(self, x: np.ndarray) -> float:
+        """``gamma`` as a number, from all the training rows as ``SVC`` resolves it."""
+        if self.gamma == "scale":
+            variance = x.var()
+            return 1.0 / (x.shape[1] * variance) if variance != 0 else 1.0
+        if self.gamma == "auto":
+            return 1.0 / x.shape[1]
+        return float(self.gamma)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, x: np.ndarray, y: np.ndarray) -> OneVsOneSVC:
+        """Fit one binary ``SVC`` per pair of classes, ``n_jobs`` pairs at a time (default: one
+        per available core), largest pairs first."""
+        x, y = validate_data(self, x, y, dtype=np.float64, order="C")
+        check_classification_targets(y)
+        self.classes_, labels = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"The number of classes has to be greater than one; got {len(self.classes_)} class"
+            )
+        self.gamma_ = self._resolved_gamma(x)
+        pair_params = {name: getattr(self, name) for name in SVC_PARAMS} | {"gamma": self.gamma_}
+        pairs = list(itertools.combinations(range(len(self.classes_)), 2))
+        counts = np.bincount(labels)
+
+        def fit_pair(pair: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, float, int]:
+            rows = np.flatnonzero((labels == pair[0]) | (labels == pair[1]))
+            svc = SVC(**pair_params).fit(x[rows], labels[rows])
+            return rows[svc.support_], svc.dual_coef_[0], svc.intercept_[0], svc.n_iter_[0]
+
+        largest_first = sorted(pairs, key=lambda pair: -counts[list(pair)].sum())
+        workers = min(self.n_jobs or available_cores(), len(pairs))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            by_pair = dict(zip(largest_first, pool.map(fit_pair, largest_first), strict=True))
+        fitted = [by_pair[pair] for pair in pairs]
+        self.support_ = np.unique(np.concatenate([support for support, *_ in fitted]))
+        self.support_vectors_ = x[self.support_]
+        self.n_support_ = np.bincount(labels[self.support_], minlength=len(self.classes_))
+        self.pair_coef_ = np.zeros((len(self.support_), len(pairs)))
+        for p, (support, coef, _, _) in enumerate(fitted):
+            self.pair_coef_[np.searchsorted(self.support_, support), p] = coef
+        self.intercept_ = np.array([intercept for _, _, intercept, _ in fitted])
+        self.n_iter_ = np.array([iterations for *_, iterations in fitted])
+        return self
+
+    def pair_decisions(self, x: np.ndarray) -> np.ndarray:
+        """Each pair's decision value per row (n_rows x n_pairs): positive for the pair's
+        second class, as a binary ``SVC``'s ``decision_function``."""
+        check_is_fitted(self)
+        x = validate_data(self, x, reset=False, dtype=np.float64, order="C")
+        decisions = np.empty((len(x), len(self.intercept_)))
+        for start in range(0, len(x), self.block_rows):
+            block = slice(start, start + self.block_rows)
+            kernel = pairwise_kernels(
+                x[block],
+                self.support_vectors_,
+                metric=self.kernel,
+                filter_params=True,
+                gamma=self.gamma_,
+                degree=self.degree,
+                coef0=self.coef0,
+            )
+            np.matmul(kernel, self.pair_coef_, out=decisions[block])
+        return decisions + self.intercept_
+
+    def _pairs(self) -> list[tuple[int, int]]:
+        return list(itertools.combinations(range(len(self.classes_)), 2))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The class with the most pairwise votes; ties go to the first class (libsvm's rule:
+        a pair votes for its first class only where its decision value is negative)."""
+        decisions = self.pair_decisions(x)
+        votes = np.zeros((len(decisions), len(self.classes_)), dtype=np.intp)
+        for p, (first, second) in enumerate(self._pairs()):
+            for_second = decisions[:, p] >= 0
+            votes[:, second] += for_second
+            votes[:, first] += ~for_second
+        return self.classes_[np.argmax(votes, axis=1)]
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        """``SVC``'s ``decision_function``: for two classes the pair's decision value (positive
+        for ``classes_[1]``); otherwise one column per class, its votes plus its summed
+        confidence squashed into (-1/3, 1/3)."""
+        decisions = self.pair_decisions(x)
+        if len(self.classes_) == 2:
+            return decisions[:, 0]
+        votes = np.zeros((len(decisions), len(self.classes_)))
+        confidence = np.zeros_like(votes)
+        for p, (first, second) in enumerate(self._pairs()):
+            for_second = decisions[:, p] > 0
+            votes[:, second] += for_second
+            votes[:, first] += ~for_second
+            confidence[:, second] += decisions[:, p]
+            confidence[:, first] -= decisions[:, p]
+        return votes + confidence / (3 * (np.abs(confidence) + 1))
+
+
+SPEC = EstimatorSpec(
+    OneVsOneSVC,
+    "SVC with its one-vs-one pairs fitted in parallel threads and predicted by matrix products",
+)
