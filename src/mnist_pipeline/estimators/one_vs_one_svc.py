@@ -110,7 +110,7 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
             )
         self.gamma_ = self._resolved_gamma(x)
         pair_params = {name: getattr(self, name) for name in SVC_PARAMS} | {"gamma": self.gamma_}
-        pairs = list(itertools.combinations(range(len(self.classes_)), 2))
+        pairs = self._pairs()
         counts = np.bincount(labels)
 
         def fit_pair(pair: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, float, int]:
@@ -154,6 +154,7 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
         return decisions + self.intercept_
 
     def _pairs(self) -> list[tuple[int, int]]:
+        """The pairs of class indices, in libsvm's order."""
         return list(itertools.combinations(range(len(self.classes_)), 2))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
