@@ -1,23 +1,27 @@
 """Speed, memory and accuracy of the pipeline on the shipped full MNIST, measured in a copy.
 
-The run starts (and ends) by timing fixed reference kernels on this machine: a float32 matrix
-product, a pure-Python loop and a libsvm fit on 10,000 fixed rows. Then each repeat copies the
-working tree's project files (tracked or not, but not git-ignored) to a fresh temporary git
-repository, so the working tree's stages/ and DVC cache are never touched, and there:
+The run times fixed reference kernels on this machine at its start, between every two of its
+phases and at its end: a float32 matrix product, a pure-Python loop and a libsvm fit on 10,000
+fixed rows. Each repeat copies the working tree's project files (tracked or not, but not
+git-ignored) to a fresh temporary git repository, so the working tree's stages/ and DVC cache
+are never touched, and there:
 
 1. runs a cold ``dvc repro`` (no stages/, no DVC cache, no run cache): total wall time, and
    every stage's wall time, CPU time, peak resident memory, and the seconds of its own work;
 2. times a no-op ``dvc repro`` against ``dvc status`` on the reproduced repository;
 3. times ``evaluate@nearest`` against the bare float32 blocked matrix product it needs;
-4. times, each in a fresh interpreter on the data the run just made, the notebooks' methods
+4. fits and scores the SVM (``models.svm``) as today's scikit-learn SVC and as the pipeline's
+   estimator, in fresh interpreters, alternately (svm_fit);
+5. times, each in a fresh interpreter on the data the run just made, the notebooks' methods
    against ours (``bench.kernels``);
-5. times ``dvc exp run -S pca.n=40`` as a share of the cold run.
+6. times ``dvc exp run -S pca.n=40`` as a share of the cold run.
 
 After the repeats, three ``dvc exp run -S ...`` in the last copy compare every model's accuracy
 with and without deskewing, and the SVM's on the plain PCA features. Every timing is reported
 as raw seconds and as a ratio, to the part of the pipeline it is judged against or to the
-reference kernels. Medians over the repeats go to a JSON file and a Markdown report; nothing is
-written into the working tree but ``--out``. benchmarks/README.md describes the method.
+reference kernels timed on either side of its phase. Medians over the repeats go to a JSON file
+and a Markdown report; nothing is written into the working tree but ``--out``.
+benchmarks/README.md describes the method.
 
 Usage: ``.venv/bin/python benchmarks/run.py --repeat 3 --out benchmarks/results.json``.
 """
@@ -36,14 +40,17 @@ from bench.report import markdown, summarise
 
 from mnist_pipeline.files import write_text
 
-SCHEMA = 2
+SCHEMA = 3
+"""3: ``calibration`` is a list of rounds, one per boundary between phases; repeats have
+``svm_fit``. (2: one record per kernel, the samples of the start and the end.)"""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=textwrap.dedent(__doc__.split("\n\n")[0]),
-        epilog="Each repeat takes about four minutes on two cores, the three feature experiments "
-        "about three more. Run it on an otherwise idle machine: the load average is recorded.",
+        epilog="Each repeat takes about four minutes on two cores, plus about 25 s per svm_fit "
+        "round; the three feature experiments about three more. Run it on an otherwise idle "
+        "machine: the load average is recorded.",
     )
     parser.add_argument(
         "--repeat", type=int, default=3, help="repeats; medians are reported (default 3)"
@@ -110,10 +117,23 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the feature experiments (`-S normalize.deskew=true`, "
         "with `-S normalize.method=l2`, and `-S models.svm.features=pca`)",
     )
+    parser.add_argument(
+        "--skip-svm-fit",
+        action="store_true",
+        help="skip the svm_fit phase (today's SVC against the pipeline's SVM estimator)",
+    )
+    parser.add_argument(
+        "--svm-rounds",
+        type=int,
+        default=3,
+        help="svm_fit rounds per repeat, each fitting both estimators (default 3)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary copies")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat: expected at least 1")
+    if args.svm_rounds < 1 and not args.skip_svm_fit:
+        parser.error("--svm-rounds: expected at least 1 (or --skip-svm-fit)")
 
     results = run_benchmark(Options.from_args(args))
     summary = summarise(results)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict, replace
@@ -15,6 +16,7 @@ import pytest
 from bench import harness, kernels
 from bench.records import (
     Calibration,
+    CalibrationRound,
     ColdRun,
     DvcRun,
     Experiment,
@@ -23,14 +25,17 @@ from bench.records import (
     KernelRun,
     Machine,
     NearestPair,
+    Phase,
     Repeat,
     Results,
     Scores,
     StageRun,
+    SvmFitRound,
 )
-from bench.report import markdown, summarise
+from bench.report import kernel_units, markdown, phase_reference, pooled, summarise
 from conftest import REPO
 
+from mnist_pipeline.params import load_params
 from mnist_pipeline.stage import run_stage
 
 SCRIPT = REPO / "benchmarks" / "run.py"
@@ -41,7 +46,15 @@ def test_help_describes_the_options():
         [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0
-    for option in ("--repeat", "--out", "--markdown", "--core-target", "--skip-deskew"):
+    for option in (
+        "--repeat",
+        "--out",
+        "--markdown",
+        "--core-target",
+        "--skip-deskew",
+        "--skip-svm-fit",
+        "--svm-rounds",
+    ):
         assert option in result.stdout
 
 
@@ -149,15 +162,56 @@ def test_a_kernel_runs_in_a_fresh_interpreter_on_the_copys_data(tmp_path: Path):
     assert result.seconds > 0 and result.peak_rss_mb > 0 and result.process_wall > 0
 
 
-def test_calibrations_of_two_sessions_are_merged_per_kernel():
-    first = [Calibration("gemm", "product", [0.5, 0.6]), Calibration("loop", "loop", [0.4])]
-    second = [Calibration("gemm", "product", [0.7]), Calibration("loop", "loop", [0.3])]
-    merged = harness.merge_calibrations(first, second)
+def calibration_round(after: str | None, before: str | None, **seconds: list[float]):
+    kernels = [Calibration(name, name, list(values)) for name, values in seconds.items()]
+    return CalibrationRound(after, before, 0.0, [0.1, 0.2, 0.3], kernels)
+
+
+def test_the_rounds_of_a_run_are_pooled_per_kernel():
+    first = calibration_round(None, "a", gemm=[0.5, 0.6], loop=[0.4])
+    second = calibration_round("a", None, gemm=[0.7], loop=[0.3])
+    merged = pooled([first, second])
     assert [(c.kernel, c.seconds) for c in merged] == [
         ("gemm", [0.5, 0.6, 0.7]),
         ("loop", [0.4, 0.3]),
     ]
-    assert merged[0].median == 0.6 and first[0].seconds == [0.5, 0.6]
+    assert merged[0].median == 0.6 and first.kernels[0].seconds == [0.5, 0.6]
+
+
+def test_a_phase_is_divided_by_the_mean_of_the_rounds_on_either_side():
+    rounds = [
+        calibration_round(None, "cold", svc_fit=[0.4, 0.5, 0.9]),
+        calibration_round("cold", "dvc", svc_fit=[0.7]),
+        calibration_round("dvc", None, svc_fit=[2.0, 2.0, 2.0]),
+    ]
+    assert phase_reference(rounds, "cold") == {"svc_fit": 0.6}  # (median 0.5 + 0.7) / 2
+    assert phase_reference(rounds, "dvc") == {"svc_fit": 1.35}
+    with pytest.raises(ValueError, match=r"no calibration round next to phase 'exp'.*cold, dvc"):
+        phase_reference(rounds, "exp")
+
+
+def test_the_clock_times_a_round_at_each_boundary_between_phases(monkeypatch):
+    sizes = []
+
+    def fake_calibrate(rounds: int) -> list[Calibration]:
+        sizes.append(rounds)
+        return [Calibration("gemm", "product", [0.5] * rounds)]
+
+    monkeypatch.setattr(harness, "calibrate", fake_calibrate)
+    clock = harness.Clock()
+    for phase in ("cold", "dvc", None):
+        clock.boundary(phase)
+    assert [(r.after, r.before) for r in clock.rounds] == [
+        (None, "cold"),
+        ("cold", "dvc"),
+        ("dvc", None),
+    ]
+    assert sizes == [
+        harness.CALIBRATION_ROUNDS,
+        harness.BOUNDARY_ROUNDS,
+        harness.CALIBRATION_ROUNDS,
+    ]
+    assert all(len(r.load) == 3 and r.at >= 0 for r in clock.rounds)
 
 
 def test_importtime_output_gives_the_total_and_the_outermost_imports():
@@ -199,6 +253,47 @@ def mnist_references(repo_params: dict) -> dict[str, float]:
     return repo_params["datasets"]["mnist"]["references"]["test"]
 
 
+def svm_round(order: list[str], today_fit: float, pipeline_fit: float) -> SvmFitRound:
+    today = KernelRun(
+        seconds=today_fit,
+        predict_seconds=4.0,
+        accuracy={"test": 0.9905},
+        predictions_sha256="same",
+        estimator="SVC(C=10)",
+    )
+    pipeline = replace(today, seconds=pipeline_fit, predict_seconds=1.0, estimator="svc: SVC(C=10)")
+    return SvmFitRound("svm", order, today, pipeline)
+
+
+SVM_FIT = [svm_round(["today", "pipeline"], 8.0, 4.0), svm_round(["pipeline", "today"], 10.0, 4.0)]
+PHASES = (Phase.COLD, Phase.DVC, Phase.SVM_FIT, Phase.EXP_RUNS)
+
+
+def run_rounds(repeats: int, slower: dict[int, float] | None = None) -> list[CalibrationRound]:
+    """One round before each phase of each repeat and one at the end: gemm and svc_fit 0.5 s
+    (svc_fit's first round 0.5, 0.25, 0.75), ``slower[i]`` times that around repeat i's
+    phases."""
+    phases = [(i, Phase.of(i, p)) for i in range(1, repeats + 1) for p in PHASES]
+    rounds, after = [], None
+    for number, (index, phase) in enumerate([*phases, (repeats, None)]):
+        factor = (slower or {}).get(index, 1.0)
+        svc = [0.5, 0.25, 0.75] if number == 0 else [0.5]
+        rounds.append(
+            CalibrationRound(
+                after,
+                phase,
+                float(number),
+                [0.1, 0.2, 0.3],
+                [
+                    Calibration("gemm", "product", [0.5 * factor]),
+                    Calibration("svc_fit", "SVC", [x * factor for x in svc]),
+                ],
+            )
+        )
+        after = phase
+    return rounds
+
+
 def fixed_results(notebooks: dict[str, float], gd_4_loss_195: float | None = None) -> Results:
     core = dvc_run(
         45.0,
@@ -229,6 +324,7 @@ def fixed_results(notebooks: dict[str, float], gd_4_loss_195: float | None = Non
             0.8,
             [ImportCost("sklearn", 0.7)],
         ),
+        svm_fit=SVM_FIT,
     )
     experiment = Experiment(
         "deskew",
@@ -245,10 +341,7 @@ def fixed_results(notebooks: dict[str, float], gd_4_loss_195: float | None = Non
         notebook_cv={"sgd_5": 0.96},
         load_before=[0.1, 0.2, 0.3],
         load_after=[0.1, 0.2, 0.3],
-        calibration=[
-            Calibration("gemm", "product", [0.5, 0.5]),
-            Calibration("svc_fit", "SVC", [0.5, 0.25, 0.75]),
-        ],
+        calibration=run_rounds(2),
         startup={"numpy": 0.1},
         runs=[repeat, replace(repeat, index=2)],
         experiments=[experiment],
@@ -283,7 +376,8 @@ def test_summary_judges_each_target_on_medians(results: Results):
 def test_every_timing_target_has_its_raw_seconds_and_a_ratio(results: Results):
     summary = summarise(results)
     cold = target(summary, "cold_repro_seconds")
-    assert (cold.seconds, cold.ratio, cold.ratio_to) == (50.0, 100.0, "`svc_fit`")
+    assert (cold.seconds, cold.ratio) == (50.0, 100.0)
+    assert cold.ratio_to == "`svc_fit` around the cold run"
     nearest = target(summary, "nearest_stage_over_bare_matmul")
     assert (nearest.seconds, nearest.ratio) == (10.0, 1.25)
     timed = [t for t in summary.targets if t.unit != "MB"]
@@ -322,9 +416,17 @@ def test_markdown_report_shows_calibration_targets_with_ratios_stages_and_experi
     results: Results,
 ):
     report = markdown(results, summarise(results))
-    assert "| `svc_fit`: SVC | 0.500 | 0.500, 0.250, 0.750 |" in report
+    assert "| `svc_fit`: SVC | 0.500 | 1.00 |" in report
+    assert (
+        "| 0 | start | repeat 1: cold dvc repro | 0.1 | 0.500 (1.00) | 0.500, 0.250, 0.750 (1.00) |"
+        in report
+    )
+    assert "| 8 | repeat 2: dvc exp run | end | 0.1 | 0.500 (1.00) | 0.500 (1.00) |" in report
     assert "| target | s | ratio | ratio to | limit | met |" in report
-    assert "| cold `dvc repro`, all 4 stages | 50.00 | 100 | `svc_fit` | 60 s | yes |" in report
+    assert (
+        "| cold `dvc repro`, all 4 stages | 50.00 | 100 | `svc_fit` around the cold run | 60 s "
+        "| yes |" in report
+    )
     assert "| `figures` | 1.00 | 0.75 | 0.25 | 1.00 | 100 |" in report
     assert "| cold `dvc repro` | 50.00 | 100 | 100 |" in report
     assert "| `mlp` | 0.9700 | 0.9709 | 0.9800 | 0.9809 | +1.00 |" in report
@@ -338,4 +440,138 @@ def test_results_and_summary_are_written_as_json(results: Results):
     record = json.loads(json.dumps({**asdict(results), "summary": asdict(summarise(results))}))
     assert record["runs"][0]["cold"]["core"]["stages"]["pca"]["work"] == 0.25
     assert record["summary"]["targets"][0]["key"] == "cold_model_pipeline_seconds"
+    assert record["calibration"][0]["before"] == "repeat 1: cold dvc repro"
+    assert record["runs"][0]["svm_fit"][1]["order"] == ["pipeline", "today"]
+    assert record["summary"]["svm_fit"]["fit_ratio"] == 0.45
+    assert record["summary"]["references"]["repeat 2: svm_fit"] == {"gemm": 0.5, "svc_fit": 0.5}
     assert KernelRun(**asdict(KernelRun(seconds=1.0))) == KernelRun(seconds=1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernels timed between phases: a repeat under more load is divided by slower kernels
+
+
+def test_a_repeat_under_twice_the_load_gives_the_same_ratios_to_the_kernels(results: Results):
+    slow = results.runs[1]
+    cold = replace(
+        slow.cold,
+        core=dvc_run(90.0, slow.cold.core.stages),
+        rest=dvc_run(10.0, slow.cold.rest.stages),
+    )
+    loaded = replace(
+        results,
+        calibration=run_rounds(2, slower={2: 2.0}),
+        runs=[results.runs[0], replace(slow, cold=cold)],
+    )
+    summary = summarise(loaded)
+    target_cold = target(summary, "cold_repro_seconds")
+    assert (target_cold.seconds, target_cold.ratio) == (75.0, 100.0)  # 50 / 0.5 and 100 / 1.0
+    assert summary.references["repeat 2: cold dvc repro"] == {"gemm": 1.0, "svc_fit": 1.0}
+    assert summary.in_reference_units["cold `dvc repro`"] == {"gemm": 100.0, "svc_fit": 100.0}
+
+
+def test_micro_benchmarks_are_divided_by_the_kernels_around_the_notebook_phase(results):
+    kernels = {"cosine_1nn_test": KernelRun(2.0), "mlp_per_sample_numpy": KernelRun(1.0)}
+    runs = [replace(results.runs[0], kernels=kernels)]
+    references = {"repeat 1: notebook methods": {"gemm": 0.5, "python_loop": 0.25}}
+    assert kernel_units(runs, references) == {"cosine_1nn_test": 4.0, "mlp_per_sample_numpy": 4.0}
+
+
+# ---------------------------------------------------------------------------------------------
+# svm_fit: today's SVC against the pipeline's estimator
+
+
+def test_svm_fit_is_a_target_of_the_median_per_round_fit_ratio(results: Results):
+    summary = summarise(results)
+    svm = target(summary, "svm_fit_over_today")
+    assert (svm.value, svm.limit, svm.met) == (0.45, 0.5, True)  # rounds 4/8 and 4/10
+    assert (svm.seconds, svm.ratio_to) == (4.0, "today's SVC fit (9.00 s)")
+    assert summary.svm_fit.predict_ratio == 0.25
+    assert summary.checks["svm_fit: the pipeline's `svm` test accuracy >= 0.99, every round"]
+    assert summary.checks["svm_fit: the pipeline's `svm` predicts as today's SVC, every round"]
+    assert summary.in_reference_units["svm_fit: today's SVC fit"]["svc_fit"] == 18.0
+
+
+@pytest.mark.parametrize(
+    ("change", "failed"),
+    [
+        ({"predictions_sha256": "other"}, "predicts as today's SVC"),
+        ({"accuracy": {"test": 0.985}}, "test accuracy >= 0.99"),
+    ],
+)
+def test_svm_fit_checks_fail_on_other_predictions_or_low_accuracy(results, change, failed):
+    worse = SVM_FIT[0].pipeline
+    bad = replace(SVM_FIT[0], pipeline=replace(worse, **change))
+    runs = [replace(results.runs[0], svm_fit=[bad, SVM_FIT[1]]), results.runs[1]]
+    checks = summarise(replace(results, runs=runs)).checks
+    assert [name for name, ok in checks.items() if not ok] == [
+        next(name for name in checks if failed in name)
+    ]
+
+
+def test_markdown_report_shows_every_svm_fit_round(results: Results):
+    report = markdown(results, summarise(results))
+    assert (
+        "today's `SVC(C=10)` against the pipeline's `svc: SVC(C=10)`. Pipeline / today, median "
+        "of the per-round ratios: fit 0.45, predict 0.25;" in report
+    )
+    assert (
+        "| 1 | 2 | pipeline | 10.00 | 4.00 | 0.4 | 4.00 | 1.00 | 0.25 | 0.9905 | 0.9905 | yes |"
+        in report
+    )
+    assert (
+        "| `train@svm` fit / today's SVC fit, same run (svm_fit, 4 rounds) | 4.00 | 0.45 | "
+        "today's SVC fit (9.00 s) | 0.5 | yes |" in report
+    )
+
+
+def test_a_skipped_svm_fit_phase_has_no_target_and_no_checks(results: Results):
+    runs = [replace(r, svm_fit=[]) for r in results.runs]
+    summary = summarise(replace(results, runs=runs))
+    assert summary.svm_fit is None
+    assert "svm_fit_over_today" not in [t.key for t in summary.targets]
+    assert not [name for name in summary.checks if name.startswith("svm_fit")]
+    assert "svm_fit: today's SVC fit" not in summary.timings
+    assert "svm_fit:" not in markdown(replace(results, runs=runs), summary)
+
+
+@pytest.fixture
+def tiny_copy(tmp_path: Path) -> Path:
+    """A copy with the repository's params.yaml and src/, and 60 training and 20 test rows of
+    five well-separated classes as models.svm's features."""
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "src").symlink_to(REPO / "src")
+    features = load_params(tmp_path / "params.yaml").model("svm").features
+    folder = tmp_path / "stages" / features
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    centres = 10.0 * rng.standard_normal((5, 8))
+    for split, rows in (("train", 60), ("test", 20)):
+        y = np.arange(rows) % 5
+        x = (centres[y] + rng.standard_normal((rows, 8))).astype(np.float32)
+        np.savez(folder / f"{split}.npz", X=x, y=y.astype(np.uint8))
+    return tmp_path
+
+
+def test_svm_fit_kernel_fits_both_sides_on_the_copys_data(tiny_copy: Path):
+    today = kernels.svm_fit(tiny_copy, "today")
+    pipeline = kernels.svm_fit(tiny_copy, "pipeline")
+    assert today.accuracy == pipeline.accuracy == {"test": 1.0}
+    assert today.predictions_sha256 == pipeline.predictions_sha256
+    assert today.seconds > 0 and today.predict_seconds > 0
+    assert today.estimator.startswith("SVC(")
+    model = load_params(tiny_copy / "params.yaml").model("svm")
+    assert pipeline.estimator.startswith(f"{model.estimator}: ")
+    with pytest.raises(ValueError, match="side: expected one of today, pipeline, got 'yesterday'"):
+        kernels.svm_fit(tiny_copy, "yesterday")
+
+
+def test_today_svc_takes_only_the_parameters_svc_has():
+    assert kernels.today_svc({"C": 10, "kernel": "rbf", "n_jobs": 2}).get_params()["C"] == 10
+
+
+def test_svm_fit_rounds_alternate_the_order_in_fresh_interpreters(tiny_copy: Path):
+    rounds = harness.svm_fit_rounds(tiny_copy, 2)
+    assert [r.order for r in rounds] == [["today", "pipeline"], ["pipeline", "today"]]
+    assert all(r.identical and r.model == "svm" for r in rounds)
+    assert all(r.today.process_wall > 0 and r.pipeline.peak_rss_mb > 0 for r in rounds)

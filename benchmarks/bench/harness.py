@@ -1,6 +1,10 @@
 """Measuring the pipeline in a copy of the project: the copy, the per-stage wrapper, timed dvc
 commands, kernels in fresh interpreters, the calibration and one stage's import profile.
 
+The run is a sequence of phases (``bench.records``: the cold run, the dvc timings, svm_fit, ...);
+``Clock`` times one round of the reference kernels at each boundary between two phases, so that
+each phase's timings can be divided by kernels timed minutes from them, under the same load.
+
 How a stage is measured: dvc runs each stage's ``python src/<stage>.py ...`` through the shell,
 so ``python`` is resolved on PATH. The harness puts a directory first on PATH whose ``python``
 is a small stdlib-only wrapper (``WRAPPER``): it forks, execs the real interpreter with the same
@@ -27,8 +31,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from bench.kernels import SVM_SIDES
 from bench.records import (
     Calibration,
+    CalibrationRound,
     ColdRun,
     DvcRun,
     Experiment,
@@ -37,10 +43,12 @@ from bench.records import (
     KernelRun,
     Machine,
     NearestPair,
+    Phase,
     Repeat,
     Results,
     Scores,
     StageRun,
+    SvmFitRound,
 )
 from mnist_pipeline.params import load_params
 from mnist_pipeline.repo_copy import copy_repo, tool_env
@@ -51,6 +59,11 @@ PYTHON = Path(sys.executable)
 DVC = str(PYTHON.parent / "dvc")
 NOOP_PAIRS = 5
 CALIBRATION_ROUNDS = 3
+"""Rounds of the reference kernels at the run's start and at its end."""
+BOUNDARY_ROUNDS = 1
+"""Rounds of the reference kernels at each boundary between two phases."""
+SVM_MODEL = "svm"
+"""The params.yaml model the svm_fit phase fits both ways."""
 IMPORT_PROFILE_TOP = 8
 
 # Targets on the reference machine (2 cores, 24 GiB): see the issue "speed, memory and
@@ -62,6 +75,8 @@ LIMITS = {
     "exp_pca40_share_of_cold": 0.35,
     "nearest_stage_over_bare_matmul": 1.3,
     "stage_overhead_share_of_cold": 0.15,
+    "svm_fit_over_today": 0.5,
+    "svm_min_test_accuracy": 0.99,
 }
 EXPERIMENTS = {
     "deskew": ("normalize.deskew=true",),
@@ -108,6 +123,8 @@ class Options:
     skip_notebooks: bool
     skip_sklearn_knn: bool
     skip_deskew: bool
+    skip_svm_fit: bool
+    svm_rounds: int
     keep: bool
 
     @classmethod
@@ -306,16 +323,24 @@ def calibrate(rounds: int = CALIBRATION_ROUNDS) -> list[Calibration]:
     return [Calibration(**c) for c in json.loads(stdout.strip().splitlines()[-1])]
 
 
-def merge_calibrations(*sessions: list[Calibration]) -> list[Calibration]:
-    """One record per kernel with the samples of every session, in the first session's order."""
-    merged: dict[str, Calibration] = {}
-    for session in sessions:
-        for c in session:
-            if c.kernel in merged:
-                merged[c.kernel].seconds.extend(c.seconds)
-            else:
-                merged[c.kernel] = Calibration(c.kernel, c.description, list(c.seconds))
-    return list(merged.values())
+class Clock:
+    """The run's calibration rounds: ``boundary`` times the reference kernels between the phase
+    that just ended and the one about to begin."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.rounds: list[CalibrationRound] = []
+        self.phase: str | None = None
+
+    def boundary(self, before: str | None) -> None:
+        """End the current phase and begin ``before`` (None: the run's end) with one round of
+        the reference kernels (``CALIBRATION_ROUNDS`` at the run's start and end)."""
+        edge = not self.rounds or before is None
+        log(f"calibration: {self.phase or 'start'} -> {before or 'end'}")
+        at, load_now = round(time.perf_counter() - self.started, 1), load()
+        kernels = calibrate(CALIBRATION_ROUNDS if edge else BOUNDARY_ROUNDS)
+        self.rounds.append(CalibrationRound(self.phase, before, at, load_now, kernels))
+        self.phase = before
 
 
 def python_startup() -> dict[str, float]:
@@ -472,6 +497,18 @@ def notebook_kernels(copy: Path, options: Options) -> dict[str, KernelRun]:
     return kernels
 
 
+def svm_fit_rounds(copy: Path, rounds: int, model: str = SVM_MODEL) -> list[SvmFitRound]:
+    """``rounds`` rounds of today's SVC and the pipeline's estimator for ``model``, each fitted
+    and predicting in a fresh interpreter on the copy's data (``bench.kernels.svm_fit``), today's
+    first in odd rounds and second in even ones."""
+    out = []
+    for number in range(rounds):
+        order = list(SVM_SIDES if number % 2 == 0 else reversed(SVM_SIDES))
+        runs = {side: measure_kernel(copy, "svm_fit", side, model) for side in order}
+        out.append(SvmFitRound(model, order, runs["today"], runs["pipeline"]))
+    return out
+
+
 def cold_repro(box: Sandbox, options: Options) -> ColdRun:
     """``dvc repro <core target>`` then ``dvc repro`` in the fresh copy."""
     core = timed_dvc(box, "repro", *filter(None, [options.core_target]))
@@ -494,7 +531,9 @@ def cold_repro(box: Sandbox, options: Options) -> ColdRun:
     return cold
 
 
-def one_repeat(index: int, root: Path, options: Options) -> Repeat:
+def one_repeat(index: int, root: Path, options: Options, clock: Clock) -> Repeat:
+    """One repeat in a fresh copy under ``root``, the reference kernels timed by ``clock``
+    before each of its phases."""
     box = Sandbox(
         copy=benchmark_copy(root / "repo"),
         wrapper=write_wrapper(root / "wrapper"),
@@ -502,32 +541,33 @@ def one_repeat(index: int, root: Path, options: Options) -> Repeat:
         work_log=root / "work.jsonl",
     )
     env = box.env()
+    clock.boundary(Phase.of(index, Phase.COLD))
     log(f"repeat {index}: cold dvc repro {options.core_target} in {box.copy}")
     cold = cold_repro(box, options)
     log(
         f"repeat {index}: cold {cold.core.wall:.1f} s"
         + (f" + {cold.rest.wall:.1f} s for the other stages" if cold.rest else "")
     )
+    clock.boundary(Phase.of(index, Phase.DVC))
     # The reproduced state becomes the copy's HEAD: the baseline of the experiments, and what
     # the feature experiments return to.
     run(["git", "add", "-A"], box.copy, env)
     run(["git", "commit", "-q", "-m", "cold dvc repro"], box.copy, env)
-
-    noop, status = [], []
-    for _ in range(NOOP_PAIRS):
-        wall, stdout = run([DVC, "repro"], box.copy, env)
-        if "Running stage" in stdout:
-            raise RuntimeError(f"a second dvc repro ran stages:\n{stdout}")
-        noop.append(round(wall, 3))
-        status.append(round(run([DVC, "status"], box.copy, env)[0], 3))
+    noop, status = noop_and_status(box)
     log(f"repeat {index}: no-op repro {min(noop):.2f} s or more, status {min(status):.2f} s")
-
     log(f"repeat {index}: evaluate@nearest against the bare matrix product")
     pairs = nearest_stage_vs_bare(box, root / "scratch", options)
+    svm_fit: list[SvmFitRound] = []
+    if not options.skip_svm_fit:
+        clock.boundary(Phase.of(index, Phase.SVM_FIT))
+        log(f"repeat {index}: svm_fit, today's SVC against the pipeline's, {options.svm_rounds}x")
+        svm_fit = svm_fit_rounds(box.copy, options.svm_rounds)
     kernels: dict[str, KernelRun] = {}
     if not options.skip_notebooks:
+        clock.boundary(Phase.of(index, Phase.NOTEBOOKS))
         log(f"repeat {index}: notebook methods vs ours")
         kernels = notebook_kernels(box.copy, options)
+    clock.boundary(Phase.of(index, Phase.EXP_RUNS))
     log(f"repeat {index}: dvc exp run -S pca.n=40")
     exp_pca40 = timed_dvc(box, "exp", "run", "-S", "pca.n=40")
     run(["git", "reset", "-q", "--hard", "HEAD"], box.copy, env)
@@ -536,11 +576,37 @@ def one_repeat(index: int, root: Path, options: Options) -> Repeat:
     exp_svm_c5 = timed_dvc(box, "exp", "run", "-S", "models.svm.C=5")
     profile = None
     if index == 1:
+        clock.boundary(Phase.of(index, Phase.IMPORT_PROFILE))
         stages = cold.stages
         worst = max(stages, key=lambda name: stages[name].overhead or 0.0)
         log(f"repeat {index}: python -X importtime for {worst}")
         profile = import_profile(box.copy, worst, stages[worst].argv)
-    return Repeat(index, cold, noop, status, pairs, kernels, exp_pca40, profile, exp_svm_c5)
+    return Repeat(
+        index=index,
+        cold=cold,
+        noop_repro=noop,
+        status=status,
+        nearest_vs_bare=pairs,
+        kernels=kernels,
+        exp_pca40=exp_pca40,
+        import_profile=profile,
+        exp_svm_c5=exp_svm_c5,
+        svm_fit=svm_fit,
+    )
+
+
+def noop_and_status(box: Sandbox) -> tuple[list[float], list[float]]:
+    """``NOOP_PAIRS`` times a no-op ``dvc repro`` then ``dvc status`` in the reproduced copy:
+    the seconds of each. A no-op repro that runs a stage is an error."""
+    env = box.env()
+    noop, status = [], []
+    for _ in range(NOOP_PAIRS):
+        wall, stdout = run([DVC, "repro"], box.copy, env)
+        if "Running stage" in stdout:
+            raise RuntimeError(f"a second dvc repro ran stages:\n{stdout}")
+        noop.append(round(wall, 3))
+        status.append(round(run([DVC, "status"], box.copy, env)[0], 3))
+    return noop, status
 
 
 def feature_experiments(root: Path) -> list[Experiment]:
@@ -571,26 +637,27 @@ def workspace(keep: bool) -> Iterator[Path]:
 
 
 def run_benchmark(options: Options) -> Results:
-    """Calibrate, run every repeat and the feature experiments, calibrate again."""
+    """Run every repeat and the feature experiments, the reference kernels timed at the start,
+    between every two phases and at the end."""
     params = load_params(REPO / "params.yaml")
     load_before = load()
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    log("calibration: reference kernels")
-    first = calibrate()
     startup = python_startup()
+    clock = Clock()
     repeats: list[Repeat] = []
     experiments: list[Experiment] = []
     with workspace(options.keep) as root:
         for index in range(1, options.repeat + 1):
             repeat_root = root / f"repeat-{index}"
             repeat_root.mkdir()
-            repeats.append(one_repeat(index, repeat_root, options))
+            repeats.append(one_repeat(index, repeat_root, options, clock))
             last = repeat_root
             if index < options.repeat and not options.keep:
                 shutil.rmtree(repeat_root / "repo", ignore_errors=True)
         if not options.skip_deskew:
+            clock.boundary(Phase.FEATURE_EXPERIMENTS)
             experiments = feature_experiments(last)
-    log("calibration again")
+    clock.boundary(None)
     return Results(
         repeat=options.repeat,
         started=started,
@@ -600,7 +667,7 @@ def run_benchmark(options: Options) -> Results:
         notebook_cv=dict(params.notebook_cv),
         load_before=load_before,
         load_after=load(),
-        calibration=merge_calibrations(first, calibrate()),
+        calibration=clock.rounds,
         startup=startup,
         runs=repeats,
         experiments=experiments,

@@ -10,18 +10,23 @@ module costs nothing.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bench.records import Calibration, KernelRun
 
 GEMM_SIZE = 4096
 LOOP_ITERATIONS = 10_000_000
 SVC_ROWS, SVC_FEATURES, SVC_CLASSES, SVC_NOISE = 10_000, 60, 10, 2.0
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 # ---------------------------------------------------------------------------------------------
@@ -65,7 +70,7 @@ def svc_fit(rows: int = SVC_ROWS) -> float:
     return time.perf_counter() - started
 
 
-REFERENCES: dict[str, tuple[Callable[[], float], str]] = {
+REFERENCES: dict[str, tuple[Callable[..., float], str]] = {
     "gemm": (gemm, f"float32 matrix product, {GEMM_SIZE} x {GEMM_SIZE} by {GEMM_SIZE} square"),
     "python_loop": (python_loop, f"pure-Python loop, {LOOP_ITERATIONS:,} iterations"),
     "svc_fit": (
@@ -75,12 +80,18 @@ REFERENCES: dict[str, tuple[Callable[[], float], str]] = {
 }
 
 
+WARM_UP_SIZES = {"gemm": 512, "python_loop": 100_000, "svc_fit": 1_000}
+"""The size of each reference kernel's untimed first run: enough to import its modules and
+start BLAS's threads, small enough that a round between two phases stays cheap (each timed
+run allocates its own arrays, so a full-size first run would warm no memory for it)."""
+
+
 def calibrate(rounds: int = 3) -> list[Calibration]:
-    """Each reference kernel, ``rounds`` times, after one untimed run (imports, first touch of
-    memory, BLAS threads started)."""
+    """Each reference kernel, ``rounds`` times, after one small untimed run
+    (``WARM_UP_SIZES``)."""
     out = []
     for name, (kernel, description) in REFERENCES.items():
-        kernel()
+        kernel(WARM_UP_SIZES[name])
         out.append(Calibration(name, description, [round(kernel(), 4) for _ in range(rounds)]))
     return out
 
@@ -297,12 +308,98 @@ def gradient_descent(copy: Path, flavour: str, iterations: int = 0) -> KernelRun
     )
 
 
+SVM_SIDES = ("today", "pipeline")
+"""The two estimators ``svm_fit`` compares: today's SVC and the one the pipeline builds."""
+
+
+def today_svc(params: dict) -> Any:
+    """scikit-learn's ``SVC`` with the model's parameters that SVC takes: what train@svm fitted
+    before the pipeline had its own SVM estimator (parameters of that estimator which SVC does
+    not have, such as a thread count, are left out)."""
+    from sklearn.svm import SVC
+
+    accepted = SVC().get_params()
+    return SVC(**{key: value for key, value in params.items() if key in accepted})
+
+
+def predict_in_row_slices(estimator: Any, x: np.ndarray) -> np.ndarray:
+    """``estimator.predict`` on one slice of ``x`` per core, in threads, the slices' predictions
+    joined: how evaluate@svm predicted with SVC (libsvm releases the GIL). Inlined rather than
+    ``threads.predict_rows``, whose choice follows the registry, so that today's side stays
+    today's."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(cores or 1, len(x))
+    if workers < 2:
+        return estimator.predict(x)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return np.concatenate(list(pool.map(estimator.predict, np.array_split(x, workers))))
+
+
+def svm_fit(copy: Path, side: str, model_name: str = "svm") -> KernelRun:
+    """Fit model ``model_name`` of the copy's params.yaml on its features' train.npz and predict
+    its test.npz, timing each, as ``side`` has it: ``today``, scikit-learn's SVC with the
+    model's parameters (``today_svc``), fitted as it is and predicting in row slices
+    (``predict_in_row_slices``); ``pipeline``, the estimator the registry builds, fitted and
+    predicting as train@ and evaluate@ do (``blas_threads``, ``predict_rows``). Gives the fit
+    seconds, the prediction seconds, the test accuracy and a digest of the predictions."""
+    import contextlib
+    import hashlib
+    import warnings
+
+    import numpy as np
+
+    from mnist_pipeline.labels import task_labels
+    from mnist_pipeline.params import load_params
+
+    model = load_params(copy / "params.yaml").model(model_name)
+    if side == "today":
+        estimator, threads, predict = (
+            today_svc(model.params),
+            contextlib.nullcontext,
+            predict_in_row_slices,
+        )
+    elif side == "pipeline":
+        from mnist_pipeline.registry import build_estimator
+        from mnist_pipeline.threads import blas_threads, predict_rows
+
+        estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
+        threads = functools.partial(blas_threads, model.estimator)
+        predict = functools.partial(predict_rows, model.estimator)
+    else:
+        raise ValueError(f"svm_fit: side: expected one of {', '.join(SVM_SIDES)}, got {side!r}")
+    data = _data(copy, model.features, ("train", "test"))
+    y_train = task_labels(data["train"]["y"], model.target)
+    y_test = task_labels(data["test"]["y"], model.target)
+    with warnings.catch_warnings(), threads():
+        warnings.simplefilter("ignore")
+        started = time.perf_counter()
+        estimator.fit(data["train"]["X"], y_train)
+        fit_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        predictions = predict(estimator, data["test"]["X"])
+        predict_seconds = time.perf_counter() - started
+    predictions = np.asarray(predictions).astype(np.int64)
+    return KernelRun(
+        seconds=fit_seconds,
+        predict_seconds=predict_seconds,
+        accuracy={"test": round(float(np.mean(predictions == y_test)), 6)},
+        predictions_sha256=hashlib.sha256(predictions.tobytes()).hexdigest(),
+        estimator=f"{model.estimator}: {estimator!r}" if side == "pipeline" else repr(estimator),
+    )
+
+
 KERNELS: dict[str, Callable[..., KernelRun]] = {
     "bare_matmul": bare_matmul,
     "one_nn": one_nn,
     "mlp_per_sample": mlp_per_sample,
     "mlp_minibatch": mlp_minibatch,
     "gradient_descent": gradient_descent,
+    "svm_fit": svm_fit,
 }
 
 

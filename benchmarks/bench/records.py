@@ -7,6 +7,25 @@ import statistics
 from dataclasses import dataclass, field
 
 
+class Phase:
+    """The phases of a run, between which the reference kernels are timed
+    (``CalibrationRound``). A repeat's phases are named ``repeat <i>: <phase>``
+    (``Phase.of``)."""
+
+    COLD = "cold dvc repro"
+    DVC = "no-op dvc repro, dvc status, evaluate@nearest"
+    SVM_FIT = "svm_fit"
+    NOTEBOOKS = "notebook methods"
+    EXP_RUNS = "dvc exp run"
+    IMPORT_PROFILE = "import profile"
+    FEATURE_EXPERIMENTS = "feature experiments"
+
+    @staticmethod
+    def of(index: int, phase: str) -> str:
+        """The name of ``phase`` in repeat ``index`` (counted from 1)."""
+        return f"repeat {index}: {phase}"
+
+
 def median(values: list[float]) -> float:
     """The median, rounded to milliseconds; NaN for no values."""
     return round(statistics.median(values), 3) if values else float("nan")
@@ -112,6 +131,13 @@ class KernelRun:
     extrapolated_to: int | None = None
     extrapolated_seconds: float | None = None
     loss_195: float | None = None
+    predict_seconds: float | None = None
+    """For a fit-and-predict kernel (``svm_fit``): the seconds of the prediction alone."""
+    predictions_sha256: str | None = None
+    """For a fit-and-predict kernel: SHA-256 of the test predictions (int64), to compare two
+    estimators' predictions without writing them."""
+    estimator: str | None = None
+    """For a fit-and-predict kernel: the estimator fitted, as its repr."""
     process_wall: float | None = None
     peak_rss_mb: float | None = None
 
@@ -127,6 +153,26 @@ class Calibration:
     @property
     def median(self) -> float:
         return median(self.seconds)
+
+
+@dataclass
+class CalibrationRound:
+    """The reference kernels timed at one boundary of a run, in one fresh interpreter: after
+    phase ``after`` (None at the run's start) and before phase ``before`` (None at its end).
+    A phase's timings are divided by the kernels of the rounds on either side of it."""
+
+    after: str | None
+    before: str | None
+    at: float
+    """Seconds since the run started, when the round began."""
+    load: list[float]
+    """The load average (1, 5, 15 min) when the round began."""
+    kernels: list[Calibration]
+
+    def seconds(self, kernel: str) -> float | None:
+        """The median seconds of ``kernel`` in this round (None if it was not timed)."""
+        found = [c for c in self.kernels if c.kernel == kernel]
+        return statistics.median(found[0].seconds) if found and found[0].seconds else None
 
 
 @dataclass
@@ -149,6 +195,37 @@ class ImportProfile:
 
 
 @dataclass
+class SvmFitRound:
+    """One round of the ``svm_fit`` phase: today's SVC and the pipeline's estimator for the same
+    model, each fitted and predicting in a fresh interpreter, back to back; ``order`` says
+    which ran first (the order alternates between rounds)."""
+
+    model: str
+    """The params.yaml model both fitted (``models.<model>``)."""
+    order: list[str]
+    today: KernelRun
+    pipeline: KernelRun
+
+    @property
+    def fit_ratio(self) -> float:
+        """The pipeline's fit seconds over today's."""
+        return round(self.pipeline.seconds / self.today.seconds, 3)
+
+    @property
+    def predict_ratio(self) -> float | None:
+        """The pipeline's prediction seconds over today's (None if either is missing)."""
+        if not self.pipeline.predict_seconds or not self.today.predict_seconds:
+            return None
+        return round(self.pipeline.predict_seconds / self.today.predict_seconds, 3)
+
+    @property
+    def identical(self) -> bool:
+        """Whether both made the same test predictions."""
+        digest = self.today.predictions_sha256
+        return digest is not None and digest == self.pipeline.predictions_sha256
+
+
+@dataclass
 class Repeat:
     """One repeat: a fresh copy of the project, and every measurement made in it."""
 
@@ -163,6 +240,8 @@ class Repeat:
     """The first repeat's: its stage with the most overhead."""
     exp_svm_c5: DvcRun | None = None
     """``dvc exp run -S models.svm.C=5`` from the cold run's state."""
+    svm_fit: list[SvmFitRound] = field(default_factory=list)
+    """The ``svm_fit`` phase's rounds (none if skipped)."""
 
 
 @dataclass
@@ -201,7 +280,8 @@ class Results:
     """params.yaml ``notebook_cv``: the cross-validated accuracy a notebook reported."""
     load_before: list[float]
     load_after: list[float]
-    calibration: list[Calibration]
+    calibration: list[CalibrationRound]
+    """Every round of the reference kernels, at the start, between phases and at the end."""
     startup: dict[str, float]
     runs: list[Repeat]
     experiments: list[Experiment] = field(default_factory=list)
@@ -243,11 +323,34 @@ class StageSummary:
 
 
 @dataclass
+class SvmFitSummary:
+    """The ``svm_fit`` phase over every round: medians of the per-round ratios and seconds."""
+
+    model: str
+    today: str
+    pipeline: str
+    """The estimators, as their reprs (the first round's)."""
+    rounds: int
+    fit_ratio: float
+    predict_ratio: float | None
+    today_fit: float
+    pipeline_fit: float
+    today_predict: float | None
+    pipeline_predict: float | None
+    today_accuracy: float
+    """The lowest test accuracy of today's SVC over the rounds."""
+    pipeline_accuracy: float
+    """The lowest test accuracy of the pipeline's estimator over the rounds."""
+    identical: bool
+    """Whether the predictions were identical in every round."""
+
+
+@dataclass
 class Summary:
     """What the report shows: medians over the repeats, targets, checks and ratios."""
 
     calibration: dict[str, float]
-    """Each reference kernel's median seconds."""
+    """Each reference kernel's median seconds over every round of the run."""
     targets: list[Target]
     checks: dict[str, bool]
     stages: dict[str, StageSummary]
@@ -260,10 +363,17 @@ class Summary:
     timings: dict[str, float]
     """The main timings' raw seconds (medians)."""
     in_reference_units: dict[str, dict[str, float]]
-    """Each of ``timings`` over each reference kernel's median."""
+    """Each of ``timings`` over each reference kernel, as timed around the phase it was
+    measured in (``references``): the median over the repeats of the per-repeat ratios."""
     exp_pca40_stages: list[str]
     exp_svm_c5_stages: list[str]
     kernels: dict[str, KernelRun]
     ratios: dict[str, float]
     metrics: dict[str, Scores]
     experiments: dict[str, dict[str, Scores | None]] = field(default_factory=dict)
+    references: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Each phase's reference seconds per kernel: the mean of the rounds on either side."""
+    kernel_units: dict[str, float] = field(default_factory=dict)
+    """Each micro-benchmark over its reference kernel (``gemm`` or ``python_loop``) as timed
+    around the notebook methods' phase: the median over the repeats."""
+    svm_fit: SvmFitSummary | None = None

@@ -1,17 +1,28 @@
 """From a benchmark run's records to its conclusions: medians over the repeats, the targets
 judged against their limits, every timing as raw seconds and as a ratio (to a part of the
-pipeline measured beside it, or to the run's reference kernels), and the Markdown report."""
+pipeline measured beside it, or to the reference kernels timed on either side of its phase),
+and the Markdown report."""
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from bench.records import (
+    Calibration,
+    CalibrationRound,
     ColdRun,
     KernelRun,
+    Phase,
+    Repeat,
     Results,
     Scores,
     StageRun,
     StageSummary,
     Summary,
+    SvmFitRound,
+    SvmFitSummary,
     Target,
     median,
 )
@@ -26,6 +37,120 @@ COLD_REFERENCE = "svc_fit"
 work in a fresh interpreter."""
 KERNEL_REFERENCE = {"mlp_per_sample_numpy": "python_loop", "mlp_per_sample_sklearn": "python_loop"}
 """The reference kernel each micro-benchmark is divided by (the others: ``gemm``)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The reference kernels: per phase, and over the run
+
+
+def pooled(rounds: list[CalibrationRound]) -> list[Calibration]:
+    """One record per kernel with the samples of every round, in the first round's order."""
+    merged: dict[str, Calibration] = {}
+    for calibration_round in rounds:
+        for c in calibration_round.kernels:
+            if c.kernel in merged:
+                merged[c.kernel].seconds.extend(c.seconds)
+            else:
+                merged[c.kernel] = Calibration(c.kernel, c.description, list(c.seconds))
+    return list(merged.values())
+
+
+def phase_reference(rounds: list[CalibrationRound], phase: str) -> dict[str, float]:
+    """Each reference kernel's seconds around ``phase``: the mean of its medians in the rounds
+    timed just before and just after the phase. A phase no round is next to is a ValueError
+    that lists the phases the run timed."""
+    around = [r for r in rounds if phase in (r.before, r.after)]
+    if not around:
+        known = ", ".join(r.before for r in rounds if r.before) or "none"
+        raise ValueError(f"no calibration round next to phase {phase!r}; phases timed: {known}")
+    kernels = dict.fromkeys(c.kernel for r in around for c in r.kernels)
+    out = {}
+    for kernel in kernels:
+        seconds = [x for r in around if (x := r.seconds(kernel)) is not None]
+        out[kernel] = round(statistics.fmean(seconds), 4)
+    return out
+
+
+def phase_references(rounds: list[CalibrationRound]) -> dict[str, dict[str, float]]:
+    """``phase_reference`` of every phase the run timed, in running order."""
+    phases = dict.fromkeys(r.before for r in rounds if r.before)
+    return {phase: phase_reference(rounds, phase) for phase in phases}
+
+
+@dataclass(frozen=True)
+class PhaseTiming:
+    """One of the main timings: the phase of a repeat it was measured in, and its seconds in
+    each repeat that measured it (several samples for the short dvc commands)."""
+
+    phase: str
+    per_repeat: dict[int, list[float]]
+
+    @property
+    def seconds(self) -> float:
+        """The median of every sample."""
+        return median([x for samples in self.per_repeat.values() for x in samples])
+
+    def units(self, references: dict[str, dict[str, float]]) -> dict[str, float]:
+        """Each reference kernel's units: in each repeat, the median of its samples over that
+        kernel timed around the repeat's phase; the median over the repeats."""
+        per_kernel: dict[str, list[float]] = {}
+        for index, samples in self.per_repeat.items():
+            for kernel, seconds in references[Phase.of(index, self.phase)].items():
+                per_kernel.setdefault(kernel, []).append(statistics.median(samples) / seconds)
+        return {kernel: round(statistics.median(v), 1) for kernel, v in per_kernel.items()}
+
+
+def per_repeat(
+    runs: list[Repeat], phase: str, value: Callable[[Repeat], float | list[float] | None]
+) -> PhaseTiming:
+    """``value`` of each repeat (one float, a list of samples, or None where not measured)."""
+    out = {}
+    for r in runs:
+        found = value(r)
+        if found is not None and found != []:
+            out[r.index] = list(found) if isinstance(found, list) else [found]
+    return PhaseTiming(phase, out)
+
+
+def main_timings(runs: list[Repeat]) -> dict[str, PhaseTiming]:
+    """The timings the report gives in reference-kernel units, each with its phase; those a run
+    did not measure are left out."""
+
+    def stage_wall(name: str) -> Callable[[Repeat], float | None]:
+        return lambda r: r.cold.stages[name].wall if name in r.cold.stages else None
+
+    def svm(side: str) -> Callable[[Repeat], list[float]]:
+        return lambda r: [getattr(x, side).seconds for x in r.svm_fit]
+
+    timings = {
+        "cold `dvc repro`": per_repeat(runs, Phase.COLD, lambda r: r.cold.wall),
+        "cold `dvc repro evaluate`": per_repeat(runs, Phase.COLD, lambda r: r.cold.core.wall),
+        "the stages' work, summed (cold run)": per_repeat(
+            runs,
+            Phase.COLD,
+            lambda r: sum(s.work for s in r.cold.stages.values() if s.work is not None),
+        ),
+        "no-op `dvc repro`": per_repeat(runs, Phase.DVC, lambda r: r.noop_repro),
+        "`dvc status`": per_repeat(runs, Phase.DVC, lambda r: r.status),
+        "`dvc exp run -S pca.n=40`": per_repeat(runs, Phase.EXP_RUNS, lambda r: r.exp_pca40.wall),
+        "`dvc exp run -S models.svm.C=5`": per_repeat(
+            runs, Phase.EXP_RUNS, lambda r: r.exp_svm_c5.wall if r.exp_svm_c5 else None
+        ),
+        "`train@svm` (cold run)": per_repeat(runs, Phase.COLD, stage_wall("train@svm")),
+        "svm_fit: today's SVC fit": per_repeat(runs, Phase.SVM_FIT, svm("today")),
+        "svm_fit: the pipeline's fit": per_repeat(runs, Phase.SVM_FIT, svm("pipeline")),
+        "`evaluate@nearest`": per_repeat(
+            runs, Phase.DVC, lambda r: [p.stage_wall for p in r.nearest_vs_bare]
+        ),
+        "bare float32 blocked product": per_repeat(
+            runs, Phase.DVC, lambda r: [p.bare_seconds for p in r.nearest_vs_bare]
+        ),
+    }
+    return {name: t for name, t in timings.items() if t.per_repeat}
+
+
+# ---------------------------------------------------------------------------------------------
+# Medians over the repeats
 
 
 def stage_table(runs: list[dict[str, StageRun]]) -> dict[str, StageSummary]:
@@ -77,6 +202,77 @@ def kernel_medians(runs: list[dict[str, KernelRun]]) -> dict[str, KernelRun]:
             peak_rss_mb=median([k.peak_rss_mb for k in seen if k.peak_rss_mb is not None]),
         )
     return out
+
+
+def kernel_units(runs: list[Repeat], references: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Each micro-benchmark over its reference kernel (``KERNEL_REFERENCE``, else ``gemm``)
+    timed around the notebook methods' phase of the same repeat: the median over the
+    repeats."""
+    ratios: dict[str, list[float]] = {}
+    for r in runs:
+        if not r.kernels:
+            continue
+        reference = references[Phase.of(r.index, Phase.NOTEBOOKS)]
+        for name, k in r.kernels.items():
+            unit = reference.get(KERNEL_REFERENCE.get(name, "gemm"))
+            if unit:
+                ratios.setdefault(name, []).append(k.seconds / unit)
+    return {name: round(statistics.median(v), 1) for name, v in ratios.items()}
+
+
+def svm_fit_summary(runs: list[Repeat]) -> SvmFitSummary | None:
+    """The svm_fit rounds of every repeat: medians of the per-round ratios and of the seconds,
+    the lowest accuracies, and whether every round's predictions were identical (None if the
+    phase was skipped)."""
+    rounds: list[SvmFitRound] = [x for r in runs for x in r.svm_fit]
+    if not rounds:
+        return None
+    predict_ratios = [x.predict_ratio for x in rounds if x.predict_ratio is not None]
+
+    def predict(side: str) -> float | None:
+        found = [getattr(x, side).predict_seconds for x in rounds]
+        return median([x for x in found if x is not None]) if None not in found else None
+
+    return SvmFitSummary(
+        model=rounds[0].model,
+        today=rounds[0].today.estimator or "",
+        pipeline=rounds[0].pipeline.estimator or "",
+        rounds=len(rounds),
+        fit_ratio=median([x.fit_ratio for x in rounds]),
+        predict_ratio=median(predict_ratios) if predict_ratios else None,
+        today_fit=median([x.today.seconds for x in rounds]),
+        pipeline_fit=median([x.pipeline.seconds for x in rounds]),
+        today_predict=predict("today"),
+        pipeline_predict=predict("pipeline"),
+        today_accuracy=min(x.today.accuracy.get("test", float("nan")) for x in rounds),
+        pipeline_accuracy=min(x.pipeline.accuracy.get("test", float("nan")) for x in rounds),
+        identical=all(x.identical for x in rounds),
+    )
+
+
+def svm_fit_target(svm: SvmFitSummary, limit: float) -> Target:
+    """The pipeline's SVM fit over today's SVC fit, median of the per-round ratios."""
+    return Target(
+        "svm_fit_over_today",
+        f"`train@{svm.model}` fit / today's SVC fit, same run (svm_fit, {svm.rounds} rounds)",
+        svm.fit_ratio,
+        limit,
+        "x",
+        svm.pipeline_fit,
+        svm.fit_ratio,
+        f"today's SVC fit ({svm.today_fit:.2f} s)",
+    )
+
+
+def svm_fit_checks(svm: SvmFitSummary, min_accuracy: float) -> dict[str, bool]:
+    """The pipeline's SVM keeps its accuracy and today's predictions, in every round."""
+    return {
+        f"svm_fit: the pipeline's `{svm.model}` test accuracy >= {min_accuracy:g}, "
+        "every round": svm.pipeline_accuracy >= min_accuracy,
+        f"svm_fit: the pipeline's `{svm.model}` predicts as today's SVC, every round": (
+            svm.identical
+        ),
+    }
 
 
 def kernel_ratios(k: dict[str, KernelRun], bare_seconds: float) -> dict[str, float]:
@@ -145,30 +341,33 @@ def checks(results: Results, metrics: dict[str, Scores]) -> dict[str, bool]:
     return out
 
 
-def ratio(seconds: float, reference: float | None) -> float | None:
-    return round(seconds / reference, 3) if reference else None
-
-
 def summarise(results: Results) -> Summary:
-    """Medians over the repeats, the targets judged, every timing's ratios."""
+    """Medians over the repeats, the targets judged, every timing's ratios: a timing's ratio to
+    a reference kernel is to that kernel as timed around the phase it was measured in."""
     limits = results.limits
-    calibration = {c.kernel: c.median for c in results.calibration}
-    cold_unit = calibration.get(COLD_REFERENCE)
+    calibration = {c.kernel: c.median for c in pooled(results.calibration)}
+    references = phase_references(results.calibration)
     colds = [r.cold for r in results.runs]
     stages = stage_table([c.stages for c in colds])
     cold_seconds = median([c.wall for c in colds])
-    core_seconds = median([c.core.wall for c in colds])
     noop = median([x for r in results.runs for x in r.noop_repro])
     status = median([x for r in results.runs for x in r.status])
     exp_pca40 = median([r.exp_pca40.wall for r in results.runs])
     pairs = [p for r in results.runs for p in r.nearest_vs_bare]
     nearest, bare = median([p.stage_wall for p in pairs]), median([p.bare_seconds for p in pairs])
     peak_stage = max(stages, key=lambda s: stages[s].peak_rss_mb)
-    unit = f"`{COLD_REFERENCE}`"
+    unit = f"`{COLD_REFERENCE}` around the cold run"
 
-    def cold_target(key: str, label: str, seconds: float) -> Target:
+    def cold_target(key: str, label: str, seconds: Callable[[ColdRun], float]) -> Target:
+        """A cold-run timing: its median seconds, and the median over the repeats of its ratio
+        to ``COLD_REFERENCE`` timed around that repeat's cold run."""
+        ratios = [
+            seconds(r.cold) / references[Phase.of(r.index, Phase.COLD)][COLD_REFERENCE]
+            for r in results.runs
+        ]
+        value = median([seconds(c) for c in colds])
         limit = limits["cold_repro_seconds"]
-        return Target(key, label, seconds, limit, "s", seconds, ratio(seconds, cold_unit), unit)
+        return Target(key, label, value, limit, "s", value, median(ratios), unit)
 
     targets = []
     if colds[0].rest is not None:
@@ -177,7 +376,7 @@ def summarise(results: Results) -> Summary:
                 "cold_model_pipeline_seconds",
                 f"cold `dvc repro evaluate` (download -> evaluate@*, "
                 f"{len(colds[0].core.stages)} stages)",
-                core_seconds,
+                lambda c: c.core.wall,
             )
         )
     if results.separate_models:
@@ -187,14 +386,14 @@ def summarise(results: Results) -> Summary:
                 "the same without "
                 + ", ".join(f"`{m}`" for m in results.separate_models)
                 + " (estimate: less its stages and their share of dvc's overhead)",
-                median([without_models(c, results.separate_models) for c in colds]),
+                lambda c: without_models(c, results.separate_models),
             )
         )
     exp_share = median([r.exp_pca40.wall / r.cold.wall for r in results.runs])
     nearest_ratio = median([p.ratio for p in pairs])
     targets += [
         cold_target(
-            "cold_repro_seconds", f"cold `dvc repro`, all {len(stages)} stages", cold_seconds
+            "cold_repro_seconds", f"cold `dvc repro`, all {len(stages)} stages", lambda c: c.wall
         ),
         Target(
             "max_stage_peak_rss_mb",
@@ -249,32 +448,19 @@ def summarise(results: Results) -> Summary:
                 f"cold `dvc repro` ({cold_seconds:.1f} s)",
             )
         )
+    svm = svm_fit_summary(results.runs)
+    found_checks = checks(results, colds[0].metrics)
+    if svm is not None:
+        targets.append(svm_fit_target(svm, limits["svm_fit_over_today"]))
+        found_checks.update(svm_fit_checks(svm, limits["svm_min_test_accuracy"]))
     svm_exps = [r.exp_svm_c5 for r in results.runs if r.exp_svm_c5 is not None]
-    svm_fits = [c.stages["train@svm"].wall for c in colds if "train@svm" in c.stages]
-    timings = {
-        "cold `dvc repro`": cold_seconds,
-        "cold `dvc repro evaluate`": core_seconds,
-        "the stages' work, summed (cold run)": median(
-            [sum(s.work for s in c.stages.values() if s.work is not None) for c in colds]
-        ),
-        "no-op `dvc repro`": noop,
-        "`dvc status`": status,
-        "`dvc exp run -S pca.n=40`": exp_pca40,
-        **(
-            {"`dvc exp run -S models.svm.C=5`": median([e.wall for e in svm_exps])}
-            if svm_exps
-            else {}
-        ),
-        **({"`train@svm` (cold run)": median(svm_fits)} if svm_fits else {}),
-        "`evaluate@nearest`": nearest,
-        "bare float32 blocked product": bare,
-    }
+    timings = main_timings(results.runs)
     kernels = kernel_medians([r.kernels for r in results.runs])
     metrics = colds[-1].metrics
     return Summary(
         calibration=calibration,
         targets=targets,
-        checks=checks(results, colds[0].metrics),
+        checks=found_checks,
         stages=stages,
         model_pipeline_stages=list(stage_table([c.core.stages for c in colds])),
         cold_seconds=cold_seconds,
@@ -283,11 +469,8 @@ def summarise(results: Results) -> Summary:
         cold_stage_overhead_seconds=(
             median([o for o in overheads if o is not None]) if any(overheads) else None
         ),
-        timings=timings,
-        in_reference_units={
-            name: {kernel: round(seconds / ref, 1) for kernel, ref in calibration.items()}
-            for name, seconds in timings.items()
-        },
+        timings={name: t.seconds for name, t in timings.items()},
+        in_reference_units={name: t.units(references) for name, t in timings.items()},
         exp_pca40_stages=results.runs[0].exp_pca40.ran,
         exp_svm_c5_stages=svm_exps[0].ran if svm_exps else [],
         kernels=kernels,
@@ -296,6 +479,9 @@ def summarise(results: Results) -> Summary:
         experiments={
             e.name: {model: e.metrics.get(model) for model in metrics} for e in results.experiments
         },
+        references=references,
+        kernel_units=kernel_units(results.runs, references),
+        svm_fit=svm,
     )
 
 
@@ -311,6 +497,85 @@ def _percent(part: float, whole: float) -> str:
     return f"{100 * part / whole:.0f}%"
 
 
+def _samples(calibration_round: CalibrationRound, kernel: str, run_median: float) -> str:
+    """A round's samples of ``kernel``, and their median over the run's median of the kernel."""
+    found = [c for c in calibration_round.kernels if c.kernel == kernel]
+    if not found or not found[0].seconds:
+        return ""
+    samples = ", ".join(f"{x:.3f}" for x in found[0].seconds)
+    return f"{samples} ({statistics.median(found[0].seconds) / run_median:.2f})"
+
+
+def calibration_lines(rounds: list[CalibrationRound]) -> list[str]:
+    """The reference kernels: what each is and its median over the run, then every round with
+    every sample, so that load coming and going during the run shows."""
+    kernels = pooled(rounds)
+    edges = max((max(len(c.seconds) for c in r.kernels) for r in rounds), default=0)
+    lines = [
+        "",
+        "Calibration: fixed reference kernels, timed in a fresh interpreter at each boundary "
+        f"between two phases of the run (up to {edges} samples per kernel at its start and "
+        "end). Each timing's ratio to a kernel divides by that kernel as timed around the "
+        "timing's phase (the mean of the rounds before and after it), not by the run's median.",
+        "",
+        "| reference kernel | median s over the run | slowest round / fastest |",
+        "|---|---:|---:|",
+    ]
+    for c in kernels:
+        medians = [x for r in rounds if (x := r.seconds(c.kernel)) is not None]
+        lines.append(
+            f"| `{c.kernel}`: {c.description} | {c.median:.3f} | "
+            f"{max(medians) / min(medians):.2f} |"
+        )
+    lines += [
+        "",
+        "Every round: its samples, s, and (in brackets) their median over the run's median.",
+        "",
+        "| at s | after | before | load (1 min) | "
+        + " | ".join(f"`{c.kernel}`" for c in kernels)
+        + " |",
+        "|---:|---|---|---:|" + "---|" * len(kernels),
+    ]
+    for r in rounds:
+        cells = [_samples(r, c.kernel, c.median) for c in kernels]
+        lines.append(
+            f"| {r.at:.0f} | {r.after or 'start'} | {r.before or 'end'} | {r.load[0]:g} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return lines
+
+
+def svm_fit_lines(runs: list[Repeat], svm: SvmFitSummary) -> list[str]:
+    """The svm_fit phase: the two estimators, the median ratios, and every round."""
+    predict = "" if svm.predict_ratio is None else f", predict {svm.predict_ratio:g}"
+    lines = [
+        f"svm_fit: `models.{svm.model}` fitted on its features' training split and predicting "
+        "the test split, in a fresh interpreter each, the order alternating, "
+        f"{svm.rounds} rounds: today's `{svm.today}` against the pipeline's `{svm.pipeline}`. "
+        f"Pipeline / today, median of the per-round ratios: fit {svm.fit_ratio:g}{predict}; "
+        f"lowest test accuracy {svm.today_accuracy:.4f} (today) and "
+        f"{svm.pipeline_accuracy:.4f} (pipeline); predictions identical in every round: "
+        f"{'yes' if svm.identical else '**no**'}.",
+        "",
+        "| repeat | round | first | fit s, today | fit s, pipeline | fit ratio | "
+        "predict s, today | predict s, pipeline | predict ratio | test acc, today | "
+        "test acc, pipeline | identical |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in runs:
+        for number, x in enumerate(r.svm_fit, start=1):
+            a, b = x.today, x.pipeline
+            lines.append(
+                f"| {r.index} | {number} | {x.order[0]} | {a.seconds:.2f} | {b.seconds:.2f} | "
+                f"{x.fit_ratio:g} | {_cell(a.predict_seconds)} | {_cell(b.predict_seconds)} | "
+                f"{'' if x.predict_ratio is None else f'{x.predict_ratio:g}'} | "
+                f"{_cell(a.accuracy.get('test'), 4)} | {_cell(b.accuracy.get('test'), 4)} | "
+                f"{'yes' if x.identical else '**no**'} |"
+            )
+    return lines
+
+
 def markdown(results: Results, s: Summary) -> str:
     """The report: machine and calibration, targets, where the cold run's time goes, the
     notebooks' methods against ours, the feature experiments, start-up costs."""
@@ -323,16 +588,8 @@ def markdown(results: Results, s: Summary) -> str:
         + ". Medians of the repeats; load average (1, 5, 15 min) before: "
         f"{', '.join(map(str, results.load_before))}, after: "
         f"{', '.join(map(str, results.load_after))}.",
-        "",
-        "Calibration: fixed reference kernels timed in a fresh interpreter at the start and the "
-        "end of the run (the ratios below divide by the medians).",
-        "",
-        "| reference kernel | median s | every sample, s |",
-        "|---|---:|---|",
     ]
-    for c in results.calibration:
-        samples = ", ".join(f"{x:.3f}" for x in c.seconds)
-        lines.append(f"| `{c.kernel}`: {c.description} | {c.median:.3f} | {samples} |")
+    lines += calibration_lines(results.calibration)
     lines += [
         "",
         "| target | s | ratio | ratio to | limit | met |",
@@ -362,8 +619,9 @@ def markdown(results: Results, s: Summary) -> str:
     kernels = list(s.calibration)
     lines += [
         "",
-        "The main timings in reference-kernel units (seconds / the kernel's median), "
-        "comparable between runs on different days or machines:",
+        "The main timings in reference-kernel units, comparable between runs on different days "
+        "or machines: in each repeat, seconds over the kernel timed around the phase they were "
+        "measured in (the mean of the rounds before and after it); the median over the repeats.",
         "",
         "| timing | s | " + " | ".join(f"/ `{k}`" for k in kernels) + " |",
         "|---|---:|" + "---:|" * len(kernels),
@@ -413,6 +671,8 @@ def markdown(results: Results, s: Summary) -> str:
         + ", ".join(f"`{x}`" for x in s.exp_pca40_stages)
         + ".",
     ]
+    if s.svm_fit is not None:
+        lines += ["", *svm_fit_lines(results.runs, s.svm_fit)]
     svm_exp = s.timings.get("`dvc exp run -S models.svm.C=5`")
     if svm_exp is not None:
         lines += [
@@ -438,7 +698,7 @@ def markdown(results: Results, s: Summary) -> str:
             reference = KERNEL_REFERENCE.get(name, "gemm")
             lines.append(
                 f"| `{name}` | {k.seconds:.2f} | "
-                f"{_cell(ratio(k.seconds, s.calibration.get(reference)), 1)} | `{reference}` | "
+                f"{_cell(s.kernel_units.get(name), 1)} | `{reference}` | "
                 f"{_cell(k.peak_rss_mb, 0)} | {note} |"
             )
         lines += ["", "| ratio | value |", "|---|---:|"]
