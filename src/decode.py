@@ -6,13 +6,12 @@ See ``mnist_pipeline.decoding``.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from mnist_pipeline.decoding import DecodeError, decode
 from mnist_pipeline.idx import IdxError
 from mnist_pipeline.params import ParamsError, load_params
-from mnist_pipeline.stage import run_stage
+from mnist_pipeline.stage import exit_stage, run_stage
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,4 +45,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_stage(main())

@@ -8,12 +8,11 @@ The folder appears only once all four files are verified; on any failure there i
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from mnist_pipeline.fetch import FetchError, fetch_dataset
 from mnist_pipeline.params import ParamsError, load_params
-from mnist_pipeline.stage import run_stage
+from mnist_pipeline.stage import exit_stage, run_stage
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -55,4 +54,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_stage(main())

@@ -9,12 +9,11 @@ model would spend more time starting Python, NumPy and matplotlib than drawing.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from mnist_pipeline.model_figures import FiguresError, draw_figures
 from mnist_pipeline.params import ParamsError, load_params
-from mnist_pipeline.stage import run_stage
+from mnist_pipeline.stage import exit_stage, run_stage
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,4 +74,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_stage(main())

@@ -5,11 +5,10 @@ so that the page renders with no network. See ``mnist_pipeline.plots_page``.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from mnist_pipeline.plots_page import PACKAGE, TemplateError, write_page
-from mnist_pipeline.stage import run_stage
+from mnist_pipeline.stage import exit_stage, run_stage
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,4 +26,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_stage(main())

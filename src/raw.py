@@ -6,12 +6,11 @@ See ``mnist_pipeline.raw_pixels``.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from mnist_pipeline.params import ParamsError, load_params
 from mnist_pipeline.raw_pixels import write_raw
-from mnist_pipeline.stage import run_stage
+from mnist_pipeline.stage import exit_stage, run_stage
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,4 +33,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_stage(main())

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from bench import harness, kernels
 from bench.records import (
     Calibration,
@@ -112,6 +113,28 @@ def test_a_stage_logs_nothing_without_bench_work_log(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run_stage("demo", lambda: None, ()) == 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_exit_stage_freezes_the_garbage_collector_and_keeps_the_exit_code_and_atexit():
+    code = (
+        "import atexit, gc, sys; from mnist_pipeline.stage import exit_stage; "
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0)); "
+        "sys.stdout.write('buffered '); exit_stage(3)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert (result.returncode, result.stdout) == (3, "buffered frozen True\n"), result.stderr
+
+
+def test_every_stage_script_of_dvc_yaml_ends_with_exit_stage():
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    scripts = {spec.get("do", spec)["cmd"].split()[1] for spec in stages.values()}
+    assert scripts and all(name.startswith("src/") for name in scripts)
+    for name in sorted(scripts):
+        source = (REPO / name).read_text()
+        assert 'if __name__ == "__main__":\n    exit_stage(main())\n' in source, name
 
 
 def test_stage_records_join_the_wrappers_figures_with_the_stages_work(tmp_path: Path):

@@ -167,3 +167,20 @@ def test_kill_9_during_an_atomic_write_leaves_nothing_git_or_dvc_sees(
     assert "Data and pipelines are up to date." in repro.stdout
     assert status.stdout.strip() == "Data and pipelines are up to date."
     assert git_status.stdout == ""
+
+
+@pytest.mark.parametrize("script", ["download", "plots_template"])
+def test_the_stages_that_save_no_arrays_do_not_import_numpy(script: str):
+    """download and plots_template use files.py for atomic writes only: no NumPy start-up
+    (their imports all happen before --help is handled)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", str(REPO / "src" / f"{script}.py"), "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()]
+    assert result.returncode == 0 and "mnist_pipeline.files" in imported, result.stderr
+    assert "numpy" not in imported

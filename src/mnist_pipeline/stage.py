@@ -1,8 +1,9 @@
-"""What every stage script shares: log lines on stderr, expected failures as one line, and
-SIGTERM handled like Ctrl-C (temporary files removed on the way out)."""
+"""What every stage script shares: log lines on stderr, expected failures as one line,
+SIGTERM handled like Ctrl-C (temporary files removed on the way out), and a quick exit."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -11,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import NoReturn
 
 TERMINATED_EXIT = 128 + signal.SIGTERM
 """The exit status after SIGTERM, as a shell reports a process the signal ended."""
@@ -67,3 +69,21 @@ def run_stage(
     _log_work(name, seconds)
     logging.getLogger(name).info("done in %.1f s", seconds)
     return 0
+
+
+def exit_stage(code: int) -> NoReturn:
+    """End a stage script's process with exit status ``code`` (``exit_stage(main())``), without
+    the garbage collector's walk over every object at interpreter shutdown.
+
+    CPython's shutdown runs full collections and then takes apart, cycle by cycle, every module,
+    class and function loaded: 0.15-0.3 s per stage once scikit-learn, SciPy and pandas are
+    imported (a full collection alone then takes ~0.05 s), ~0.07 s with matplotlib, a quarter
+    of a train stage's overhead. ``gc.freeze()`` moves every object to the permanent
+    generation, which no collection visits, so the process ends in ~0.03 s and the operating
+    system reclaims its memory. Nothing is skipped that a stage relies on: by now its files
+    are written and closed (``files.atomic_*``); atexit handlers (logging's flush,
+    ``weakref.finalize``) still run, stdout and stderr are still flushed, and objects outside
+    reference cycles are still freed. Only for a process that ends here: called in a process
+    that goes on (tests call ``main``), it would keep every object alive until it exits."""
+    gc.freeze()
+    sys.exit(code)
