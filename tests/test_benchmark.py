@@ -33,7 +33,14 @@ from bench.records import (
     StageRun,
     SvmFitRound,
 )
-from bench.report import kernel_units, markdown, phase_reference, pooled, summarise
+from bench.report import (
+    cold_cpu_units,
+    kernel_units,
+    markdown,
+    phase_reference,
+    pooled,
+    summarise,
+)
 from conftest import REPO
 
 from mnist_pipeline.params import load_params
@@ -598,3 +605,22 @@ def test_svm_fit_rounds_alternate_the_order_in_fresh_interpreters(tiny_copy: Pat
     assert [r.order for r in rounds] == [["today", "pipeline"], ["pipeline", "today"]]
     assert all(r.identical and r.model == "svm" for r in rounds)
     assert all(r.today.process_wall > 0 and r.pipeline.peak_rss_mb > 0 for r in rounds)
+
+
+def test_cold_cpu_is_divided_by_each_kernels_fastest_sample_of_the_run():
+    rounds = [
+        CalibrationRound(None, "a", 0.0, [0.1], [Calibration("gemm", "g", [0.5, 0.4])]),
+        CalibrationRound(
+            "a", None, 9.0, [2.5], [Calibration("gemm", "g", [0.8]), Calibration("svc", "s", [2])]
+        ),
+    ]
+    assert cold_cpu_units(80.0, rounds) == {"gemm": 200.0, "svc": 40.0}
+    assert cold_cpu_units(None, rounds) == {}
+
+
+def test_markdown_report_gives_cpu_seconds_in_kernel_units_and_exp_runs_shares(results: Results):
+    report = markdown(results, summarise(results))
+    assert (
+        "its stages' CPU seconds, summed, 9.0 s = 18 `gemm`, 36 `svc_fit` (each kernel's "
+        "fastest sample of the run). `dvc exp run -S pca.n=40`: 0.111 of it." in report
+    )

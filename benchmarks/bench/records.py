@@ -65,6 +65,11 @@ class DvcRun:
         return round(sum(s.wall for s in self.stages.values()), 3)
 
     @property
+    def stage_cpu_total(self) -> float:
+        """CPU seconds of the stages' processes, summed."""
+        return round(sum(s.cpu for s in self.stages.values()), 3)
+
+    @property
     def dvc_overhead(self) -> float:
         """Wall seconds in dvc itself: start-up, hashing, caching, dvc.lock, git."""
         return round(self.wall - self.stage_process_total, 3)
@@ -96,6 +101,11 @@ class ColdRun:
     @property
     def stages(self) -> dict[str, StageRun]:
         return {**self.core.stages, **(self.rest.stages if self.rest else {})}
+
+    @property
+    def stage_cpu_total(self) -> float:
+        """CPU seconds of the stages' processes, summed."""
+        return round(sum(s.cpu for s in self.stages.values()), 3)
 
     @property
     def stage_process_total(self) -> float:
@@ -377,3 +387,11 @@ class Summary:
     """Each micro-benchmark over its reference kernel (``gemm`` or ``python_loop``) as timed
     around the notebook methods' phase: the median over the repeats."""
     svm_fit: SvmFitSummary | None = None
+    cold_cpu_seconds: float | None = None
+    """The CPU seconds of the cold run's stage processes, summed (median over the repeats)."""
+    cold_cpu_units: dict[str, float] = field(default_factory=dict)
+    """``cold_cpu_seconds`` over each reference kernel's fastest sample of the run: the
+    pipeline's cost in kernel units, the figure that holds when load comes and goes."""
+    exp_cpu_shares: dict[str, float] = field(default_factory=dict)
+    """Each ``dvc exp run``'s stages' CPU seconds over the cold run's (median over the
+    repeats): the share of the pipeline's work an experiment reruns, whatever the load."""

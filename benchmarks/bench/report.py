@@ -5,6 +5,7 @@ and the Markdown report."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -218,6 +219,23 @@ def kernel_units(runs: list[Repeat], references: dict[str, dict[str, float]]) ->
             if unit:
                 ratios.setdefault(name, []).append(k.seconds / unit)
     return {name: round(statistics.median(v), 1) for name, v in ratios.items()}
+
+
+def cold_cpu_units(cpu_seconds: float | None, rounds: list[CalibrationRound]) -> dict[str, float]:
+    """``cpu_seconds`` over each reference kernel's fastest sample in the run.
+
+    Wall time on a shared machine grows with whatever else runs, and a short kernel round
+    catches a burst of load or misses it; a process's CPU seconds barely move with load, and a
+    kernel's fastest sample is this machine's speed with a core free. Their ratio is the one
+    that two runs under different load agree on (benchmarks/README.md)."""
+    if cpu_seconds is None:
+        return {}
+    fastest: dict[str, float] = {}
+    for calibration_round in rounds:
+        for c in calibration_round.kernels:
+            if c.seconds:
+                fastest[c.kernel] = min(fastest.get(c.kernel, math.inf), *c.seconds)
+    return {kernel: round(cpu_seconds / seconds, 1) for kernel, seconds in fastest.items()}
 
 
 def svm_fit_summary(runs: list[Repeat]) -> SvmFitSummary | None:
@@ -454,6 +472,17 @@ def summarise(results: Results) -> Summary:
         targets.append(svm_fit_target(svm, limits["svm_fit_over_today"]))
         found_checks.update(svm_fit_checks(svm, limits["svm_min_test_accuracy"]))
     svm_exps = [r.exp_svm_c5 for r in results.runs if r.exp_svm_c5 is not None]
+    cold_cpu = median([c.stage_cpu_total for c in colds]) if colds else None
+    exp_cpu_shares = {
+        "`dvc exp run -S pca.n=40`": [
+            r.exp_pca40.stage_cpu_total / r.cold.stage_cpu_total for r in results.runs
+        ],
+        "`dvc exp run -S models.svm.C=5`": [
+            r.exp_svm_c5.stage_cpu_total / r.cold.stage_cpu_total
+            for r in results.runs
+            if r.exp_svm_c5 is not None
+        ],
+    }
     timings = main_timings(results.runs)
     kernels = kernel_medians([r.kernels for r in results.runs])
     metrics = colds[-1].metrics
@@ -482,6 +511,9 @@ def summarise(results: Results) -> Summary:
         references=references,
         kernel_units=kernel_units(results.runs, references),
         svm_fit=svm,
+        cold_cpu_seconds=cold_cpu,
+        cold_cpu_units=cold_cpu_units(cold_cpu, results.calibration),
+        exp_cpu_shares={name: round(median(v), 3) for name, v in exp_cpu_shares.items() if v},
     )
 
 
@@ -629,6 +661,14 @@ def markdown(results: Results, s: Summary) -> str:
     for name, units in s.in_reference_units.items():
         cells = " | ".join(f"{units[k]:g}" for k in kernels)
         lines.append(f"| {name} | {s.timings[name]:.2f} | {cells} |")
+    if s.cold_cpu_units and s.cold_cpu_seconds is not None:
+        units = ", ".join(f"{v:g} `{k}`" for k, v in s.cold_cpu_units.items())
+        lines += [
+            "",
+            f"The cold run's cost under any load: its stages' CPU seconds, summed, "
+            f"{s.cold_cpu_seconds:.1f} s = {units} (each kernel's fastest sample of the run)."
+            + "".join(f" {name}: {share:g} of it." for name, share in s.exp_cpu_shares.items()),
+        ]
 
     lines += [""]
     overhead = s.cold_stage_overhead_seconds
