@@ -17,16 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench.records import Calibration, KernelRun
 
 GEMM_SIZE = 4096
 LOOP_ITERATIONS = 10_000_000
 SVC_ROWS, SVC_FEATURES, SVC_CLASSES, SVC_NOISE = 10_000, 60, 10, 2.0
-
-if TYPE_CHECKING:
-    import numpy as np
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,29 +319,12 @@ def today_svc(params: dict) -> Any:
     return SVC(**{key: value for key, value in params.items() if key in accepted})
 
 
-def predict_in_row_slices(estimator: Any, x: np.ndarray) -> np.ndarray:
-    """``estimator.predict`` on one slice of ``x`` per core, in threads, the slices' predictions
-    joined: how evaluate@svm predicted with SVC (libsvm releases the GIL). Inlined rather than
-    ``threads.predict_rows``, whose choice follows the registry, so that today's side stays
-    today's."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    import numpy as np
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    workers = min(cores or 1, len(x))
-    if workers < 2:
-        return estimator.predict(x)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return np.concatenate(list(pool.map(estimator.predict, np.array_split(x, workers))))
-
-
 def svm_fit(copy: Path, side: str, model_name: str = "svm") -> KernelRun:
     """Fit model ``model_name`` of the copy's params.yaml on its features' train.npz and predict
     its test.npz, timing each, as ``side`` has it: ``today``, scikit-learn's SVC with the
-    model's parameters (``today_svc``), fitted as it is and predicting in row slices
-    (``predict_in_row_slices``); ``pipeline``, the estimator the registry builds, fitted and
+    model's parameters (``today_svc``), fitted as it is and predicting in row slices as
+    evaluate@svm did (``threads.predict_in_slices``, not ``predict_rows``, whose choice follows
+    the registry); ``pipeline``, the estimator the registry builds, fitted and
     predicting as train@ and evaluate@ do (``blas_threads``, ``predict_rows``). Gives the fit
     seconds, the prediction seconds, the test accuracy and a digest of the predictions."""
     import contextlib
@@ -358,10 +338,12 @@ def svm_fit(copy: Path, side: str, model_name: str = "svm") -> KernelRun:
 
     model = load_params(copy / "params.yaml").model(model_name)
     if side == "today":
+        from mnist_pipeline.threads import predict_in_slices
+
         estimator, threads, predict = (
             today_svc(model.params),
             contextlib.nullcontext,
-            predict_in_row_slices,
+            predict_in_slices,
         )
     elif side == "pipeline":
         from mnist_pipeline.registry import build_estimator
