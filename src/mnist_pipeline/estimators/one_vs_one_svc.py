@@ -122,15 +122,16 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
         workers = min(self.n_jobs or available_cores(), len(pairs))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             by_pair = dict(zip(largest_first, pool.map(fit_pair, largest_first), strict=True))
-        fitted = [by_pair[pair] for pair in pairs]
-        self.support_ = np.unique(np.concatenate([support for support, *_ in fitted]))
+        fitted = (by_pair[pair] for pair in pairs)
+        supports, coefs, intercepts, iterations = zip(*fitted, strict=True)
+        self.support_ = np.unique(np.concatenate(supports))
         self.support_vectors_ = x[self.support_]
         self.n_support_ = np.bincount(labels[self.support_], minlength=len(self.classes_))
         self.pair_coef_ = np.zeros((len(self.support_), len(pairs)))
-        for p, (support, coef, _, _) in enumerate(fitted):
+        for p, (support, coef) in enumerate(zip(supports, coefs, strict=True)):
             self.pair_coef_[np.searchsorted(self.support_, support), p] = coef
-        self.intercept_ = np.array([intercept for _, _, intercept, _ in fitted])
-        self.n_iter_ = np.array([iterations for *_, iterations in fitted])
+        self.intercept_ = np.array(intercepts)
+        self.n_iter_ = np.array(iterations)
         return self
 
     def pair_decisions(self, x: np.ndarray) -> np.ndarray:
@@ -157,15 +158,19 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
         """The pairs of class indices, in libsvm's order."""
         return list(itertools.combinations(range(len(self.classes_)), 2))
 
+    def _votes(self, for_second: np.ndarray) -> np.ndarray:
+        """Votes per row and class, each pair voting for its second class where ``for_second``
+        (n_rows x n_pairs) holds, else for its first."""
+        votes = np.zeros((len(for_second), len(self.classes_)), dtype=np.intp)
+        for p, (first, second) in enumerate(self._pairs()):
+            votes[:, second] += for_second[:, p]
+            votes[:, first] += ~for_second[:, p]
+        return votes
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The class with the most pairwise votes; ties go to the first class (libsvm's rule:
         a pair votes for its first class only where its decision value is negative)."""
-        decisions = self.pair_decisions(x)
-        votes = np.zeros((len(decisions), len(self.classes_)), dtype=np.intp)
-        for p, (first, second) in enumerate(self._pairs()):
-            for_second = decisions[:, p] >= 0
-            votes[:, second] += for_second
-            votes[:, first] += ~for_second
+        votes = self._votes(self.pair_decisions(x) >= 0)
         return self.classes_[np.argmax(votes, axis=1)]
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
@@ -175,12 +180,9 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
         decisions = self.pair_decisions(x)
         if len(self.classes_) == 2:
             return decisions[:, 0]
-        votes = np.zeros((len(decisions), len(self.classes_)))
-        confidence = np.zeros_like(votes)
+        votes = self._votes(decisions > 0)
+        confidence = np.zeros(votes.shape)
         for p, (first, second) in enumerate(self._pairs()):
-            for_second = decisions[:, p] > 0
-            votes[:, second] += for_second
-            votes[:, first] += ~for_second
             confidence[:, second] += decisions[:, p]
             confidence[:, first] -= decisions[:, p]
         return votes + confidence / (3 * (np.abs(confidence) + 1))
