@@ -38,7 +38,7 @@ from pathlib import Path
 from bench.harness import REPO, Options, log, run_benchmark
 from bench.report import markdown, summarise
 
-from mnist_pipeline.files import write_text
+from mnist_pipeline.plumbing.files import write_text
 
 SCHEMA = 3
 """3: ``calibration`` is a list of rounds, one per boundary between phases; repeats have

@@ -25,7 +25,7 @@ from bench.scaling import (
     to_json,
 )
 
-from mnist_pipeline.files import write_text
+from mnist_pipeline.plumbing.files import write_text
 
 SIZES = (6_250, 12_500, 25_000, 50_000, 200_000)
 

@@ -14,8 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from mnist_pipeline.comparison import ComparisonError, compare, format_comparison
-from mnist_pipeline.revisions import RevisionError, resolve
+from mnist_pipeline.tools.compare import ComparisonError, compare, format_comparison
+from mnist_pipeline.tools.revisions import RevisionError, resolve
 
 
 def main(argv: list[str] | None = None) -> int:

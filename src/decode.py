@@ -1,6 +1,6 @@
 """Stage `decode`: the four downloaded IDX files -> train.npz and test.npz (uint8 arrays).
 
-See ``mnist_pipeline.decoding``.
+See ``mnist_pipeline.stages.decode``.
 """
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnist_pipeline.decoding import DecodeError, decode
-from mnist_pipeline.idx import IdxError
-from mnist_pipeline.params import ParamsError, load_params
-from mnist_pipeline.stage import exit_stage, run_stage
+from mnist_pipeline.plumbing.idx import IdxError
+from mnist_pipeline.plumbing.params import ParamsError, load_params
+from mnist_pipeline.plumbing.runner import exit_stage, run_stage
+from mnist_pipeline.stages.decode import DecodeError, decode
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnist_pipeline.fetch import FetchError, fetch_dataset
-from mnist_pipeline.params import ParamsError, load_params
-from mnist_pipeline.stage import exit_stage, run_stage
+from mnist_pipeline.plumbing.params import ParamsError, load_params
+from mnist_pipeline.plumbing.runner import exit_stage, run_stage
+from mnist_pipeline.stages.download import FetchError, fetch_dataset
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

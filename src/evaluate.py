@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnist_pipeline.evaluation import evaluate
-from mnist_pipeline.params import ParamsError, load_params
-from mnist_pipeline.stage import exit_stage, run_stage
+from mnist_pipeline.plumbing.params import ParamsError, load_params
+from mnist_pipeline.plumbing.runner import exit_stage, run_stage
+from mnist_pipeline.stages.evaluate import evaluate
 
 
 def main(argv: list[str] | None = None) -> int:

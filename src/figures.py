@@ -2,7 +2,7 @@
 
 Writes ``--out``/<model>/confusion.png, misclassified.png and, for a detector,
 precision_recall.png (git-tracked, shown by `dvc plots show`); see
-``mnist_pipeline.model_figures``. One stage draws every model's pictures: one process per
+``mnist_pipeline.stages.figures``. One stage draws every model's pictures: one process per
 model would spend more time starting Python, NumPy and matplotlib than drawing.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnist_pipeline.model_figures import FiguresError, draw_figures
-from mnist_pipeline.params import ParamsError, load_params
-from mnist_pipeline.stage import exit_stage, run_stage
+from mnist_pipeline.plumbing.params import ParamsError, load_params
+from mnist_pipeline.plumbing.runner import exit_stage, run_stage
+from mnist_pipeline.stages.figures import FiguresError, draw_figures
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,9 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from mnist_pipeline.files import write_text
-from mnist_pipeline.leaderboard import leaderboard, markdown_table, splice, text_table
-from mnist_pipeline.revisions import WORKSPACE, RevisionError, resolve
+from mnist_pipeline.plumbing.files import write_text
+from mnist_pipeline.tools.leaderboard import leaderboard, markdown_table, splice, text_table
+from mnist_pipeline.tools.revisions import WORKSPACE, RevisionError, resolve
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Stage `normalize`: uint8 images -> float32 feature rows, split into train / val / test.
 
-See ``mnist_pipeline.normalization``.
+See ``mnist_pipeline.stages.normalize``.
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnist_pipeline.normalization import write_features
-from mnist_pipeline.params import NORMALIZE_STAGES, ParamsError, load_params
-from mnist_pipeline.stage import exit_stage, run_stage
+from mnist_pipeline.plumbing.params import NORMALIZE_STAGES, ParamsError, load_params
+from mnist_pipeline.plumbing.runner import exit_stage, run_stage
+from mnist_pipeline.stages.normalize import write_features
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Stage `pca`: project the normalized features onto their first `pca.n` principal components.
 
-See ``mnist_pipeline.projection``.
+See ``mnist_pipeline.stages.pca``.
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnist_pipeline.params import PCA_STAGES, ParamsError, load_params
-from mnist_pipeline.projection import project
-from mnist_pipeline.stage import exit_stage, run_stage
+from mnist_pipeline.plumbing.params import PCA_STAGES, ParamsError, load_params
+from mnist_pipeline.plumbing.runner import exit_stage, run_stage
+from mnist_pipeline.stages.pca import project
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
 """Stage `plots_template`: the HTML page `dvc plots show` fills, with its chart library inlined,
-so that the page renders with no network. See ``mnist_pipeline.plots_page``.
+so that the page renders with no network. See ``mnist_pipeline.stages.plots_template``.
 """
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnist_pipeline.plots_page import PACKAGE, TemplateError, write_page
-from mnist_pipeline.stage import exit_stage, run_stage
+from mnist_pipeline.plumbing.runner import exit_stage, run_stage
+from mnist_pipeline.stages.plots_template import PACKAGE, TemplateError, write_page
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Stage `raw`: the decoded images as rows of raw 0-255 pixels, for models that scale nothing.
 
-See ``mnist_pipeline.raw_pixels``.
+See ``mnist_pipeline.stages.raw``.
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnist_pipeline.params import ParamsError, load_params
-from mnist_pipeline.raw_pixels import write_raw
-from mnist_pipeline.stage import exit_stage, run_stage
+from mnist_pipeline.plumbing.params import ParamsError, load_params
+from mnist_pipeline.plumbing.runner import exit_stage, run_stage
+from mnist_pipeline.stages.raw import write_raw
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """Stage `summary`: the pictures drawn once per run, over the data and all models.
 
 Writes ``--out``/digits.png, pca_variance.png, accuracy.png and loss.png (git-tracked, shown
-by `dvc plots show`); see ``mnist_pipeline.summary_figures``.
+by `dvc plots show`); see ``mnist_pipeline.stages.summary``.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnist_pipeline.params import ParamsError, load_params
-from mnist_pipeline.stage import exit_stage, run_stage
-from mnist_pipeline.summary_figures import draw_summary
+from mnist_pipeline.plumbing.params import ParamsError, load_params
+from mnist_pipeline.plumbing.runner import exit_stage, run_stage
+from mnist_pipeline.stages.summary import draw_summary
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,10 +20,10 @@ import json
 import sys
 from pathlib import Path
 
-from mnist_pipeline.drawing import save_png
-from mnist_pipeline.files import write_text
-from mnist_pipeline.revisions import RevisionError
-from mnist_pipeline.sweeps import (
+from mnist_pipeline.plumbing.drawing import save_png
+from mnist_pipeline.plumbing.files import write_text
+from mnist_pipeline.tools.revisions import RevisionError
+from mnist_pipeline.tools.sweep import (
     SweepError,
     build_sweep,
     draw_sweep,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mnist_pipeline.params import ParamsError, load_params
-from mnist_pipeline.registry import EstimatorParamError
-from mnist_pipeline.stage import exit_stage, run_stage
-from mnist_pipeline.training import train
+from mnist_pipeline.plumbing.params import ParamsError, load_params
+from mnist_pipeline.plumbing.registry import EstimatorParamError
+from mnist_pipeline.plumbing.runner import exit_stage, run_stage
+from mnist_pipeline.stages.train import train
 
 
 def main(argv: list[str] | None = None) -> int:

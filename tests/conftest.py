@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+import repo_copy
 import yaml
+from repo_copy import tool_env
 
-from mnist_pipeline import repo_copy
-from mnist_pipeline.files import save_arrays
-from mnist_pipeline.idx import MNIST_FILE_NAMES, read_idx, write_idx_dataset
-from mnist_pipeline.repo_copy import tool_env
+from mnist_pipeline.plumbing.files import save_arrays
+from mnist_pipeline.plumbing.idx import MNIST_FILE_NAMES, read_idx, write_idx_dataset
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -274,7 +274,7 @@ def assert_png_stable(draw: Callable[[], Figure]) -> None:
     no metadata chunk (a date or version would change the bytes)."""
     import matplotlib
 
-    from mnist_pipeline.drawing import png_bytes
+    from mnist_pipeline.plumbing.drawing import png_bytes
 
     first = png_bytes(draw(), 100)
     assert png_bytes(draw(), 100) == first

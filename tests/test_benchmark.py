@@ -43,8 +43,8 @@ from bench.report import (
 )
 from conftest import REPO
 
-from mnist_pipeline.params import load_params
-from mnist_pipeline.stage import run_stage
+from mnist_pipeline.plumbing.params import load_params
+from mnist_pipeline.plumbing.runner import run_stage
 
 SCRIPT = REPO / "benchmarks" / "run.py"
 
@@ -124,7 +124,7 @@ def test_a_stage_logs_nothing_without_bench_work_log(tmp_path, monkeypatch):
 
 def test_exit_stage_freezes_the_garbage_collector_and_keeps_the_exit_code_and_atexit():
     code = (
-        "import atexit, gc, sys; from mnist_pipeline.stage import exit_stage; "
+        "import atexit, gc, sys; from mnist_pipeline.plumbing.runner import exit_stage; "
         "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0)); "
         "sys.stdout.write('buffered '); exit_stage(3)"
     )

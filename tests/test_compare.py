@@ -1,4 +1,4 @@
-"""The paired comparison (src/compare.py, mnist_pipeline/comparison.py) on fixture predictions
+"""The paired comparison (src/compare.py, mnist_pipeline/tools/compare.py) on fixture predictions
 in temporary git repositories: flips, McNemar p-values, verdicts, added and removed models,
 and its refusals."""
 
@@ -19,8 +19,8 @@ from conftest import (
     write_models_params,
 )
 
-from mnist_pipeline.comparison import ComparisonError, pair
-from mnist_pipeline.scores import Predictions
+from mnist_pipeline.tools.compare import ComparisonError, pair
+from mnist_pipeline.tools.scores import Predictions
 
 ACTUAL = [str(i % 10) for i in range(20)]
 

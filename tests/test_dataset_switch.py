@@ -16,7 +16,7 @@ import pytest
 import yaml
 from conftest import copy_repo, run_tool, write_dataset
 
-from mnist_pipeline.files import load_arrays
+from mnist_pipeline.plumbing.files import load_arrays
 
 pytestmark = pytest.mark.slow
 

@@ -10,12 +10,12 @@ import pytest
 import yaml
 from conftest import REPO, write_dataset
 
-from mnist_pipeline.decoding import DecodeError, decode
-from mnist_pipeline.files import load_arrays
 from mnist_pipeline.labels import class_names, plural, task_labels
-from mnist_pipeline.model_figures import CAPTION_FONT, caption_font, captions
-from mnist_pipeline.normalization import label_distribution
-from mnist_pipeline.params import ParamsError, load_params
+from mnist_pipeline.plumbing.files import load_arrays
+from mnist_pipeline.plumbing.params import ParamsError, load_params
+from mnist_pipeline.stages.decode import DecodeError, decode
+from mnist_pipeline.stages.figures import CAPTION_FONT, caption_font, captions
+from mnist_pipeline.stages.normalize import label_distribution
 
 FASHION = (
     "T-shirt/top",

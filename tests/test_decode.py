@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from conftest import FILE_NAMES, run_main, run_script, write_dataset
 
-from mnist_pipeline.decoding import DecodeError, decode
-from mnist_pipeline.files import load_arrays
-from mnist_pipeline.idx import IdxError, encode_idx
-from mnist_pipeline.params import load_params
+from mnist_pipeline.plumbing.files import load_arrays
+from mnist_pipeline.plumbing.idx import IdxError, encode_idx
+from mnist_pipeline.plumbing.params import load_params
+from mnist_pipeline.stages.decode import DecodeError, decode
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from conftest import run_main, wait_for_temp_file
 
-from mnist_pipeline.fetch import CHUNK, FetchError, fetch_file
+from mnist_pipeline.stages.download import CHUNK, FetchError, fetch_file
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "train-labels-idx1-ubyte.gz"

@@ -619,8 +619,8 @@ def test_compare_of_two_identical_revisions_gives_no_flips_and_p_1(reproduced: P
 def test_compare_knn_k1_vs_k4_counts_the_flips_with_scipys_binomial_p_value(knn_k1_branch: Path):
     from scipy.stats import binomtest
 
-    from mnist_pipeline.comparison import compare
-    from mnist_pipeline.revisions import resolve
+    from mnist_pipeline.tools.compare import compare
+    from mnist_pipeline.tools.revisions import resolve
 
     result = run_script("compare", "main", "knn-k1", cwd=knn_k1_branch)
     assert result.returncode == 0, shown(result)

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from conftest import REPO, run_tool, tool_env, wait_for_temp_file
 
-from mnist_pipeline.files import TEMP_PATTERN, atomic_file
+from mnist_pipeline.plumbing.files import TEMP_PATTERN, atomic_file
 
 BODY = b"fixture bytes\n" * 200
 DRIP_SECONDS = 0.05
@@ -182,5 +182,5 @@ def test_the_stages_that_save_no_arrays_do_not_import_numpy(script: str):
         check=False,
     )
     imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()]
-    assert result.returncode == 0 and "mnist_pipeline.files" in imported, result.stderr
+    assert result.returncode == 0 and "mnist_pipeline.plumbing.files" in imported, result.stderr
     assert "numpy" not in imported

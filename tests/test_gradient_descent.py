@@ -15,8 +15,8 @@ from mnist_pipeline.estimators.gradient_descent import (
     sigmoid,
     with_bias,
 )
-from mnist_pipeline.idx import read_idx
-from mnist_pipeline.registry import EstimatorParamError, build_estimator
+from mnist_pipeline.plumbing.idx import read_idx
+from mnist_pipeline.plumbing.registry import EstimatorParamError, build_estimator
 
 NOTEBOOK_LOSSES = {
     0: 0.69314718055994529,

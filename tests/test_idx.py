@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import FILE_NAMES, SHIPPED_MNIST
 
-from mnist_pipeline.idx import TYPE_CODES, encode_idx, read_idx, write_idx
+from mnist_pipeline.plumbing.idx import TYPE_CODES, encode_idx, read_idx, write_idx
 
 
 def independent_read(path: Path) -> np.ndarray:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_pipeline.registry import EstimatorParamError, build_estimator
-from mnist_pipeline.training import check_training_data
+from mnist_pipeline.plumbing.registry import EstimatorParamError, build_estimator
+from mnist_pipeline.stages.train import check_training_data
 
 
 def test_k_above_the_training_rows_is_refused_under_the_key_written():

@@ -1,4 +1,4 @@
-"""The leaderboard (src/leaderboard.py, mnist_pipeline/leaderboard.py): its rows, order and
+"""The leaderboard (src/leaderboard.py, mnist_pipeline/tools/leaderboard.py): its rows, order and
 tables from fixture score files in temporary git repositories; and the README's Results
 table is the one it generates from the committed metrics."""
 
@@ -20,8 +20,8 @@ from conftest import (
     write_models_params,
 )
 
-from mnist_pipeline.leaderboard import END, START, leaderboard, markdown_table, splice
-from mnist_pipeline.revisions import WORKSPACE, Revision, resolve
+from mnist_pipeline.tools.leaderboard import END, START, leaderboard, markdown_table, splice
+from mnist_pipeline.tools.revisions import WORKSPACE, Revision, resolve
 
 
 def classifier(acc: float, lo: float, hi: float) -> dict:

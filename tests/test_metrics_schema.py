@@ -15,9 +15,9 @@ import pytest
 import yaml
 from conftest import REPO, run_tool
 
-from mnist_pipeline.params import load_params
+from mnist_pipeline.plumbing.params import load_params
 from mnist_pipeline.scoring import SCORE_KEYS
-from mnist_pipeline.summary_figures import summary_files
+from mnist_pipeline.stages.summary import summary_files
 
 MAX_VALUES = 100
 MAX_WIDTH = 160

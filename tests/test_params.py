@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import REPO
 
-from mnist_pipeline.params import Normalize, ParamsError, Pca, Raw, load_params
+from mnist_pipeline.plumbing.params import Normalize, ParamsError, Pca, Raw, load_params
 
 
 def test_shipped_params_load_with_every_notebook_model():

@@ -13,8 +13,8 @@ from conftest import REPO
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
-from mnist_pipeline.params import load_params
-from mnist_pipeline.registry import (
+from mnist_pipeline.plumbing.params import load_params
+from mnist_pipeline.plumbing.registry import (
     EstimatorParamError,
     build_estimator,
     estimator_names,
@@ -38,8 +38,8 @@ def test_every_shipped_model_names_an_estimator_module():
 def test_reading_the_names_and_the_params_imports_no_scikit_learn():
     code = textwrap.dedent("""
         import sys
-        from mnist_pipeline.params import load_params
-        from mnist_pipeline.registry import estimator_names
+        from mnist_pipeline.plumbing.params import load_params
+        from mnist_pipeline.plumbing.registry import estimator_names
         load_params("params.yaml")
         assert "knn" in estimator_names()
         imported = sorted(m for m in sys.modules if m.split(".")[0] == "sklearn")

@@ -16,7 +16,7 @@ from conftest import (
     write_models_params,
 )
 
-from mnist_pipeline.revisions import (
+from mnist_pipeline.tools.revisions import (
     ModelSpec,
     RevisionError,
     list_dir,

@@ -1,6 +1,6 @@
-"""The local S3 server of the team workflow (`mnist_pipeline.s3server`): it answers S3 over HTTP
-on 127.0.0.1, only to signed requests, keeps its secret off its command line, and leaves no
-process behind."""
+"""The local S3 server of the team workflow (`mnist_pipeline.tools.s3server`): it answers S3
+over HTTP on 127.0.0.1, only to signed requests, keeps its secret off its command line, and
+leaves no process behind."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mnist_pipeline.s3server import (
+from mnist_pipeline.tools.s3server import (
     Credentials,
     S3Server,
     rclone_binary,

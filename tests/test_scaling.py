@@ -15,7 +15,7 @@ from bench.scaling import (
     training_set,
 )
 
-from mnist_pipeline.idx import read_idx
+from mnist_pipeline.plumbing.idx import read_idx
 
 
 def run(n: int, walls: dict[str, float], total: float) -> SizeRun:

@@ -1,4 +1,4 @@
-"""The sweep report (src/sweep.py, mnist_pipeline/sweeps.py) on saved `dvc exp show --json`
+"""The sweep report (src/sweep.py, mnist_pipeline/tools/sweep.py) on saved `dvc exp show --json`
 outputs of the shape dvc 3.67 prints (checked against a real queue: see sweeps.py)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import run_main, run_script
 
-from mnist_pipeline.sweeps import build_sweep, draw_sweep, parse_exp_show
+from mnist_pipeline.tools.sweep import build_sweep, draw_sweep, parse_exp_show
 
 BASE = "b2ef76d008a9cd1e50928c79dcccb2ea2fb36730"
 OTHER = "9122aa1c2e6e1d0f5b0a8c3c4d5e6f708192a3b4"

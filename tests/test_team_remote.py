@@ -1,6 +1,6 @@
 """A team shares one S3-compatible DVC remote and one git origin (README, Working as a team),
 driven through the real `dvc` and `git` against a real S3 server on 127.0.0.1
-(`mnist_pipeline.s3server`: `rclone serve s3` over a temporary folder).
+(`mnist_pipeline.tools.s3server`: `rclone serve s3` over a temporary folder).
 
 Machine A runs the pipeline on the small MNIST slice of `conftest.make_small_repo`, pushes its
 outputs and run-cache to the S3 remote and its commits to a bare git origin; machine B clones
@@ -41,7 +41,7 @@ from conftest import (
 )
 from latency_proxy import LatencyProxy
 
-from mnist_pipeline.s3server import S3Server
+from mnist_pipeline.tools.s3server import S3Server
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ import pytest
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_info
 
-from mnist_pipeline.registry import estimator_spec
-from mnist_pipeline.threads import blas_threads, predict_rows
+from mnist_pipeline.plumbing.registry import estimator_spec
+from mnist_pipeline.plumbing.threads import blas_threads, predict_rows
 
 
 def blas_thread_counts() -> set[int]:

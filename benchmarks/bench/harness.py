@@ -10,7 +10,7 @@ so ``python`` is resolved on PATH. The harness puts a directory first on PATH wh
 is a small stdlib-only wrapper (``WRAPPER``): it forks, execs the real interpreter with the same
 arguments, and ``os.wait4`` returns that process's own resource use, logged to
 $BENCH_STAGE_LOG. The stage itself logs the seconds of its work to $BENCH_WORK_LOG
-(``mnist_pipeline.stage.run_stage``); wall less work is the stage's overhead.
+(``mnist_pipeline.plumbing.runner.run_stage``); wall less work is the stage's overhead.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))  # repo_copy: test support
+from repo_copy import copy_repo, tool_env
+
 from bench.kernels import SVM_SIDES
 from bench.records import (
     Calibration,
@@ -50,8 +53,7 @@ from bench.records import (
     StageRun,
     SvmFitRound,
 )
-from mnist_pipeline.params import load_params
-from mnist_pipeline.repo_copy import copy_repo, tool_env
+from mnist_pipeline.plumbing.params import load_params
 
 REPO = Path(__file__).resolve().parents[2]
 BENCHMARKS = Path(__file__).resolve().parents[1]

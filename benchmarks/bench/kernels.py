@@ -177,7 +177,7 @@ def mlp_per_sample(copy: Path, samples: int, flavour: str) -> KernelRun:
     import numpy as np
     from threadpoolctl import threadpool_limits
 
-    from mnist_pipeline.params import load_params
+    from mnist_pipeline.plumbing.params import load_params
 
     mlp = load_params(copy / "params.yaml").model("mlp").params
     hidden, learning_rate, epochs = (
@@ -249,9 +249,9 @@ def mlp_minibatch(copy: Path) -> KernelRun:
 
     import numpy as np
 
-    from mnist_pipeline.params import load_params
-    from mnist_pipeline.registry import build_estimator
-    from mnist_pipeline.threads import blas_threads
+    from mnist_pipeline.plumbing.params import load_params
+    from mnist_pipeline.plumbing.registry import build_estimator
+    from mnist_pipeline.plumbing.threads import blas_threads
 
     model = load_params(copy / "params.yaml").model("mlp")
     data = _data(copy, "normalize", ("train", "test"))
@@ -273,9 +273,9 @@ def gradient_descent(copy: Path, flavour: str, iterations: int = 0) -> KernelRun
     import numpy as np
 
     from mnist_pipeline.labels import task_labels
-    from mnist_pipeline.params import load_params
-    from mnist_pipeline.registry import build_estimator
-    from mnist_pipeline.threads import blas_threads
+    from mnist_pipeline.plumbing.params import load_params
+    from mnist_pipeline.plumbing.registry import build_estimator
+    from mnist_pipeline.plumbing.threads import blas_threads
 
     model = load_params(copy / "params.yaml").model("gd_4")
     data = _data(copy, model.features, ("train",))["train"]
@@ -334,11 +334,11 @@ def svm_fit(copy: Path, side: str, model_name: str = "svm") -> KernelRun:
     import numpy as np
 
     from mnist_pipeline.labels import task_labels
-    from mnist_pipeline.params import load_params
+    from mnist_pipeline.plumbing.params import load_params
 
     model = load_params(copy / "params.yaml").model(model_name)
     if side == "today":
-        from mnist_pipeline.threads import predict_in_slices
+        from mnist_pipeline.plumbing.threads import predict_in_slices
 
         estimator, threads, predict = (
             today_svc(model.params),
@@ -346,8 +346,8 @@ def svm_fit(copy: Path, side: str, model_name: str = "svm") -> KernelRun:
             predict_in_slices,
         )
     elif side == "pipeline":
-        from mnist_pipeline.registry import build_estimator
-        from mnist_pipeline.threads import blas_threads, predict_rows
+        from mnist_pipeline.plumbing.registry import build_estimator
+        from mnist_pipeline.plumbing.threads import blas_threads, predict_rows
 
         estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
         threads = functools.partial(blas_threads, model.estimator)

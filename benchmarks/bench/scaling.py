@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.harness import REPO, Sandbox, benchmark_copy, log, timed_dvc, write_wrapper
-from mnist_pipeline.idx import MNIST_FILE_NAMES, read_idx, write_idx_dataset
+from mnist_pipeline.plumbing.idx import MNIST_FILE_NAMES, read_idx, write_idx_dataset
 
 MNIST = REPO / "data" / "mnist"
 TRAIN_IMAGES = MNIST_FILE_NAMES["train_images"]
@@ -225,7 +225,7 @@ def markdown_table(scaling: Scaling) -> str:
 def plot(scaling: Scaling, dest: Path) -> None:
     """Wall time against n, log-log, one line per stage (the ten slowest at the largest n
     labelled), to ``dest`` as PNG."""
-    from mnist_pipeline.drawing import new_figure, save_png, style
+    from mnist_pipeline.plumbing.drawing import new_figure, save_png, style
 
     with style():
         figure = new_figure(8, 6)

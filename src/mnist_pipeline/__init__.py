@@ -1,1 +1,2 @@
-"""Shared modules of the mnist-pipeline stages: IDX codec, params loader, model registry."""
+"""The mnist-pipeline package: the stages, the tools that read their results, the estimators,
+and the plumbing they share."""

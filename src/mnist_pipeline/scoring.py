@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mnist_pipeline.files import csv_text
+from mnist_pipeline.plumbing.files import csv_text
 from mnist_pipeline.significance import wilson_interval
 
 DIGITS = 4

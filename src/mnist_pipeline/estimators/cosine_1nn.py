@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from mnist_pipeline.registry import EstimatorSpec
+from mnist_pipeline.plumbing.registry import EstimatorSpec
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:

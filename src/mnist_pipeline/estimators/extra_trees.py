@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from sklearn.ensemble import ExtraTreesClassifier
 
-from mnist_pipeline.registry import EstimatorSpec
+from mnist_pipeline.plumbing.registry import EstimatorSpec
 
 SPEC = EstimatorSpec(ExtraTreesClassifier, "extremely randomised trees")

@@ -24,7 +24,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from mnist_pipeline.registry import EstimatorSpec
+from mnist_pipeline.plumbing.registry import EstimatorSpec
 
 
 def with_bias(x: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sklearn.neighbors import VALID_METRICS, KNeighborsClassifier
 
-from mnist_pipeline.registry import EstimatorParamError, EstimatorSpec
+from mnist_pipeline.plumbing.registry import EstimatorParamError, EstimatorSpec
 
 
 def check_metric(estimator: KNeighborsClassifier, key_prefix: str) -> None:

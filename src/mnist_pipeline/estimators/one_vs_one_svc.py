@@ -16,8 +16,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from mnist_pipeline.registry import EstimatorSpec
-from mnist_pipeline.threads import available_cores
+from mnist_pipeline.plumbing.registry import EstimatorSpec
+from mnist_pipeline.plumbing.threads import available_cores
 
 SVC_PARAMS = (
     "C",

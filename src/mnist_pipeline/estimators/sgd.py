@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from sklearn.linear_model import SGDClassifier
 
-from mnist_pipeline.registry import EstimatorSpec
+from mnist_pipeline.plumbing.registry import EstimatorSpec
 
 SPEC = EstimatorSpec(SGDClassifier, "linear model fitted by SGD", blas_threads=1)

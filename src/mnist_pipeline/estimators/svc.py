@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from sklearn.svm import SVC
 
-from mnist_pipeline.registry import EstimatorSpec
+from mnist_pipeline.plumbing.registry import EstimatorSpec
 
 SPEC = EstimatorSpec(SVC, "support vector classifier", threaded_predict=True)

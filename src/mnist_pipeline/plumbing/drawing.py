@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from mnist_pipeline.files import atomic_file
+from mnist_pipeline.plumbing.files import atomic_file
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_pipeline.files import atomic_dir, save_arrays
-from mnist_pipeline.idx import read_idx
-from mnist_pipeline.params import Dataset
+from mnist_pipeline.plumbing.files import atomic_dir, save_arrays
+from mnist_pipeline.plumbing.idx import read_idx
+from mnist_pipeline.plumbing.params import Dataset
 
 log = logging.getLogger("decode")
 

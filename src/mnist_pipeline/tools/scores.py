@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mnist_pipeline.revisions import Revision, RevisionError, read_text
+from mnist_pipeline.tools.revisions import Revision, RevisionError, read_text
 
 
 def percent(value: float) -> str:

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mnist_pipeline.drawing import new_figure, styled
-from mnist_pipeline.scores import AccuracyInterval, parse_test_scores
+from mnist_pipeline.plumbing.drawing import new_figure, styled
+from mnist_pipeline.tools.scores import AccuracyInterval, parse_test_scores
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -17,7 +17,7 @@ from conftest import (
     write_decoded_slice,
 )
 
-from mnist_pipeline.files import load_arrays
+from mnist_pipeline.plumbing.files import load_arrays
 
 GD_4 = {
     "features": "raw",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_pipeline.files import atomic_dir, csv_text, load_arrays, save_arrays, write_text
-from mnist_pipeline.params import ParamsError, Pca
+from mnist_pipeline.plumbing.files import atomic_dir, csv_text, load_arrays, save_arrays, write_text
+from mnist_pipeline.plumbing.params import ParamsError, Pca
 
 SPLITS = ("train", "val", "test")
 log = logging.getLogger("pca")

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mnist_pipeline.drawing import new_figure, save_png, styled
-from mnist_pipeline.files import atomic_dir, load_arrays
+from mnist_pipeline.plumbing.drawing import new_figure, save_png, styled
+from mnist_pipeline.plumbing.files import atomic_dir, load_arrays
 from mnist_pipeline.labels import DIGITS, class_names, plural, task_labels
-from mnist_pipeline.params import Dataset, Figures, Model
+from mnist_pipeline.plumbing.params import Dataset, Figures, Model
 from mnist_pipeline.scoring import accuracy, confusion, per_class_scores
 
 if TYPE_CHECKING:

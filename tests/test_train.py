@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import SLICE_PARAMS, SLICE_STEPS, redirected, run_main, run_script
 
-from mnist_pipeline.files import load_arrays, save_arrays
-from mnist_pipeline.training import training_history
+from mnist_pipeline.plumbing.files import load_arrays, save_arrays
+from mnist_pipeline.stages.train import training_history
 
 
 @pytest.mark.parametrize(

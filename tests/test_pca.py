@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from conftest import SLICE_STEPS, redirected, run_main, run_script
 
-from mnist_pipeline.files import load_arrays
-from mnist_pipeline.projection import explained_variance_ratio, variance_csv
+from mnist_pipeline.plumbing.files import load_arrays
+from mnist_pipeline.stages.pca import explained_variance_ratio, variance_csv
 
 
 def test_explained_variance_ratio_matches_scikit_learn_pca():

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mnist_pipeline.revisions import Revision, RevisionError, scored_models
-from mnist_pipeline.scores import Predictions, percent, read_predictions
 from mnist_pipeline.significance import mcnemar_exact
+from mnist_pipeline.tools.revisions import Revision, RevisionError, scored_models
+from mnist_pipeline.tools.scores import Predictions, percent, read_predictions
 
 LEVEL = 0.05
 """The significance level of the verdict."""

@@ -39,10 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TextIO
 
-from mnist_pipeline.files import NotRegularFileError, atomic_dir, atomic_file, open_regular
+from mnist_pipeline.plumbing.files import NotRegularFileError, atomic_dir, atomic_file, open_regular
 
 if TYPE_CHECKING:
-    from mnist_pipeline.params import Dataset, Download
+    from mnist_pipeline.plumbing.params import Dataset, Download
 
 CHUNK = 64 * 1024
 BACKOFF = 0.2

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_pipeline.registry import estimator_spec
+from mnist_pipeline.plumbing.registry import estimator_spec
 
 
 @contextlib.contextmanager

@@ -8,9 +8,9 @@ import json
 import numpy as np
 from conftest import SLICE_STEPS, redirected, run_main, run_script
 
-from mnist_pipeline.evaluation import positive_scores
-from mnist_pipeline.files import load_arrays
-from mnist_pipeline.model_figures import Threshold
+from mnist_pipeline.plumbing.files import load_arrays
+from mnist_pipeline.stages.evaluate import positive_scores
+from mnist_pipeline.stages.figures import Threshold
 
 
 def test_evaluate_records_the_decision_function_above_zero_or_the_probability_above_half():

@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from mnist_pipeline.files import atomic_file, open_regular
+from mnist_pipeline.plumbing.files import atomic_file, open_regular
 
 TYPE_CODES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),

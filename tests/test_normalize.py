@@ -8,8 +8,8 @@ import numpy as np
 from conftest import SLICE_PARAMS, SLICE_STEPS, redirected, run_main, run_script
 
 from mnist_pipeline.deskew import deskew
-from mnist_pipeline.files import load_arrays
-from mnist_pipeline.normalization import normalize
+from mnist_pipeline.plumbing.files import load_arrays
+from mnist_pipeline.stages.normalize import normalize
 
 IMAGES = np.array([[[0, 255], [51, 102]], [[255, 255], [0, 0]]], dtype=np.uint8)
 

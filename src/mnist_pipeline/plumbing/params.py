@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from mnist_pipeline.registry import estimator_names
+from mnist_pipeline.plumbing.registry import estimator_names
 
 DATASET_FILES = ("train_images", "train_labels", "test_images", "test_labels")
 DATASET_KEYS = (

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from mnist_pipeline.files import atomic_dir, load_arrays, write_text
+from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, write_text
 from mnist_pipeline.labels import task_labels
-from mnist_pipeline.params import Model
-from mnist_pipeline.registry import EstimatorParamError, build_estimator, estimator_spec
-from mnist_pipeline.threads import blas_threads
+from mnist_pipeline.plumbing.params import Model
+from mnist_pipeline.plumbing.registry import EstimatorParamError, build_estimator, estimator_spec
+from mnist_pipeline.plumbing.threads import blas_threads
 
 log = logging.getLogger("train")
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from mnist_pipeline.deskew import deskew
-from mnist_pipeline.files import atomic_dir, csv_text, load_arrays, save_arrays, write_text
+from mnist_pipeline.plumbing.files import atomic_dir, csv_text, load_arrays, save_arrays, write_text
 from mnist_pipeline.labels import DIGITS
-from mnist_pipeline.params import Normalize, ParamsError
+from mnist_pipeline.plumbing.params import Normalize, ParamsError
 
 SPLITS = ("train", "val", "test")
 log = logging.getLogger("normalize")

@@ -1,4 +1,4 @@
-"""The offline `dvc plots show` page (mnist_pipeline/plots_page.py, the plots_template
+"""The offline `dvc plots show` page (mnist_pipeline/stages/plots_template.py, the plots_template
 stage): the template inlines the three Vega libraries, and the pages `dvc plots show` and
 `dvc plots diff` render with it in a copy of the repository load nothing from the network
 (slow: they run dvc)."""
@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import copy_repo, run_main, run_script, run_tool
 
-from mnist_pipeline.plots_page import PACKAGE, library_sources, page
+from mnist_pipeline.stages.plots_template import PACKAGE, library_sources, page
 
 
 def test_plots_template_script_has_help():

@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mnist_pipeline.revisions import (
+from mnist_pipeline.tools.revisions import (
     Revision,
     RevisionError,
     model_specs,
     notebook_accuracies,
     scored_models,
 )
-from mnist_pipeline.scores import (
+from mnist_pipeline.tools.scores import (
     CrossValidation,
     TestScores,
     ValScores,

@@ -1,4 +1,4 @@
-"""The run's summary pictures (mnist_pipeline/summary_figures.py, the summary stage): the
+"""The run's summary pictures (mnist_pipeline/stages/summary.py, the summary stage): the
 digits shown, the variance levels marked, the loss curves and their labels, PNG bytes that do
 not change, and the stage run as DVC runs it."""
 
@@ -19,10 +19,10 @@ from conftest import (
     run_script,
 )
 
-from mnist_pipeline.drawing import png_bytes
-from mnist_pipeline.files import save_arrays
-from mnist_pipeline.projection import explained_variance_ratio, variance_csv
-from mnist_pipeline.summary_figures import (
+from mnist_pipeline.plumbing.drawing import png_bytes
+from mnist_pipeline.plumbing.files import save_arrays
+from mnist_pipeline.stages.pca import explained_variance_ratio, variance_csv
+from mnist_pipeline.stages.summary import (
     accuracy_figure,
     annotated_indices,
     components_for,

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from mnist_pipeline.files import atomic_dir, load_arrays, save_arrays, write_json, write_text
+from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, save_arrays, write_json, write_text
 from mnist_pipeline.labels import DIGITS, class_names, task_labels
-from mnist_pipeline.params import Model
-from mnist_pipeline.registry import build_estimator
+from mnist_pipeline.plumbing.params import Model
+from mnist_pipeline.plumbing.registry import build_estimator
 from mnist_pipeline.scoring import (
     confused_pairs_csv,
     confusion,
@@ -26,7 +26,7 @@ from mnist_pipeline.scoring import (
     predictions_csv,
     split_scores,
 )
-from mnist_pipeline.threads import blas_threads, predict_rows
+from mnist_pipeline.plumbing.threads import blas_threads, predict_rows
 
 EVAL_SPLITS = ("val", "test")
 log = logging.getLogger("evaluate")

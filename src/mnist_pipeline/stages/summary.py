@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mnist_pipeline.drawing import new_figure, save_png, styled
-from mnist_pipeline.files import atomic_dir, load_arrays
+from mnist_pipeline.plumbing.drawing import new_figure, save_png, styled
+from mnist_pipeline.plumbing.files import atomic_dir, load_arrays
 from mnist_pipeline.labels import DIGITS
-from mnist_pipeline.params import Params, ParamsError
+from mnist_pipeline.plumbing.params import Params, ParamsError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -9,7 +9,7 @@ Use it from Python::
 
 or from the command line (see ``main``)::
 
-    python -m mnist_pipeline.s3server --root .s3
+    python -m mnist_pipeline.tools.s3server --root .s3
 
 The server listens on a free port of 127.0.0.1 unless one is given, answers only requests
 signed with its access key and secret, stores each bucket as a folder under ``root`` (an

@@ -1,4 +1,4 @@
-"""Each model's pictures (mnist_pipeline/model_figures.py, the figures stage): the mistakes
+"""Each model's pictures (mnist_pipeline/stages/figures.py, the figures stage): the mistakes
 shown and their captions, the operating point on the precision-recall curve, PNG bytes that
 do not change, and the stage run as DVC runs it on a small slice of MNIST."""
 
@@ -20,9 +20,11 @@ from conftest import (
     run_script,
 )
 
-from mnist_pipeline.drawing import png_bytes
-from mnist_pipeline.files import save_arrays
-from mnist_pipeline.model_figures import (
+from mnist_pipeline.plumbing.drawing import png_bytes
+from mnist_pipeline.plumbing.files import save_arrays
+from mnist_pipeline.plumbing.params import load_params
+from mnist_pipeline.scoring import confusion, precision_recall, split_scores
+from mnist_pipeline.stages.figures import (
     FiguresError,
     Threshold,
     captions,
@@ -32,8 +34,6 @@ from mnist_pipeline.model_figures import (
     operating_point,
     pr_curve_figure,
 )
-from mnist_pipeline.params import load_params
-from mnist_pipeline.scoring import confusion, precision_recall, split_scores
 
 # --- pure functions -------------------------------------------------------------------------
 

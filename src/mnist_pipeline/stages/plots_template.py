@@ -18,7 +18,7 @@ import re
 from importlib import metadata
 from pathlib import Path
 
-from mnist_pipeline.files import write_text
+from mnist_pipeline.plumbing.files import write_text
 
 PACKAGE = "django-js-lib-vega-embed"
 STATIC = "js_lib_vega_embed/static/js_lib_vega_embed"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_pipeline.files import atomic_dir, load_arrays, save_arrays
-from mnist_pipeline.params import ParamsError
+from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, save_arrays
+from mnist_pipeline.plumbing.params import ParamsError
 
 log = logging.getLogger("raw")
 

@@ -1,0 +1,1 @@
+"""The tools that read what the pipeline committed: leaderboard, compare, sweep."""
