@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import mnist_pipeline  # noqa: F401  first: it pins the BLAS kernel before NumPy loads
+
+# isort: split
+
 import contextlib
 import copy
 import functools
