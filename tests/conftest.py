@@ -46,14 +46,23 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def run_script(script: str, *args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    """Run ``src/<script>.py`` as DVC would: a fresh interpreter, output captured."""
+def run_script(
+    script: str,
+    *args: str | Path,
+    cwd: Path = REPO,
+    timeout: float | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run ``src/<script>.py`` as DVC would: a fresh interpreter, output captured; killed
+    after ``timeout`` seconds (``TimeoutExpired``), ``preexec_fn`` run in the child first."""
     return subprocess.run(
         [sys.executable, str(REPO / "src" / f"{script}.py"), *map(str, args)],
         cwd=cwd,
         capture_output=True,
         text=True,
         check=False,
+        timeout=timeout,
+        preexec_fn=preexec_fn,
     )
 
 
