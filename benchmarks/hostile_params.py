@@ -13,7 +13,9 @@ seconds and peak memory are also given as a ratio to its stage's reference. ``--
 another checkout's scripts (``--repo /path/to/main`` for a "before").
 
 Usage: ``.venv/bin/python benchmarks/hostile_params.py --label after``; writes
-benchmarks/runs/<date>-hostile-params-<label>.md and .json.
+benchmarks/runs/<date>-hostile-params-<label>.md and .json. ``--load-against CHECKOUT``
+instead times reading the shipped params (import and load, fresh interpreter) against
+another checkout's loader, interleaved.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import datetime
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -163,6 +166,33 @@ def prepare(repo: Path, folder: Path, change: object) -> None:
         target.write_bytes(data if isinstance(data, bytes) else data.encode())
 
 
+def load_seconds(repo: Path) -> float:
+    """Seconds to start Python, import the loader of ``repo`` and read its shipped params."""
+    code = "import mnist_pipeline.plumbing.params as p; p.load_params('params.yaml')"
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=repo, env=env, check=True)
+    return time.perf_counter() - started
+
+
+def print_load_cost(repo: Path, other: Path, rounds: int) -> int:
+    """Print the median seconds of ``load_seconds`` for both checkouts, interleaved, with a
+    bare interpreter (``import yaml``) as the same-run reference."""
+    bare = [sys.executable, "-c", "import yaml"]
+    times: dict[str, list[float]] = {"bare": [], repo.name: [], other.name: []}
+    for _ in range(rounds):
+        started = time.perf_counter()
+        subprocess.run(bare, check=True)
+        times["bare"].append(time.perf_counter() - started)
+        times[repo.name].append(load_seconds(repo))
+        times[other.name].append(load_seconds(other))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    for name, median in medians.items():
+        print(f"{name}: median {median:.3f} s ({median / medians['bare']:.2f} x bare)")
+    print(f"{repo.name} / {other.name}: {medians[repo.name] / medians[other.name]:.2f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="hostile_params",
@@ -174,8 +204,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds before a kill")
     parser.add_argument("--max-rss", type=float, default=2048.0, help="MB before a kill")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "runs")
+    parser.add_argument(
+        "--load-against",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also time reading the shipped params in a fresh interpreter, this checkout's "
+        "loader against CHECKOUT's, interleaved (--load-rounds each)",
+    )
+    parser.add_argument("--load-rounds", type=int, default=7)
     args = parser.parse_args(argv)
     repo = args.repo.resolve()
+    if args.load_against is not None:
+        return print_load_cost(repo, args.load_against.resolve(), args.load_rounds)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         references = {f"reference ({stage})": (stage, REFERENCE) for stage in STAGES}
