@@ -140,9 +140,10 @@ def _check_nodes(root: yaml.Node) -> None:
         elif isinstance(node, yaml.MappingNode):
             lines: dict[str, int] = {}
             for name_node, value in node.value:
-                name, line = str(name_node.value), name_node.start_mark.line + 1
+                scalar = isinstance(name_node, yaml.ScalarNode)
+                name, line = name_node.value if scalar else "?", name_node.start_mark.line + 1
                 dotted = f"{key}.{name}" if key else name
-                if isinstance(name_node, yaml.ScalarNode) and name in lines:
+                if scalar and name in lines:
                     first = lines[name]
                     raise _Refused(
                         f"{dotted}: key written twice, first at line {first} (line {line})"
