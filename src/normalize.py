@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             args.out,
             args.labels,
             params.normalize_section(args.section),
-            params.validation,
+            params.split.validation,
             params.dataset.classes,
         )
 

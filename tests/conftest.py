@@ -30,6 +30,7 @@ import repo_copy
 import yaml
 from repo_copy import tool_env
 
+from mnist_pipeline.plumbing.catalogue import CATALOGUE
 from mnist_pipeline.plumbing.files import save_arrays
 from mnist_pipeline.plumbing.idx import MNIST_FILE_NAMES, read_idx, write_idx_dataset
 
@@ -45,14 +46,23 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def run_script(script: str, *args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    """Run ``src/<script>.py`` as DVC would: a fresh interpreter, output captured."""
+def run_script(
+    script: str,
+    *args: str | Path,
+    cwd: Path = REPO,
+    timeout: float | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run ``src/<script>.py`` as DVC would: a fresh interpreter, output captured; killed
+    after ``timeout`` seconds (``TimeoutExpired``), ``preexec_fn`` run in the child first."""
     return subprocess.run(
         [sys.executable, str(REPO / "src" / f"{script}.py"), *map(str, args)],
         cwd=cwd,
         capture_output=True,
         text=True,
         check=False,
+        timeout=timeout,
+        preexec_fn=preexec_fn,
     )
 
 
@@ -108,19 +118,35 @@ def deep_update(base: dict, overrides: dict) -> dict:
     return merged
 
 
+def read_params_files(folder: Path) -> dict:
+    """``folder``'s params.yaml with its catalogue, datasets.yaml, as one mapping: the
+    catalogue's ``datasets`` beside params.yaml's keys."""
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    return {**params, **yaml.safe_load((folder / CATALOGUE).read_text())}
+
+
+def write_params_files(folder: Path, params: dict, name: str = "params.yaml") -> Path:
+    """Write ``params`` (as `read_params_files` gives them) into ``folder``: ``datasets`` to
+    datasets.yaml, the rest to ``name``; the path of ``name``."""
+    knobs = {key: value for key, value in params.items() if key != "datasets"}
+    (folder / name).write_text(yaml.safe_dump(knobs, sort_keys=False))
+    catalogue = {"datasets": params["datasets"]}
+    (folder / CATALOGUE).write_text(yaml.safe_dump(catalogue, sort_keys=False))
+    return folder / name
+
+
 @pytest.fixture(scope="session")
 def repo_params() -> dict:
-    return yaml.safe_load((REPO / "params.yaml").read_text())
+    return read_params_files(REPO)
 
 
 @pytest.fixture
 def write_params(tmp_path: Path, repo_params: dict) -> Callable[..., Path]:
-    """Write a params.yaml: the repository's, with ``overrides`` merged in."""
+    """Write a params.yaml and its datasets.yaml: the repository's, with ``overrides`` (of
+    either) merged in."""
 
     def write(overrides: dict | None = None, name: str = "params.yaml") -> Path:
-        path = tmp_path / name
-        path.write_text(yaml.safe_dump(deep_update(repo_params, overrides or {}), sort_keys=False))
-        return path
+        return write_params_files(tmp_path, deep_update(repo_params, overrides or {}), name)
 
     return write
 
@@ -253,7 +279,7 @@ def slice_run(tmp_path_factory, mnist_slice, repo_params) -> Path:
     merged = deep_update(repo_params, SLICE_PARAMS)
     merged["models"] = SLICE_PARAMS["models"]
     merged["datasets"]["mnist"]["references"].update(test={}, cv={})
-    params.write_text(yaml.safe_dump(merged, sort_keys=False))
+    write_params_files(root, merged)
     write_decoded_slice(root, mnist_slice)
     run_stages(root, params, list(SLICE_STEPS.values()))
     return root
@@ -445,11 +471,11 @@ def make_small_repo(dest: Path) -> Path:
         role: a[:TRAIN_IMAGES] if role.startswith("train") else a[:TEST_IMAGES]
         for role, a in arrays.items()
     }
-    params = params_of(repo)
+    params = read_params_files(repo)
     params["datasets"]["mnist"]["mirrors"] = [SMALL_MNIST]
     params["datasets"]["mnist"]["files"] = write_dataset(repo / SMALL_MNIST, arrays)
     params["split"]["validation"] = VALIDATION
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_params_files(repo, params)
     shutil.rmtree(repo / "metrics", ignore_errors=True)
     (repo / "dvc.lock").unlink(missing_ok=True)
     git(repo, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "data/mnist")

@@ -567,9 +567,10 @@ def test_a_skipped_svm_fit_phase_has_no_target_and_no_checks(results: Results):
 
 @pytest.fixture
 def tiny_copy(tmp_path: Path) -> Path:
-    """A copy with the repository's params.yaml and src/, and 60 training and 20 test rows of
-    five well-separated classes as models.svm's features."""
-    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    """A copy with the repository's params.yaml, datasets.yaml and src/, and 60 training and
+    20 test rows of five well-separated classes as models.svm's features."""
+    for name in ("params.yaml", "datasets.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
     (tmp_path / "src").symlink_to(REPO / "src")
     features = load_params(tmp_path / "params.yaml").model("svm").features
     folder = tmp_path / "stages" / features

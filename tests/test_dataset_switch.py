@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import copy_repo, run_tool, write_dataset
+from conftest import copy_repo, read_params_files, run_tool, write_dataset, write_params_files
 
 from mnist_pipeline.plumbing.files import load_arrays
 
@@ -48,7 +48,7 @@ def switched(tmp_path_factory) -> Path:
         labels = np.arange(count, dtype=np.uint8) % len(SHAPES)
         arrays[f"{split}_labels"], arrays[f"{split}_images"] = labels, shape_images(labels, rng)
     files = write_dataset(repo / "data/shapes", arrays)
-    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params = read_params_files(repo)
     params["datasets"]["shapes"] = {
         "title": "Shapes",
         "licence": "CC0 (synthetic)",
@@ -63,7 +63,7 @@ def switched(tmp_path_factory) -> Path:
         "references": {"source": "nobody's", "test": {}, "cv": {}},
     }
     params["split"]["validation"] = 100
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_params_files(repo, params)
     run_tool("git", "add", "-A", cwd=repo)
     run_tool("git", "commit", "-q", "-m", "describe shapes", cwd=repo)
     run_tool(

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from conftest import REPO, write_dataset
+from conftest import REPO, write_dataset, write_params_files
 
 from mnist_pipeline.labels import class_names, plural, task_labels
 from mnist_pipeline.plumbing.files import load_arrays
@@ -32,14 +31,12 @@ FASHION = (
 
 
 def params_with(tmp_path: Path, repo_params: dict, models: dict, **mnist: object) -> Path:
-    """The repository's params.yaml with ``models`` replaced and the MNIST description's keys
-    ``mnist`` replaced, written into ``tmp_path``."""
+    """The repository's params.yaml with ``models`` replaced, and its datasets.yaml with the
+    MNIST description's keys ``mnist`` replaced, written into ``tmp_path``."""
     params = copy.deepcopy(repo_params)
     params["models"] = models
     params["datasets"]["mnist"].update(mnist)
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-    return path
+    return write_params_files(tmp_path, params)
 
 
 NO_REFERENCES = {"source": "nobody's", "test": {}, "cv": {}}
@@ -59,8 +56,9 @@ def test_mnist_is_the_default_and_fashion_mnist_is_described():
 
 def test_the_notebooks_numbers_are_the_mnist_descriptions_references():
     params = load_params(REPO / "params.yaml")
-    assert params.notebooks == {"nearest": 0.9708, "nearest_pca": 0.9703, "mlp": 0.972}
-    assert params.notebook_cv == {"sgd_5": 0.96, "never_5": 0.91}
+    mnist = params.dataset.references
+    assert mnist.test == {"nearest": 0.9708, "nearest_pca": 0.9703, "mlp": 0.972}
+    assert mnist.cv == {"sgd_5": 0.96, "never_5": 0.91}
     fashion = params.datasets["fashion_mnist"].references
     assert fashion.test["svm"] == 0.897 and fashion.cv == {}
 
@@ -68,7 +66,7 @@ def test_the_notebooks_numbers_are_the_mnist_descriptions_references():
 def test_the_switch_selects_the_description(write_params):
     params = load_params(write_params({"dataset": "fashion_mnist"}))
     assert params.dataset.name == "fashion_mnist"
-    assert params.notebooks["knn"] == 0.852
+    assert params.dataset.references.test["knn"] == 0.852
     assert class_names(params.model("sgd_5").target, params.dataset.classes) == [
         "not_Sandal",
         "Sandal",
@@ -81,7 +79,7 @@ def test_a_switch_naming_no_description_is_refused(write_params):
     with pytest.raises(ParamsError) as err:
         load_params(path)
     assert str(err.value) == (
-        f"{path}: dataset: expected the name of a description under datasets "
+        f"{path}: dataset: expected the name of a description in datasets.yaml "
         "(mnist, fashion_mnist), got 'kmnist'"
     )
 
@@ -100,7 +98,7 @@ def test_a_detector_target_outside_the_datasets_classes_is_refused(write_params)
     ("classes", "message"),
     [
         (["a", "b,c"], "datasets.mnist.classes[1]: expected a non-empty name without commas"),
-        (["a", "a", "b"], "datasets.mnist.classes: expected distinct names, got 'a twice'"),
+        (["a", "a", "b"], "datasets.mnist.classes: expected distinct names, got 'a' twice"),
         (["only"], "datasets.mnist.classes: expected a list of 2 to 256 class names"),
     ],
 )
@@ -108,7 +106,7 @@ def test_class_names_that_would_break_a_csv_are_refused(write_params, classes, m
     path = write_params({"datasets": {"mnist": {"classes": classes}}})
     with pytest.raises(ParamsError) as err:
         load_params(path)
-    assert str(err.value).startswith(f"{path}: {message}")
+    assert str(err.value).startswith(f"{path.with_name('datasets.yaml')}: {message}")
 
 
 def test_another_descriptions_references_may_name_models_no_longer_in_params(tmp_path, repo_params):

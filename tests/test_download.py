@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from conftest import run_main, wait_for_temp_file
+from conftest import read_params_files, run_main, wait_for_temp_file, write_params_files
 
 from mnist_pipeline.stages.download import CHUNK, FetchError, fetch_file
 
@@ -573,20 +572,18 @@ def fixture_files() -> dict[str, bytes]:
 
 
 def write_params(tmp_path: Path, mirrors: list[str]) -> Path:
-    """A params.yaml like the repository's, pointing at small fixture files."""
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    """A params.yaml like the repository's, its datasets.yaml pointing at small fixture files."""
+    raw = read_params_files(ROOT)
     raw["datasets"]["mnist"]["mirrors"] = mirrors
     for role, body in fixture_files().items():
         raw["datasets"]["mnist"]["files"][role]["sha256"] = hashlib.sha256(body).hexdigest()
         raw["datasets"]["mnist"]["files"][role]["size"] = len(body)
     raw["download"] = {"timeout": 2, "retries": 0, "min_rate": 1000}
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    return path
+    return write_params_files(tmp_path, raw)
 
 
 def file_names(params: Path) -> dict[str, str]:
-    files = yaml.safe_load(params.read_text(encoding="utf-8"))["datasets"]["mnist"]["files"]
+    files = read_params_files(params.parent)["datasets"]["mnist"]["files"]
     return {role: entry["name"] for role, entry in files.items()}
 
 

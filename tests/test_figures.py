@@ -10,14 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from conftest import (
     PNG_SIGNATURE,
     REPO,
     assert_png_stable,
     png_size,
+    read_params_files,
     run_main,
     run_script,
+    write_params_files,
 )
 
 from mnist_pipeline.plumbing.drawing import png_bytes
@@ -167,8 +168,7 @@ def evaluated(tmp_path_factory, mnist_slice) -> Path:
             "test_ap": np.array(ap),
         },
     )
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_params_files(root, read_params_files(REPO))
     return root
 
 

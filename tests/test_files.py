@@ -18,8 +18,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import REPO, run_tool, tool_env, wait_for_temp_file
+from conftest import (
+    REPO,
+    read_params_files,
+    run_tool,
+    tool_env,
+    wait_for_temp_file,
+    write_params_files,
+)
 
 from mnist_pipeline.plumbing.files import TEMP_PATTERN, atomic_file
 
@@ -86,12 +92,12 @@ def drip_url() -> Iterator[str]:
 
 def write_params(path: Path, mirror: str) -> None:
     """The repository's params, each dataset file being BODY, served by ``mirror``."""
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = read_params_files(REPO)
     params["datasets"]["mnist"]["mirrors"] = [mirror]
     for entry in params["datasets"]["mnist"]["files"].values():
         entry.update(sha256=hashlib.sha256(BODY).hexdigest(), size=len(BODY))
     params["download"] = {"timeout": 5, "retries": 0, "min_rate": 100}
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    write_params_files(path.parent, params, path.name)
 
 
 DVC_YAML = f"""\
@@ -118,8 +124,7 @@ def small_project(repo: Path) -> Path:
         shutil.copy(REPO / name, repo / name)
     mirror = repo / "mirror"
     mirror.mkdir()
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    for entry in params["datasets"]["mnist"]["files"].values():
+    for entry in read_params_files(REPO)["datasets"]["mnist"]["files"].values():
         (mirror / entry["name"]).write_bytes(BODY)
     write_params(repo / "params.yaml", "mirror")
     (repo / "dvc.yaml").write_text(DVC_YAML)

@@ -1,11 +1,14 @@
-"""The params loader: the shipped params.yaml loads; each kind of mistake names its key."""
+"""The params loader: the shipped params.yaml and datasets.yaml load; each kind of mistake
+names its file and key."""
 
 from __future__ import annotations
+
+import shutil
 
 import pytest
 from conftest import REPO
 
-from mnist_pipeline.plumbing.params import Normalize, ParamsError, Pca, Raw, load_params
+from mnist_pipeline.plumbing.params import Normalize, ParamsError, Raw, load_params
 
 
 def test_shipped_params_load_with_every_notebook_model():
@@ -23,7 +26,7 @@ def test_shipped_params_load_with_every_notebook_model():
         "gd_4",
     ]
     assert params.pca.n == 60
-    assert params.validation == 10000
+    assert params.split.validation == 10000
     assert params.dataset.name == "mnist"
     assert params.dataset.mirrors[0] == "data/mnist"
 
@@ -45,7 +48,8 @@ def test_svm_reads_the_deskewed_feature_set():
     params = load_params(REPO / "params.yaml")
     assert params.model("svm").features == "pca_deskewed"
     assert params.normalize_deskewed == Normalize(method="l2", deskew=True)
-    assert params.pca_deskewed == Pca(section="pca_deskewed", n=60, whiten=False)
+    pca = params.pca_deskewed
+    assert (pca.name, pca.n, pca.whiten) == ("pca_deskewed", 60, False)
 
 
 def test_feature_sections_are_looked_up_by_stage_name():
@@ -63,7 +67,7 @@ def test_gradient_descent_model_reads_raw_pixels_with_no_validation_split():
     assert (gd.features, gd.estimator, gd.target) == ("raw", "gradient_descent", 4)
     assert gd.params == {"learning_rate": 0.00001, "max_iter": 200}
     assert params.raw == Raw(validation=0)
-    assert params.validation == 10000
+    assert params.split.validation == 10000
 
 
 def test_cv_is_an_evaluation_option_never_an_estimator_parameter():
@@ -74,9 +78,9 @@ def test_cv_is_an_evaluation_option_never_an_estimator_parameter():
 
 
 def test_gists_cross_validated_accuracies_sit_apart_from_the_notebooks_test_accuracies():
-    params = load_params(REPO / "params.yaml")
-    assert params.notebook_cv == {"sgd_5": 0.96, "never_5": 0.91}
-    assert not {"sgd_5", "never_5"} & set(params.notebooks)
+    references = load_params(REPO / "params.yaml").dataset.references
+    assert references.cv == {"sgd_5": 0.96, "never_5": 0.91}
+    assert not {"sgd_5", "never_5"} & set(references.test)
 
 
 def test_detector_has_its_target_digit():
@@ -84,8 +88,11 @@ def test_detector_has_its_target_digit():
 
 
 def load_with(write_params, overrides: dict):
+    """A loader of params written with ``overrides``, and the file a mistake in them names:
+    datasets.yaml for the catalogue's keys, else params.yaml."""
     path = write_params(overrides)
-    return lambda: load_params(path), str(path)
+    named = path.with_name("datasets.yaml") if "datasets" in overrides else path
+    return lambda: load_params(path), str(named)
 
 
 @pytest.mark.parametrize(
@@ -99,7 +106,7 @@ def load_with(write_params, overrides: dict):
         ),
         (
             {"datasets": {"mnist": {"references": {"cv": {"sgd_5": "0.96"}}}}},
-            "datasets.mnist.references.cv.sgd_5: expected a positive number, got '0.96'",
+            "datasets.mnist.references.cv.sgd_5: expected a number, got '0.96'",
         ),
         ({"pca": {"n": "forty"}}, "pca.n: expected an integer, got 'forty'"),
         ({"pca": {"n": 0}}, "pca.n: expected an integer >= 1, got 0"),
@@ -181,13 +188,14 @@ def test_misspelled_top_level_section(write_params, repo_params):
     with pytest.raises(ParamsError) as err:
         load_params(path)
     assert str(err.value) == (
-        f"{path}: modles: unknown key (expected one of: dataset, datasets, download, "
+        f"{path}: modles: unknown key (expected one of: dataset, download, "
         "split, raw, normalize, pca, normalize_deskewed, pca_deskewed, "
         "models, figures)"
     )
 
 
 def test_missing_key(tmp_path):
+    shutil.copy(REPO / "datasets.yaml", tmp_path)
     path = tmp_path / "params.yaml"
     path.write_text((REPO / "params.yaml").read_text().replace("  whiten: false\n", ""))
     with pytest.raises(ParamsError) as err:
@@ -210,6 +218,7 @@ def test_unknown_model_name_lists_the_known_ones():
 def test_exponent_without_a_dot_is_a_float_as_dvc_writes_it(tmp_path):
     """`dvc exp run -S models.gd_4.learning_rate=0.00002` writes `2e-05`: YAML 1.1 (PyYAML's
     default) would read the string '2e-05', YAML 1.2 (DVC's) the float."""
+    shutil.copy(REPO / "datasets.yaml", tmp_path)
     path = tmp_path / "params.yaml"
     path.write_text(
         (REPO / "params.yaml").read_text().replace("learning_rate: 0.00001", "learning_rate: 2e-05")

@@ -15,6 +15,7 @@ from conftest import (
     run_stages,
     train_step,
     write_decoded_slice,
+    write_params_files,
 )
 
 from mnist_pipeline.plumbing.files import load_arrays
@@ -32,24 +33,19 @@ GD_4 = {
 def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
     """Run raw, then train and evaluate the gradient-descent model, once, in this process;
     tests inspect the folder it leaves."""
-    import yaml
-
     root = tmp_path_factory.mktemp("raw_pipeline")
-    params = root / "params.yaml"
-    params.write_text(
-        yaml.safe_dump(
-            {
-                **repo_params,
-                "models": {"gd_4": GD_4},
-                "datasets": {
-                    "mnist": {
-                        **repo_params["datasets"]["mnist"],
-                        "references": {"source": "none", "test": {}, "cv": {}},
-                    }
-                },
+    params = write_params_files(
+        root,
+        {
+            **repo_params,
+            "models": {"gd_4": GD_4},
+            "datasets": {
+                "mnist": {
+                    **repo_params["datasets"]["mnist"],
+                    "references": {"source": "none", "test": {}, "cv": {}},
+                }
             },
-            sort_keys=False,
-        )
+        },
     )
     write_decoded_slice(root, mnist_slice)
     steps = [

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from conftest import (
     PNG_SIGNATURE,
     REPO,
@@ -17,6 +16,7 @@ from conftest import (
     png_size,
     run_main,
     run_script,
+    write_params_files,
 )
 
 from mnist_pipeline.plumbing.drawing import png_bytes
@@ -141,7 +141,7 @@ def run_inputs(tmp_path, mnist_slice, slice_variance, repo_params) -> Path:
         (metrics / name / "history.csv").write_text(
             "epoch,loss\n1,0.4\n2,0.2\n" if name == "mlp" else "epoch,loss\n"
         )
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(repo_params, sort_keys=False))
+    write_params_files(tmp_path, repo_params)
     return tmp_path
 
 

@@ -109,15 +109,15 @@ def write_dataset(folder: Path, n: int) -> dict[str, dict]:
 
 
 def point_params_at(copy: Path, folder: Path, files: dict[str, dict[str, object]]) -> None:
-    """Make the copy's params.yaml read its dataset from ``folder`` only, with ``files``."""
+    """Make the copy's dataset description (datasets.yaml) read from ``folder`` only, with
+    ``files``."""
     import yaml
 
-    path = copy / "params.yaml"
-    params = yaml.safe_load(path.read_text())
-    dataset = params["datasets"][params["dataset"]]
-    dataset["mirrors"] = [str(folder)]
-    dataset["files"] = files
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    selected = yaml.safe_load((copy / "params.yaml").read_text())["dataset"]
+    path = copy / "datasets.yaml"
+    catalogue = yaml.safe_load(path.read_text())
+    catalogue["datasets"][selected].update(mirrors=[str(folder)], files=files)
+    path.write_text(yaml.safe_dump(catalogue, sort_keys=False))
 
 
 def identical_outputs(copy: Path) -> bool:

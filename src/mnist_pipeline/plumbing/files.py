@@ -41,6 +41,10 @@ class NotRegularFileError(FileNotFoundError):
     A ``FileNotFoundError``, so that every stage reports it as it reports a missing input.
     """
 
+    def __init__(self, path: Path | str, kind: str) -> None:
+        super().__init__(f"{path}: expected a regular file, got {kind}")
+        self.kind = kind
+
 
 def open_regular(path: Path | str) -> BinaryIO:
     """Open ``path`` for binary reading if it is a regular file (symlinks are followed).
@@ -54,7 +58,7 @@ def open_regular(path: Path | str) -> BinaryIO:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             kind = _FILE_KINDS.get(stat.S_IFMT(mode), "not a file")
-            raise NotRegularFileError(f"{path}: expected a regular file, got {kind}")
+            raise NotRegularFileError(path, kind)
         os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)

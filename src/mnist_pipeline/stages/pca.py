@@ -26,7 +26,7 @@ def fit_pca(train: np.ndarray, settings: Pca):
     limit = min(train.shape)
     if settings.n > limit:
         raise ParamsError(
-            f"{settings.section}.n: expected at most {limit} (the number of features or "
+            f"{settings.key}.n: expected at most {limit} (the number of features or "
             f"training rows), got {settings.n}"
         )
     return PCA(n_components=settings.n, whiten=settings.whiten, svd_solver="covariance_eigh").fit(

@@ -1,10 +1,10 @@
 """Reading the pipeline's git-tracked files as they are in the workspace, at a git revision, or
 in a `dvc exp` experiment, and which models a revision holds.
 
-Everything read here is tracked by git (params.yaml and the `cache: false` files under
-metrics/), so it works in any clone, with no DVC remote and no DVC cache. An experiment's
-name is resolved through its git ref, ``refs/exps/<2 hex>/<38 hex of the baseline>/<name>``,
-which `dvc exp run` and `dvc queue` write and `dvc exp push/pull` share.
+Everything read here is tracked by git (params.yaml, datasets.yaml and the `cache: false`
+files under metrics/), so it works in any clone, with no DVC remote and no DVC cache. An
+experiment's name is resolved through its git ref, ``refs/exps/<2 hex>/<38 hex of the
+baseline>/<name>``, which `dvc exp run` and `dvc queue` write and `dvc exp push/pull` share.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from mnist_pipeline.plumbing.catalogue import CATALOGUE
+from mnist_pipeline.plumbing.safe_yaml import ParamsError, check_size, parse_yaml, read_yaml
 
 WORKSPACE = "workspace"
 """The revision name of the files on disk, as `dvc metrics diff` and `dvc exp show` call it."""
@@ -130,16 +131,24 @@ def list_dir(revision: Revision, path: str) -> list[str]:
     return sorted(result.stdout.decode().splitlines()) if result.returncode == 0 else []
 
 
-def read_params(revision: Revision) -> dict[str, Any]:
-    """params.yaml at ``revision`` as plain data (empty if absent). Not checked against
-    today's schema: an old revision may have other sections."""
-    text = read_text(revision, "params.yaml")
-    if text is None:
-        return {}
+def read_params(revision: Revision, path: str = "params.yaml") -> dict[str, Any]:
+    """The params file ``path`` (params.yaml, or its catalogue datasets.yaml) at ``revision``
+    as plain data, empty if absent there; read as safely as a stage reads it (``safe_yaml``:
+    no FIFO, no 1 GB blob, no alias bomb), but not checked against today's schema: an old
+    revision may have other sections."""
+    source = f"{path} at {revision.label}"
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise RevisionError(f"params.yaml at {revision.label}: not YAML: {err}") from err
+        if revision.commit is None:
+            file = revision.repo / path
+            data = read_yaml(file, source) if file.exists() or file.is_symlink() else None
+        else:
+            size = _git(revision.repo, "cat-file", "-s", f"{revision.commit}:{path}")
+            if size.returncode != 0:
+                return {}
+            check_size(int(size.stdout), source)
+            data = parse_yaml(read_bytes(revision, path) or b"", source)
+    except ParamsError as err:
+        raise RevisionError(str(err)) from None
     return data if isinstance(data, Mapping) else {}
 
 
@@ -162,10 +171,11 @@ def model_specs(revision: Revision) -> dict[str, ModelSpec]:
 def notebook_accuracies(revision: Revision, section: str = "notebooks") -> dict[str, float]:
     """The published accuracies at ``revision``: the test accuracy per model (``notebook_cv``:
     the cross-validated accuracy) of the selected dataset's references
-    (``datasets.<dataset>.references.test`` or ``.cv``), or, in a params.yaml from before
-    the dataset switch, its top-level ``notebooks`` (``notebook_cv``)."""
+    (``datasets.<dataset>.references.test`` or ``.cv``, in datasets.yaml or, before the
+    catalogue had a file of its own, in params.yaml), or, in a params.yaml from before the
+    dataset switch, its top-level ``notebooks`` (``notebook_cv``)."""
     params = read_params(revision)
-    descriptions = params.get("datasets")
+    descriptions = read_params(revision, CATALOGUE).get("datasets") or params.get("datasets")
     if isinstance(descriptions, Mapping) and isinstance(params.get("dataset"), str):
         description = descriptions.get(params["dataset"])
         references = description.get("references") if isinstance(description, Mapping) else None
