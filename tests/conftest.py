@@ -14,6 +14,7 @@ import importlib.util
 import io
 import json
 import logging
+import os
 import re
 import shutil
 import struct
@@ -45,15 +46,60 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def run_script(script: str, *args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    """Run ``src/<script>.py`` as DVC would: a fresh interpreter, output captured."""
+def run_script(
+    script: str,
+    *args: str | Path,
+    cwd: Path = REPO,
+    timeout: float | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run ``src/<script>.py`` as DVC would: a fresh interpreter, output captured; killed after
+    ``timeout`` seconds (``subprocess.TimeoutExpired`` fails the test), ``preexec_fn`` run in
+    the child first (a resource limit)."""
     return subprocess.run(
         [sys.executable, str(REPO / "src" / f"{script}.py"), *map(str, args)],
         cwd=cwd,
         capture_output=True,
         text=True,
         check=False,
+        timeout=timeout,
+        preexec_fn=preexec_fn,
     )
+
+
+def tree_state(*roots: Path) -> dict[str, object]:
+    """Every file (its bytes), folder and symlink (its target) under ``roots``, by path,
+    symlinks not followed: equal before and after a run that changed nothing there."""
+    state: dict[str, object] = {}
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            for name in dirs + files:
+                path = Path(folder) / name
+                if path.is_symlink():
+                    state[str(path)] = f"-> {os.readlink(path)}"
+                elif path.is_dir():
+                    state[str(path)] = "folder"
+                else:
+                    state[str(path)] = path.read_bytes()
+    return state
+
+
+def write_fixture_dataset(
+    root: Path, body: bytes, *, mirrors: tuple[str, ...] = ("mirror",), download: dict | None = None
+) -> Path:
+    """``root``/params.yaml: the repository's, each of the dataset's four files being ``body``,
+    served by ``mirrors`` (``root``/mirror holds them), with ``download`` settings; its path."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    files = params["datasets"]["mnist"]["files"]
+    (root / "mirror").mkdir(parents=True)
+    for entry in files.values():
+        entry.update(sha256=hashlib.sha256(body).hexdigest(), size=len(body))
+        (root / "mirror" / entry["name"]).write_bytes(body)
+    params["datasets"]["mnist"]["mirrors"] = list(mirrors)
+    params["download"] = download or {"timeout": 5, "retries": 0, "min_rate": 1000}
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
 
 
 @functools.cache
@@ -141,6 +187,14 @@ def write_decoded_slice(root: Path, mnist_slice: dict[str, np.ndarray]) -> None:
             decoded / f"{split}.npz",
             {"images": mnist_slice[f"{split}_images"], "labels": mnist_slice[f"{split}_labels"]},
         )
+
+
+def params_copy(run: Path, dest: Path) -> Path:
+    """``run``'s params.yaml copied into the folder ``dest``: a stage run again in the shared,
+    read-only ``run`` with it may write into ``dest`` (a stage writes only inside the
+    repository of its params file, here ``dest``)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(run / "params.yaml", dest / "params.yaml"))
 
 
 def run_stages(root: Path, params: Path, steps: list[tuple[str | Path, ...]]) -> None:

@@ -44,7 +44,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
-from mnist_pipeline.plumbing.files import NotRegularFileError, atomic_dir, atomic_file, open_regular
+from mnist_pipeline.plumbing.files import (
+    NotRegularFileError,
+    OutputError,
+    atomic_dir,
+    atomic_file,
+    open_regular,
+)
 
 if TYPE_CHECKING:
     from mnist_pipeline.plumbing.params import Dataset, Download
@@ -384,6 +390,8 @@ def _fetch_http(
             _write_verified(_http_chunks(response, expected, report), expected, dest)
     except urllib.error.HTTPError as err:
         raise _http_status_failure(err.code, err.reason) from None
+    except OutputError:
+        raise
     except (OSError, http.client.HTTPException) as err:
         raise _connection_failure(err, deadline) from None
 
