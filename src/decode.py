@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mnist_pipeline.labels import ClassesError
 from mnist_pipeline.plumbing.idx import IdxError
 from mnist_pipeline.plumbing.params import ParamsError, load_params
 from mnist_pipeline.plumbing.runner import exit_stage, run_stage
@@ -40,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     return run_stage(
         "decode",
         lambda: decode(args.source, args.out, load_params(args.params).dataset),
-        (ParamsError, IdxError, DecodeError, FileNotFoundError),
+        (ParamsError, IdxError, DecodeError, ClassesError, FileNotFoundError),
+        outputs=[args.out],
+        params=args.params,
     )
 
 

@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         params = load_params(args.params)
         fetch_dataset(params.dataset, params.download, args.out)
 
-    return run_stage("download", work, (ParamsError, FetchError))
+    return run_stage(
+        "download", work, (ParamsError, FetchError), outputs=[args.out], params=args.params
+    )
 
 
 if __name__ == "__main__":

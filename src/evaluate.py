@@ -58,10 +58,16 @@ def main(argv: list[str] | None = None) -> int:
             args.features,
             args.metrics_dir,
             args.out,
-            params.dataset.classes,
+            params.dataset,
         )
 
-    return run_stage("evaluate", work, (ParamsError, FileNotFoundError, ValueError))
+    return run_stage(
+        "evaluate",
+        work,
+        (ParamsError, FileNotFoundError, ValueError),
+        outputs=[args.metrics_dir, args.out],
+        params=args.params,
+    )
 
 
 if __name__ == "__main__":

@@ -70,7 +70,13 @@ def main(argv: list[str] | None = None) -> int:
             params.dataset,
         )
 
-    return run_stage("figures", work, (ParamsError, FiguresError, FileNotFoundError, ValueError))
+    return run_stage(
+        "figures",
+        work,
+        (ParamsError, FiguresError, FileNotFoundError, ValueError),
+        outputs=[args.out],
+        params=args.params,
+    )
 
 
 if __name__ == "__main__":

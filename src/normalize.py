@@ -52,10 +52,16 @@ def main(argv: list[str] | None = None) -> int:
             args.labels,
             params.normalize_section(args.section),
             params.split.validation,
-            params.dataset.classes,
+            params.dataset,
         )
 
-    return run_stage("normalize", work, (ParamsError, FileNotFoundError, ValueError))
+    return run_stage(
+        "normalize",
+        work,
+        (ParamsError, FileNotFoundError, ValueError),
+        outputs=[args.out, args.labels],
+        params=args.params,
+    )
 
 
 if __name__ == "__main__":

@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             args.source, args.out, args.variance, load_params(args.params).pca_section(args.section)
         ),
         (ParamsError, FileNotFoundError, ValueError),
+        outputs=[args.out, args.variance],
+        params=args.params,
     )
 
 

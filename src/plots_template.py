@@ -22,7 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the HTML file to write")
     args = parser.parse_args(argv)
 
-    return run_stage("plots_template", lambda: write_page(args.out), (TemplateError, OSError))
+    return run_stage(
+        "plots_template",
+        lambda: write_page(args.out),
+        (TemplateError, OSError),
+        outputs=[args.out],
+    )
 
 
 if __name__ == "__main__":

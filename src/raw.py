@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         "raw",
         lambda: write_raw(args.source, args.out, load_params(args.params).raw.validation),
         (ParamsError, FileNotFoundError),
+        outputs=[args.out],
+        params=args.params,
     )
 
 

@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             load_params(args.params), args.images, args.variance, args.metrics, args.out
         ),
         (ParamsError, FileNotFoundError, ValueError),
+        outputs=[args.out],
+        params=args.params,
     )
 
 

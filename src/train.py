@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mnist_pipeline.labels import ClassesError
 from mnist_pipeline.plumbing.params import ParamsError, load_params
 from mnist_pipeline.plumbing.registry import EstimatorParamError
 from mnist_pipeline.plumbing.runner import exit_stage, run_stage
@@ -17,7 +18,12 @@ def main(argv: list[str] | None = None) -> int:
         description="Fit the scikit-learn estimator that params.yaml's models.<name> describes "
         "on the training split of its features; writes model.pkl and a per-epoch loss CSV.",
     )
-    parser.add_argument("--params", type=Path, required=True, help="params.yaml (models.<name>)")
+    parser.add_argument(
+        "--params",
+        type=Path,
+        required=True,
+        help="params.yaml (models.<name>; the dataset's classes, which the labels must run over)",
+    )
     parser.add_argument("--model", required=True, help="the model's name under `models`")
     parser.add_argument(
         "--features", type=Path, required=True, help="the feature stage's folder (train.npz)"
@@ -30,12 +36,17 @@ def main(argv: list[str] | None = None) -> int:
         help="CSV of loss per epoch (header only for non-iterative models)",
     )
     args = parser.parse_args(argv)
+
+    def work() -> None:
+        params = load_params(args.params)
+        train(params.model(args.model), args.features, args.out, args.history, params.dataset)
+
     return run_stage(
         "train",
-        lambda: train(
-            load_params(args.params).model(args.model), args.features, args.out, args.history
-        ),
-        (ParamsError, EstimatorParamError, FileNotFoundError),
+        work,
+        (ParamsError, EstimatorParamError, ClassesError, FileNotFoundError),
+        outputs=[args.out, args.history],
+        params=args.params,
     )
 
 

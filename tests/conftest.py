@@ -14,6 +14,7 @@ import importlib.util
 import io
 import json
 import logging
+import os
 import re
 import shutil
 import struct
@@ -64,6 +65,40 @@ def run_script(
         timeout=timeout,
         preexec_fn=preexec_fn,
     )
+
+
+def tree_state(*roots: Path) -> dict[str, object]:
+    """Every file (its bytes), folder and symlink (its target) under ``roots``, by path,
+    symlinks not followed: equal before and after a run that changed nothing there."""
+    state: dict[str, object] = {}
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            for name in dirs + files:
+                path = Path(folder) / name
+                if path.is_symlink():
+                    state[str(path)] = f"-> {os.readlink(path)}"
+                elif path.is_dir():
+                    state[str(path)] = "folder"
+                else:
+                    state[str(path)] = path.read_bytes()
+    return state
+
+
+def write_fixture_dataset(
+    root: Path, body: bytes, *, mirrors: tuple[str, ...] = ("mirror",), download: dict | None = None
+) -> Path:
+    """``root``/params.yaml and its catalogue: the repository's, each of the dataset's four
+    files being ``body``, served by ``mirrors`` (``root``/mirror holds them), with ``download``
+    settings; the path of params.yaml."""
+    params = read_params_files(REPO)
+    files = params["datasets"]["mnist"]["files"]
+    (root / "mirror").mkdir(parents=True)
+    for entry in files.values():
+        entry.update(sha256=hashlib.sha256(body).hexdigest(), size=len(body))
+        (root / "mirror" / entry["name"]).write_bytes(body)
+    params["datasets"]["mnist"]["mirrors"] = list(mirrors)
+    params["download"] = download or {"timeout": 5, "retries": 0, "min_rate": 1000}
+    return write_params_files(root, params)
 
 
 @functools.cache
@@ -167,6 +202,15 @@ def write_decoded_slice(root: Path, mnist_slice: dict[str, np.ndarray]) -> None:
             decoded / f"{split}.npz",
             {"images": mnist_slice[f"{split}_images"], "labels": mnist_slice[f"{split}_labels"]},
         )
+
+
+def params_copy(run: Path, dest: Path) -> Path:
+    """``run``'s params.yaml and its catalogue copied into the folder ``dest``: a stage run
+    again in the shared, read-only ``run`` with it may write into ``dest`` (a stage writes only
+    inside the repository of its params file, here ``dest``)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(run / CATALOGUE, dest / CATALOGUE)
+    return Path(shutil.copy(run / "params.yaml", dest / "params.yaml"))
 
 
 def run_stages(root: Path, params: Path, steps: list[tuple[str | Path, ...]]) -> None:

@@ -108,8 +108,8 @@ def test_the_copy_leaves_out_metrics_and_plots_and_is_a_git_repository(tmp_path:
 def test_a_stage_appends_its_work_seconds_to_bench_work_log(tmp_path, monkeypatch):
     log = tmp_path / "work.jsonl"
     monkeypatch.setenv("BENCH_WORK_LOG", str(log))
-    assert run_stage("demo", lambda: None, ()) == 0
-    assert run_stage("demo", lambda: None, ()) == 0
+    assert run_stage("demo", lambda: None, (), outputs=()) == 0
+    assert run_stage("demo", lambda: None, (), outputs=()) == 0
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["name"] for r in records] == ["demo", "demo"]
     assert records[0]["argv"] == sys.argv and records[0]["work"] >= 0
@@ -118,7 +118,7 @@ def test_a_stage_appends_its_work_seconds_to_bench_work_log(tmp_path, monkeypatc
 def test_a_stage_logs_nothing_without_bench_work_log(tmp_path, monkeypatch):
     monkeypatch.delenv("BENCH_WORK_LOG", raising=False)
     monkeypatch.chdir(tmp_path)
-    assert run_stage("demo", lambda: None, ()) == 0
+    assert run_stage("demo", lambda: None, (), outputs=()) == 0
     assert list(tmp_path.iterdir()) == []
 
 

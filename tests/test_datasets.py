@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from conftest import REPO, write_dataset, write_params_files
 
-from mnist_pipeline.labels import class_names, plural, task_labels
+from mnist_pipeline.labels import ClassesError, class_names, plural, task_labels
 from mnist_pipeline.plumbing.files import load_arrays
 from mnist_pipeline.plumbing.params import ParamsError, load_params
-from mnist_pipeline.stages.decode import DecodeError, decode
+from mnist_pipeline.stages.decode import decode
 from mnist_pipeline.stages.figures import CAPTION_FONT, caption_font, captions
 from mnist_pipeline.stages.normalize import label_distribution
 
@@ -188,5 +188,11 @@ def test_decode_refuses_a_label_beyond_the_datasets_classes(tmp_path: Path, repo
         references=NO_REFERENCES,
     )
     params = load_params(path)
-    with pytest.raises(DecodeError, match=r"is outside 0-2$"):
+    labels = tmp_path / "download" / files["train_labels"]["name"]
+    first = int(np.argmax(arrays["train_labels"] >= 3))
+    with pytest.raises(ClassesError) as refused:
         decode(tmp_path / "download", tmp_path / "decode", params.dataset)
+    assert str(refused.value) == (
+        "datasets.mnist.classes: labels run 0-4 (5 classes), 3 declared "
+        f"(label {arrays['train_labels'][first]} at index {first} of {labels})"
+    )

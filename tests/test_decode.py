@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FILE_NAMES, run_main, run_script, write_dataset
+from conftest import FILE_NAMES, run_main, run_script, tree_state, write_dataset
 
 from mnist_pipeline.plumbing.files import load_arrays
 from mnist_pipeline.plumbing.idx import IdxError, encode_idx
@@ -69,8 +69,39 @@ def test_decode_stage_exits_1_with_its_error_on_one_line(dataset):
     out = folder.parent / "decode"
     result = run_main("decode", "--params", params, "--in", folder, "--out", out)
     assert result.returncode == 1
-    assert result.stderr == f"decode: error: {path}: label 10 at index 17 is outside 0-9\n"
+    assert result.stderr == (
+        "decode: error: datasets.mnist.classes: labels run 0-10 (11 classes), 10 declared "
+        f"(label 10 at index 17 of {path})\n"
+    )
     assert not out.exists()
+
+
+def test_decode_refuses_declared_classes_that_no_label_has(dataset, good_files, write_params):
+    """11 names for MNIST's 10 digits: before, every stage went on and class "x" scored 0."""
+    folder, _ = dataset
+    eleven = [*(str(d) for d in range(10)), "x"]
+    params = write_params(
+        {"datasets": {"mnist": {"files": good_files[1], "classes": eleven}}}, name="eleven.yaml"
+    )
+    before = tree_state(folder.parent)
+
+    result = run_script(
+        "decode",
+        "--params",
+        params,
+        "--in",
+        folder,
+        "--out",
+        folder.parent / "decode",
+        cwd=folder.parent,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "decode: error: datasets.mnist.classes: labels run 0-9 (10 classes), 11 declared\n"
+    )
+    assert tree_state(folder.parent) == before
 
 
 def test_decode_help_describes_the_stage():

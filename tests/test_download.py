@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import socket
 import socketserver
@@ -55,6 +56,9 @@ class Route:
     """Seconds between single bytes of the body (cut short when the test ends)."""
     location: str | None = None
     """Answer 302 with this Location."""
+    header_drip: float = 0.0
+    """Seconds between single bytes of a status line and headers that never end (one header
+    line growing until the test ends), instead of any answer."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -88,7 +92,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if route.delay:
             self.server.stopping.wait(route.delay)
-        if route.location is not None:
+        if route.header_drip:
+            self._drip_headers(route.header_drip)
+        elif route.location is not None:
             self.send_response(302)
             self.send_header("Location", route.location)
             self.send_header("Content-Length", "0")
@@ -120,6 +126,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
         else:
             self.wfile.write(route.body[:end])
+
+    def _drip_headers(self, seconds: float) -> None:
+        self.close_connection = True
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nX-Drip: "
+        for byte in itertools.chain(head, itertools.repeat(ord("a"))):
+            if self.server.stopping.wait(seconds):
+                return
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -266,7 +281,8 @@ def test_truncated_body_is_retried_then_fails(http: Http, tmp_path: Path):
 def test_slow_server_times_out_without_retry(http: Http, tmp_path: Path):
     mirror = http.route("a", Route(delay=5.0))
 
-    message = fetch_error([mirror], tmp_path / NAME, timeout=0.3, retries=2)
+    # a deadline 1 s past the silence limit: the silence ends the request first
+    message = fetch_error([mirror], tmp_path / NAME, timeout=0.3, min_rate=len(BODY), retries=2)
 
     assert message == f"could not fetch {NAME} from 1 mirror:\n  - {mirror}: timed out after 0.3 s"
     assert http.hits("a") == 1
@@ -383,6 +399,47 @@ def test_drip_that_never_falls_silent_ends_at_the_whole_file_deadline(http: Http
     assert http.hits("a") == 1
     assert 1.5 <= seconds < 2.5
     assert list(dest.parent.iterdir()) == []
+
+
+def test_headers_dripped_past_the_deadline_end_the_request_at_the_deadline(
+    http: Http, tmp_path: Path
+):
+    """A status line and headers sent a byte every 0.05 s, never silent for the 0.5 s timeout:
+    the request ends at the deadline (before, the deadline began only with the body, and this
+    mirror never got there)."""
+    mirror = http.route("a", Route(header_drip=0.05))
+    dest = tmp_path / "out" / NAME
+    dest.parent.mkdir()
+
+    message = fetch_error([mirror], dest, size=1000, timeout=0.5, min_rate=1000, retries=2)
+
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n"
+        f"  - {mirror}: not complete within 1.5 s (download.timeout + 1000 "
+        "bytes / download.min_rate)"
+    )
+    assert http.hits("a") == 1
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_a_chain_of_slow_redirects_ends_at_the_one_deadline_of_the_request(
+    http: Http, tmp_path: Path
+):
+    """Each hop answers after 0.3 s, within the 0.5 s timeout, and redirects to the next: the
+    chain shares one deadline, from the first byte of the request on."""
+    mirror = http.route("final", Route())
+    for hop in range(6):
+        mirror = http.route(f"hop{hop}", Route(delay=0.3, location=mirror + NAME))
+
+    message = fetch_error([mirror], tmp_path / NAME, timeout=0.5, min_rate=len(BODY), retries=2)
+
+    assert message == (
+        f"could not fetch {NAME} from 1 mirror:\n"
+        f"  - {mirror}: not complete within 1.5 s (download.timeout + {len(BODY)} "
+        "bytes / download.min_rate)"
+    )
+    assert http.hits("hop5") == 1
+    assert http.hits("final") == 0
 
 
 def test_redirect_to_another_http_mirror_is_followed(http: Http, tmp_path: Path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from conftest import SLICE_STEPS, redirected, run_main, run_script
+from conftest import SLICE_STEPS, params_copy, redirected, run_main, run_script
 
 from mnist_pipeline.plumbing.files import load_arrays
 from mnist_pipeline.stages.evaluate import positive_scores
@@ -133,7 +133,7 @@ def test_evaluate_runs_as_dvc_runs_it_and_writes_the_same_cv_bytes(slice_run, tm
     metrics = tmp_path / "sgd_5"
     step = redirected(SLICE_STEPS["evaluate@sgd_5"], metrics_dir=metrics, out=tmp_path / "out")
     script, *args = step
-    result = run_script(script, "--params", "params.yaml", *args, cwd=slice_run)
+    result = run_script(script, "--params", params_copy(slice_run, tmp_path), *args, cwd=slice_run)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1].startswith("evaluate: done in ")
     for name in ("scores/cv.json", "predictions/cv.csv"):

@@ -14,6 +14,7 @@ from conftest import (
     PNG_SIGNATURE,
     REPO,
     assert_png_stable,
+    params_copy,
     png_size,
     read_params_files,
     run_main,
@@ -173,13 +174,17 @@ def evaluated(tmp_path_factory, mnist_slice) -> Path:
 
 
 def run_figures(
-    root: Path, out: Path | str, evaluations: Path | str = "stages/evaluate", run=run_main
+    root: Path,
+    out: Path | str,
+    evaluations: Path | str = "stages/evaluate",
+    run=run_main,
+    params: Path | str = "params.yaml",
 ) -> subprocess.CompletedProcess:
     """The figures stage on knn and sgd_5, in this process (``run=run_script``: a fresh one)."""
     return run(
         "figures",
         "--params",
-        "params.yaml",
+        params,
         "--evaluations",
         evaluations,
         "--images",
@@ -228,7 +233,8 @@ def test_figures_stage_refuses_predictions_of_another_split(evaluated, tmp_path)
     shutil.copytree(evaluated / "stages/evaluate", tmp_path / "evaluate")
     short = tmp_path / "evaluate/knn/predictions.npz"
     save_arrays(short, {"test_pred": np.zeros(10, np.uint8)})
-    result = run_figures(evaluated, tmp_path / "out", tmp_path / "evaluate")
+    params = params_copy(evaluated, tmp_path)
+    result = run_figures(evaluated, tmp_path / "out", tmp_path / "evaluate", params=params)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"figures: error: {short} holds 10 predictions, but the test split has 300 labels: "

@@ -1,4 +1,5 @@
-"""Atomic writes: what a kill leaves behind is invisible to git and to DVC.
+"""Atomic writes: what a kill leaves behind is invisible to git and to DVC, and the next run of
+the same stage removes it.
 
 The slow test kills (SIGKILL) the real download stage while its temporary file exists in a
 git-tracked, DVC-dependency folder, then drives the real `dvc` and `git`.
@@ -6,6 +7,8 @@ git-tracked, DVC-dependency folder, then drives the real `dvc` and `git`.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import os
 import shutil
@@ -21,8 +24,10 @@ import pytest
 from conftest import (
     REPO,
     read_params_files,
+    run_script,
     run_tool,
     tool_env,
+    tree_state,
     wait_for_temp_file,
     write_params_files,
 )
@@ -136,6 +141,17 @@ def small_project(repo: Path) -> Path:
     return repo
 
 
+def start_download(repo: Path, params: str, out: str = "stages/download") -> subprocess.Popen:
+    """The real download stage, started in ``repo``, its output silenced."""
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "src" / "download.py"), "--params", params, "--out", out],
+        cwd=repo,
+        env=tool_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 @pytest.mark.slow
 def test_kill_9_during_an_atomic_write_leaves_nothing_git_or_dvc_sees(
     tmp_path: Path, drip_url: str, monkeypatch: pytest.MonkeyPatch
@@ -143,20 +159,7 @@ def test_kill_9_during_an_atomic_write_leaves_nothing_git_or_dvc_sees(
     monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path / "dvc-site-cache"))
     repo = small_project(tmp_path / "repo")
     write_params(tmp_path / "drip.yaml", drip_url)
-    stage = subprocess.Popen(
-        [
-            sys.executable,
-            str(REPO / "src" / "download.py"),
-            "--params",
-            str(tmp_path / "drip.yaml"),
-            "--out",
-            "metrics/download",
-        ],
-        cwd=repo,
-        env=tool_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    stage = start_download(repo, str(tmp_path / "drip.yaml"), "metrics/download")
     try:
         left = wait_for_temp_file(repo / "metrics")
         os.kill(stage.pid, signal.SIGKILL)
@@ -172,6 +175,63 @@ def test_kill_9_during_an_atomic_write_leaves_nothing_git_or_dvc_sees(
     assert "Data and pipelines are up to date." in repro.stdout
     assert status.stdout.strip() == "Data and pipelines are up to date."
     assert git_status.stdout == ""
+
+
+def test_an_error_reading_an_input_inside_an_atomic_write_keeps_its_own_kind(tmp_path: Path):
+    """Only a failure to write the output becomes an OutputError naming it."""
+    denied = PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "input.csv"))
+    with pytest.raises(PermissionError) as raised, atomic_file(tmp_path / "out.csv"):
+        raise denied
+    assert raised.value is denied
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stage_removes_what_its_own_killed_runs_left_and_nothing_else(
+    tmp_path: Path, drip_url: str
+):
+    repo = tmp_path / "repo"
+    (repo / "mirror").mkdir(parents=True)
+    for entry in read_params_files(REPO)["datasets"]["mnist"]["files"].values():
+        (repo / "mirror" / entry["name"]).write_bytes(BODY)
+    write_params(repo / "params.yaml", "mirror")
+    run_tool("git", "init", "-q", cwd=repo)  # the repository the stage's outputs must lie in
+    (repo / "drip").mkdir()  # its own folder: a params file's catalogue lies beside it
+    write_params(repo / "drip" / "params.yaml", drip_url)
+    stage = start_download(repo, "drip/params.yaml")
+    try:
+        killed = wait_for_temp_file(repo / "stages").parent  # the stage's temporary folder
+        os.kill(stage.pid, signal.SIGKILL)
+        assert stage.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        stage.kill()
+    stages = repo / "stages"
+    live = stages / ".download.live0000.tmp"  # a concurrent run's, its lock held: kept
+    live.mkdir()
+    (stages / ".decode.abcd1234.tmp").mkdir()  # another output's leftover: kept
+    (stages / ".download.notes.tmp").write_text("a user's file\n")  # not a temporary name
+    held = os.open(live, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        kept = {k: v for k, v in tree_state(repo).items() if not k.startswith(str(killed))}
+
+        result = run_script(
+            "download", "--params", "params.yaml", "--out", "stages/download", cwd=repo, timeout=60
+        )
+    finally:
+        os.close(held)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        f"download: removed stages/{killed.name}, left by an earlier run that was killed"
+    )
+    assert sorted(p.name for p in stages.iterdir()) == [
+        ".decode.abcd1234.tmp",
+        ".download.live0000.tmp",
+        ".download.notes.tmp",
+        "download",
+    ]
+    download = str(stages / "download")
+    assert {k: v for k, v in tree_state(repo).items() if not k.startswith(download)} == kept
 
 
 @pytest.mark.parametrize("script", ["download", "plots_template"])

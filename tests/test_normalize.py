@@ -5,7 +5,7 @@ section it follows, and validation splits it refuses."""
 from __future__ import annotations
 
 import numpy as np
-from conftest import SLICE_PARAMS, SLICE_STEPS, redirected, run_main, run_script
+from conftest import SLICE_PARAMS, SLICE_STEPS, params_copy, redirected, run_main, run_script
 
 from mnist_pipeline.deskew import deskew
 from mnist_pipeline.plumbing.files import load_arrays
@@ -71,7 +71,7 @@ def test_normalize_runs_as_dvc_runs_it(slice_run, tmp_path):
     """The script in a fresh Python, as dvc.yaml's command: the files of the in-process run."""
     out, labels = tmp_path / "normalize", tmp_path / "labels.csv"
     script, *args = redirected(SLICE_STEPS["normalize"], out=out, labels=labels)
-    result = run_script(script, "--params", "params.yaml", *args, cwd=slice_run)
+    result = run_script(script, "--params", params_copy(slice_run, tmp_path), *args, cwd=slice_run)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1].startswith("normalize: done in ")
     for split in ("train", "val", "test"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SLICE_STEPS, redirected, run_main, run_script
+from conftest import SLICE_STEPS, params_copy, redirected, run_main, run_script
 
 from mnist_pipeline.plumbing.files import load_arrays
 from mnist_pipeline.stages.pca import explained_variance_ratio, variance_csv
@@ -62,7 +62,7 @@ def test_pca_runs_as_dvc_runs_it(slice_run, tmp_path):
     run (to float32 rounding: BLAS may split the sums differently)."""
     out, variance = tmp_path / "pca", tmp_path / "variance.csv"
     script, *args = redirected(SLICE_STEPS["pca"], out=out, variance=variance)
-    result = run_script(script, "--params", "params.yaml", *args, cwd=slice_run)
+    result = run_script(script, "--params", params_copy(slice_run, tmp_path), *args, cwd=slice_run)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1].startswith("pca: done in ")
     for split in ("train", "val", "test"):

@@ -25,7 +25,7 @@ def test_plots_template_script_has_help():
 
 def test_plots_template_inlines_the_three_libraries(tmp_path):
     """In a fresh Python, as DVC runs it."""
-    result = run_script("plots_template", "--out", tmp_path / "page.html")
+    result = run_script("plots_template", "--out", "page.html", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "page.html").read_text()
     assert "{plot_divs}" in html and "{scripts}" not in html  # DVC's CDN tags never go in

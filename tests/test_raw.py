@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import (
     evaluate_step,
+    params_copy,
     run_main,
     run_script,
     run_stages,
@@ -85,13 +86,14 @@ def test_evaluate_scores_the_test_split_only(pipeline):
 
 def test_raw_runs_as_dvc_runs_it(pipeline, tmp_path):
     """The script in a fresh Python, as dvc.yaml's command: the arrays of the in-process run."""
+    params = params_copy(pipeline, tmp_path)
     result = run_script(
-        "raw", "--params", "params.yaml", "--in", "stages/decode", "--out", tmp_path, cwd=pipeline
+        "raw", "--params", params, "--in", "stages/decode", "--out", tmp_path / "raw", cwd=pipeline
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1].startswith("raw: done in ")
     for split in ("train", "val", "test"):
-        written = load_arrays(tmp_path / f"{split}.npz", ("X", "y"))
+        written = load_arrays(tmp_path / "raw" / f"{split}.npz", ("X", "y"))
         expected = load_arrays(pipeline / f"stages/raw/{split}.npz", ("X", "y"))
         np.testing.assert_array_equal(written["X"], expected["X"])
         np.testing.assert_array_equal(written["y"], expected["y"])

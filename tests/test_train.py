@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import SLICE_PARAMS, SLICE_STEPS, redirected, run_main, run_script
+from conftest import SLICE_PARAMS, SLICE_STEPS, params_copy, redirected, run_main, run_script
 
 from mnist_pipeline.plumbing.files import load_arrays, save_arrays
 from mnist_pipeline.stages.train import training_history
@@ -46,7 +46,7 @@ def test_train_runs_as_dvc_runs_it(slice_run, tmp_path):
     """The script in a fresh Python, as dvc.yaml's command: a model and its loss history."""
     out, history = tmp_path / "knn", tmp_path / "history.csv"
     script, *args = redirected(SLICE_STEPS["train@knn"], out=out, history=history)
-    result = run_script(script, "--params", "params.yaml", *args, cwd=slice_run)
+    result = run_script(script, "--params", params_copy(slice_run, tmp_path), *args, cwd=slice_run)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1].startswith("train: done in ")
     assert [p.name for p in out.iterdir()] == ["model.pkl"]

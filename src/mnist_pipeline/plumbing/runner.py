@@ -1,5 +1,7 @@
-"""What every stage script shares: log lines on stderr, expected failures as one line,
-SIGTERM handled like Ctrl-C (temporary files removed on the way out), and a quick exit."""
+"""What every stage script shares: its outputs checked to lie inside the repository and cleared
+of what killed runs left, log lines on stderr, expected failures as one line (an output that
+cannot be written among them), SIGTERM handled like Ctrl-C (temporary files removed on the
+way out), and a quick exit."""
 
 from __future__ import annotations
 
@@ -10,9 +12,17 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import NoReturn
+
+from mnist_pipeline.plumbing.files import (
+    OutputError,
+    OutsideRepositoryError,
+    check_inside,
+    remove_stale_temps,
+)
 
 TERMINATED_EXIT = 128 + signal.SIGTERM
 """The exit status after SIGTERM, as a shell reports a process the signal ended."""
@@ -45,19 +55,54 @@ def _log_work(name: str, seconds: float) -> None:
         os.close(fd)
 
 
+def repository_root(params: Path | None = None) -> Path:
+    """The repository a stage writes into: the nearest folder that holds ``.dvc`` or ``.git``,
+    from the folder of its ``params`` file up (params.yaml sits at the top of a DVC project,
+    where dvc runs every command), or from the current folder for a stage without params;
+    that first folder itself if none does."""
+    here = Path.cwd() if params is None else Path(os.path.abspath(params)).parent
+    for folder in (here, *here.parents):
+        if (folder / ".dvc").is_dir() or (folder / ".git").exists():
+            return folder
+    return here
+
+
+def prepare_outputs(name: str, outputs: Sequence[Path], params: Path | None = None) -> None:
+    """Before a stage writes anything: refuse an output whose real path is outside the
+    repository (``repository_root(params)``; ``OutsideRepositoryError``), then remove the
+    temporary names its earlier, killed runs left beside each output (logged), never another
+    output's."""
+    root = repository_root(params)
+    for output in outputs:
+        check_inside(output, root)
+    log = logging.getLogger(name)
+    for output in outputs:
+        for path in remove_stale_temps(output):
+            log.info("removed %s, left by an earlier run that was killed", path)
+
+
 def run_stage(
-    name: str, work: Callable[[], None], expected_errors: tuple[type[BaseException], ...]
+    name: str,
+    work: Callable[[], None],
+    expected_errors: tuple[type[BaseException], ...],
+    *,
+    outputs: Sequence[Path | None],
+    params: Path | None = None,
 ) -> int:
-    """Run ``work``; return 0, or 1 after printing ``<name>: error: <message>`` for an expected
-    error (a bad parameter or input file). Anything else is a bug and keeps its traceback.
-    SIGTERM unwinds ``work`` as Ctrl-C would, then prints one line and returns 143. After a
-    successful ``work``, its seconds go to $BENCH_WORK_LOG if that is set (``_log_work``)."""
+    """Run ``work``, which writes ``outputs`` (the paths on the stage's command line; None for
+    an optional one not given) from the ``params`` file, after ``prepare_outputs``; return 0,
+    or 1 after printing ``<name>: error: <message>`` for an expected error (a bad parameter
+    or input file, an output outside the repository or one that cannot be written). Anything
+    else is a bug and keeps its traceback. SIGTERM unwinds ``work`` as Ctrl-C would, then
+    prints one line and returns 143. After a successful ``work``, its seconds go to
+    $BENCH_WORK_LOG if that is set (``_log_work``)."""
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     started = time.perf_counter()
     try:
+        prepare_outputs(name, [Path(o) for o in outputs if o is not None], params)
         work()
-    except expected_errors as err:
+    except (*expected_errors, OutputError, OutsideRepositoryError) as err:
         print(f"{name}: error: {err}", file=sys.stderr)
         return 1
     except Terminated:

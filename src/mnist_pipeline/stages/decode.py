@@ -1,5 +1,6 @@
 """A dataset's four IDX files -> train.npz and test.npz (uint8 arrays), each split checked
-whole against the dataset's description: image shape, number of classes.
+whole against the dataset's description: image shape, and labels that run over exactly the
+declared classes.
 
 Memory: each array is decompressed straight into its final buffer, after its header has been
 checked against the description's image_shape and the label count.
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_pipeline.labels import check_classes
 from mnist_pipeline.plumbing.files import atomic_dir, save_arrays
 from mnist_pipeline.plumbing.idx import read_idx
 from mnist_pipeline.plumbing.params import Dataset
@@ -27,11 +29,9 @@ def decode_split(
     images_path: Path,
     labels_path: Path,
     image_shape: tuple[int, int] = (28, 28),
-    n_classes: int = 10,
     key: str = "datasets.mnist",
 ) -> dict[str, np.ndarray]:
-    """Read one split's labels, then its images, and check that they belong together and that
-    every label is one of ``n_classes``.
+    """Read one split's labels, then its images, and check that they belong together.
 
     Every check of a header (type, number of dimensions, ``image_shape``, as many images as
     labels) is made before that file's payload is read, so a header claiming gigabytes is
@@ -44,11 +44,6 @@ def decode_split(
             images_path, dtype, shape, image_shape, labels_path, len(labels), key
         ),
     )
-    if labels.size and labels.max() >= n_classes:
-        bad = int(np.argmax(labels >= n_classes))
-        raise DecodeError(
-            f"{labels_path}: label {labels[bad]} at index {bad} is outside 0-{n_classes - 1}"
-        )
     return {"images": images, "labels": labels}
 
 
@@ -88,7 +83,8 @@ def _check_images(
 
 def decode(source: Path, out: Path, dataset: Dataset) -> dict[str, int]:
     """Decode both splits from ``source`` (the files ``dataset.files`` names) into ``out``,
-    checked against ``dataset.image_shape`` and its number of classes, and turned upright
+    checked against ``dataset.image_shape`` and ``dataset.classes`` (``check_classes`` over
+    both splits' labels), and turned upright
     where ``dataset.transpose`` says the files store images transposed; returns the number of
     images per split."""
     files = dataset.files
@@ -97,11 +93,15 @@ def decode(source: Path, out: Path, dataset: Dataset) -> dict[str, int]:
             source / files[f"{split}_images"].name,
             source / files[f"{split}_labels"].name,
             dataset.image_shape,
-            len(dataset.classes),
             dataset.key,
         )
         for split in ("train", "test")
     }
+    check_classes(
+        {str(source / files[f"{s}_labels"].name): splits[s]["labels"] for s in splits},
+        dataset.classes,
+        dataset.key,
+    )
     if dataset.transpose:
         for arrays in splits.values():
             arrays["images"] = np.ascontiguousarray(arrays["images"].transpose(0, 2, 1))

@@ -8,9 +8,12 @@ matches, so ``dest`` is either absent, the old file, or a verified copy.
 
 Every mirror is bounded by the file's expected ``size``: no more than ``size`` bytes are ever
 written, reading stops at the first byte past it, a ``Content-Length`` or a local file of
-another size fails before any byte is copied, and an HTTP transfer must end within
-``timeout + size / min_rate`` seconds (``timeout`` alone only limits silence, which a drip of
-one byte every few seconds never reaches). Redirects are followed only to http(s) URLs.
+another size fails before any byte is copied, and an HTTP request must end within
+``timeout + size / min_rate`` seconds of its start: connect, status line, headers, every
+redirect and the body, each read of the socket waiting no longer than what is left
+(``timeout`` alone only limits silence, which a drip of one byte every few seconds never
+reaches). Only the host name's lookup is not bounded by it. Redirects are followed only to
+http(s) URLs.
 Local mirrors may be anywhere on the machine (params.yaml is trusted as much as dvc.yaml's
 commands), but only regular files are read: never a device or a FIFO. A local file whose
 digest does not match is not described by its digest, which could help guess the contents
@@ -24,8 +27,10 @@ almost never help.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
+import io
 import logging
 import os
 import socket
@@ -37,9 +42,15 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
-from mnist_pipeline.plumbing.files import NotRegularFileError, atomic_dir, atomic_file, open_regular
+from mnist_pipeline.plumbing.files import (
+    NotRegularFileError,
+    OutputError,
+    atomic_dir,
+    atomic_file,
+    open_regular,
+)
 
 if TYPE_CHECKING:
     from mnist_pipeline.plumbing.params import Dataset, Download
@@ -78,7 +89,8 @@ class Expected:
 
     @property
     def deadline(self) -> float:
-        """Seconds an HTTP transfer of the whole file may take."""
+        """Seconds an HTTP request for the file may take, from its first byte (connect) to the
+        last byte of the body, through the status line, headers and redirects."""
         return self.timeout + self.size / self.min_rate
 
 
@@ -253,7 +265,107 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-_OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
+class _Deadline:
+    """The end of one HTTP request: ``expected.deadline`` seconds after it starts. Every read
+    of the socket waits ``expected.timeout`` (silence) at most, and never past the end."""
+
+    def __init__(self, expected: Expected) -> None:
+        self.expected = expected
+        self.end = time.monotonic() + expected.deadline
+        self.clamped = False
+        """Whether the last wait was cut short by the end rather than by the silence limit."""
+
+    def wait(self) -> float:
+        """Seconds the next read may wait; ``_MirrorFailed`` once the end has passed."""
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise _too_slow(self.expected)
+        self.clamped = left < self.expected.timeout
+        return min(self.expected.timeout, left)
+
+    def timed_out(self) -> _MirrorFailed:
+        """The failure for a read that waited ``wait()`` seconds for nothing."""
+        if self.clamped:
+            return _too_slow(self.expected)
+        return _MirrorFailed(f"timed out after {self.expected.timeout:g} s")
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket's reader under an HTTP response: sets the socket's timeout to
+    ``deadline.wait()`` before each read, so that neither a status line, headers nor a body
+    dripped a byte at a time outlast the deadline."""
+
+    def __init__(self, raw: io.RawIOBase, sock: socket.socket, deadline: _Deadline) -> None:
+        super().__init__()
+        self._raw, self._sock, self._deadline = raw, sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int | None:  # type: ignore[override]
+        self._sock.settimeout(self._deadline.wait())
+        return self._raw.readinto(buffer)
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """An HTTP response read through a ``_DeadlineReader``, status line and headers included."""
+
+    def __init__(self, sock: socket.socket, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        raw = self.fp.detach()  # http.client's buffered reader, nothing read through it yet
+        self.fp = io.BufferedReader(_DeadlineReader(raw, sock, deadline))
+
+
+class _DeadlineConnection(http.client.HTTPConnection):
+    """Connects within ``deadline.wait()`` (the TLS handshake too, for HTTPS) and reads its
+    responses as ``_DeadlineResponse``."""
+
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+        self.response_class = functools.partial(_DeadlineResponse, deadline=deadline)
+
+    def connect(self) -> None:
+        self.timeout = self._deadline.wait()
+        super().connect()
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnection, http.client.HTTPSConnection):
+    """``_DeadlineConnection`` over TLS."""
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_DeadlineConnection, deadline=self._deadline), req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        connection = functools.partial(_DeadlineHTTPSConnection, deadline=self._deadline)
+        return self.do_open(connection, req, context=self._context)
+
+
+def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
+    """The opener of one request: http(s)-only redirects, every connection and read of
+    it and of its redirects bounded by ``deadline``."""
+    return urllib.request.build_opener(
+        _HttpOnlyRedirects, _DeadlineHTTPHandler(deadline), _DeadlineHTTPSHandler(deadline)
+    )
 
 
 def _fetch_http(
@@ -263,11 +375,12 @@ def _fetch_http(
     dest: Path,
     progress: TextIO | None,
 ) -> None:
-    """One attempt: a declared Content-Length other than the expected size fails before the
-    body is read; the body is read until ``expected.deadline`` at the latest."""
+    """One attempt, which must end within ``expected.deadline`` of its start: a declared
+    Content-Length other than the expected size fails before the body is read."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    deadline = _Deadline(expected)
     try:
-        with _OPENER.open(request, timeout=expected.timeout) as response:
+        with _opener(deadline).open(request) as response:
             declared = _content_length(response)
             if declared is not None and declared != expected.size:
                 raise _MirrorFailed(
@@ -277,8 +390,10 @@ def _fetch_http(
             _write_verified(_http_chunks(response, expected, report), expected, dest)
     except urllib.error.HTTPError as err:
         raise _http_status_failure(err.code, err.reason) from None
+    except OutputError:
+        raise
     except (OSError, http.client.HTTPException) as err:
-        raise _connection_failure(err, expected.timeout) from None
+        raise _connection_failure(err, deadline) from None
 
 
 def _content_length(response: http.client.HTTPResponse) -> int | None:
@@ -292,32 +407,21 @@ def _content_length(response: http.client.HTTPResponse) -> int | None:
 def _http_chunks(
     response: http.client.HTTPResponse, expected: Expected, report: _Progress
 ) -> Iterator[bytes]:
-    """Yield the body, at most ``expected.size`` bytes of it, until ``expected.deadline``.
+    """Yield the body, at most ``expected.size`` bytes of it.
 
     A body shorter than expected is a ``_Transient`` failure; one longer (the first byte past
-    the size) or one still incomplete at the deadline is a ``_MirrorFailed``, not retried.
-    Each read is one system call (``read1``) whose wait ends at the deadline, so a drip of
-    single bytes cannot stretch the transfer past it.
+    the size) is a ``_MirrorFailed``, not retried, and so is the deadline, which the
+    response's reader enforces (``_DeadlineReader``): each read is one system call
+    (``read1``), so a drip of single bytes cannot stretch the transfer past it.
     """
-    deadline = time.monotonic() + expected.deadline
-    sock = _socket_of(response)
 
     def receive(amount: int) -> bytes:
         if response.isclosed():  # http.client closes it at the end of the body, or early
             return b""
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise _too_slow(expected)
-        if sock is not None:
-            sock.settimeout(min(expected.timeout, left))
         try:
             return response.read1(amount)
         except http.client.IncompleteRead as err:
             raise _truncated(done + len(err.partial), expected.size) from None
-        except TimeoutError:
-            if time.monotonic() >= deadline:
-                raise _too_slow(expected) from None
-            raise
 
     def read(amount: int) -> bytes:
         """``amount`` bytes, fewer only at the end of the body: whole chunks, as before."""
@@ -334,13 +438,6 @@ def _http_chunks(
     if done < expected.size:
         raise _truncated(done, expected.size)
     report.finish(done)
-
-
-def _socket_of(response: http.client.HTTPResponse) -> socket.socket | None:
-    """The response's socket, whose timeout is shortened as the deadline nears (http.client
-    keeps it only inside the response's buffered reader; None if that ever changes)."""
-    sock = getattr(getattr(response.fp, "raw", None), "_sock", None)
-    return sock if isinstance(sock, socket.socket) else None
 
 
 def _too_slow(expected: Expected) -> _MirrorFailed:
@@ -366,11 +463,11 @@ def _http_status_failure(code: int, reason: object) -> _MirrorFailed:
     return _Transient(message) if code >= 500 else _MirrorFailed(message)
 
 
-def _connection_failure(err: BaseException, timeout: float) -> _MirrorFailed:
+def _connection_failure(err: BaseException, deadline: _Deadline) -> _MirrorFailed:
     if isinstance(err, urllib.error.URLError) and isinstance(err.reason, BaseException):
         err = err.reason
     if isinstance(err, TimeoutError):
-        return _MirrorFailed(f"timed out after {timeout:g} s")
+        return deadline.timed_out()
     if isinstance(err, ConnectionRefusedError):
         return _MirrorFailed("connection refused")
     if isinstance(err, http.client.RemoteDisconnected):

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, save_arrays, write_json, write_text
-from mnist_pipeline.labels import DIGITS, class_names, task_labels
-from mnist_pipeline.plumbing.params import Model
+from mnist_pipeline.labels import check_classes, class_names, task_labels
+from mnist_pipeline.plumbing.params import Dataset, Model
 from mnist_pipeline.plumbing.registry import build_estimator
 from mnist_pipeline.scoring import (
     confused_pairs_csv,
@@ -42,17 +42,19 @@ def positive_scores(estimator: Any, x: np.ndarray) -> tuple[np.ndarray, str, flo
 
 
 def cross_validation(
-    model: Model, features: Path, classes: Sequence[str] = DIGITS
+    model: Model, features: Path, dataset: Dataset
 ) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     """The gist's k-fold cross-validation of ``model`` (``model.cv`` folds) on the training
     split of ``features``, with scikit-learn's ``cv=model.cv`` folds (unshuffled and stratified
     for a classifier). One ``cross_val_predict`` fits the k models; each fold's accuracy is that
     of its own predictions, what ``cross_val_score(..., scoring="accuracy")`` would get by
     fitting the same k models again. Returns ``scores/cv.json``'s values, the labels and the
-    cross-validated predictions, one per training image in order."""
+    cross-validated predictions, one per training image in order. The training labels must
+    run over ``dataset.classes`` (``check_classes``)."""
     from sklearn.model_selection import check_cv, cross_val_predict
 
     data = load_arrays(features / "train.npz", ("X", "y"))
+    check_classes({str(features / "train.npz"): data["y"]}, dataset.classes, dataset.key)
     y_true = task_labels(data["y"], model.target)
     estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
     folds = check_cv(model.cv, y_true, classifier=True)
@@ -61,7 +63,7 @@ def cross_validation(
     fold_accuracy = [
         float(np.mean(y_pred[test] == y_true[test])) for _, test in folds.split(data["X"], y_true)
     ]
-    matrix = confusion(y_true, y_pred, len(class_names(model.target, classes)))
+    matrix = confusion(y_true, y_pred, len(class_names(model.target, dataset.classes)))
     kind = "classifier" if model.target is None else "detector"
     return cv_scores(fold_accuracy, matrix, kind), y_true, y_pred
 
@@ -72,18 +74,24 @@ def evaluate(
     features: Path,
     metrics_dir: Path,
     out: Path,
-    classes: Sequence[str] = DIGITS,
+    dataset: Dataset,
 ) -> None:
     """Predict every non-empty evaluation split and write, under ``metrics_dir``: ``scores/``
     (one JSON of fixed keys per split), ``predictions/test.csv``, ``per_class.csv``,
     ``confused_pairs.csv`` and ``pr_curve.csv`` (header only for a 10-class model); and under
     ``out`` the raw predictions, scores and curve that the pictures are drawn from. A model
     with ``cv`` also gets ``scores/cv.json`` and ``predictions/cv.csv``, from
-    ``cross_validation`` on the training split. Classes are called by ``classes`` (the
-    dataset's names, label ``i`` first) in every table."""
+    ``cross_validation`` on the training split. The labels must run over ``dataset.classes``
+    (``check_classes``), which name the classes (label ``i`` first) in every table."""
+    splits = {split: load_arrays(features / f"{split}.npz", ("X", "y")) for split in EVAL_SPLITS}
+    check_classes(
+        {str(features / f"{split}.npz"): data["y"] for split, data in splits.items()},
+        dataset.classes,
+        dataset.key,
+    )
     with (model_dir / "model.pkl").open("rb") as fh:
         estimator = pickle.load(fh)  # our own train stage's output, never a downloaded file
-    names = class_names(model.target, classes)
+    names = class_names(model.target, dataset.classes)
     kind = "classifier" if model.target is None else "detector"
     scores: dict[str, dict[str, float]] = {}
     matrices: dict[str, np.ndarray] = {}
@@ -91,8 +99,7 @@ def evaluate(
     labels: dict[str, np.ndarray] = {}
     curve = np.empty(0), np.empty(0), np.empty(0)
     started = time.perf_counter()
-    for split in EVAL_SPLITS:
-        data = load_arrays(features / f"{split}.npz", ("X", "y"))
+    for split, data in splits.items():
         if len(data["y"]) == 0:
             log.info("%s: no %s split in %s, not scored", model.name, split, features)
             continue
@@ -123,7 +130,7 @@ def evaluate(
     cv_predictions = None
     if model.cv is not None:
         started = time.perf_counter()
-        scores["cv"], *cv_predictions = cross_validation(model, features, classes)
+        scores["cv"], *cv_predictions = cross_validation(model, features, dataset)
         log.info(
             "%s: %d-fold cross-validation accuracy %.4f (sd %.4f) in %.1f s",
             model.name,

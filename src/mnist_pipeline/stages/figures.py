@@ -26,7 +26,7 @@ import numpy as np
 
 from mnist_pipeline.plumbing.drawing import new_figure, save_png, styled
 from mnist_pipeline.plumbing.files import atomic_dir, load_arrays
-from mnist_pipeline.labels import DIGITS, class_names, plural, task_labels
+from mnist_pipeline.labels import DIGITS, check_classes, class_names, plural, task_labels
 from mnist_pipeline.plumbing.params import Dataset, Figures, Model
 from mnist_pipeline.scoring import accuracy, confusion, per_class_scores
 
@@ -283,8 +283,10 @@ def draw_figures(
 ) -> None:
     """Draw each model's pictures into ``out/<model>`` from ``evaluations/<model>`` (the
     evaluate stages' predictions.npz) and the decoded test images of ``dataset``, whose class
-    names and nouns the pictures use; ``out`` is replaced as a whole."""
+    names and nouns the pictures use (the labels must run over its classes:
+    ``check_classes``); ``out`` is replaced as a whole."""
     decoded = load_arrays(images_path, ("images", "labels"))
+    check_classes({str(images_path): decoded["labels"]}, dataset.classes, dataset.key)
     with atomic_dir(out) as tmp:
         for model in models:
             draw_model(

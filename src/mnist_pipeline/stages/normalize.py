@@ -10,8 +10,8 @@ import numpy as np
 
 from mnist_pipeline.deskew import deskew
 from mnist_pipeline.plumbing.files import atomic_dir, csv_text, load_arrays, save_arrays, write_text
-from mnist_pipeline.labels import DIGITS
-from mnist_pipeline.plumbing.params import Normalize, ParamsError
+from mnist_pipeline.labels import DIGITS, check_classes
+from mnist_pipeline.plumbing.params import Dataset, Normalize, ParamsError
 
 SPLITS = ("train", "val", "test")
 log = logging.getLogger("normalize")
@@ -71,14 +71,22 @@ def write_features(
     labels_csv: Path | None,
     settings: Normalize,
     validation: int,
-    classes: Sequence[str] = DIGITS,
+    dataset: Dataset,
 ) -> None:
     """Split the decode stage's ``source``/train.npz into train and val, turn every split's
     images into feature rows as ``settings`` say, and write ``out``/train.npz, val.npz and
     test.npz (arrays X, y); ``labels_csv``, if given, gets the images per class (named by
-    ``classes``) and split."""
+    ``dataset.classes``, which the labels must run over: ``check_classes``) and split."""
     train = load_arrays(source / "train.npz", ("images", "labels"))
     test = load_arrays(source / "test.npz", ("images", "labels"))
+    check_classes(
+        {
+            str(source / f"{split}.npz"): arrays["labels"]
+            for split, arrays in [("train", train), ("test", test)]
+        },
+        dataset.classes,
+        dataset.key,
+    )
     (x_train, y_train), (x_val, y_val) = split_validation(
         train["images"], train["labels"], validation
     )
@@ -88,7 +96,7 @@ def write_features(
         for split, x in zip(SPLITS, features, strict=True):
             save_arrays(tmp / f"{split}.npz", {"X": x, "y": labels[split]})
     if labels_csv is not None:
-        write_text(labels_csv, label_distribution(labels, classes))
+        write_text(labels_csv, label_distribution(labels, dataset.classes))
     log.info(
         "%s: %s rows of %d features (%s)",
         out,

@@ -29,7 +29,7 @@ import numpy as np
 
 from mnist_pipeline.plumbing.drawing import new_figure, save_png, styled
 from mnist_pipeline.plumbing.files import atomic_dir, load_arrays
-from mnist_pipeline.labels import DIGITS
+from mnist_pipeline.labels import DIGITS, check_classes
 from mnist_pipeline.plumbing.params import Params, ParamsError
 
 if TYPE_CHECKING:
@@ -288,6 +288,7 @@ def draw_summary(
     images, the pca stage's variance spectrum and each model's files in ``metrics_dir``."""
     settings, dataset = params.figures, params.dataset
     decoded = load_arrays(images_path, ("images", "labels"))
+    check_classes({str(images_path): decoded["labels"]}, dataset.classes, dataset.key)
     picked = samples_per_digit(
         decoded["labels"], settings.samples_per_digit, dataset.classes, dataset.class_noun
     )

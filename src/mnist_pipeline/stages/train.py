@@ -15,8 +15,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, write_text
-from mnist_pipeline.labels import task_labels
-from mnist_pipeline.plumbing.params import Model
+from mnist_pipeline.labels import check_classes, task_labels
+from mnist_pipeline.plumbing.params import Dataset, Model
 from mnist_pipeline.plumbing.registry import EstimatorParamError, build_estimator, estimator_spec
 from mnist_pipeline.plumbing.threads import blas_threads
 
@@ -63,12 +63,13 @@ def check_training_data(
         check(estimator, params, len(labels), key_prefix, source)
 
 
-def train(model: Model, features: Path, out: Path, history_csv: Path) -> None:
-    """Fit ``model`` on ``features/train.npz``; write ``out/model.pkl`` and ``history_csv``.
-    Warnings during the fit (a fixed epoch budget that stops before convergence) are logged
-    as one line each."""
+def train(model: Model, features: Path, out: Path, history_csv: Path, dataset: Dataset) -> None:
+    """Fit ``model`` on ``features/train.npz``, whose labels must run over ``dataset.classes``
+    (``check_classes``); write ``out/model.pkl`` and ``history_csv``. Warnings during the fit
+    (a fixed epoch budget that stops before convergence) are logged as one line each."""
     estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
     data = load_arrays(features / "train.npz", ("X", "y"))
+    check_classes({str(features / "train.npz"): data["y"]}, dataset.classes, dataset.key)
     labels = task_labels(data["y"], model.target)
     check_training_data(
         model.estimator,
