@@ -1,7 +1,6 @@
-"""Stage `figures`: pictures of every model's evaluation on the test split.
+"""Stage `figures`: every model's gallery of misclassified test images.
 
-Writes ``--out``/<model>/confusion.png, misclassified.png and, for a detector,
-precision_recall.png (git-tracked, shown by `dvc plots show`); see
+Writes ``--out``/<model>/misclassified.png (git-tracked, shown by `dvc plots show`); see
 ``mnist_pipeline.stages.figures``. One stage draws every model's pictures: one process per
 model would spend more time starting Python, NumPy and matplotlib than drawing.
 """
@@ -20,10 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
     parser = argparse.ArgumentParser(
         prog="figures",
-        description="Draw each model's pictures from its evaluation on the test split, into "
-        "OUT/<model>/: confusion.png (heatmap), misclassified.png (gallery of mistakes, "
-        "'actual -> predicted') and, for a detector, precision_recall.png (curve, default "
-        "threshold marked). PNGs are the same bytes for the same inputs.",
+        description="Draw each model's gallery of mistakes on the test split into "
+        "OUT/<model>/misclassified.png (captioned 'actual -> predicted'). PNGs are the same "
+        "bytes for the same inputs.",
     )
     parser.add_argument(
         "--params",

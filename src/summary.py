@@ -1,7 +1,7 @@
 """Stage `summary`: the pictures drawn once per run, over the data and all models.
 
-Writes ``--out``/digits.png, pca_variance.png, accuracy.png and loss.png (git-tracked, shown
-by `dvc plots show`); see ``mnist_pipeline.stages.summary``.
+Writes ``--out``/digits.png and accuracy.png (git-tracked, shown by `dvc plots show`); see
+``mnist_pipeline.stages.summary``.
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="summary",
         description="Draw the pictures made once per run: digits.png (sample images per "
-        "class), pca_variance.png (explained variance for 1..784 components, pca.n marked), "
-        "accuracy.png (every model's test accuracy) and loss.png (loss per epoch). PNGs are "
-        "the same bytes for the same inputs.",
+        "class) and accuracy.png (every model's test accuracy). PNGs are the same bytes for "
+        "the same inputs.",
     )
     parser.add_argument(
         "--params",
         type=Path,
         required=True,
-        help="params.yaml (pca.n, models, figures, the dataset's classes, nouns and references)",
+        help="params.yaml (models, figures, the dataset's classes, nouns and references)",
     )
     parser.add_argument(
         "--images",
@@ -36,23 +35,23 @@ def main(argv: list[str] | None = None) -> int:
         help="the decoded training images (train.npz: images, labels)",
     )
     parser.add_argument(
-        "--variance",
+        "--evaluations",
         type=Path,
         required=True,
-        help="the pca stage's variance spectrum (variance.csv)",
+        help="the evaluate stages' folder (<model>/predictions.npz)",
     )
     parser.add_argument(
-        "--metrics",
+        "--test",
         type=Path,
         required=True,
-        help="the metrics/ folder (<model>/scores/test.json, <model>/history.csv)",
+        help="the decoded test split (test.npz: its labels)",
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for the PNGs")
     args = parser.parse_args(argv)
     return run_stage(
         "summary",
         lambda: draw_summary(
-            load_params(args.params), args.images, args.variance, args.metrics, args.out
+            load_params(args.params), args.images, args.evaluations, args.test, args.out
         ),
         (ParamsError, FileNotFoundError, ValueError),
         outputs=[args.out],

@@ -125,9 +125,23 @@ def test_detectors_name_their_target_class(switched):
 
 def test_every_picture_is_drawn(switched):
     for model in ("knn", "mlp", "sgd_5", "gd_4"):
-        assert (switched / f"plots/figures/{model}/confusion.png").stat().st_size > 0
-    for picture in ("digits", "accuracy", "loss", "pca_variance"):
+        assert (switched / f"plots/figures/{model}/misclassified.png").stat().st_size > 0
+    for picture in ("digits", "accuracy"):
         assert (switched / f"plots/summary/{picture}.png").stat().st_size > 0
+
+
+def test_the_overlays_name_the_classes_of_every_classifier(switched):
+    rows = read_csv(switched / "metrics/overlays/per_class.csv")
+    classifiers = [
+        name
+        for name, model in yaml.safe_load((switched / "params.yaml").read_text())["models"].items()
+        if "target" not in model
+    ]
+    assert [(row["model"], row["class"]) for row in rows] == [
+        (model, shape) for model in classifiers for shape in SHAPES
+    ]
+    curves = read_csv(switched / "metrics/overlays/pr_curve.csv")
+    assert {row["model"] for row in curves} == {"sgd_5", "never_5", "logreg_4", "gd_4"}
 
 
 def test_the_lock_and_exp_show_record_the_dataset(switched):

@@ -17,6 +17,7 @@ models may be added to dvc.yaml without breaking these tests, but a stage of ano
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import subprocess
@@ -49,6 +50,8 @@ pytestmark = pytest.mark.slow
 DATA_STAGES = ("download", "decode", "normalize")
 CORE_STAGES = (*DATA_STAGES, "raw", "pca", "normalize_deskewed", "pca_deskewed")
 CORE_FOREACH = ("train", "evaluate")
+OVER_EVERY_MODEL = {"figures", "overlays", "summary"}
+"""The stages that read every model's evaluation (the whole stages/evaluate folder)."""
 QUEUE_TIMEOUT = 300.0
 
 
@@ -390,9 +393,11 @@ def test_editing_an_estimators_module_reruns_only_the_models_that_use_it(reprodu
 # 3. `dvc exp run -S`
 
 
-def test_exp_run_gd_4_learning_rate_reruns_only_gd_4_and_the_pictures(reproduced: Path):
+def test_exp_run_gd_4_learning_rate_reruns_only_gd_4_and_the_stages_over_every_model(
+    reproduced: Path,
+):
     result = dvc(reproduced, "exp", "run", "-S", "models.gd_4.learning_rate=0.00002")
-    assert ran(result) == model_stages("gd_4") | {"figures", "summary"}, shown(result)
+    assert ran(result) == model_stages("gd_4") | OVER_EVERY_MODEL, shown(result)
 
 
 def test_exp_run_pca_n_reruns_pca_and_only_the_models_on_pca_features(pca_experiment: Run):
@@ -416,6 +421,79 @@ def test_exp_show_reports_the_experiments_pca_n_and_metrics(pca_experiment: Run)
     assert exp["params"]["pca"]["n"] == 40
     for model in params_of(repo)["models"]:
         assert 0 < exp["metrics"][f"metrics/{model}/scores/test.json"]["acc"] <= 1
+
+
+# 3b. A model added through params.yaml alone
+
+NEW_MODELS = {
+    "knn_1": {"features": "pca", "estimator": "knn", "k": 1},
+    "sgd_3": {"features": "normalize", "estimator": "sgd", "target": 3, "random_state": 0},
+}
+"""A classifier and a detector that params.yaml does not have, each of a kind of overlay."""
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def added_models(cold: Run, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A copy of `main` with `NEW_MODELS` added to params.yaml, and nothing else edited:
+    `dvc status` before, `dvc repro`, then `dvc status` after."""
+    repo = copy_of(cold.repo, tmp_path_factory.mktemp("added") / "repo")
+    params = params_of(repo)
+    params["models"].update(NEW_MODELS)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    before = json.loads(dvc(repo, "status", "--json").stdout)
+    repro = dvc(repo, "repro")
+    after = json.loads(dvc(repo, "status", "--json").stdout)
+    return {"repo": repo, "before": before, "repro": repro, "after": after}
+
+
+def test_dvc_status_lists_a_new_models_stages_and_every_stage_over_all_models(added_models):
+    expected = model_stages(*NEW_MODELS) | OVER_EVERY_MODEL
+    assert set(added_models["before"]) == expected, added_models["before"]
+    assert ran(added_models["repro"]) == expected, shown(added_models["repro"])
+    assert added_models["after"] == {}
+
+
+def test_the_overlays_hold_the_new_models_with_their_own_values(added_models):
+    repo = added_models["repo"]
+    classes = read_rows(repo / "metrics/overlays/per_class.csv")
+    models = params_of(repo)["models"]
+    classifiers = [name for name, model in models.items() if "target" not in model]
+    assert list(dict.fromkeys(row["model"] for row in classes)) == classifiers
+    assert classifiers[-1] == "knn_1"
+    own = read_rows(repo / "metrics/knn_1/per_class.csv")
+    assert [row["test"] for row in classes if row["model"] == "knn_1"] == [r["test"] for r in own]
+    curves = read_rows(repo / "metrics/overlays/pr_curve.csv")
+    detectors = [name for name, model in models.items() if "target" in model]
+    assert list(dict.fromkeys(row["model"] for row in curves)) == detectors
+    own = read_rows(repo / "metrics/sgd_3/pr_curve.csv")
+    assert [(r["recall"], r["precision"]) for r in curves if r["model"] == "sgd_3"] == [
+        (r["recall"], r["precision"]) for r in own
+    ]
+
+
+def test_the_summary_and_figures_draw_the_new_models(added_models):
+    repo = added_models["repo"]
+    accuracy = {
+        name: json.loads((repo / f"metrics/{name}/scores/test.json").read_text())["acc"]
+        for name in NEW_MODELS
+    }
+    logged = re.search(
+        r"^summary: test accuracy of (\d+) models: (.*); pictures",
+        added_models["repro"].stderr,
+        re.MULTILINE,
+    )
+    assert logged, shown(added_models["repro"])
+    assert int(logged.group(1)) == len(params_of(repo)["models"])
+    assert logged.group(2).endswith(
+        ", ".join(f"{name} {value:.4f}" for name, value in accuracy.items())
+    )
+    for name in NEW_MODELS:
+        assert (repo / f"plots/figures/{name}/misclassified.png").is_file()
 
 
 # 4. Comparing a branch with main

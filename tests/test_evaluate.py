@@ -10,7 +10,6 @@ from conftest import SLICE_STEPS, params_copy, redirected, run_main, run_script
 
 from mnist_pipeline.plumbing.files import load_arrays
 from mnist_pipeline.stages.evaluate import positive_scores
-from mnist_pipeline.stages.figures import Threshold
 
 
 def test_evaluate_records_the_decision_function_above_zero_or_the_probability_above_half():
@@ -24,8 +23,6 @@ def test_evaluate_records_the_decision_function_above_zero_or_the_probability_ab
     assert (kind, threshold) == ("decision_function", 0.0)
     _, kind, threshold = positive_scores(DummyClassifier(strategy="most_frequent").fit(x, y), x)
     assert (kind, threshold) == ("predict_proba", 0.5)
-    assert Threshold(0.0, "decision_function").rule == "decision_function > 0"
-    assert Threshold(0.5, "predict_proba").rule == "predict_proba > 0.5"
 
 
 def test_predict_follows_those_thresholds_in_scikit_learn():

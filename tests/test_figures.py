@@ -1,6 +1,6 @@
-"""Each model's pictures (mnist_pipeline/stages/figures.py, the figures stage): the mistakes
-shown and their captions, the operating point on the precision-recall curve, PNG bytes that
-do not change, and the stage run as DVC runs it on a small slice of MNIST."""
+"""Each model's gallery of mistakes (mnist_pipeline/stages/figures.py, the figures stage): the
+mistakes shown and their captions, PNG bytes that do not change, and the stage run as DVC runs
+it on a small slice of MNIST."""
 
 from __future__ import annotations
 
@@ -25,16 +25,12 @@ from conftest import (
 from mnist_pipeline.plumbing.drawing import png_bytes
 from mnist_pipeline.plumbing.files import save_arrays
 from mnist_pipeline.plumbing.params import load_params
-from mnist_pipeline.scoring import confusion, precision_recall, split_scores
+from mnist_pipeline.scoring import precision_recall
 from mnist_pipeline.stages.figures import (
     FiguresError,
-    Threshold,
     captions,
-    confusion_figure,
     gallery_figure,
     misclassified,
-    operating_point,
-    pr_curve_figure,
 )
 
 # --- pure functions -------------------------------------------------------------------------
@@ -60,73 +56,26 @@ def test_captions_read_actual_then_predicted_class():
     assert captions(np.array([3, 5]), np.array([1, 0]), ["not_5", "5"]) == ["3 -> 5", "5 -> not 5"]
 
 
-def test_threshold_point_is_the_precision_and_recall_the_scores_report():
-    rng = np.random.default_rng(3)
-    y = (rng.random(2000) < 0.1).astype(np.uint8)
-    score = 2.5 * y - 1.5 + rng.normal(size=2000)
-    y_pred = (score > 0).astype(np.uint8)
-    matrix = confusion(y, y_pred, 2)
-    recall, precision = operating_point(matrix)
-    reported = split_scores(matrix, "detector", "test", 0.5)
-    assert (round(recall, 4), round(precision, 4)) == (reported["r"], reported["p"])
-
-    curve_precision, curve_recall, _, _ = precision_recall(y, score)
-    figure = pr_curve_figure(
-        curve_precision,
-        curve_recall,
-        (recall, precision),
-        Threshold(0.0, "decision_function"),
-        float(y.mean()),
-        "t",
-    )
-    marked = [line for line in figure.axes[0].lines if line.get_marker() == "o"]
-    assert len(marked) == 1
-    assert (marked[0].get_xdata()[0], marked[0].get_ydata()[0]) == (recall, precision)
-    assert marked[0].get_label() == "default threshold: decision_function > 0"
-
-
-def test_operating_point_without_positive_predictions_has_no_precision():
-    y = np.array([0, 1, 0, 1])
-    assert operating_point(confusion(y, np.zeros(4), 2)) == (0.0, None)
-    assert operating_point(confusion(y, np.array([0, 1, 1, 1]), 2)) == (
-        1.0,
-        pytest.approx(2 / 3),
-    )
-
-
 # --- PNG bytes ------------------------------------------------------------------------------
 
 
 def _figures(mnist_slice: dict[str, np.ndarray]) -> dict:
-    rng = np.random.default_rng(4)
-    matrix = rng.integers(0, 50, size=(10, 10)) + np.diag(np.full(10, 900))
     images = mnist_slice["test_images"][:13]
-    y = (rng.random(300) < 0.1).astype(int)
     return {
-        "confusion": lambda: confusion_figure(matrix, [str(d) for d in range(10)], "title"),
         "gallery": lambda: gallery_figure(images, [f"{d} -> 0" for d in range(13)], "title"),
         "empty gallery": lambda: gallery_figure(images[:0], [], "title"),
-        "precision_recall": lambda: pr_curve_figure(
-            np.array([0.1, 0.5, 1.0]),
-            np.array([1.0, 0.5, 0.0]),
-            (0.5, 0.5),
-            Threshold(0.5, "predict_proba"),
-            float(y.mean()),
-            "title",
-        ),
     }
 
 
-@pytest.mark.parametrize("name", ["confusion", "gallery", "empty gallery", "precision_recall"])
+@pytest.mark.parametrize("name", ["gallery", "empty gallery"])
 def test_png_is_the_same_bytes_every_time_whatever_the_rc_params(name, mnist_slice):
     assert_png_stable(_figures(mnist_slice)[name])
 
 
 def test_png_size_is_fixed_by_inches_and_dpi(mnist_slice):
-    figures = _figures(mnist_slice)
-    assert png_size(png_bytes(figures["confusion"](), 100)) == (560, 480)
-    assert png_size(png_bytes(figures["confusion"](), 50)) == (280, 240)
-    assert png_size(png_bytes(figures["precision_recall"](), 100)) == (560, 460)
+    gallery = _figures(mnist_slice)["gallery"]
+    assert png_size(png_bytes(gallery(), 100)) == (780, 249)
+    assert png_size(png_bytes(gallery(), 50)) == (390, 124)
 
 
 # --- the stage, as DVC runs it -------------------------------------------------------------
@@ -206,12 +155,12 @@ def drawn(evaluated) -> subprocess.CompletedProcess:
     return run_figures(evaluated, "plots/figures", run=run_script)
 
 
-def test_figures_stage_draws_one_folder_of_pictures_per_model(evaluated, drawn):
+def test_figures_stage_draws_one_gallery_per_model_and_no_chart(evaluated, drawn):
     assert drawn.returncode == 0, drawn.stderr
     out = evaluated / "plots/figures"
     assert {p.name: sorted(q.name for q in p.iterdir()) for p in out.iterdir()} == {
-        "knn": ["confusion.png", "misclassified.png"],
-        "sgd_5": ["confusion.png", "misclassified.png", "precision_recall.png"],
+        "knn": ["misclassified.png"],
+        "sgd_5": ["misclassified.png"],
     }
 
 
@@ -245,11 +194,8 @@ def test_figures_stage_refuses_predictions_of_another_split(evaluated, tmp_path)
 
 def test_pictures_of_every_model_are_committed():
     params = load_params(REPO / "params.yaml")
-    for name, model in params.models.items():
-        expected = {"confusion.png", "misclassified.png"}
-        if model.target is not None:
-            expected.add("precision_recall.png")
+    for name in params.models:
         folder = REPO / "plots/figures" / name
-        assert folder.is_dir() and {p.name for p in folder.iterdir()} == expected, (
+        assert folder.is_dir() and {p.name for p in folder.iterdir()} == {"misclassified.png"}, (
             f"{folder}: run `dvc repro` and commit plots/"
         )

@@ -1,11 +1,15 @@
 """The offline `dvc plots show` page (mnist_pipeline/stages/plots_template.py, the plots_template
-stage): the template inlines the three Vega libraries, and the pages `dvc plots show` and
-`dvc plots diff` render with it in a copy of the repository load nothing from the network
-(slow: they run dvc)."""
+stage): the template inlines the three Vega libraries, the pages `dvc plots show` and
+`dvc plots diff` render with it in a copy of the repository load nothing from the network, and
+in headless Chromium the overlay charts draw each model in a colour of its own, named in the
+legend (slow: they run dvc)."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -141,9 +145,10 @@ def repo_copy(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_dvc_plots_show_renders_every_plot_offline(repo_copy, tmp_path):
     expected = declared_plots(repo_copy)
-    assert "plots/figures/sgd_5/precision_recall.png" in expected
-    assert "plots/summary/pca_variance.png" in expected
+    assert "plots/figures/sgd_5/misclassified.png" in expected
+    assert "plots/summary/accuracy.png" in expected
     assert "metrics/label_distribution.csv" in expected
+    assert "metrics/overlays/pr_curve.csv" in expected
     # no --html-template: .dvc/config's plots.html_template is the one used
     result = run_tool("dvc", "plots", "show", "-o", tmp_path / "page", cwd=repo_copy)
     assert (tmp_path / "page/index.html").as_uri() in result.stdout
@@ -158,3 +163,128 @@ def test_dvc_plots_diff_renders_offline_too(repo_copy, tmp_path):
     result = run_tool("dvc", "plots", "diff", "main", "-o", tmp_path / "diff", cwd=repo_copy)
     assert "index.html" in result.stdout
     check_offline(tmp_path / "diff/index.html", declared_plots(repo_copy))
+
+
+# --- the page in a real browser ---------------------------------------------------------------
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--proxy-server=http://127.0.0.1:9",  # a closed port: any network request fails
+)
+
+
+def rendered_dom(page: Path, profile: Path) -> str:
+    """The page's DOM after its scripts ran in headless Chromium, with no network."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        message = "chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    result = subprocess.run(
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=30000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+class ChartScan(HTMLParser):
+    """In the chart whose container has id ``chart``: the colour of each line (the model its
+    aria-label names) and each legend's title and (label, symbol colour) entries."""
+
+    def __init__(self, chart: str) -> None:
+        super().__init__()
+        self.chart = chart
+        self.lines: list[tuple[str, str]] = []
+        self.legends: list[dict] = []
+        self._depth = 0  # open <div>s of the chart, 0 outside it
+        self._groups: list[str] = []
+        self._symbol: str | None = None
+        self._text_in: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "div" and (self._depth or attributes.get("id") == self.chart):
+            self._depth += 1
+        if not self._depth:
+            return
+        classes = attributes.get("class") or ""
+        if tag == "g":
+            self._groups.append(classes)
+            if "role-legend" in classes.split():
+                self.legends.append({"title": None, "entries": []})
+        elif tag == "path" and self._groups:
+            if "role-mark" in self._groups[-1] and "mark-line" in self._groups[-1]:
+                model = re.search(r"\bmodel: ([^;]+)", attributes.get("aria-label") or "")
+                self.lines.append((model.group(1) if model else "", attributes.get("stroke")))
+            elif "role-legend-symbol" in self._groups[-1]:
+                self._symbol = attributes.get("stroke")
+        elif tag == "text" and self._groups:
+            self._text_in = self._groups[-1]
+
+    def handle_endtag(self, tag):
+        if not self._depth:
+            return
+        if tag == "div":
+            self._depth -= 1
+        elif tag == "g" and self._groups:
+            self._groups.pop()
+        elif tag == "text":
+            self._text_in = None
+
+    def handle_data(self, data):
+        if not self._depth or self._text_in is None or not self.legends:
+            return
+        if "role-legend-title" in self._text_in:
+            self.legends[-1]["title"] = data
+        elif "role-legend-label" in self._text_in:
+            self.legends[-1]["entries"].append((data, self._symbol))
+
+
+def overlay_models(repo: Path) -> dict[str, list[str]]:
+    """The page id of each overlay chart and the models params.yaml gives it, in order."""
+    from dvc_render.base import Renderer
+
+    models = yaml.safe_load((repo / "params.yaml").read_text())["models"]
+    return {
+        Renderer.remove_special_chars("metrics/overlays/per_class.csv"): [
+            name for name, model in models.items() if "target" not in model
+        ],
+        Renderer.remove_special_chars("metrics/overlays/pr_curve.csv"): [
+            name for name, model in models.items() if "target" in model
+        ],
+    }
+
+
+@pytest.mark.slow
+def test_chromium_draws_every_model_of_an_overlay_in_its_own_colour_named_in_the_legend(
+    repo_copy, tmp_path
+):
+    run_tool("dvc", "plots", "show", "-o", tmp_path / "page", cwd=repo_copy)
+    dom = rendered_dom(tmp_path / "page/index.html", tmp_path / "profile")
+    for chart, models in overlay_models(repo_copy).items():
+        scan = ChartScan(chart)
+        scan.feed(dom)
+        colours = dict(scan.lines)
+        assert sorted(colours) == sorted(models) and len(scan.lines) == len(models), chart
+        assert len(set(colours.values())) == len(models), f"{chart}: {colours}"
+        legend = {entry["title"]: entry["entries"] for entry in scan.legends}
+        assert legend["model"] == [(name, colours[name]) for name in models], chart

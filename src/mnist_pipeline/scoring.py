@@ -58,7 +58,9 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator != 0)
 
 
-def _round(value: float) -> float:
+def rounded(value: float) -> float:
+    """``value`` to the ``DIGITS`` decimals of every score and table: same predictions, same
+    bytes."""
     return round(float(value), DIGITS)
 
 
@@ -85,7 +87,7 @@ def split_scores(
         values["f1"] = f1.mean()
     else:
         values.update(f1=f1[1], p=precision[1], r=recall[1], ap=average_precision)
-    return {key: _round(values[key]) for key in keys}
+    return {key: rounded(values[key]) for key in keys}
 
 
 def cv_scores(fold_accuracy: Sequence[float], matrix: np.ndarray, kind: str) -> dict[str, float]:
@@ -104,13 +106,13 @@ def cv_scores(fold_accuracy: Sequence[float], matrix: np.ndarray, kind: str) -> 
         values["f1"] = f1.mean()
     else:
         values.update(f1=f1[1], p=precision[1], r=recall[1])
-    return {key: _round(value) for key, value in values.items()}
+    return {key: rounded(value) for key, value in values.items()}
 
 
 def per_class_csv(matrices: dict[str, np.ndarray], names: Sequence[str]) -> str:
     """Each class's accuracy (its recall) on every split: ``class,<split>,...``."""
     recalls = {split: per_class_scores(m)[1] for split, m in matrices.items()}
-    rows = [[name, *(_round(recalls[s][i]) for s in matrices)] for i, name in enumerate(names)]
+    rows = [[name, *(rounded(recalls[s][i]) for s in matrices)] for i, name in enumerate(names)]
     return csv_text(["class", *matrices], rows)
 
 
@@ -156,7 +158,7 @@ def pr_curve_csv(precision: np.ndarray, recall: np.ndarray, thresholds: np.ndarr
     """The curve as ``recall,precision,threshold`` rows; the end point (recall 0) has no
     threshold. Empty but for the header when there is no curve (a 10-class model)."""
     rows = [
-        [_round(r), _round(p), "" if i >= len(thresholds) else f"{float(thresholds[i]):.6g}"]
+        [rounded(r), rounded(p), "" if i >= len(thresholds) else f"{float(thresholds[i]):.6g}"]
         for i, (p, r) in enumerate(zip(precision, recall, strict=True))
     ]
     return csv_text(["recall", "precision", "threshold"], rows)

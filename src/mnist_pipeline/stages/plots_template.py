@@ -5,7 +5,8 @@ charts stay blank. This page carries the three libraries inside it, read from th
 PyPI package ``django-js-lib-vega-embed`` (the projects' own minified builds, pinned in
 pyproject.toml; each file is checked against the package's RECORD hash). It has no
 ``{scripts}`` placeholder, so DVC's CDN ``<script>`` tags are never inserted; images declared
-as plots are ``<img>`` tags pointing at the ``static/`` folder beside the page.
+as plots are ``<img>`` tags pointing at the ``static/`` folder beside the page. Charts are
+drawn as SVG, so that their legends and labels are text.
 ``.dvc/config`` (``plots.html_template``) points `dvc plots show` and `dvc plots diff` at it.
 """
 
@@ -42,6 +43,14 @@ PAGE = """<!DOCTYPE html>
      package @PACKAGE@ @VERSION@, so that this page needs no network. Do not edit it:
      `dvc repro plots_template` writes it again. DVC puts the plots in place of plot_divs. -->
 @LIBRARIES@
+<script>
+  // Every chart as SVG, not canvas: sharp at any zoom, and its legend and labels are text
+  // that the browser's search (and tests/test_plots_template.py) can read.
+  const vegaEmbedLibrary = vegaEmbed;
+  window.vegaEmbed = Object.assign(
+    (element, spec, options) => vegaEmbedLibrary(element, spec, {renderer: "svg", ...options}),
+    {version: vegaEmbedLibrary.version});
+</script>
 <style>
   body { font-family: sans-serif; margin: 16px; color: #222; }
   header { margin-bottom: 12px; }
