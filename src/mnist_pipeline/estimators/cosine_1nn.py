@@ -66,6 +66,21 @@ class CosineNearestNeighbor(ClassifierMixin, BaseEstimator):
             np.argmax(similarities, axis=1, out=nearest[start : start + len(rows)])
         return nearest
 
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        """Per row and class (n_rows x n_classes), the largest cosine similarity to a training
+        row of that class: the nearest row's class scores highest, and the gap to the next
+        class is the 1-NN's margin (``predict`` does not use it)."""
+        check_is_fitted(self)
+        queries = unit_rows(validate_data(self, x, reset=False))
+        scores = np.empty((len(queries), len(self.classes_)), dtype=np.float32)
+        members = [self.labels_ == c for c in range(len(self.classes_))]
+        for start in range(0, len(queries), max(1, int(self.block_rows))):
+            rows = queries[start : start + int(self.block_rows)]
+            similarities = rows @ self.unit_rows_.T
+            for c, member in enumerate(members):
+                scores[start : start + len(rows), c] = similarities[:, member].max(axis=1)
+        return scores
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The label of each row's nearest training row."""
         nearest = self.nearest(x)
