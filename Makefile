@@ -5,7 +5,8 @@ PYTHON ?= python3
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help repro test test-fast lint plots results leaderboard compare sweep clean-venv
+.PHONY: help repro test test-fast lint plots results leaderboard compare sweep predict serve \
+	artifacts clean-venv
 
 help: ## List the targets, one line each.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +57,16 @@ compare: $(VENV)/.installed ## Paired test of every model: make compare A=main B
 
 sweep: $(VENV)/.installed ## Report the finished dvc exp sweep of this commit into build/sweep/.
 	python src/sweep.py --out build/sweep
+
+IMAGES ?= docs/predict/examples
+predict: $(VENV)/.installed ## Classify digit pictures: make predict IMAGES="a.png b.jpg folder/".
+	python src/predict.py $(IMAGES)
+
+serve: $(VENV)/.installed ## The draw-a-digit page on http://127.0.0.1:8021/ (every packaged model).
+	python src/serve.py
+
+artifacts: $(VENV)/.installed ## Rewrite dvc.yaml's artifacts: from params.yaml's models.
+	python src/artifacts.py
 
 clean-venv: ## Delete the virtual environment.
 	rm -rf $(VENV)
