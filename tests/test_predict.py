@@ -253,7 +253,7 @@ def test_ink_on_a_transparent_background_is_read_as_ink(tmp_path):
 
 
 def test_a_blank_picture_raises_rather_than_guessing():
-    with pytest.raises(PictureError, match="^no ink: a blank image"):
+    with pytest.raises(PictureError, match=r"^no ink: a blank image"):
         mnist_form(np.full((50, 50), 200.0))
 
 
