@@ -229,24 +229,28 @@ def json_records(pictures: Sequence[Picture], results: dict[str, list[Answer]]) 
 
 
 def show(pictures: Sequence[Picture], results: dict[str, list[Answer]], dest: Path) -> None:
-    """A PNG of each original picture beside the 28x28 image the models saw, titled with the
-    first model's answer."""
+    """A PNG of each picture's preparation, one row each: the original, its ink made light
+    on black, the ink's bounding box scaled into 20x20, and the 28x28 image the models saw,
+    titled with the first model's answer."""
     from mnist_pipeline.plumbing.drawing import new_figure, save_png, style
+    from mnist_pipeline.preparation import fit_box, ink_levels
 
     first = next(iter(results))
+    titles = ("original", "ink, background black", "scaled into 20x20", "28x28: ")
     with style():
-        figure = new_figure(4.0, 2.0 * len(pictures))
-        axes = figure.subplots(len(pictures), 2, squeeze=False)
-        for i, picture in enumerate(pictures):
-            left, right = axes[i]
+        figure = new_figure(8.0, 2.1 * len(pictures))
+        axes = figure.subplots(len(pictures), 4, squeeze=False)
+        for row, picture in zip(axes, pictures, strict=True):
+            panels: list[np.ndarray | None] = [None, None, None, picture.image]
             if picture.original is not None:
-                left.imshow(
-                    picture.original, cmap="gray", vmin=0, vmax=255, interpolation="antialiased"
-                )
-            left.set_title(Path(picture.name).name, fontsize=8)
-            right.imshow(picture.image, cmap="gray", vmin=0, vmax=255)
-            right.set_title(f"{first}: {results[first][i].answer}", fontsize=8)
-            for ax in (left, right):
+                ink = ink_levels(picture.original)
+                panels[:3] = [picture.original, ink, fit_box(ink)]
+            answer = results[first][pictures.index(picture)].answer
+            for ax, image, title in zip(row, panels, titles, strict=True):
+                if image is not None:
+                    ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+                ax.set_title(title + (f"{first} says {answer}" if title == titles[-1] else ""))
                 ax.set_xticks([])
                 ax.set_yticks([])
+            row[0].set_ylabel(Path(picture.name).name, fontsize=8)
     save_png(figure, dest, 100)

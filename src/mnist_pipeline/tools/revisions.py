@@ -136,8 +136,8 @@ def read_params(revision: Revision) -> dict[str, Any]:
     text = read_text(revision, "params.yaml")
     if text is None:
         return {}
-    try:
-        data = yaml.safe_load(text)
+    try:  # libyaml's safe loader where PyYAML has it: 10x faster than the pure-Python one
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as err:
         raise RevisionError(f"params.yaml at {revision.label}: not YAML: {err}") from err
     return data if isinstance(data, Mapping) else {}
