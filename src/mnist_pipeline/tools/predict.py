@@ -172,11 +172,13 @@ def answers(package: Package, images: np.ndarray) -> list[Answer]:
     pipeline = package.pipeline
     names = package.card.get("answers") or [str(c) for c in pipeline.classes_]
     labels = list(pipeline.classes_)
-    predicted = pipeline.predict(images)
-    if hasattr(pipeline, "predict_proba"):
-        scores, kind = pipeline.predict_proba(images), "probability"
+    model = pipeline[-1]
+    rows = pipeline[:-1].transform(images)  # once, for the answer and its confidence
+    predicted = model.predict(rows)
+    if hasattr(model, "predict_proba"):
+        scores, kind = model.predict_proba(rows), "probability"
     else:
-        scores, kind = np.asarray(pipeline.decision_function(images), dtype=np.float64), "margin"
+        scores, kind = np.asarray(model.decision_function(rows), dtype=np.float64), "margin"
         if scores.ndim == 1:  # a binary decision: positive for classes_[1]
             scores = np.column_stack([np.zeros(len(scores)), scores])
     result = []
