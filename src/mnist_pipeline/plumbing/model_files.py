@@ -4,7 +4,7 @@ same object gives the same bytes.
 skops (scikit-learn's secure persistence) stores an object as a zip of ``schema.json`` (each
 object's type and attributes) and one ``.npy`` per array, and on load builds only the types
 it trusts. ``load_model`` trusts scikit-learn's own types and the classes of this package
-that a model is made of (``trusted_types``), and refuses a file that names any other type.
+that a model is made of (``is_trusted``), and refuses a file that names any other type.
 
 A plain ``skops.io.dumps`` differs between two runs: each zip entry carries the time it was
 written, and the ids that link shared objects and name the array files are memory addresses.
@@ -14,7 +14,6 @@ fixed timestamp, so the file depends on the object alone.
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import re
@@ -92,21 +91,25 @@ def save_model(obj: Any, dest: Path) -> None:
         tmp.write_bytes(canonical_skops(skops.io.dumps(obj)))
 
 
-@functools.cache
-def trusted_types() -> tuple[str, ...]:
-    """The types beyond skops's defaults that a model file may hold: ``SKLEARN_TYPES``, the
-    feature transformers, and every estimator class of the registry defined in this package."""
-    from mnist_pipeline import features
-    from mnist_pipeline.plumbing.registry import estimator_names, estimator_spec
+def is_trusted(type_name: str) -> bool:
+    """Whether a model file may hold ``type_name`` beyond skops's defaults: one of
+    ``SKLEARN_TYPES``, a feature transformer, or the estimator class of an estimator module
+    of the registry. Only that one module is imported (skops imports it to build the object
+    anyway): a file of the svm never imports another estimator's libraries."""
+    import importlib
 
-    classes = [*features.TRANSFORMERS]
-    classes += [estimator_spec(name).estimator_class for name in estimator_names()]
-    ours = (
-        f"{cls.__module__}.{cls.__qualname__}"
-        for cls in classes
-        if cls.__module__.startswith("mnist_pipeline.")
-    )
-    return tuple(sorted({*SKLEARN_TYPES, *ours}))
+    from mnist_pipeline import features
+    from mnist_pipeline.plumbing.registry import estimator_names
+
+    if type_name in SKLEARN_TYPES:
+        return True
+    module, _, name = type_name.rpartition(".")
+    if module == features.__name__:
+        return any(cls.__qualname__ == name for cls in features.TRANSFORMERS)
+    estimator_modules = {f"mnist_pipeline.estimators.{n}" for n in estimator_names()}
+    if module not in estimator_modules:
+        return False
+    return importlib.import_module(module).SPEC.estimator_class.__qualname__ == name
 
 
 def load_model(path: Path | str) -> Any:
@@ -121,7 +124,7 @@ def load_model(path: Path | str) -> Any:
         untrusted = skops.io.get_untrusted_types(data=data)
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as err:
         raise ModelFileError(f"{path}: not a skops model file ({err})") from None
-    refused = sorted(set(untrusted) - set(trusted_types()))
+    refused = sorted(name for name in set(untrusted) if not is_trusted(name))
     if refused:
         raise ModelFileError(
             f"{path}: holds types this project does not trust: {', '.join(refused)}"
