@@ -189,3 +189,23 @@ def test_sha256_in_card_is_of_the_model_file(slice_packages):
     data = (slice_packages / "stages/package/knn/model.skops").read_bytes()
     card = json.loads((slice_packages / "stages/package/knn/card.json").read_text())
     assert card["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_card_commit_is_the_last_to_change_code_params_or_data(tmp_path):
+    from conftest import git
+
+    from mnist_pipeline.stages.package import git_commit
+
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/stage.py").write_text("one\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "code")
+    code = git(tmp_path, "rev-parse", "HEAD").stdout.strip()
+    (tmp_path / "dvc.lock").write_text("results\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "results alone")
+    assert git_commit(tmp_path) == code
+    (tmp_path / "src/stage.py").write_text("two\n")
+    assert git_commit(tmp_path) == f"{code} with uncommitted changes"
+    assert git_commit(tmp_path / "src") == f"{code} with uncommitted changes"

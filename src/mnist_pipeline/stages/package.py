@@ -44,15 +44,30 @@ def confidence_kind(pipeline: Any) -> str:
     return "decision_function"
 
 
+CODE_PATHS = ("src", "params.yaml", "dvc.yaml", "pyproject.toml", "data")
+"""What a model is made from, for the card's commit: the code, params, pipeline, pins and data."""
+
+
 def git_commit(cwd: Path = Path()) -> str:
-    """The commit checked out in ``cwd`` ("unknown" outside a git repository)."""
+    """The last commit that changed ``CODE_PATHS`` in ``cwd``'s repository, and "with
+    uncommitted changes" if the workspace has some there ("unknown" outside a repository).
+    Not HEAD: a commit of results alone (dvc.lock, metrics/) or docs changes nothing a model is
+    made from, so a cold run at it writes the same card, and the same bytes, as the run before."""
+
+    paths = [f":/{path}" for path in CODE_PATHS]  # from the top, wherever cwd is
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        command = ["git", *args, "--", *paths]
+        return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+
     try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=False
-        )
+        last, changed = git("log", "-1", "--format=%H"), git("status", "--porcelain", "-uno")
     except OSError:
         return "unknown"
-    return result.stdout.strip() if result.returncode == 0 else "unknown"
+    if last.returncode != 0 or not last.stdout.strip():
+        return "unknown"
+    dirty = " with uncommitted changes" if changed.stdout.strip() else ""
+    return last.stdout.strip() + dirty
 
 
 def _plain(value: Any) -> Any:
@@ -143,7 +158,7 @@ def card_markdown(card: Mapping[str, Any]) -> str:
         f"- Input: {card['input']}.",
         f"- Confidence: `{card['confidence']}`.",
         f"- File: `{card['file']}` ({card['format']}), sha256 `{card['sha256']}`.",
-        f"- Git commit when packaged: `{card['git_commit']}`.",
+        f"- Git commit (the last to change code, params or data): `{card['git_commit']}`.",
         f"- Dataset: {data['title']} ({data['licence']}); {data['citation']}",
         "",
         "| data file | sha256 |",
