@@ -5,7 +5,8 @@ PYTHON ?= python3
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help repro test test-fast lint plots results leaderboard compare sweep clean-venv
+.PHONY: help repro test test-fast lint plots results leaderboard compare sweep predict serve \
+	artifacts clean-venv
 
 help: ## List the targets, one line each.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -17,10 +18,13 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e .
 	touch $@
 
-# The tests also need pytest and ruff, and the `s3` extra (dvc-s3 and rclone, the S3 server of
-# the team-remote tests).
+# The tests also need pytest, ruff and Playwright, the `s3` extra (dvc-s3 and rclone, the S3
+# server of the team-remote tests), and Debian's chromium for the browser tests (installed
+# when absent and apt-get can: as root; otherwise those tests say how, and CI fails them).
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet -e '.[test,s3]'
+	command -v chromium >/dev/null || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] \
+		|| (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	touch $@
 
 repro: $(VENV)/.installed ## Run the default pipeline on real MNIST (dvc repro).
@@ -56,6 +60,16 @@ compare: $(VENV)/.installed ## Paired test of every model: make compare A=main B
 
 sweep: $(VENV)/.installed ## Report the finished dvc exp sweep of this commit into build/sweep/.
 	python src/sweep.py --out build/sweep
+
+IMAGES ?= docs/predict/examples
+predict: $(VENV)/.installed ## Classify digit pictures: make predict IMAGES="a.png b.jpg folder/".
+	python src/predict.py $(IMAGES)
+
+serve: $(VENV)/.installed ## The draw-a-digit page on http://127.0.0.1:8021/ (every packaged model).
+	python src/serve.py
+
+artifacts: $(VENV)/.installed ## Rewrite dvc.yaml's artifacts: from params.yaml's models.
+	python src/artifacts.py
 
 clean-venv: ## Delete the virtual environment.
 	rm -rf $(VENV)

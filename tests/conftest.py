@@ -611,3 +611,52 @@ def wait_for_temp_file(folder: Path, seconds: float = 20.0) -> Path:
             return found[0]
         time.sleep(0.02)
     raise AssertionError(f"no temporary file appeared under {folder} in {seconds} s")
+
+
+def package_step(model: str, features: str) -> tuple[str, ...]:
+    """dvc.yaml's package@<model> command line after ``--params``."""
+    return (
+        "package",
+        "--model",
+        model,
+        "--features",
+        f"stages/{features}",
+        "--model-dir",
+        f"stages/train/{model}",
+        "--scores",
+        f"metrics/{model}/scores/test.json",
+        "--out",
+        f"stages/package/{model}",
+    )
+
+
+@pytest.fixture(scope="session")
+def slice_packages(slice_run, tmp_path_factory) -> Path:
+    """A copy of `slice_run` in which package@knn and package@sgd_5 ran too: a project
+    folder with stages/package/{knn,sgd_5}, its params.yaml and metrics/. Read only."""
+    root = tmp_path_factory.mktemp("slice_packages")
+    for name in ("params.yaml", "metrics", "stages"):
+        source = slice_run / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, root / name)
+    run_stages(
+        root,
+        root / "params.yaml",
+        [package_step("knn", "pca"), package_step("sgd_5", "normalize")],
+    )
+    return root
+
+
+# ---------------------------------------------------------------------------------------------
+# The default pipeline on the full MNIST, run once for the session (tests/test_full_pipeline.py,
+# tests/test_serve.py)
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory) -> Path:
+    """A fresh copy with the committed metrics and pictures removed, then `dvc repro` (about
+    two minutes on two cores): every stage's output of the default pipeline."""
+    repo = copy_repo(tmp_path_factory.mktemp("fresh-clone"))
+    for committed_output in ("metrics", "plots"):
+        shutil.rmtree(repo / committed_output, ignore_errors=True)
+    run_tool("dvc", "repro", cwd=repo)
+    return repo

@@ -56,6 +56,19 @@ def test_nearest_index_is_the_largest_cosine_similarity(pixels):
     np.testing.assert_array_equal(ours.nearest(pixels["x_test"]), similarity.argmax(axis=1))
 
 
+@pytest.mark.parametrize("block_rows", [7, 512])
+def test_decision_function_is_each_class_best_similarity_and_its_argmax_the_answer(
+    pixels, block_rows
+):
+    ours = CosineNearestNeighbor(block_rows=block_rows).fit(pixels["x_train"], pixels["y_train"])
+    scores = ours.decision_function(pixels["x_test"])
+    similarity = unit_rows(pixels["x_test"]) @ unit_rows(pixels["x_train"]).T
+    best_of_3 = similarity[:, pixels["y_train"] == 3].max(axis=1)
+    np.testing.assert_allclose(scores[:, 3], best_of_3, rtol=1e-6)
+    predicted = ours.predict(pixels["x_test"])
+    np.testing.assert_array_equal(ours.classes_[scores.argmax(axis=1)], predicted)
+
+
 def test_labels_keep_their_values_and_dtype():
     x = np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32)
     y = np.array([7, 3, 9], dtype=np.uint8)

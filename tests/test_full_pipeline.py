@@ -1,30 +1,25 @@
 """The default pipeline on the full, real MNIST, run by dvc in a fresh copy of the repository.
 
-One cold `dvc repro` (about a minute and a half on two cores) serves every test here: it must
-give back every committed file and hash, dvc.lock included, so that `git status` stays clean.
+One cold `dvc repro` (conftest's `reproduced`, about two minutes on two cores) serves every
+test here and the browser tests of tests/test_serve.py: it must give back every committed file
+and hash, dvc.lock included, so that `git status` stays clean.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import re
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, copy_repo, run_tool
+from conftest import REPO, run_tool
+
+from mnist_pipeline.plumbing.files import load_arrays
+from mnist_pipeline.plumbing.model_files import load_model
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def reproduced(tmp_path_factory) -> Path:
-    """A fresh copy with the committed metrics and pictures removed, then `dvc repro`."""
-    repo = copy_repo(tmp_path_factory.mktemp("fresh-clone"))
-    for committed_output in ("metrics", "plots"):
-        shutil.rmtree(repo / committed_output, ignore_errors=True)
-    run_tool("dvc", "repro", cwd=repo)
-    return repo
 
 
 def files_under(root: Path, folder: str) -> list[Path]:
@@ -84,3 +79,30 @@ def test_second_repro_runs_nothing(reproduced):
     result = run_tool("dvc", "repro", cwd=reproduced)
     assert "Running stage" not in result.stdout
     assert "Data and pipelines are up to date." in result.stdout
+
+
+def models_of(repo: Path) -> list[str]:
+    return list(yaml.safe_load((repo / "params.yaml").read_text())["models"])
+
+
+@pytest.mark.parametrize("model", models_of(REPO))
+def test_packaged_model_predicts_what_evaluate_predicted_on_all_test_images(reproduced, model):
+    pipeline = load_model(reproduced / "stages/package" / model / "model.skops")
+    images = load_arrays(reproduced / "stages/decode/test.npz", ("images",))["images"]
+    expected = load_arrays(
+        reproduced / "stages/evaluate" / model / "predictions.npz", ("test_pred",)
+    )["test_pred"]
+    assert len(images) == 10_000
+    predicted = pipeline.predict(images)
+    assert [int(i) for i in (predicted != expected).nonzero()[0]] == []
+
+
+def test_make_predict_names_the_digit_of_each_example_picture(reproduced):
+    examples = sorted((REPO / "docs/predict/examples").iterdir())
+    digits = {"two": "2", "three": "3", "four": "4", "seven": "7", "eight": "8"}
+    result = run_tool(
+        sys.executable, REPO / "src/predict.py", *examples, cwd=reproduced, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    found = dict(re.findall(r"^(\S+)\s+(\S+) ", result.stdout, re.MULTILINE))
+    assert found == {str(p): digits[p.name.split("-")[0].split(".")[0]] for p in examples}

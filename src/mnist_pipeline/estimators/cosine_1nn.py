@@ -66,6 +66,28 @@ class CosineNearestNeighbor(ClassifierMixin, BaseEstimator):
             np.argmax(similarities, axis=1, out=nearest[start : start + len(rows)])
         return nearest
 
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        """Per row and class (n_rows x n_classes), the largest cosine similarity to a training
+        row of that class: the nearest row's class scores highest, and the gap to the next
+        class is the 1-NN's margin (``predict`` does not use it). A tie between classes goes
+        to the class ``predict`` answers (its score raised by one float32 step). For two
+        classes, as scikit-learn's classifiers, one column: the second's score less the
+        first's."""
+        check_is_fitted(self)
+        queries = unit_rows(validate_data(self, x, reset=False))
+        scores = np.empty((len(queries), len(self.classes_)), dtype=np.float32)
+        members = [self.labels_ == c for c in range(len(self.classes_))]
+        for start in range(0, len(queries), max(1, int(self.block_rows))):
+            rows = queries[start : start + int(self.block_rows)]
+            similarities = rows @ self.unit_rows_.T
+            block = scores[start : start + len(rows)]
+            for c, member in enumerate(members):
+                block[:, c] = similarities[:, member].max(axis=1)
+            winner = self.labels_[np.argmax(similarities, axis=1)]
+            tied = np.flatnonzero(np.argmax(block, axis=1) != winner)
+            block[tied, winner[tied]] = np.nextafter(block[tied, winner[tied]], np.float32(2))
+        return scores[:, 1] - scores[:, 0] if len(self.classes_) == 2 else scores
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The label of each row's nearest training row."""
         nearest = self.nearest(x)

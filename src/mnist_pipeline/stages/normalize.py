@@ -1,4 +1,5 @@
-"""Feature rows from decoded images: a validation split held out, pixels scaled (and deskewed)."""
+"""Feature rows from decoded images: a validation split held out, pixels scaled (and deskewed)
+by ``features.PixelRows``, whose fitted chain the stage writes beside the rows."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_pipeline.deskew import deskew
-from mnist_pipeline.plumbing.files import atomic_dir, csv_text, load_arrays, save_arrays, write_text
+from mnist_pipeline.features import CHAIN_FILE, METHODS, PixelRows
 from mnist_pipeline.labels import DIGITS, check_classes
+from mnist_pipeline.plumbing.files import atomic_dir, csv_text, load_arrays, save_arrays, write_text
+from mnist_pipeline.plumbing.model_files import save_model
 from mnist_pipeline.plumbing.params import Dataset, Normalize, ParamsError
 
 SPLITS = ("train", "val", "test")
@@ -41,20 +43,17 @@ def normalize(
     method: str, train: np.ndarray, *others: np.ndarray, deskewed: bool = False
 ) -> list[np.ndarray]:
     """Flatten images to rows and scale them; ``standardize`` is fitted on ``train`` only."""
-    images = [deskew(a) if deskewed else a for a in (train, *others)]
-    rows = [a.reshape(len(a), -1).astype(np.float32) / np.float32(255) for a in images]
-    if method == "scale":
-        return rows
-    if method == "offset":
-        return [r * np.float32(0.99) + np.float32(0.01) for r in rows]
-    if method == "l2":
-        return [r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-12) for r in rows]
-    if method == "standardize":
-        mean = rows[0].mean(axis=0)
-        std = rows[0].std(axis=0)
-        std[std == 0] = 1.0
-        return [(r - mean) / std for r in rows]
-    raise ParamsError(f"normalize.method: unknown method {method!r}")
+    return fitted_rows(method, train, *others, deskewed=deskewed)[1]
+
+
+def fitted_rows(
+    method: str, train: np.ndarray, *others: np.ndarray, deskewed: bool = False
+) -> tuple[PixelRows, list[np.ndarray]]:
+    """The ``PixelRows`` fitted on ``train``, and the rows of ``train`` and of ``others``."""
+    if method not in METHODS:
+        raise ParamsError(f"normalize.method: unknown method {method!r}")
+    pixels = PixelRows(method, deskewed)
+    return pixels, [pixels.fit_transform(train), *(pixels.transform(a) for a in others)]
 
 
 def label_distribution(labels: dict[str, np.ndarray], classes: Sequence[str] = DIGITS) -> str:
@@ -75,8 +74,9 @@ def write_features(
 ) -> None:
     """Split the decode stage's ``source``/train.npz into train and val, turn every split's
     images into feature rows as ``settings`` say, and write ``out``/train.npz, val.npz and
-    test.npz (arrays X, y); ``labels_csv``, if given, gets the images per class (named by
-    ``dataset.classes``, which the labels must run over: ``check_classes``) and split."""
+    test.npz (arrays X, y) and the fitted chain (``features.CHAIN_FILE``); ``labels_csv``, if
+    given, gets the images per class (named by ``dataset.classes``, which the labels must run
+    over: ``check_classes``) and split."""
     train = load_arrays(source / "train.npz", ("images", "labels"))
     test = load_arrays(source / "test.npz", ("images", "labels"))
     check_classes(
@@ -90,11 +90,16 @@ def write_features(
     (x_train, y_train), (x_val, y_val) = split_validation(
         train["images"], train["labels"], validation
     )
-    features = normalize(settings.method, x_train, x_val, test["images"], deskewed=settings.deskew)
+    from sklearn.pipeline import Pipeline
+
+    pixels, features = fitted_rows(
+        settings.method, x_train, x_val, test["images"], deskewed=settings.deskew
+    )
     labels = dict(zip(SPLITS, (y_train, y_val, test["labels"]), strict=True))
     with atomic_dir(out) as tmp:
         for split, x in zip(SPLITS, features, strict=True):
             save_arrays(tmp / f"{split}.npz", {"X": x, "y": labels[split]})
+        save_model(Pipeline([("pixels", pixels)]), tmp / CHAIN_FILE)
     if labels_csv is not None:
         write_text(labels_csv, label_distribution(labels, dataset.classes))
     log.info(

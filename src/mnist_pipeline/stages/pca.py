@@ -1,5 +1,6 @@
 """PCA of the feature rows: fitted on the training split, every split projected onto it, and
-the training split's whole variance spectrum. scikit-learn is imported only to fit."""
+the training split's whole variance spectrum. The fitted ``features.Float32PCA`` is appended
+to the input stage's chain, which the stage writes beside the projections."""
 
 from __future__ import annotations
 
@@ -8,28 +9,28 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_pipeline.features import CHAIN_FILE, Float32PCA
 from mnist_pipeline.plumbing.files import atomic_dir, csv_text, load_arrays, save_arrays, write_text
+from mnist_pipeline.plumbing.model_files import load_model, save_model
 from mnist_pipeline.plumbing.params import ParamsError, Pca
 
 SPLITS = ("train", "val", "test")
 log = logging.getLogger("pca")
 
 
-def fit_pca(train: np.ndarray, settings: Pca):
+def fit_pca(train: np.ndarray, settings: Pca) -> Float32PCA:
     """Fit PCA on the training split only (never on val or test).
 
     The solver is pinned to the eigendecomposition of the covariance matrix: exact and
     deterministic, so PCA needs no random seed (scikit-learn's "auto" picks it for MNIST's
     50,000 x 784 anyway, but a randomized solver for small slices)."""
-    from sklearn.decomposition import PCA
-
     limit = min(train.shape)
     if settings.n > limit:
         raise ParamsError(
             f"{settings.key}.n: expected at most {limit} (the number of features or "
             f"training rows), got {settings.n}"
         )
-    return PCA(n_components=settings.n, whiten=settings.whiten, svd_solver="covariance_eigh").fit(
+    return Float32PCA(n_components=settings.n, whiten=settings.whiten, svd_solver="covariance_eigh").fit(
         train
     )
 
@@ -72,13 +73,20 @@ def variance_csv(ratio: np.ndarray) -> str:
 
 
 def project(source: Path, out: Path, variance_path: Path, settings: Pca) -> None:
-    """Fit PCA on ``source``'s training split, write the projections of every split to
-    ``out`` and the training split's whole variance spectrum to ``variance_path``."""
+    """Fit PCA on ``source``'s training split, write the projections of every split and
+    ``source``'s chain with the PCA appended to ``out``, and the training split's whole
+    variance spectrum to ``variance_path``."""
+    from sklearn.pipeline import Pipeline
+
     splits = {s: load_arrays(source / f"{s}.npz", ("X", "y")) for s in SPLITS}
+    chain_path = source / CHAIN_FILE
+    if not chain_path.exists():
+        raise FileNotFoundError(f"{chain_path}: no such file (did the previous stage run?)")
+    chain = load_model(chain_path)
     pca = fit_pca(splits["train"]["X"], settings)
     with atomic_dir(out) as tmp:
         for split, arrays in splits.items():
-            projected = pca.transform(arrays["X"]).astype(np.float32)
+            projected = pca.transform(arrays["X"])
             save_arrays(tmp / f"{split}.npz", {"X": projected, "y": arrays["y"]})
         save_arrays(
             tmp / "components.npz",
@@ -88,6 +96,7 @@ def project(source: Path, out: Path, variance_path: Path, settings: Pca) -> None
                 "explained_variance_ratio": pca.explained_variance_ratio_,
             },
         )
+        save_model(Pipeline([*chain.steps, ("pca", pca)]), tmp / CHAIN_FILE)
     write_text(variance_path, variance_csv(explained_variance_ratio(splits["train"]["X"])))
     log.info(
         "%d components keep %.1f%% of the variance; test reconstruction MSE %.6f",

@@ -3,7 +3,8 @@
 The IDX notebook's gradient-descent model trains on all 60,000 training images, unscaled.
 params ``raw.validation`` is how many of the last training images are held out as val.npz;
 0 (the notebook's choice) writes every training image to train.npz and a val.npz of no rows,
-which ``evaluate`` skips. The pixels stay uint8: the model casts them once, to float64.
+which ``evaluate`` skips. The pixels stay uint8: the model casts them once, to float64. The
+rows are ``features.RawRows``'s, whose fitted chain the stage writes beside them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_pipeline.features import CHAIN_FILE, RawRows
 from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, save_arrays
+from mnist_pipeline.plumbing.model_files import save_model
 from mnist_pipeline.plumbing.params import ParamsError
 
 log = logging.getLogger("raw")
@@ -31,6 +34,7 @@ def raw_splits(
             f"images, got {validation}"
         )
     cut = len(images) - validation
+    rows = RawRows().fit(images).transform
     return {
         "train": {"X": rows(images[:cut]), "y": labels[:cut]},
         "val": {"X": rows(images[cut:]), "y": labels[cut:]},
@@ -38,21 +42,17 @@ def raw_splits(
     }
 
 
-def rows(images: np.ndarray) -> np.ndarray:
-    """Images flattened to one row of pixels each, unchanged in type (also for no images)."""
-    return images.reshape(len(images), int(np.prod(images.shape[1:])))
-
-
 def write_raw(source: Path, out: Path, validation: int) -> None:
-    """Write ``out``/train.npz, val.npz and test.npz (arrays X, y) from the decode stage's."""
-    splits = raw_splits(
-        load_arrays(source / "train.npz", ("images", "labels")),
-        load_arrays(source / "test.npz", ("images", "labels")),
-        validation,
-    )
+    """Write ``out``/train.npz, val.npz and test.npz (arrays X, y) from the decode stage's,
+    and the chain (``features.CHAIN_FILE``) that makes them."""
+    from sklearn.pipeline import Pipeline
+
+    train = load_arrays(source / "train.npz", ("images", "labels"))
+    splits = raw_splits(train, load_arrays(source / "test.npz", ("images", "labels")), validation)
     with atomic_dir(out) as tmp:
         for split, arrays in splits.items():
             save_arrays(tmp / f"{split}.npz", arrays, compress=True)
+        save_model(Pipeline([("rows", RawRows().fit(train["images"]))]), tmp / CHAIN_FILE)
     log.info(
         "%s: %s rows of %d raw pixels",
         out,

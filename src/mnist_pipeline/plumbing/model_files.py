@@ -1,0 +1,132 @@
+"""Fitted models and feature chains as skops files: no code runs when one is loaded, and the
+same object gives the same bytes.
+
+skops (scikit-learn's secure persistence) stores an object as a zip of ``schema.json`` (each
+object's type and attributes) and one ``.npy`` per array, and on load builds only the types
+it trusts. ``load_model`` trusts scikit-learn's own types and the classes of this package
+that a model is made of (``is_trusted``), and refuses a file that names any other type.
+
+A plain ``skops.io.dumps`` differs between two runs: each zip entry carries the time it was
+written, and the ids that link shared objects and name the array files are memory addresses.
+``save_model`` rewrites the archive with those ids numbered in order of appearance and one
+fixed timestamp, so the file depends on the object alone.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from mnist_pipeline.plumbing.files import atomic_file, open_regular
+
+SCHEMA = "schema.json"
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_ARRAY_FILE = re.compile(r"(\d+)\.(npy|npz)")
+SKLEARN_TYPES = (
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+)
+"""scikit-learn types that skops does not trust by default but a fitted model holds: the
+MLP's optimizer state (plain arrays and numbers)."""
+
+
+class ModelFileError(ValueError):
+    """A model file that is not a skops file of ours, or names a type we do not trust."""
+
+
+def canonical_skops(data: bytes) -> bytes:
+    """The skops archive ``data`` with its object ids renumbered 1, 2, ... in the order
+    ``schema.json`` first names them (skops reads an id of 0 as none), its array files
+    renamed to match, and every entry stored with the same timestamp and permissions."""
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        schema = json.loads(source.read(SCHEMA))
+        numbers: dict[int, int] = {}
+
+        def number(old: int) -> int:
+            return numbers.setdefault(old, len(numbers) + 1)
+
+        renamed: dict[str, str] = {}
+
+        def walk(node: Any) -> Any:
+            if isinstance(node, dict):
+                out = {}
+                for key, value in node.items():
+                    if key == "__id__" and isinstance(value, int):
+                        value = number(value)
+                    elif key == "file" and isinstance(value, str):
+                        match = _ARRAY_FILE.fullmatch(value)
+                        if match is None:
+                            raise ModelFileError(f"unexpected file {value!r} in a skops archive")
+                        new = f"{number(int(match[1]))}.{match[2]}"
+                        renamed.setdefault(value, new)
+                        value = new
+                    out[key] = walk(value)
+                return out
+            if isinstance(node, list):
+                return [walk(item) for item in node]
+            return node
+
+        schema = walk(schema)
+        members = {SCHEMA: json.dumps(schema, indent=2).encode()}
+        for old, new in renamed.items():
+            members[new] = source.read(old)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as target:
+        for name, payload in members.items():
+            info = zipfile.ZipInfo(name, ZIP_EPOCH)
+            info.external_attr = 0o644 << 16
+            target.writestr(info, payload)
+    return buffer.getvalue()
+
+
+def save_model(obj: Any, dest: Path) -> None:
+    """Write ``obj`` to ``dest`` as a byte-stable skops file (write, then rename)."""
+    import skops.io
+
+    with atomic_file(dest) as tmp:
+        tmp.write_bytes(canonical_skops(skops.io.dumps(obj)))
+
+
+def is_trusted(type_name: str) -> bool:
+    """Whether a model file may hold ``type_name`` beyond skops's defaults: one of
+    ``SKLEARN_TYPES``, a feature transformer, or the estimator class of an estimator module
+    of the registry. Only that one module is imported (skops imports it to build the object
+    anyway): a file of the svm never imports another estimator's libraries."""
+    import importlib
+
+    from mnist_pipeline import features
+    from mnist_pipeline.plumbing.registry import estimator_names
+
+    if type_name in SKLEARN_TYPES:
+        return True
+    module, _, name = type_name.rpartition(".")
+    if module == features.__name__:
+        return any(cls.__qualname__ == name for cls in features.TRANSFORMERS)
+    estimator_modules = {f"mnist_pipeline.estimators.{n}" for n in estimator_names()}
+    if module not in estimator_modules:
+        return False
+    return importlib.import_module(module).SPEC.estimator_class.__qualname__ == name
+
+
+def load_model(path: Path | str) -> Any:
+    """The object of the skops file ``path``, built only from trusted types; a
+    ``ModelFileError`` naming the file if it is no skops file or names another type."""
+    import skops.io
+
+    path = Path(path)
+    with open_regular(path) as fh:
+        data = fh.read()
+    try:
+        untrusted = skops.io.get_untrusted_types(data=data)
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as err:
+        raise ModelFileError(f"{path}: not a skops model file ({err})") from None
+    refused = sorted(name for name in set(untrusted) if not is_trusted(name))
+    if refused:
+        raise ModelFileError(
+            f"{path}: holds types this project does not trust: {', '.join(refused)}"
+        )
+    return skops.io.loads(data, trusted=list(untrusted))

@@ -1,0 +1,105 @@
+"""Digits drawn as pen strokes: the mouse path the browser test draws on the page, and the
+example pictures of docs/predict/examples (``python tests/digit_strokes.py docs/predict/examples``
+writes them: PIL's ImageDraw, a round pen, each in another format, colour and polarity).
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+
+STROKES: dict[int, list[list[tuple[float, float]]]] = {
+    0: [[(0.5, 0.06), (0.25, 0.2), (0.18, 0.5), (0.25, 0.82), (0.5, 0.95), (0.75, 0.82),
+         (0.82, 0.5), (0.75, 0.2), (0.5, 0.06)]],
+    1: [[(0.4, 0.2), (0.58, 0.05), (0.56, 0.95)]],
+    2: [[(0.2, 0.25), (0.35, 0.08), (0.65, 0.08), (0.8, 0.28), (0.7, 0.5), (0.2, 0.92),
+         (0.85, 0.92)]],
+    3: [[(0.2, 0.12), (0.75, 0.12), (0.45, 0.45), (0.75, 0.6), (0.75, 0.82), (0.5, 0.95),
+         (0.2, 0.88)]],
+    4: [[(0.6, 0.05), (0.15, 0.65), (0.85, 0.65)], [(0.62, 0.3), (0.62, 0.95)]],
+    5: [[(0.8, 0.08), (0.3, 0.08), (0.25, 0.45), (0.6, 0.4), (0.8, 0.6), (0.7, 0.88),
+         (0.4, 0.95), (0.2, 0.85)]],
+    6: [[(0.7, 0.08), (0.35, 0.35), (0.22, 0.7), (0.4, 0.93), (0.7, 0.85), (0.72, 0.6),
+         (0.45, 0.52), (0.25, 0.68)]],
+    7: [[(0.15, 0.1), (0.85, 0.1), (0.4, 0.95)]],
+    8: [[(0.5, 0.5), (0.25, 0.3), (0.5, 0.07), (0.75, 0.3), (0.5, 0.5), (0.22, 0.72),
+         (0.5, 0.94), (0.78, 0.72), (0.5, 0.5)]],
+    9: [[(0.75, 0.3), (0.5, 0.08), (0.25, 0.3), (0.5, 0.5), (0.75, 0.3), (0.7, 0.95)]],
+}  # fmt: skip
+"""Each digit's pen strokes, points in a unit square (x right, y down)."""
+
+
+def stroke_points(
+    digit: int, left: float, top: float, size: float, steps: int = 6
+) -> list[list[tuple[float, float]]]:
+    """The strokes of ``digit`` in a ``size`` box at (``left``, ``top``), each segment cut
+    into ``steps`` moves, as a mouse would report them."""
+    out = []
+    for stroke in STROKES[digit]:
+        points = [stroke[0]]
+        for a, b in itertools.pairwise(stroke):
+            points += [
+                (a[0] + (b[0] - a[0]) * t / steps, a[1] + (b[1] - a[1]) * t / steps)
+                for t in range(1, steps + 1)
+            ]
+        out.append([(left + x * size, top + y * size) for x, y in points])
+    return out
+
+
+def draw(
+    digit: int,
+    size: int = 200,
+    pen: int = 16,
+    ink: tuple[int, ...] = (20, 20, 30),
+    paper: tuple[int, ...] = (245, 242, 230),
+    mode: str = "RGB",
+):
+    """A picture of ``digit`` drawn with a round pen of ``pen`` pixels on ``paper``."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new(mode, (size, size), paper)
+    pen_draw = ImageDraw.Draw(image)
+    margin = size * 0.15
+    for stroke in stroke_points(digit, margin, margin, size - 2 * margin):
+        pen_draw.line(stroke, fill=ink, width=pen, joint="curve")
+        for x, y in (stroke[0], stroke[-1]):
+            pen_draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=ink)
+    return image
+
+
+def write_examples(folder: Path) -> list[Path]:
+    """The example pictures of docs/predict/examples."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(21)
+    paper = draw(3, size=240, pen=18).convert("L")
+    grain = np.asarray(paper, dtype=np.float64) + rng.normal(0, 6, (240, 240))
+    examples = {
+        "three-on-paper.jpg": ("JPEG", None),
+        "seven-chalk.png": ("PNG", draw(7, size=300, pen=26, ink=(235,) * 3, paper=(25,) * 3)),
+        "two-blue-ink.png": (
+            "PNG",
+            draw(2, size=180, pen=12, ink=(30, 60, 200, 255), paper=(0, 0, 0, 0), mode="RGBA"),
+        ),
+        "four-small.gif": ("GIF", draw(4, size=36, pen=3).convert("P")),
+        "eight.bmp": ("BMP", draw(8, size=120, pen=10)),
+    }
+    written = []
+    for name, (kind, image) in examples.items():
+        path = folder / name
+        if name.endswith(".jpg"):
+            from PIL import Image
+
+            image = Image.fromarray(np.clip(grain, 0, 255).astype(np.uint8))
+            image.save(path, kind, quality=80)
+        else:
+            image.save(path, kind)
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_examples(Path(sys.argv[1])):
+        print(path)
