@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         "--params",
         type=Path,
         required=True,
-        help="params.yaml (the section's method and deskew, split.validation)",
+        help="params.yaml (the section's method and deskew, split.validation and split.train)",
     )
     parser.add_argument(
         "--section",
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             params.normalize_section(args.section),
             params.validation,
             params.dataset.classes,
+            params.train,
         )
 
     return run_stage("normalize", work, (ParamsError, FileNotFoundError, ValueError))

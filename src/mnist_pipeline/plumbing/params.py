@@ -207,6 +207,9 @@ class Params:
     pca_deskewed: Pca
     models: dict[str, Model]
     figures: Figures
+    train: int | None = None
+    """``split.train``: the models fit the first this many images of the training split
+    (None: ``all``), for learning curves."""
 
     @property
     def notebooks(self) -> dict[str, float]:
@@ -358,7 +361,7 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
             )
 
     download = r.mapping(top["download"], "download", ("timeout", "retries", "min_rate"))
-    split = r.mapping(top["split"], "split", ("validation",))
+    split = r.mapping(top["split"], "split", ("validation", "train"))
     figures = r.mapping(top["figures"], "figures", ("misclassified", "samples_per_digit", "dpi"))
 
     return Params(
@@ -381,7 +384,14 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
             ),
             dpi=r.integer(figures["dpi"], "figures.dpi", minimum=10),
         ),
+        train=None if split["train"] == "all" else _train_size(r, split["train"]),
     )
+
+
+def _train_size(r: _Reader, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        r.fail("split.train", "all or an integer >= 1", value)
+    return value
 
 
 def _parse_dataset(r: _Reader, name: str, raw: Any, models: dict[str, Model] | None) -> Dataset:
