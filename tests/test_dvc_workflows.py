@@ -562,7 +562,7 @@ def test_push_run_cache_alone_pushes_the_outputs_too(shared: dict):
 
 
 COMPARE_ROW = re.compile(
-    r"^(\S+)\s+([\d.]+)%\s+([\d.]+)%\s+([+-][\d.]+)\s+(\d+)\s+(\d+)\s+(\S+)"
+    r"^(\S+)\s+([\d.]+)%\s+([\d.]+)%\s+([+-][\d.]+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)"
     r"\s+(significant|not significant)$",
     re.MULTILINE,
 )
@@ -570,7 +570,7 @@ COMPARE_ROW = re.compile(
 
 def compare_rows(result: subprocess.CompletedProcess) -> dict[str, tuple[str, ...]]:
     """compare's table as {model: (A acc, B acc, B - A, right in A only, right in B only, p,
-    verdict)}."""
+    Holm p, detectable, verdict)}."""
     return {row[0]: row[1:] for row in COMPARE_ROW.findall(result.stdout)}
 
 
@@ -612,7 +612,7 @@ def test_compare_of_two_identical_revisions_gives_no_flips_and_p_1(reproduced: P
     rows = compare_rows(result)
     assert sorted(rows) == sorted(params_of(reproduced)["models"]), shown(result)
     assert {row[2:] for row in rows.values()} == {
-        ("+0.00", "0", "0", "1.000", "not significant")
+        ("+0.00", "0", "0", "1.000", "1.000", "none", "not significant")
     }, shown(result)
 
 
