@@ -172,16 +172,32 @@ def _state(entry: Mapping[str, Any], rev: Mapping[str, Any]) -> str:
 
 
 def parse_exp_show(
-    data: Sequence[Mapping[str, Any]], all_baselines: bool = False
+    data: Sequence[Mapping[str, Any]], all_baselines: bool = False, with_baselines: bool = False
 ) -> list[Experiment]:
     """The experiments in `dvc exp show --json` output: those of the first baseline listed
     after the workspace (the commit checked out, as `dvc exp show` orders them), or of every
-    baseline if ``all_baselines``."""
+    baseline if ``all_baselines``; ``with_baselines`` puts each baseline commit itself (state
+    ``baseline``) before its experiments."""
     baselines = [b for b in data if b.get("rev") != "workspace"]
     if not all_baselines:
         baselines = baselines[:1]
     found = []
     for baseline in baselines:
+        if with_baselines:
+            body = baseline.get("data") or {}
+            params = flatten(
+                ((body.get("params") or {}).get("params.yaml") or {}).get("data") or {}
+            )
+            rev = str(baseline.get("rev"))
+            found.append(
+                Experiment(
+                    name=f"{baseline['name']} ({rev[:7]})" if baseline.get("name") else rev[:7],
+                    baseline=rev,
+                    state="baseline",
+                    params=params,
+                    scores=_scores(body.get("metrics") or {}, params),
+                )
+            )
         for entry in baseline.get("experiments") or []:
             revs = entry.get("revs") or [{}]
             rev = revs[0]
@@ -245,7 +261,8 @@ def _key(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _order(value: Any) -> tuple[int, float, str]:
+def value_order(value: Any) -> tuple[int, float, str]:
+    """A sort key of params values: numbers by value, before anything else (by its JSON)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return 0, float(value), ""
     return 1, 0.0, _key(value)
@@ -295,7 +312,7 @@ def build_sweep(
         raise SweepError("no experiment succeeded: nothing to report")
     points = sorted(
         (Point(exp.name, tuple(exp.params.get(key) for key in params), exp.scores) for exp in done),
-        key=lambda point: (*(_order(v) for v in point.values), point.experiment),
+        key=lambda point: (*(value_order(v) for v in point.values), point.experiment),
     )
     names = list(dict.fromkeys(name for point in points for name in point.scores))
     if only_models:
@@ -431,7 +448,7 @@ def use_log_axis(sweep: Sweep, scale: str = "auto") -> bool:
     if scale != "auto":
         return scale == "log"
     values = [point.values[0] for point in sweep.points]
-    if not all(_order(v)[0] == 0 and v > 0 for v in values):
+    if not all(value_order(v)[0] == 0 and v > 0 for v in values):
         return False
     return max(values) >= LOG_SPAN * min(values)
 
@@ -443,7 +460,7 @@ def _draw_lines(
     that split ("test", "val", or "cv", whose error bars are the folds' sd), error bars for
     the 95% interval; a star on each (model, experiment) of ``chosen``."""
     xs_all = list(dict.fromkeys(_key(point.values[0]) for point in sweep.points))
-    numeric = all(_order(point.values[0])[0] == 0 for point in sweep.points)
+    numeric = all(value_order(point.values[0])[0] == 0 for point in sweep.points)
     positions = {key: i for i, key in enumerate(xs_all)}
     groups = list(dict.fromkeys(point.values[1:] for point in sweep.points))
     lines = [(model, group) for model in splits for group in groups]
