@@ -15,8 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-from mnist_pipeline.tools.exps import exps_table, run_exp_show_csv, write_csv
-from mnist_pipeline.tools.sweep import SweepError, parse_exp_show, run_exp_show
+from mnist_pipeline.tools.exps import exps_table, write_csv
+from mnist_pipeline.tools.sweep import SweepError, exp_show_text, parse_exp_show, run_exp_show
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.csv is not None:
-            print(write_csv(run_exp_show_csv(Path.cwd(), args.all_commits, args.rev), args.csv))
+            table = exp_show_text(Path.cwd(), "--csv", args.all_commits, args.rev)
+            print(write_csv(table, args.csv))
             return 0
         if args.from_json is not None:
             data = json.loads(args.from_json.read_text())

@@ -704,3 +704,70 @@ def test_sweep_names_a_failed_experiment_and_points_to_its_queue_logs(
     assert result.stdout.splitlines()[-1] == (
         "Failed, not shown: broken (see `dvc queue logs broken`)."
     )
+
+
+def markdown_rows(text: str, first_header: str) -> list[dict[str, str]]:
+    """The rows of the Markdown table whose header starts with ``first_header``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split("|")[1].strip() == first_header)
+    header = [cell.strip() for cell in lines[start].strip("|").split("|")]
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append(dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=True)))
+    return rows
+
+
+def test_sweep_chooses_each_models_best_point_on_val_and_gives_its_test_accuracy_once(
+    pca_queue: dict, tmp_path: Path
+):
+    """The chosen pca.n of each model is the one whose val.json accuracy is highest (ties:
+    the smaller n), and the test number beside it is that experiment's test.json."""
+    repo = pca_queue["repo"]
+    result = run_script("sweep", "--out", tmp_path / "sweep", cwd=repo)
+    assert result.returncode == 0, shown(result)
+    found = {name: exp for name, exp in experiments(repo).items() if name in pca_queue["names"]}
+    choices = {row["model"]: row for row in markdown_rows(result.stdout, "model")}
+    assert set(choices) == set(models_on(repo, "pca")), shown(result)
+    for model, row in choices.items():
+        val = {
+            exp["params"]["pca"]["n"]: exp["metrics"][f"metrics/{model}/scores/val.json"]["acc"]
+            for exp in found.values()
+        }
+        best = min(val, key=lambda n: (-val[n], n))
+        (exp,) = [e for e in found.values() if e["params"]["pca"]["n"] == best]
+        test = exp["metrics"][f"metrics/{model}/scores/test.json"]["acc"]
+        assert (row["chosen on"], row["pca.n"]) == ("val", str(best)), shown(result)
+        assert row["val (cv) acc"].startswith(f"{100 * val[best]:.2f}% ["), shown(result)
+        assert row["test acc, once"].startswith(f"{100 * test:.2f}% ["), shown(result)
+    curve = markdown_rows(result.stdout, "pca.n")
+    assert [row["pca.n"] for row in curve] == ["20", "40"]
+    assert "Diagnostic" not in result.stdout
+
+
+def test_exps_shows_the_baseline_and_the_queued_sweep_within_160_columns(pca_queue: dict):
+    repo = pca_queue["repo"]
+    result = run_script("exps", cwd=repo)
+    assert result.returncode == 0, shown(result)
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:2] == ["experiment", "pca.n"], shown(result)
+    assert {line.split()[0] for line in lines[2:4]} == pca_queue["names"], shown(result)
+    assert [line.split()[1] for line in lines[1:4]] == ["60", "20", "40"], shown(result)
+    assert max(map(len, lines)) <= 160
+
+
+def test_exps_csv_is_dvcs_full_table_and_reads_with_pandas(pca_queue: dict, tmp_path: Path):
+    import pandas as pd
+
+    result = run_script("exps", "--csv", tmp_path / "exps.csv", cwd=pca_queue["repo"])
+    assert result.returncode == 0, shown(result)
+    table = pd.read_csv(tmp_path / "exps.csv")
+    assert result.stdout == (
+        f"{tmp_path / 'exps.csv'}: {len(table)} rows (commits and experiments) x "
+        f"{len(table.columns)} columns\n"
+    )
+    assert set(pca_queue["names"]) <= set(table["Experiment"].dropna())
+    assert {"pca.n", "metrics/knn/scores/val.json:acc"} <= set(table.columns)
+    ran = table[table["Experiment"].isin(pca_queue["names"])]
+    assert sorted(ran["pca.n"]) == [20, 40]

@@ -7,21 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_main, run_script
+import yaml
+from conftest import REPO, run_main, run_script
 from test_sweep import BASE, exp_show, experiment, params, scores_json
 
-MODELS = [
-    "nearest",
-    "nearest_pca",
-    "knn",
-    "svm",
-    "mlp",
-    "logreg",
-    "sgd_5",
-    "never_5",
-    "logreg_4",
-    "gd_4",
-]
+MODELS = list(yaml.safe_load((REPO / "params.yaml").read_text())["models"])
 
 
 def with_baseline(shown: list[dict], values: dict, accs: dict[str, float]) -> list[dict]:

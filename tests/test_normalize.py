@@ -112,11 +112,9 @@ def test_normalize_follows_the_section_named_on_its_command_line(slice_run, writ
     assert not np.allclose(written["X"], plain["X"] / np.linalg.norm(plain["X"], axis=1)[:, None])
 
 
-def normalize_fails_with(slice_run, params) -> str:
-    """Run normalize on bad params: exit 1, neither features nor label counts written; its
-    stderr."""
-    out, labels = params.parent / "norm_bad", params.parent / "labels_bad.csv"
-    result = run_main(
+def run_normalize(slice_run, params, out, labels):
+    """The normalize script on the slice's decoded images, in this process."""
+    return run_main(
         "normalize",
         "--params",
         params,
@@ -128,6 +126,13 @@ def normalize_fails_with(slice_run, params) -> str:
         labels,
         cwd=slice_run,
     )
+
+
+def normalize_fails_with(slice_run, params) -> str:
+    """Run normalize on bad params: exit 1, neither features nor label counts written; its
+    stderr."""
+    out, labels = params.parent / "norm_bad", params.parent / "labels_bad.csv"
+    result = run_normalize(slice_run, params, out, labels)
     assert result.returncode == 1
     assert not out.exists()
     assert not labels.exists()
@@ -159,18 +164,7 @@ def test_split_train_keeps_the_first_n_training_images_and_every_val_and_test_im
     the label counts say how many of each digit that leaves."""
     params = write_params({**SLICE_PARAMS, "split": {"validation": 200, "train": 300}})
     out, labels = params.parent / "first300", params.parent / "labels.csv"
-    result = run_main(
-        "normalize",
-        "--params",
-        params,
-        "--in",
-        "stages/decode",
-        "--out",
-        out,
-        "--labels",
-        labels,
-        cwd=slice_run,
-    )
+    result = run_normalize(slice_run, params, out, labels)
     assert result.returncode == 0, result.stderr
     everything = {
         s: load_arrays(slice_run / f"stages/normalize/{s}.npz", ("X", "y")) for s in SPLITS
@@ -187,9 +181,7 @@ def test_split_train_keeps_the_first_n_training_images_and_every_val_and_test_im
 def test_split_train_all_is_the_whole_training_split(slice_run, write_params):
     params = write_params({**SLICE_PARAMS, "split": {"validation": 200, "train": "all"}})
     out = params.parent / "all"
-    result = run_main(
-        "normalize", "--params", params, "--in", "stages/decode", "--out", out, cwd=slice_run
-    )
+    result = run_normalize(slice_run, params, out, params.parent / "labels.csv")
     assert result.returncode == 0, result.stderr
     written = load_arrays(out / "train.npz", ("X",))["X"]
     np.testing.assert_array_equal(

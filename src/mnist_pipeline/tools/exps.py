@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mnist_pipeline.plumbing.files import write_text
-from mnist_pipeline.tools.sweep import Experiment, ModelScores, SweepError, value_order
+from mnist_pipeline.tools.sweep import Experiment, ModelScores, value_order
 
 WIDTH = 100
 """The note under the table is wrapped to this many columns."""
@@ -92,20 +90,6 @@ def exps_table(rows: Sequence[Experiment]) -> str:
     if not params:
         note += " No params key differs between the rows."
     return f"{table}\n\n" + textwrap.fill(note, WIDTH) + "\n"
-
-
-def run_exp_show_csv(repo: Path, all_commits: bool = False, rev: str | None = None) -> str:
-    """`dvc exp show --csv` in ``repo`` (``-A``, or ``--rev REV``): dvc's full table."""
-    args = [sys.executable, "-m", "dvc", "exp", "show", "--csv"]
-    if all_commits:
-        args.append("-A")
-    elif rev is not None:
-        args += ["--rev", rev]
-    result = subprocess.run(args, cwd=repo, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-        raise SweepError(f"`dvc exp show --csv` exited {result.returncode}: {lines[-1]}")
-    return result.stdout
 
 
 def write_csv(text: str, dest: Path) -> str:

@@ -240,12 +240,12 @@ def _scores(metrics: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, 
     return scores
 
 
-def run_exp_show(
-    repo: Path, all_baselines: bool = False, rev: str | None = None
-) -> list[dict[str, Any]]:
-    """Run `dvc exp show --json` in ``repo`` (with ``-A`` for every commit, ``--rev REV``
-    for the experiments of that baseline instead of HEAD's); its output."""
-    args = [sys.executable, "-m", "dvc", "exp", "show", "--json"]
+def exp_show_text(
+    repo: Path, output: str = "--json", all_baselines: bool = False, rev: str | None = None
+) -> str:
+    """What `dvc exp show <output>` (``--json`` or ``--csv``) prints in ``repo``, with ``-A``
+    for every commit or ``--rev REV`` for the experiments of that baseline, not HEAD's."""
+    args = [sys.executable, "-m", "dvc", "exp", "show", output]
     if all_baselines:
         args.append("-A")
     elif rev is not None:
@@ -253,8 +253,15 @@ def run_exp_show(
     result = subprocess.run(args, cwd=repo, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-        raise SweepError(f"`dvc exp show --json` exited {result.returncode}: {lines[-1]}")
-    return json.loads(result.stdout)
+        raise SweepError(f"`dvc exp show {output}` exited {result.returncode}: {lines[-1]}")
+    return result.stdout
+
+
+def run_exp_show(
+    repo: Path, all_baselines: bool = False, rev: str | None = None
+) -> list[dict[str, Any]]:
+    """`dvc exp show --json` in ``repo`` (see ``exp_show_text``), parsed."""
+    return json.loads(exp_show_text(repo, "--json", all_baselines, rev))
 
 
 def _key(value: Any) -> str:
