@@ -669,12 +669,12 @@ def test_sweep_of_a_queued_pca_n_20_40_reports_both_points(pca_queue: dict, tmp_
     repo = pca_queue["repo"]
     result = run_script("sweep", "--out", tmp_path / "sweep", cwd=repo)
     assert result.returncode == 0, shown(result)
-    lines = result.stdout.splitlines()
-    header = lines[0].strip("| ").split(" | ")
-    assert header[:2] == ["pca.n", "experiment"], shown(result)
-    assert set(header[2:]) <= set(models_on(repo, "pca")) and "knn" in header, shown(result)
-    assert [line.split(" | ")[0] for line in lines[2:4]] == ["| 20", "| 40"], shown(result)
-    assert {line.split(" | ")[1] for line in lines[2:4]} == pca_queue["names"]
+    curve = markdown_rows(result.stdout, "pca.n")
+    assert list(curve[0])[:2] == ["pca.n", "experiment"], shown(result)
+    models = list(curve[0])[2:]
+    assert set(models) <= set(models_on(repo, "pca")) and "knn" in models, shown(result)
+    assert [row["pca.n"] for row in curve] == ["20", "40"], shown(result)
+    assert {row["experiment"] for row in curve} == pca_queue["names"]
     assert (tmp_path / "sweep" / "sweep.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "sweep" / "sweep.md").read_text() == result.stdout
 
@@ -700,7 +700,8 @@ def test_sweep_names_a_failed_experiment_and_points_to_its_queue_logs(
     assert result.stderr == (
         "sweep: warning: experiment broken failed and is left out; see `dvc queue logs broken`\n"
     ), shown(result)
-    assert result.stdout.splitlines()[2].startswith("| 20 | n20 | "), shown(result)
+    curve = markdown_rows(result.stdout, "pca.n")
+    assert [(row["pca.n"], row["experiment"]) for row in curve] == [("20", "n20")], shown(result)
     assert result.stdout.splitlines()[-1] == (
         "Failed, not shown: broken (see `dvc queue logs broken`)."
     )
@@ -709,7 +710,11 @@ def test_sweep_names_a_failed_experiment_and_points_to_its_queue_logs(
 def markdown_rows(text: str, first_header: str) -> list[dict[str, str]]:
     """The rows of the Markdown table whose header starts with ``first_header``."""
     lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.split("|")[1].strip() == first_header)
+    start = next(
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("|") and line.split("|")[1].strip() == first_header
+    )
     header = [cell.strip() for cell in lines[start].strip("|").split("|")]
     rows = []
     for line in lines[start + 2 :]:
@@ -752,8 +757,11 @@ def test_exps_shows_the_baseline_and_the_queued_sweep_within_160_columns(pca_que
     assert result.returncode == 0, shown(result)
     lines = result.stdout.splitlines()
     assert lines[0].split()[:2] == ["experiment", "pca.n"], shown(result)
+    assert lines[1].startswith("main ("), shown(result)
     assert {line.split()[0] for line in lines[2:4]} == pca_queue["names"], shown(result)
-    assert [line.split()[1] for line in lines[1:4]] == ["60", "20", "40"], shown(result)
+    # pca.n is right-aligned under its header: the last word before the header's end.
+    end = lines[0].index("pca.n") + len("pca.n")
+    assert [line[:end].split()[-1] for line in lines[1:4]] == ["60", "20", "40"], shown(result)
     assert max(map(len, lines)) <= 160
 
 
