@@ -445,7 +445,7 @@ def markdown_report(sweep: Sweep, show_test_curve: bool = False) -> str:
             "",
             _curve_table(sweep, dict.fromkeys(sweep.shown, "test"), set()).rstrip("\n"),
         ]
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip("\n") + "\n"
 
 
 def use_log_axis(sweep: Sweep, scale: str = "auto") -> bool:
