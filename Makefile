@@ -5,8 +5,8 @@ PYTHON ?= python3
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help repro test test-fast lint plots results leaderboard compare sweep predict serve \
-	artifacts clean-venv
+.PHONY: help repro test test-fast lint plots results leaderboard compare sweep exps exps-csv \
+	predict serve artifacts clean-venv
 
 help: ## List the targets, one line each.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -60,6 +60,13 @@ compare: $(VENV)/.installed ## Paired test of every model: make compare A=main B
 
 sweep: $(VENV)/.installed ## Report the finished dvc exp sweep of this commit into build/sweep/.
 	python src/sweep.py --out build/sweep
+
+BASELINE ?=
+exps: $(VENV)/.installed ## dvc exp show narrowed to changed params and accuracies: make exps [BASELINE=<commit>].
+	python src/exps.py $(if $(BASELINE),--rev $(BASELINE))
+
+exps-csv: $(VENV)/.installed ## dvc exp show's full table as CSV (pandas.read_csv reads it): build/exps.csv.
+	python src/exps.py --csv build/exps.csv $(if $(BASELINE),--rev $(BASELINE))
 
 IMAGES ?= docs/predict/examples
 predict: $(VENV)/.installed ## Classify digit pictures: make predict IMAGES="a.png b.jpg folder/".

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         "--params",
         type=Path,
         required=True,
-        help="params.yaml (the section's method and deskew, split.validation)",
+        help="params.yaml (the section's method and deskew, split.validation and split.train)",
     )
     parser.add_argument(
         "--section",
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             params.normalize_section(args.section),
             params.split.validation,
             params.dataset,
+            params.split.train_size,
         )
 
     return run_stage(

@@ -1,16 +1,27 @@
-"""Report a finished `dvc exp` sweep: a PNG with the swept parameter on x and each affected
-model's test accuracy with its 95% Wilson interval on y, and the same as a Markdown table
-(printed, and written to OUT/sweep.md beside OUT/sweep.png).
+"""Report a finished `dvc exp` sweep so that it can be chosen from honestly: a PNG with the
+swept parameter on x and each affected model's val accuracy with its 95% Wilson interval on
+y, a star on the best point on val of each model, and the same as Markdown (printed, and
+written to OUT/sweep.md beside OUT/sweep.png): the val curve, then each model's chosen point
+with its test accuracy, the one honest test number of the sweep. A model without a val split
+is chosen on its cross-validation (cv), or, with neither (gd_4), not at all.
+--show-test-curve adds the test accuracy at every point, as a diagnostic: a value picked
+from it has no honest test score left.
 
 The swept parameter is the params.yaml key that differs between the experiments of the
-commit checked out (or --param). With two, the second gives one line per value. Only models
-whose test accuracy differs between the experiments are drawn. The report refuses while any
-experiment is queued or running; failed experiments are named and left out.
+commit checked out (or --rev, or --param). With two, the second gives one line per value.
+Only models whose accuracy differs between the experiments are drawn (or --models). A
+numeric parameter spanning 50x or more (a training-set size) is drawn on a log axis. The
+report refuses while any experiment is queued or running; failed experiments are named and
+left out.
 
-Example:
+Examples:
   dvc exp run --queue -S 'pca.n=range(10,101,10)'
   dvc queue start -j 2
   python src/sweep.py --out build/sweep
+
+  dvc exp run --queue -S 'split.train=500,1000,2000,5000,10000,20000,50000'
+  dvc queue start -j 1
+  python src/sweep.py --models nearest knn svm mlp --show-test-curve --out build/curve
 """
 
 from __future__ import annotations
@@ -53,6 +64,29 @@ def main(argv: list[str] | None = None) -> int:
         help="folder for sweep.png and sweep.md (default: build/sweep)",
     )
     parser.add_argument(
+        "--models",
+        nargs="+",
+        default=[],
+        metavar="MODEL",
+        help="report only these models (default: those whose accuracy differs)",
+    )
+    parser.add_argument(
+        "--show-test-curve",
+        action="store_true",
+        help="also draw and tabulate test accuracy at every point, as a diagnostic",
+    )
+    parser.add_argument(
+        "--x-scale",
+        choices=("auto", "linear", "log"),
+        default="auto",
+        help="the x axis (default auto: log for a numeric parameter spanning 50x or more)",
+    )
+    parser.add_argument(
+        "--rev",
+        metavar="COMMIT",
+        help="report the experiments of this baseline commit (default: HEAD)",
+    )
+    parser.add_argument(
         "--all-baselines",
         action="store_true",
         help="include experiments of every commit, not only of HEAD",
@@ -69,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.from_json is not None:
             data = json.loads(args.from_json.read_text())
         else:
-            data = run_exp_show(Path.cwd(), args.all_baselines)
+            data = run_exp_show(Path.cwd(), args.all_baselines, args.rev)
         experiments = parse_exp_show(data, args.all_baselines)
         for exp in experiments:
             if exp.state == "failed":
@@ -78,9 +112,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"`dvc queue logs {exp.name}`",
                     file=sys.stderr,
                 )
-        sweep = build_sweep(experiments, args.param)
-        report = markdown_report(sweep)
-        save_png(draw_sweep(sweep), args.out / "sweep.png", args.dpi)
+        sweep = build_sweep(experiments, args.param, args.models)
+        report = markdown_report(sweep, args.show_test_curve)
+        save_png(
+            draw_sweep(sweep, args.show_test_curve, args.x_scale), args.out / "sweep.png", args.dpi
+        )
         write_text(args.out / "sweep.md", report)
     except (SweepError, RevisionError, OSError, json.JSONDecodeError) as err:
         print(f"sweep: error: {err}", file=sys.stderr)

@@ -640,7 +640,7 @@ def test_push_run_cache_alone_pushes_the_outputs_too(shared: dict):
 
 
 COMPARE_ROW = re.compile(
-    r"^(\S+)\s+([\d.]+)%\s+([\d.]+)%\s+([+-][\d.]+)\s+(\d+)\s+(\d+)\s+(\S+)"
+    r"^(\S+)\s+([\d.]+)%\s+([\d.]+)%\s+([+-][\d.]+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)"
     r"\s+(significant|not significant)$",
     re.MULTILINE,
 )
@@ -648,7 +648,7 @@ COMPARE_ROW = re.compile(
 
 def compare_rows(result: subprocess.CompletedProcess) -> dict[str, tuple[str, ...]]:
     """compare's table as {model: (A acc, B acc, B - A, right in A only, right in B only, p,
-    verdict)}."""
+    Holm p, detectable, verdict)}."""
     return {row[0]: row[1:] for row in COMPARE_ROW.findall(result.stdout)}
 
 
@@ -690,7 +690,7 @@ def test_compare_of_two_identical_revisions_gives_no_flips_and_p_1(reproduced: P
     rows = compare_rows(result)
     assert sorted(rows) == sorted(params_of(reproduced)["models"]), shown(result)
     assert {row[2:] for row in rows.values()} == {
-        ("+0.00", "0", "0", "1.000", "not significant")
+        ("+0.00", "0", "0", "1.000", "1.000", "none", "not significant")
     }, shown(result)
 
 
@@ -747,12 +747,12 @@ def test_sweep_of_a_queued_pca_n_20_40_reports_both_points(pca_queue: dict, tmp_
     repo = pca_queue["repo"]
     result = run_script("sweep", "--out", tmp_path / "sweep", cwd=repo)
     assert result.returncode == 0, shown(result)
-    lines = result.stdout.splitlines()
-    header = lines[0].strip("| ").split(" | ")
-    assert header[:2] == ["pca.n", "experiment"], shown(result)
-    assert set(header[2:]) <= set(models_on(repo, "pca")) and "knn" in header, shown(result)
-    assert [line.split(" | ")[0] for line in lines[2:4]] == ["| 20", "| 40"], shown(result)
-    assert {line.split(" | ")[1] for line in lines[2:4]} == pca_queue["names"]
+    curve = markdown_rows(result.stdout, "pca.n")
+    assert list(curve[0])[:2] == ["pca.n", "experiment"], shown(result)
+    models = list(curve[0])[2:]
+    assert set(models) <= set(models_on(repo, "pca")) and "knn" in models, shown(result)
+    assert [row["pca.n"] for row in curve] == ["20", "40"], shown(result)
+    assert {row["experiment"] for row in curve} == pca_queue["names"]
     assert (tmp_path / "sweep" / "sweep.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "sweep" / "sweep.md").read_text() == result.stdout
 
@@ -778,7 +778,82 @@ def test_sweep_names_a_failed_experiment_and_points_to_its_queue_logs(
     assert result.stderr == (
         "sweep: warning: experiment broken failed and is left out; see `dvc queue logs broken`\n"
     ), shown(result)
-    assert result.stdout.splitlines()[2].startswith("| 20 | n20 | "), shown(result)
+    curve = markdown_rows(result.stdout, "pca.n")
+    assert [(row["pca.n"], row["experiment"]) for row in curve] == [("20", "n20")], shown(result)
     assert result.stdout.splitlines()[-1] == (
         "Failed, not shown: broken (see `dvc queue logs broken`)."
     )
+
+
+def markdown_rows(text: str, first_header: str) -> list[dict[str, str]]:
+    """The rows of the Markdown table whose header starts with ``first_header``."""
+    lines = text.splitlines()
+    start = next(
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("|") and line.split("|")[1].strip() == first_header
+    )
+    header = [cell.strip() for cell in lines[start].strip("|").split("|")]
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append(dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=True)))
+    return rows
+
+
+def test_sweep_chooses_each_models_best_point_on_val_and_gives_its_test_accuracy_once(
+    pca_queue: dict, tmp_path: Path
+):
+    """The chosen pca.n of each model is the one whose val.json accuracy is highest (ties:
+    the smaller n), and the test number beside it is that experiment's test.json."""
+    repo = pca_queue["repo"]
+    result = run_script("sweep", "--out", tmp_path / "sweep", cwd=repo)
+    assert result.returncode == 0, shown(result)
+    found = {name: exp for name, exp in experiments(repo).items() if name in pca_queue["names"]}
+    choices = {row["model"]: row for row in markdown_rows(result.stdout, "model")}
+    assert set(choices) == set(models_on(repo, "pca")), shown(result)
+    for model, row in choices.items():
+        val = {
+            exp["params"]["pca"]["n"]: exp["metrics"][f"metrics/{model}/scores/val.json"]["acc"]
+            for exp in found.values()
+        }
+        best = min(val, key=lambda n: (-val[n], n))
+        (exp,) = [e for e in found.values() if e["params"]["pca"]["n"] == best]
+        test = exp["metrics"][f"metrics/{model}/scores/test.json"]["acc"]
+        assert (row["chosen on"], row["pca.n"]) == ("val", str(best)), shown(result)
+        assert row["val (cv) acc"].startswith(f"{100 * val[best]:.2f}% ["), shown(result)
+        assert row["test acc, once"].startswith(f"{100 * test:.2f}% ["), shown(result)
+    curve = markdown_rows(result.stdout, "pca.n")
+    assert [row["pca.n"] for row in curve] == ["20", "40"]
+    assert "Diagnostic" not in result.stdout
+
+
+def test_exps_shows_the_baseline_and_the_queued_sweep_within_160_columns(pca_queue: dict):
+    repo = pca_queue["repo"]
+    result = run_script("exps", cwd=repo)
+    assert result.returncode == 0, shown(result)
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:2] == ["experiment", "pca.n"], shown(result)
+    assert lines[1].startswith("main ("), shown(result)
+    assert {line.split()[0] for line in lines[2:4]} == pca_queue["names"], shown(result)
+    # pca.n is right-aligned under its header: the last word before the header's end.
+    end = lines[0].index("pca.n") + len("pca.n")
+    assert [line[:end].split()[-1] for line in lines[1:4]] == ["60", "20", "40"], shown(result)
+    assert max(map(len, lines)) <= 160
+
+
+def test_exps_csv_is_dvcs_full_table_and_reads_with_pandas(pca_queue: dict, tmp_path: Path):
+    import pandas as pd
+
+    result = run_script("exps", "--csv", tmp_path / "exps.csv", cwd=pca_queue["repo"])
+    assert result.returncode == 0, shown(result)
+    table = pd.read_csv(tmp_path / "exps.csv")
+    assert result.stdout == (
+        f"{tmp_path / 'exps.csv'}: {len(table)} rows (commits and experiments) x "
+        f"{len(table.columns)} columns\n"
+    )
+    assert set(pca_queue["names"]) <= set(table["Experiment"].dropna())
+    assert {"pca.n", "metrics/knn/scores/val.json:acc"} <= set(table.columns)
+    ran = table[table["Experiment"].isin(pca_queue["names"])]
+    assert sorted(ran["pca.n"]) == [20, 40]

@@ -9,7 +9,7 @@ from conftest import SLICE_PARAMS, SLICE_STEPS, params_copy, redirected, run_mai
 
 from mnist_pipeline.deskew import deskew
 from mnist_pipeline.plumbing.files import load_arrays
-from mnist_pipeline.stages.normalize import normalize
+from mnist_pipeline.stages.normalize import SPLITS, normalize
 
 IMAGES = np.array([[[0, 255], [51, 102]], [[255, 255], [0, 0]]], dtype=np.uint8)
 
@@ -112,11 +112,9 @@ def test_normalize_follows_the_section_named_on_its_command_line(slice_run, writ
     assert not np.allclose(written["X"], plain["X"] / np.linalg.norm(plain["X"], axis=1)[:, None])
 
 
-def normalize_fails_with(slice_run, params) -> str:
-    """Run normalize on bad params: exit 1, neither features nor label counts written; its
-    stderr."""
-    out, labels = params.parent / "norm_bad", params.parent / "labels_bad.csv"
-    result = run_main(
+def run_normalize(slice_run, params, out, labels):
+    """The normalize script on the slice's decoded images, in this process."""
+    return run_main(
         "normalize",
         "--params",
         params,
@@ -128,6 +126,13 @@ def normalize_fails_with(slice_run, params) -> str:
         labels,
         cwd=slice_run,
     )
+
+
+def normalize_fails_with(slice_run, params) -> str:
+    """Run normalize on bad params: exit 1, neither features nor label counts written; its
+    stderr."""
+    out, labels = params.parent / "norm_bad", params.parent / "labels_bad.csv"
+    result = run_normalize(slice_run, params, out, labels)
     assert result.returncode == 1
     assert not out.exists()
     assert not labels.exists()
@@ -149,4 +154,52 @@ def test_validation_leaving_one_digit_is_refused_before_any_model_is_fitted(
     assert normalize_fails_with(slice_run, params) == (
         "normalize: error: split.validation: expected to leave training "
         "images of at least 2 digits, got 1199 (the 1 left are all 5s)\n"
+    )
+
+
+def test_split_train_keeps_the_first_n_training_images_and_every_val_and_test_image(
+    slice_run, write_params, mnist_slice
+):
+    """split.train: 300 of the slice's 1,000 training images, in file order, not stratified;
+    the label counts say how many of each digit that leaves."""
+    params = write_params({**SLICE_PARAMS, "split": {"validation": 200, "train": 300}})
+    out, labels = params.parent / "first300", params.parent / "labels.csv"
+    result = run_normalize(slice_run, params, out, labels)
+    assert result.returncode == 0, result.stderr
+    everything = {
+        s: load_arrays(slice_run / f"stages/normalize/{s}.npz", ("X", "y")) for s in SPLITS
+    }
+    written = {s: load_arrays(out / f"{s}.npz", ("X", "y")) for s in SPLITS}
+    np.testing.assert_array_equal(written["train"]["X"], everything["train"]["X"][:300])
+    np.testing.assert_array_equal(written["train"]["y"], mnist_slice["train_labels"][:300])
+    for split in ("val", "test"):
+        np.testing.assert_array_equal(written[split]["X"], everything[split]["X"])
+    fives = np.sum(mnist_slice["train_labels"][:300] == 5)
+    assert labels.read_text().splitlines()[1 + 5].startswith(f"5,{fives},")
+
+
+def test_split_train_all_is_the_whole_training_split(slice_run, write_params):
+    params = write_params({**SLICE_PARAMS, "split": {"validation": 200, "train": "all"}})
+    out = params.parent / "all"
+    result = run_normalize(slice_run, params, out, params.parent / "labels.csv")
+    assert result.returncode == 0, result.stderr
+    written = load_arrays(out / "train.npz", ("X",))["X"]
+    np.testing.assert_array_equal(
+        written, load_arrays(slice_run / "stages/normalize/train.npz", ("X",))["X"]
+    )
+
+
+def test_split_train_beyond_the_training_split_is_refused(slice_run, write_params):
+    params = write_params({"split": {"validation": 200, "train": 1001}})
+    assert normalize_fails_with(slice_run, params) == (
+        "normalize: error: split.train: expected all or at most the 1000 training images left "
+        "by split.validation, got 1001\n"
+    )
+
+
+def test_split_train_of_one_class_is_refused(slice_run, write_params):
+    params = write_params({"split": {"validation": 200, "train": 1}})
+    assert normalize_fails_with(slice_run, params) == (
+        "normalize: error: split.train: expected the first images to hold at least 2 classes, "
+        "got 1 (all 5s)\n"
     )

@@ -27,6 +27,7 @@ def test_shipped_params_load_with_every_notebook_model():
     ]
     assert params.pca.n == 60
     assert params.split.validation == 10000
+    assert params.split.train_size is None  # split.train: all
     assert params.dataset.name == "mnist"
     assert params.dataset.mirrors[0] == "data/mnist"
 
@@ -36,6 +37,11 @@ def test_shipped_params_give_each_dataset_file_its_real_size_and_28_x_28_images(
     for file in dataset.files.values():
         assert file.size == (REPO / "data" / "mnist" / file.name).stat().st_size
     assert dataset.image_shape == (28, 28)
+
+
+def test_split_train_is_a_number_of_training_images_or_all(write_params):
+    assert load_params(write_params({"split": {"train": 500}})).split.train_size == 500
+    assert load_params(write_params({"split": {"train": "all"}})).split.train_size is None
 
 
 def test_model_entry_splits_pipeline_keys_from_estimator_parameters():
@@ -121,6 +127,13 @@ def load_with(write_params, overrides: dict):
             "normalize.method: expected one of scale, offset, l2, standardize, got 'minmax'",
         ),
         ({"split": {"validation": 2.5}}, "split.validation: expected an integer, got 2.5"),
+        ({"split": {"train": "half"}}, "split.train: expected all or an integer >= 1, got 'half'"),
+        ({"split": {"train": 0}}, "split.train: expected all or an integer >= 1, got 0"),
+        ({"split": {"train": True}}, "split.train: expected all or an integer >= 1, got True"),
+        (
+            {"split": {"size": 500}},
+            "split.size: unknown key (expected one of: validation, train)",
+        ),
         ({"raw": {"validation": -1}}, "raw.validation: expected an integer >= 0, got -1"),
         ({"raw": {"validation": "none"}}, "raw.validation: expected an integer, got 'none'"),
         ({"raw": {"holdout": 0}}, "raw.holdout: unknown key (expected one of: validation)"),

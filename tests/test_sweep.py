@@ -1,5 +1,7 @@
 """The sweep report (src/sweep.py, mnist_pipeline/tools/sweep.py) on saved `dvc exp show --json`
-outputs of the shape dvc 3.67 prints (checked against a real queue: see sweeps.py)."""
+outputs of the shape dvc 3.67 prints (checked against a real queue: see sweeps.py): the val
+curve chosen from, the chosen point's single test number, the diagnostic test curve, models
+chosen on cross-validation or not at all, and the log axis of a learning curve."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import run_main, run_script
 
-from mnist_pipeline.tools.sweep import build_sweep, draw_sweep, parse_exp_show
+from mnist_pipeline.significance import wilson_interval
+from mnist_pipeline.tools.sweep import build_sweep, draw_sweep, parse_exp_show, use_log_axis
 
 BASE = "b2ef76d008a9cd1e50928c79dcccb2ea2fb36730"
 OTHER = "9122aa1c2e6e1d0f5b0a8c3c4d5e6f708192a3b4"
@@ -17,8 +20,14 @@ OTHER = "9122aa1c2e6e1d0f5b0a8c3c4d5e6f708192a3b4"
 
 def params(n: int, k: int = 4, whiten: bool = False) -> dict:
     return {
+        "split": {"validation": 10000},
+        "raw": {"validation": 0},
         "pca": {"n": n, "whiten": whiten},
-        "models": {"knn": {"features": "pca", "k": k}, "svm": {"C": 10}},
+        "models": {
+            "knn": {"features": "pca", "k": k},
+            "svm": {"C": 10},
+            "gd_4": {"features": "raw"},
+        },
     }
 
 
@@ -40,13 +49,24 @@ def experiment(
     values: dict,
     accs: dict[str, float] | None = None,
     error: bool = False,
+    val: dict[str, float] | None = None,
+    cv: dict[str, float] | None = None,
 ) -> dict:
-    """One entry of a baseline's ``experiments`` list."""
+    """One entry of a baseline's ``experiments`` list: test accuracies ``accs``, val ones
+    ``val`` (default: 0.9 for each model of ``accs``, none for gd_4), cv ones ``cv``."""
     metrics = {
         f"metrics/{model}/scores/test.json": scores_json(acc) for model, acc in (accs or {}).items()
     }
+    if val is None:
+        val = {model: 0.9 for model in accs or {} if model != "gd_4"}
     metrics.update(
-        {f"metrics/{model}/scores/val.json": {"data": {"acc": 0.9}} for model in accs or {}}
+        {f"metrics/{model}/scores/val.json": {"data": {"acc": acc}} for model, acc in val.items()}
+    )
+    metrics.update(
+        {
+            f"metrics/{model}/scores/cv.json": {"data": {"acc": acc, "acc_sd": 0.002}}
+            for model, acc in (cv or {}).items()
+        }
     )
     return {
         "revs": [
@@ -90,12 +110,12 @@ def run_sweep(tmp_path: Path, shown: list[dict], *args: str, run=run_main):
 
 
 PCA_SWEEP = exp_show(
-    experiment("wide-n", "success", params(40), {"knn": 0.9612, "svm": 0.99}),
-    experiment("tiny-n", "success", params(20), {"knn": 0.9501, "svm": 0.99}),
+    experiment("wide-n", "success", params(40), {"knn": 0.9612, "svm": 0.99}, val={"knn": 0.97}),
+    experiment("tiny-n", "success", params(20), {"knn": 0.9501, "svm": 0.99}, val={"knn": 0.96}),
 )
 
 
-def test_one_swept_parameter_gives_a_row_per_experiment_and_a_column_per_affected_model(
+def test_one_swept_parameter_gives_the_val_curve_and_the_chosen_points_test_accuracy(
     tmp_path: Path,
 ):
     """In a fresh Python, as `make sweep` runs it."""
@@ -104,16 +124,171 @@ def test_one_swept_parameter_gives_a_row_per_experiment_and_a_column_per_affecte
     assert (
         result.stdout
         == """\
-| pca.n | experiment | knn |
-|---:|---|---:|
-| 20 | tiny-n | 95.01% [94.71, 95.31] |
-| 40 | wide-n | 96.12% [95.82, 96.42] |
+Val accuracy with its 95% Wilson interval, the curve to choose from; in bold, the best point on val of each model.
 
-Test accuracy with its 95% Wilson interval.
+|   pca.n | experiment   |                       knn |
+|--------:|:-------------|--------------------------:|
+|      20 | tiny-n       |     96.00% [95.60, 96.37] |
+|      40 | wide-n       | **97.00% [96.65, 97.32]** |
+
+Each model's choice, and the test accuracy of the chosen point: the one honest test number of this sweep (test was not looked at to choose).
+
+| model   | chosen on   |   pca.n |          val (cv) acc |        test acc, once |
+|:--------|:------------|--------:|----------------------:|----------------------:|
+| knn     | val         |      40 | 97.00% [96.65, 97.32] | 96.12% [95.82, 96.42] |
+
 The same at every point: svm.
-"""
+"""  # noqa: E501
     )
     assert (tmp_path / "out" / "sweep.md").read_text() == result.stdout
+
+
+def test_the_val_interval_is_wilsons_over_the_val_split_of_split_validation():
+    (exp,) = parse_exp_show(exp_show(experiment("e", "success", params(20), {"knn": 0.95})))
+    low, high = wilson_interval(9000, 10000)
+    val = exp.scores["knn"].val
+    assert (val.acc, val.lo, val.hi) == (0.9, round(low, 4), round(high, 4))
+
+
+def sweep_of(*points: tuple[int, dict, dict, dict | None]):
+    """A sweep over pca.n of (n, test accs, val accs, cv accs) points, named e<n>."""
+    shown = exp_show(
+        *(
+            experiment(f"e{n}", "success", params(n), test, val=val, cv=cv)
+            for n, test, val, cv in points
+        )
+    )
+    return build_sweep(parse_exp_show(shown))
+
+
+def test_the_point_is_chosen_on_val_even_where_test_would_choose_another():
+    sweep = sweep_of(
+        (20, {"knn": 0.950}, {"knn": 0.971}, None),
+        (40, {"knn": 0.962}, {"knn": 0.968}, None),
+    )
+    (choice,) = sweep.choices()
+    assert (choice.basis, choice.point.values, choice.point.scores["knn"].test.acc) == (
+        "val",
+        (20,),
+        0.950,
+    )
+
+
+def test_a_tie_on_val_goes_to_the_smaller_value():
+    sweep = sweep_of(
+        (40, {"knn": 0.962}, {"knn": 0.97}, None),
+        (20, {"knn": 0.950}, {"knn": 0.97}, None),
+    )
+    assert sweep.choices()[0].point.experiment == "e20"
+
+
+def test_a_model_without_val_is_chosen_on_its_cross_validation():
+    sweep = sweep_of(
+        (20, {"knn": 0.95}, {}, {"knn": 0.93}),
+        (40, {"knn": 0.96}, {}, {"knn": 0.94}),
+    )
+    (choice,) = sweep.choices()
+    assert (choice.basis, choice.point.experiment) == ("cv", "e40")
+    report = markdown_of(sweep)
+    assert "| knn     | cv          |      40 |  94.00% ± 0.20 | 96.00% [95.70, 96.30] |" in report
+    assert "|      40 | e40          | **94.00% ± 0.20** |" in report
+    assert "knn has no val split: chosen on its cross-validation accuracy" in report
+
+
+def test_a_model_without_val_or_cross_validation_is_not_chosen(tmp_path: Path):
+    shown = exp_show(
+        experiment("e20", "success", params(20), {"knn": 0.95, "gd_4": 0.97}, val={"knn": 0.96}),
+        experiment("e40", "success", params(40), {"knn": 0.96, "gd_4": 0.98}, val={"knn": 0.97}),
+    )
+    result = run_sweep(tmp_path, shown)
+    assert result.returncode == 0, result.stderr
+    assert "| gd_4    | not chosen: no val split, no cross-validation |" in result.stdout
+    assert (
+        "gd_4 has no val split and no cross-validation: nothing to choose on without spending "
+        "the test set, so no point is chosen."
+    ) in result.stdout
+    title = draw_sweep(build_sweep(parse_exp_show(shown))).axes[0].get_title()
+    assert title.endswith("not chosen (no val split, no cross-validation): gd_4")
+
+
+def markdown_of(sweep) -> str:
+    from mnist_pipeline.tools.sweep import markdown_report
+
+    return markdown_report(sweep)
+
+
+def test_show_test_curve_adds_the_test_accuracy_at_every_point_as_a_diagnostic(tmp_path: Path):
+    plain = run_sweep(tmp_path, PCA_SWEEP)
+    result = run_sweep(tmp_path, PCA_SWEEP, "--show-test-curve")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(plain.stdout)
+    assert result.stdout[len(plain.stdout) :] == (
+        "\n"
+        "Diagnostic, not for choosing: test accuracy with its 95% Wilson interval at every "
+        "point. A value picked from this table has no honest test score left.\n"
+        "\n"
+        "|   pca.n | experiment   |                   knn |\n"
+        "|--------:|:-------------|----------------------:|\n"
+        "|      20 | tiny-n       | 95.01% [94.71, 95.31] |\n"
+        "|      40 | wide-n       | 96.12% [95.82, 96.42] |\n"
+    )
+    axes = draw_sweep(build_sweep(parse_exp_show(PCA_SWEEP)), show_test_curve=True).axes
+    assert [ax.get_title() for ax in axes] == [
+        "Val accuracy against pca.n: choose here (star: best on val)",
+        "Diagnostic, not for choosing: test accuracy at every point",
+    ]
+
+
+def test_the_chosen_point_is_starred_on_the_val_curve():
+    ax = draw_sweep(build_sweep(parse_exp_show(PCA_SWEEP))).axes[0]
+    stars = [line for line in ax.get_lines() if line.get_marker() == "*"]
+    assert len(stars) == 1
+    assert list(stars[0].get_xdata()) == pytest.approx([40], rel=0.01)
+    assert list(stars[0].get_ydata()) == [97.0]
+
+
+def learning_curve(sizes: list) -> list[dict]:
+    return exp_show(
+        *(
+            experiment(
+                f"n{size}",
+                "success",
+                {**params(60), "split": {"validation": 10000, "train": size}},
+                {"knn": 0.8 + i / 100},
+                val={"knn": 0.8 + i / 100},
+            )
+            for i, size in enumerate(sizes)
+        )
+    )
+
+
+def test_a_training_set_size_from_500_to_50000_is_drawn_on_a_log_axis():
+    sweep = build_sweep(parse_exp_show(learning_curve([500, 1000, 5000, 50000])))
+    assert sweep.params == ("split.train",)
+    assert use_log_axis(sweep)
+    ax = draw_sweep(sweep).axes[0]
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["500", "1000", "5000", "50000"]
+    assert ax.get_xlabel() == "split.train (log scale)"
+
+
+def test_pca_n_from_10_to_100_stays_linear_unless_told():
+    sweep = build_sweep(parse_exp_show(learning_curve([10, 50, 100])))
+    assert not use_log_axis(sweep)
+    assert use_log_axis(sweep, "log")
+    assert draw_sweep(sweep, x_scale="log").axes[0].get_xscale() == "log"
+
+
+def test_models_restricts_the_report_and_names_an_unknown_one(tmp_path: Path):
+    result = run_sweep(tmp_path, PCA_SWEEP, "--models", "svm")
+    assert result.returncode == 0, result.stderr
+    assert "knn" not in result.stdout
+    assert "| svm     | not chosen: no val split, no cross-validation |" in result.stdout
+    bad = run_sweep(tmp_path, PCA_SWEEP, "--models", "cnn")
+    assert (bad.returncode, bad.stderr) == (
+        1,
+        "sweep: error: cnn: no model of that name has scores in the sweep\n",
+    )
 
 
 def test_the_png_is_the_same_bytes_on_a_second_run(tmp_path: Path):
@@ -150,7 +325,17 @@ def test_two_varying_parameters_are_found_without_param(tmp_path: Path):
     )
     result = run_sweep(tmp_path, shown)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "| models.knn.k | pca.n | experiment | knn |"
+    assert result.stdout.splitlines()[2].split() == [
+        "|",
+        "models.knn.k",
+        "|",
+        "pca.n",
+        "|",
+        "experiment",
+        "|",
+        "knn",
+        "|",
+    ]
 
 
 def test_more_than_two_varying_parameters_ask_for_param(tmp_path: Path):
@@ -191,9 +376,9 @@ def test_a_failed_experiment_is_named_with_its_queue_logs_and_left_out(tmp_path:
     assert result.stderr == (
         "sweep: warning: experiment broken failed and is left out; see `dvc queue logs broken`\n"
     )
-    assert result.stdout.splitlines()[2:4] == [
-        "| 20 | tiny-n | 95.01% [94.71, 95.31] |",
-        "| 40 | wide-n | 96.12% [95.82, 96.42] |",
+    assert result.stdout.splitlines()[4:6] == [
+        "|      20 | tiny-n       |     96.00% [95.60, 96.37] |",
+        "|      40 | wide-n       | **97.00% [96.65, 97.32]** |",
     ]
     assert result.stdout.splitlines()[-1] == (
         "Failed, not shown: broken (see `dvc queue logs broken`)."
@@ -232,7 +417,10 @@ def test_an_unknown_param_is_an_error(tmp_path: Path):
 def test_help_explains_the_refusal_and_the_failed_experiments():
     result = run_main("sweep", "--help")
     assert result.returncode == 0
-    assert "The report refuses while any\nexperiment is queued or running" in result.stdout
+    assert "The report refuses while any experiment is queued or running" in " ".join(
+        result.stdout.split()
+    )
+    assert "--show-test-curve" in result.stdout
 
 
 @pytest.mark.parametrize("state", ["Queued", "RUNNING"])

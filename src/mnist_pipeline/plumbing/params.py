@@ -58,10 +58,23 @@ class Download(Section):
     min_rate: Number
 
 
+TrainSize = Annotated[
+    int | str,
+    expect("all or an integer >= 1", lambda v: v == "all" or (type(v) is int and v >= 1)),
+]
+
+
 class Split(Section):
-    """The training images held out: the last ``validation`` of them."""
+    """The training images held out (the last ``validation`` of them) and those the models
+    fit: the first ``train`` of the rest (file order), or ``all``, for learning curves."""
 
     validation: PositiveInt
+    train: TrainSize
+
+    @property
+    def train_size(self) -> int | None:
+        """``train`` as a number of images; None for ``all``."""
+        return None if self.train == "all" else int(self.train)
 
 
 class Raw(Section):

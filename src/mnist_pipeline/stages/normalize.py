@@ -39,6 +39,27 @@ def split_validation(
     return (images[:cut], labels[:cut]), (images[cut:], labels[cut:])
 
 
+def first_images(
+    images: np.ndarray, labels: np.ndarray, count: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``count`` images of the training split (``split.train``; None: all), in file
+    order, not stratified: the notebook's ``train_X[:500]``. They must hold at least two
+    classes, or no classifier can be fitted."""
+    if count is None:
+        return images, labels
+    if count > len(images):
+        raise ParamsError(
+            f"split.train: expected all or at most the {len(images)} training images left "
+            f"by split.validation, got {count}"
+        )
+    if len(np.unique(labels[:count])) < 2:
+        raise ParamsError(
+            f"split.train: expected the first images to hold at least 2 classes, got {count} "
+            f"(all {labels[0]}s)"
+        )
+    return images[:count], labels[:count]
+
+
 def normalize(
     method: str, train: np.ndarray, *others: np.ndarray, deskewed: bool = False
 ) -> list[np.ndarray]:
@@ -71,12 +92,14 @@ def write_features(
     settings: Normalize,
     validation: int,
     dataset: Dataset,
+    train_size: int | None = None,
 ) -> None:
-    """Split the decode stage's ``source``/train.npz into train and val, turn every split's
-    images into feature rows as ``settings`` say, and write ``out``/train.npz, val.npz and
-    test.npz (arrays X, y) and the fitted chain (``features.CHAIN_FILE``); ``labels_csv``, if
-    given, gets the images per class (named by ``dataset.classes``, which the labels must run
-    over: ``check_classes``) and split."""
+    """Split the decode stage's ``source``/train.npz into train and val, keep the first
+    ``train_size`` training images (None: all), turn every split's images into feature rows
+    as ``settings`` say, and write ``out``/train.npz, val.npz and test.npz (arrays X, y) and
+    the fitted chain (``features.CHAIN_FILE``); ``labels_csv``, if given, gets the images per
+    class (named by ``dataset.classes``, which the labels must run over: ``check_classes``)
+    and split."""
     train = load_arrays(source / "train.npz", ("images", "labels"))
     test = load_arrays(source / "test.npz", ("images", "labels"))
     check_classes(
@@ -90,6 +113,7 @@ def write_features(
     (x_train, y_train), (x_val, y_val) = split_validation(
         train["images"], train["labels"], validation
     )
+    x_train, y_train = first_images(x_train, y_train, train_size)
     from sklearn.pipeline import Pipeline
 
     pixels, features = fitted_rows(
