@@ -28,6 +28,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 repro: $(VENV)/.installed ## Run the default pipeline on real MNIST (dvc repro).
+	python src/artifacts.py
 	dvc repro
 
 test: $(VENV)/.installed-test ## Lint, format check, then every test (what CI runs).
