@@ -34,14 +34,8 @@ from pathlib import Path
 from mnist_pipeline.plumbing.drawing import save_png
 from mnist_pipeline.plumbing.files import write_text
 from mnist_pipeline.tools.revisions import RevisionError
-from mnist_pipeline.tools.sweep import (
-    SweepError,
-    build_sweep,
-    draw_sweep,
-    markdown_report,
-    parse_exp_show,
-    run_exp_show,
-)
+from mnist_pipeline.tools.sweep import SweepError, build_sweep, parse_exp_show, run_exp_show
+from mnist_pipeline.tools.sweep_report import draw_sweep, markdown_report
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 from conftest import read_params_files, run_main, wait_for_temp_file, write_params_files
 
-from mnist_pipeline.stages.download import CHUNK, FetchError, fetch_file
+from mnist_pipeline.plumbing.verified import CHUNK
+from mnist_pipeline.stages.download import FetchError, fetch_file
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "train-labels-idx1-ubyte.gz"

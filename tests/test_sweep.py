@@ -1,4 +1,4 @@
-"""The sweep report (src/sweep.py, mnist_pipeline/tools/sweep.py) on saved `dvc exp show --json`
+"""The sweep report (src/sweep.py, tools/sweep{,_report}.py) on saved `dvc exp show --json`
 outputs of the shape dvc 3.67 prints (checked against a real queue: see sweeps.py): the val
 curve chosen from, the chosen point's single test number, the diagnostic test curve, models
 chosen on cross-validation or not at all, and the log axis of a learning curve."""
@@ -12,7 +12,8 @@ import pytest
 from conftest import run_main, run_script
 
 from mnist_pipeline.significance import wilson_interval
-from mnist_pipeline.tools.sweep import build_sweep, draw_sweep, parse_exp_show, use_log_axis
+from mnist_pipeline.tools.sweep import build_sweep, parse_exp_show
+from mnist_pipeline.tools.sweep_report import draw_sweep, use_log_axis
 
 BASE = "b2ef76d008a9cd1e50928c79dcccb2ea2fb36730"
 OTHER = "9122aa1c2e6e1d0f5b0a8c3c4d5e6f708192a3b4"
@@ -212,7 +213,7 @@ def test_a_model_without_val_or_cross_validation_is_not_chosen(tmp_path: Path):
 
 
 def markdown_of(sweep) -> str:
-    from mnist_pipeline.tools.sweep import markdown_report
+    from mnist_pipeline.tools.sweep_report import markdown_report
 
     return markdown_report(sweep)
 
