@@ -53,7 +53,13 @@ def main(argv: list[str] | None = None) -> int:
             args.out,
         )
 
-    return run_stage("package", work, (ParamsError, FileNotFoundError, ModelFileError, ValueError))
+    return run_stage(
+        "package",
+        work,
+        (ParamsError, FileNotFoundError, ModelFileError, ValueError),
+        outputs=[args.out],
+        params=args.params,
+    )
 
 
 if __name__ == "__main__":

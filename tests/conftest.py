@@ -635,7 +635,7 @@ def slice_packages(slice_run, tmp_path_factory) -> Path:
     """A copy of `slice_run` in which package@knn and package@sgd_5 ran too: a project
     folder with stages/package/{knn,sgd_5}, its params.yaml and metrics/. Read only."""
     root = tmp_path_factory.mktemp("slice_packages")
-    for name in ("params.yaml", "metrics", "stages"):
+    for name in ("params.yaml", CATALOGUE, "metrics", "stages"):
         source = slice_run / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, root / name)
     run_stages(

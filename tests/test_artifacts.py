@@ -25,8 +25,10 @@ from conftest import (
     isolated_dvc_environment,
     make_small_repo,
     ran,
+    read_params_files,
     run_script,
     shown,
+    write_params_files,
 )
 from digit_strokes import draw
 
@@ -60,9 +62,9 @@ def test_dvc_reads_each_artifact_with_its_labels_resolved():
 
 
 def test_check_names_the_command_when_a_model_is_missing(tmp_path):
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = read_params_files(REPO)
     params["models"]["knn_8"] = {**params["models"]["knn"], "k": 8}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_params_files(tmp_path, params)
     (tmp_path / "dvc.yaml").write_text((REPO / "dvc.yaml").read_text())
     args = ("--params", tmp_path / "params.yaml", "--dvc-yaml", tmp_path / "dvc.yaml")
     check = run_script("artifacts", *args, "--check")

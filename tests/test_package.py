@@ -15,6 +15,7 @@ import skops.io
 from conftest import (
     REPO,
     package_step,
+    params_copy,
     redirected,
     run_main,
     run_script,
@@ -23,6 +24,7 @@ from conftest import (
 from sklearn.pipeline import Pipeline
 
 from mnist_pipeline.features import CHAIN_FILE, Float32PCA, PixelRows, RawRows
+from mnist_pipeline.plumbing.catalogue import CATALOGUE
 from mnist_pipeline.plumbing.files import load_arrays
 from mnist_pipeline.plumbing.model_files import (
     ModelFileError,
@@ -76,8 +78,8 @@ def test_feature_chain_gives_the_feature_stage_rows_bit_for_bit(slice_packages):
 
 def test_package_is_the_same_bytes_from_another_process(slice_packages, tmp_path):
     args = redirected(package_step("knn", "pca"), out=tmp_path / "again")
-    result = run_script(*args[:1], "--params", slice_packages / "params.yaml", *args[1:],
-                        cwd=slice_packages)  # fmt: skip
+    params = params_copy(slice_packages, tmp_path)  # a stage writes only inside its repository
+    result = run_script(*args[:1], "--params", params, *args[1:], cwd=slice_packages)
     assert result.returncode == 0, result.stderr
     for name in ("model.skops", "card.json", "card.md"):
         first = (slice_packages / "stages/package/knn" / name).read_bytes()
@@ -121,7 +123,7 @@ def test_canonical_skops_keeps_the_object_and_is_idempotent():
 def test_model_card_says_what_the_model_is_and_how_well_it_did(slice_packages):
     card = json.loads((slice_packages / "stages/package/sgd_5/card.json").read_text())
     scores = json.loads((slice_packages / "metrics/sgd_5/scores/test.json").read_text())
-    params = (REPO / "params.yaml").read_text()
+    params = (REPO / CATALOGUE).read_text()
     assert card["answers"] == ["not 5", "5"]
     assert card["task"] == "is it a 5"
     assert card["dataset"]["classes"] == [str(d) for d in range(10)]
@@ -173,8 +175,8 @@ def test_chain_refuses_images_of_another_shape():
 
 def test_package_without_the_feature_chain_names_the_missing_file(slice_packages, tmp_path):
     args = redirected(package_step("knn", "pca"), features=tmp_path, out=tmp_path / "out")
-    result = run_main(*args[:1], "--params", slice_packages / "params.yaml", *args[1:],
-                      cwd=slice_packages)  # fmt: skip
+    params = params_copy(slice_packages, tmp_path)
+    result = run_main(*args[:1], "--params", params, *args[1:], cwd=slice_packages)
     assert result.returncode == 1
     assert f"package: error: {tmp_path / CHAIN_FILE}: no such file" in result.stderr
     assert not (tmp_path / "out").exists()

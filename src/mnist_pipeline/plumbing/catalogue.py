@@ -57,6 +57,10 @@ class Files(Section):
         """The four, in declared order."""
         return [self[role] for role in type(self).model_fields]
 
+    def items(self) -> list[tuple[str, DatasetFile]]:
+        """``(role, file)`` of the four, in declared order."""
+        return [(role, self[role]) for role in type(self).model_fields]
+
 
 class References(Section):
     """Published accuracies shown beside ours: ``test`` per model, ``cv`` per model with cv."""
