@@ -16,7 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mnist_pipeline.estimators.cosine_1nn import CosineNearestNeighbor, unit_rows
 from mnist_pipeline.plumbing.params import load_params
-from mnist_pipeline.plumbing.registry import EstimatorParamError, build_estimator
+from mnist_pipeline.plumbing.registry import EstimatorParamError, build_estimator, estimator_spec
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,9 @@ def test_pickles_and_predicts_the_same_after_loading(pixels):
 
 def test_bad_block_rows_is_refused_by_its_params_key():
     with pytest.raises(EstimatorParamError) as err:
-        build_estimator("cosine_1nn", {"block_rows": 0}, key_prefix="models.nearest")
+        build_estimator(
+            estimator_spec("cosine_1nn"), {"block_rows": 0}, key_prefix="models.nearest"
+        )
     assert str(err.value) == (
         "models.nearest.block_rows: The 'block_rows' parameter of "
         "CosineNearestNeighbor must be an int in the range [1, inf). "
@@ -112,7 +114,7 @@ def test_unknown_parameter_lists_the_accepted_ones():
         r"CosineNearestNeighbor \(estimator 'cosine_1nn'\); expected one of: "
         r"block_rows$",
     ):
-        build_estimator("cosine_1nn", {"k": 1}, key_prefix="models.nearest")
+        build_estimator(estimator_spec("cosine_1nn"), {"k": 1}, key_prefix="models.nearest")
 
 
 def test_rows_of_another_width_are_refused():
