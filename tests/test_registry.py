@@ -71,6 +71,7 @@ def test_spec_is_the_one_its_module_declares():
     spec = estimator_spec("svc")
     assert spec.estimator_class is SVC and spec.name == "svc"
     assert spec.threaded_predict and spec.blas_threads is None
+    assert spec.load_fitted is None
 
 
 def test_alias_k_becomes_n_neighbors():

@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import IO, Any
 
 
 class EstimatorParamError(ValueError):
@@ -23,7 +23,9 @@ class EstimatorParamError(ValueError):
 class EstimatorSpec:
     """What an estimator name of params.yaml builds, declared by its module as ``SPEC``."""
 
-    estimator_class: type
+    estimator: type | Callable[[], type]
+    """The class it builds, or a function that returns the class (a module that defines its
+    class on first use, so that importing it imports no scikit-learn: ``cosine_1nn``)."""
     description: str
     aliases: Mapping[str, str] = field(default_factory=dict)
     """Short names accepted in params.yaml for scikit-learn's own (``k`` -> ``n_neighbors``)."""
@@ -42,8 +44,16 @@ class EstimatorSpec:
     check_training_data: Callable[[Any, Mapping[str, Any], int, str, str], None] | None = None
     """``check_training_data(estimator, params, n_rows, key_prefix, source)`` raises
     ``EstimatorParamError`` for a parameter that ``n_rows`` training rows make impossible."""
+    load_fitted: Callable[[IO[bytes]], Any] | None = None
+    """``load_fitted(file)`` reads train's pickled model as an object that predicts the same
+    without importing scikit-learn (``evaluate``); None: ``pickle.load``."""
     name: str = ""
     """The estimator name params.yaml uses (set by ``estimator_spec``)."""
+
+    @property
+    def estimator_class(self) -> type:
+        """The class the name builds."""
+        return self.estimator if isinstance(self.estimator, type) else self.estimator()
 
     def params_key(self, own: str, params: Mapping[str, Any]) -> str:
         """The key params.yaml used for the estimator's parameter ``own``: its alias if the

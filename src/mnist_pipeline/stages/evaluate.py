@@ -83,7 +83,8 @@ def evaluate(
     dataset's names, label ``i`` first) in every table."""
     spec = estimator_spec(model.estimator, key_prefix=model.key)
     with (model_dir / "model.pkl").open("rb") as fh:
-        estimator = pickle.load(fh)  # our own train stage's output, never a downloaded file
+        # Our own train stage's output, never a downloaded file.
+        estimator = (spec.load_fitted or pickle.load)(fh)
     names = class_names(model.target, classes)
     kind = "classifier" if model.target is None else "detector"
     scores: dict[str, dict[str, float]] = {}
