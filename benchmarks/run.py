@@ -19,9 +19,9 @@ from pathlib import Path
 
 from bench import pipeline
 from bench.kernels import benchmark_env, measure, ratio, reference_seconds
-from bench.pipeline import DvcRun, dvc, git
+from bench.pipeline import DvcRun, Stage, dvc, git
 from bench.probes import SIDES
-from bench.report import load, machine, machine_line, table, write_run
+from bench.report import RUNS, load, machine, machine_line, table, write_run
 
 LIMITS = {
     "noop_over_status": 1.5,
@@ -297,6 +297,18 @@ def markdown(m: Measured, found: list[Target], ok: dict[str, bool]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def from_json(data: dict) -> Measured:
+    """The ``Measured`` of a results JSON."""
+
+    def run(value: dict) -> DvcRun:
+        return DvcRun(value["wall"], {k: Stage(**v) for k, v in value["stages"].items()})
+
+    fields = {name: data[name] for name in Measured.__dataclass_fields__}
+    fields["experiments"] = {k: run(v) for k, v in data["experiments"].items()}
+    fields["scaling"] = {int(n): run(v) for n, v in data["scaling"].items()}
+    return Measured(**{**fields, "cold": run(data["cold"])})
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -312,13 +324,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=2, help="evaluate@nearest / bare pairs")
     parser.add_argument("--svm-rounds", type=int, default=3, help="svm_fit rounds")
     parser.add_argument("--out", type=Path, help="results folder (default benchmarks/runs)")
+    parser.add_argument("--report", type=Path, help="write the report of this results JSON")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="mnist-bench-") as root:
-        measured = measure_run(args.sizes, args.pairs, args.svm_rounds, Path(root))
+    if args.report:
+        measured = from_json(json.loads(args.report.read_text()))
+    else:
+        with tempfile.TemporaryDirectory(prefix="mnist-bench-") as root:
+            measured = measure_run(args.sizes, args.pairs, args.svm_rounds, Path(root))
     found, ok = targets(measured), checks(measured)
     report = markdown(measured, found, ok)
     data = {**asdict(measured), "targets": [asdict(t) for t in found], "checks": ok}
-    path = write_run("pipeline", report, data, *([args.out] if args.out else []))
+    day = measured.machine["date"][:10]
+    path = write_run("pipeline", report, data, args.out or RUNS, day)
     sys.stdout.write(report)
     log(f"wrote {path} and its .json")
     return 0 if all(t.met is not False for t in found) and all(ok.values()) else 1

@@ -7,7 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ def test_help_describes_the_options():
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    for option in ("--sizes", "--pairs", "--svm-rounds", "--out"):
+    for option in ("--sizes", "--pairs", "--svm-rounds", "--out", "--report"):
         assert option in result.stdout
 
 
@@ -271,6 +271,14 @@ def test_report_has_the_targets_the_stages_and_every_svm_round():
     assert "exponent" not in text
 
 
+def test_the_report_can_be_written_again_from_the_results_json():
+    m = measured(
+        scaling={12_500: DvcRun(20.0, {"pca": stage(1.0, 0.5), "train@svm": stage(1.5, 1.0)})}
+    )
+    data = json.loads(json.dumps({**asdict(m), "targets": [], "checks": {}}))
+    assert run.from_json(data) == m
+
+
 def test_report_with_other_sizes_has_the_growth_exponents():
     small = DvcRun(20.0, {"pca": stage(1.0, 0.5, 300.0), "train@svm": stage(1.5, 1.0)})
     big = DvcRun(300.0, {"pca": stage(4.0, 3.5, 2000.0), "train@svm": stage(96.0, 95.0)})
@@ -293,6 +301,17 @@ def test_results_are_one_markdown_and_a_small_json_per_run(tmp_path: Path):
     text = path.with_suffix(".json").read_text()
     assert json.loads(text) == data and len(text.splitlines()) == 4
     assert report.table(["a", "b"], [[1, 2]]) == ["| a | b |", "|---|---:|", "| 1 | 2 |"]
+
+
+def test_a_new_result_deletes_the_topics_earlier_ones_and_no_other(tmp_path: Path):
+    for name in ("2026-11-28-topic.md", "2026-11-28-topic.json", "2026-11-28-other-topic.md"):
+        (tmp_path / name).write_text("old\n")
+    report.write_run("topic", "# report\n", {}, tmp_path, "2026-12-02")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "2026-11-28-other-topic.md",
+        "2026-12-02-topic.json",
+        "2026-12-02-topic.md",
+    ]
 
 
 def test_growth_exponent_is_the_log_log_slope():
@@ -332,7 +351,7 @@ def test_other_sizes_take_the_first_images_then_shifted_copies_then_validation(m
     np.testing.assert_array_equal(big[50_000:100_000], pipeline.shifted(images[:50_000], 0, 1))
     np.testing.assert_array_equal(big_labels[100_000:120_000], labels[:20_000])
     np.testing.assert_array_equal(big[-10_000:], images[-10_000:])
-    with pytest.raises(ValueError, match="at most 450000 images"):
+    with pytest.raises(ValueError, match="at most 250000 images"):
         pipeline.training_set(images, labels, 500_000)
 
 

@@ -7,6 +7,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -31,25 +32,17 @@ def load() -> list[float]:
 
 
 def machine() -> dict[str, Any]:
-    """The CPU, cores, Python and package versions, and the commit measured."""
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=BENCHMARKS, capture_output=True, text=True
-    ).stdout.strip()
-    versions = {name: importlib.metadata.version(name) for name in PACKAGES}
+    """The CPU, cores, Python and package versions, the commit measured and the time."""
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    git = ["git", "describe", "--always", "--dirty"]
     return {
-        "cpu": cpu,
+        "cpu": next((x.split(":")[1].strip() for x in cpuinfo if x.startswith("model name")), "?"),
         "cores": len(os.sched_getaffinity(0)),
         "python": platform.python_version(),
-        "versions": versions,
-        "commit": commit,
+        "versions": {name: importlib.metadata.version(name) for name in PACKAGES},
+        "commit": subprocess.run(
+            git, cwd=BENCHMARKS, capture_output=True, text=True
+        ).stdout.strip(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
 
@@ -69,10 +62,18 @@ def small_json(data: Mapping[str, Any]) -> str:
     return "{\n" + body + "\n}\n"
 
 
-def write_run(topic: str, markdown: str, data: Mapping[str, Any], out: Path = RUNS) -> Path:
-    """Write ``out/<date>-<topic>.md`` and ``.json``; return the Markdown's path."""
+def write_run(
+    topic: str, markdown: str, data: Mapping[str, Any], out: Path = RUNS, day: str | None = None
+) -> Path:
+    """Write ``out/<day>-<topic>.md`` and ``.json`` (day: today's date) and delete the topic's
+    earlier results there: a topic has one result, its last (git keeps the others). Return the
+    Markdown's path."""
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"{time.strftime('%Y-%m-%d')}-{topic}"
+    stem = out / f"{day or time.strftime('%Y-%m-%d')}-{topic}"
     stem.with_suffix(".json").write_text(small_json(data))
     stem.with_suffix(".md").write_text(markdown)
+    earlier = re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}-{re.escape(topic)}\.(md|json)")
+    for path in out.iterdir():
+        if earlier.fullmatch(path.name) and path.with_suffix("") != stem:
+            path.unlink()
     return stem.with_suffix(".md")
