@@ -66,8 +66,11 @@ class CosineRows:
         to the class ``predict`` answers (its score raised by one float32 step). For two
         classes, as scikit-learn's classifiers, one column: the second's score less the
         first's."""
-        check_is_fitted(self)
-        queries = unit_rows(validate_data(self, x, reset=False))
+        queries = unit_rows(x)
+        if queries.ndim != 2 or queries.shape[1] != self.unit_rows_.shape[1]:
+            raise ValueError(
+                f"expected rows of {self.unit_rows_.shape[1]} features, got {queries.shape}"
+            )
         scores = np.empty((len(queries), len(self.classes_)), dtype=np.float32)
         members = [self.labels_ == c for c in range(len(self.classes_))]
         for start in range(0, len(queries), max(1, int(self.block_rows))):
@@ -123,6 +126,11 @@ def _estimator_class() -> type:
             """Index of each row's nearest training row, after scikit-learn's input checks."""
             check_is_fitted(self)
             return super().nearest(validate_data(self, x, reset=False))
+
+        def decision_function(self, x: np.ndarray) -> np.ndarray:
+            """``CosineRows.decision_function``, after scikit-learn's input checks."""
+            check_is_fitted(self)
+            return super().decision_function(validate_data(self, x, reset=False))
 
     CosineNearestNeighbor.__qualname__ = CosineNearestNeighbor.__name__  # found by pickle
     return CosineNearestNeighbor
