@@ -16,7 +16,7 @@ from mnist_pipeline.plumbing.runner import run_stage
 
 def test_a_successful_stage_logs_its_work_seconds(caplog):
     with caplog.at_level(logging.INFO, logger="demo"):
-        assert run_stage("demo", lambda: None, ()) == 0
+        assert run_stage("demo", lambda: None, (), outputs=()) == 0
     assert [(r.name, r.getMessage()) for r in caplog.records] == [("demo", "done in 0.0 s")]
 
 
