@@ -5,7 +5,7 @@ PYTHON ?= python3
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help repro test test-fast lint plots results leaderboard compare sweep clean-venv
+.PHONY: help repro test test-fast lint plots results leaderboard compare cluster sweep clean-venv
 
 help: ## List the targets, one line each.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -17,10 +17,10 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e .
 	touch $@
 
-# The tests also need pytest and ruff, and the `s3` extra (dvc-s3 and rclone, the S3 server of
-# the team-remote tests).
+# The tests also need pytest and ruff, the `s3` extra (dvc-s3 and rclone, the S3 server of
+# the team-remote tests) and the `cluster` extra (dask and distributed, the cluster tests).
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(VENV)/bin/pip install --quiet -e '.[test,s3]'
+	$(VENV)/bin/pip install --quiet -e '.[test,s3,cluster]'
 	touch $@
 
 repro: $(VENV)/.installed ## Run the default pipeline on real MNIST (dvc repro).
@@ -53,6 +53,13 @@ A ?= HEAD
 B ?= workspace
 compare: $(VENV)/.installed ## Paired test of every model: make compare A=main B=<branch or exp>.
 	python src/compare.py $(A) $(B)
+
+SCHEDULER ?= tcp://127.0.0.1:8786
+ORIGIN ?= $(shell git remote get-url origin 2>/dev/null)
+GRID ?= pca.n=10,20,30,40,50,60
+cluster: ## Sweep GRID on a Dask cluster: make cluster SCHEDULER=tcp://host:8786 GRID='pca.n=10,20'.
+	@test -x $(VENV)/bin/dask || $(VENV)/bin/pip install --quiet -e '.[cluster]'
+	python src/cluster.py --scheduler $(SCHEDULER) --origin $(ORIGIN) $(addprefix -S ,$(GRID))
 
 sweep: $(VENV)/.installed ## Report the finished dvc exp sweep of this commit into build/sweep/.
 	python src/sweep.py --out build/sweep
