@@ -26,8 +26,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+
+from mnist_pipeline.tools.s3server import free_port
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -57,13 +60,6 @@ def _hook(event, args):
 
 sys.addaudithook(_hook)
 '''
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 nothing listens on at the time of the call."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
 
 
 def answers(port: int) -> bool:
@@ -158,6 +154,18 @@ class _Process:
             f"nothing answered on 127.0.0.1:{port} in {START_TIMEOUT:.0f} s; see {self.log}"
         )
 
+    def _start_on_free_port(
+        self, command: Callable[[], list[str]], env: dict[str, str], cwd: Path
+    ) -> None:
+        """Spawn ``command()`` (built after ``self.port`` is set to a free port) until it
+        answers there; a port taken meanwhile makes it exit, and the next try picks another."""
+        for _ in range(5):
+            self.port = free_port()
+            self._spawn(command(), env, cwd)
+            if self._wait_for_port(self.port):
+                return
+        raise RuntimeError(f"{command()[0]} did not start; see {self.log}")
+
     def __enter__(self):
         return self
 
@@ -184,27 +192,23 @@ class GitDaemon(_Process):
 
     def start(self) -> GitDaemon:
         """Start it on a free port; return once it accepts connections."""
-        for _ in range(5):
-            self.port = free_port()
-            self._spawn(
-                [
-                    "git",
-                    "daemon",
-                    "--reuseaddr",
-                    "--export-all",
-                    "--enable=receive-pack",
-                    "--informative-errors",
-                    f"--base-path={self.base}",
-                    f"--listen={LOOPBACK}",
-                    f"--port={self.port}",
-                    str(self.base),
-                ],
-                dict(os.environ),
-                self.base,
-            )
-            if self._wait_for_port(self.port):
-                return self
-        raise RuntimeError(f"git daemon did not start; see {self.log}")
+        self._start_on_free_port(
+            lambda: [
+                "git",
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                "--enable=receive-pack",
+                "--informative-errors",
+                f"--base-path={self.base}",
+                f"--listen={LOOPBACK}",
+                f"--port={self.port}",
+                str(self.base),
+            ],
+            dict(os.environ),
+            self.base,
+        )
+        return self
 
     def __enter__(self) -> GitDaemon:
         return self.start()
@@ -243,31 +247,27 @@ class DaskScheduler(_Process):
 
     def start(self) -> DaskScheduler:
         """Start it on a free port; return once it accepts connections."""
-        for _ in range(5):
-            self.port = free_port()
-            self._spawn(
-                [
-                    dask_command("scheduler"),
-                    "scheduler",
-                    "--host",
-                    LOOPBACK,
-                    "--port",
-                    str(self.port),
-                    "--no-dashboard",
-                    "--no-jupyter",
-                    # Without a dashboard the scheduler still serves its HTTP routes (health,
-                    # metrics), by default on 0.0.0.0:8787.
-                    "--dashboard-address",
-                    f"{LOOPBACK}:0",
-                    "--idle-timeout",
-                    f"{self.idle_timeout:.0f}s",
-                ],
-                {**self.env, **SCHEDULER_CONFIG},
-                self.folder,
-            )
-            if self._wait_for_port(self.port):
-                return self
-        raise RuntimeError(f"dask scheduler did not start; see {self.log}")
+        self._start_on_free_port(
+            lambda: [
+                dask_command("scheduler"),
+                "scheduler",
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(self.port),
+                "--no-dashboard",
+                "--no-jupyter",
+                # Without a dashboard the scheduler still serves its HTTP routes (health,
+                # metrics), by default on 0.0.0.0:8787.
+                "--dashboard-address",
+                f"{LOOPBACK}:0",
+                "--idle-timeout",
+                f"{self.idle_timeout:.0f}s",
+            ],
+            {**self.env, **SCHEDULER_CONFIG},
+            self.folder,
+        )
+        return self
 
     def __enter__(self) -> DaskScheduler:
         return self.start()
@@ -316,36 +316,32 @@ class DaskWorker(_Process):
             PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
         )
         env.update(self.env)
-        for _ in range(5):
-            self.port = free_port()
-            self._spawn(
-                [
-                    dask_command("worker"),
-                    "worker",
-                    self.scheduler,
-                    "--name",
-                    self.name,
-                    "--nthreads",
-                    "1",
-                    "--no-nanny",
-                    "--dashboard-address",
-                    f"{LOOPBACK}:0",
-                    "--no-dashboard",
-                    "--listen-address",
-                    self.address,
-                    "--contact-address",
-                    self.address,
-                    "--local-directory",
-                    str(self.folder / "dask"),
-                    "--death-timeout",
-                    "60",
-                ],
-                env,
-                self.folder,
-            )
-            if self._wait_for_port(self.port):
-                return self
-        raise RuntimeError(f"dask worker {self.name} did not start; see {self.log}")
+        self._start_on_free_port(
+            lambda: [
+                dask_command("worker"),
+                "worker",
+                self.scheduler,
+                "--name",
+                self.name,
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--dashboard-address",
+                f"{LOOPBACK}:0",
+                "--no-dashboard",
+                "--listen-address",
+                self.address,
+                "--contact-address",
+                self.address,
+                "--local-directory",
+                str(self.folder / "dask"),
+                "--death-timeout",
+                "60",
+            ],
+            env,
+            self.folder,
+        )
+        return self
 
     def __enter__(self) -> DaskWorker:
         return self.start()

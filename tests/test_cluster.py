@@ -380,12 +380,17 @@ def test_submitting_the_same_sweep_again_runs_nothing_and_says_so(
     assert origin_experiments(team) == before
 
 
-def first_running(workers: dict[str, DaskWorker], stage: str, timeout: float) -> DaskWorker:
-    """The first worker whose task log shows ``stage`` running (polled, bounded)."""
+def first_running(
+    workers: dict[str, DaskWorker], names: set[str], stage: str, timeout: float
+) -> DaskWorker:
+    """The first worker whose log of a point in ``names`` shows ``stage`` running (polled,
+    bounded)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for worker in workers.values():
             for log in (worker.scratch / "logs").glob("*.log"):
+                if log.stem not in names:
+                    continue
                 if f"Running stage '{stage}'" in log.read_text():
                     return worker
         time.sleep(0.2)
@@ -406,7 +411,8 @@ def test_a_worker_killed_mid_experiment_has_its_point_rerun_on_the_other(
         popen=True,
     )
     try:
-        victim = first_running(cluster["workers"], "train@knn", timeout=SUBMIT_TIMEOUT)
+        names = {p.name for p in grid([KILL_SWEEP])}
+        victim = first_running(cluster["workers"], names, "train@knn", timeout=SUBMIT_TIMEOUT)
         victim.kill()
         stdout, stderr = running.communicate(timeout=SUBMIT_TIMEOUT)
     finally:
@@ -421,7 +427,6 @@ def test_a_worker_killed_mid_experiment_has_its_point_rerun_on_the_other(
         stdout,
         re.M,
     ), shown(result)
-    names = {p.name for p in grid([KILL_SWEEP])}
     on_origin = origin_experiments(team)
     assert names <= set(on_origin)
     assert len(on_origin) == 12  # the six of the pca.n sweep and these six, once each
