@@ -7,7 +7,8 @@ to a git origin (`git daemon` on 127.0.0.1) and an S3 remote (rclone on 127.0.0.
 run-cache; then each phase runs the grid from a plain clone of the origin (the laptop), with
 fresh workers (empty scratch folders: each worker's first point pulls the unchanged stages'
 outputs). Between phases the experiments are deleted from the origin and the laptop, so every
-phase runs every point. Every worker, and the queue, run BLAS on one thread: a worker is a
+phase runs every point, and so are the run records the phase pushed, so it runs every stage.
+Every worker, and the queue, run BLAS on one thread: a worker is a
 one-core machine, and two of them share this machine's two cores as `-j 2` does.
 
 Reported: each phase's wall seconds; the speed-up (1 worker / 2 workers); each point's seconds
@@ -110,12 +111,24 @@ def baseline(root: Path, data: str, server: S3Server, daemon: GitDaemon) -> dict
     }
 
 
-def forget_experiments(team: dict, daemon: GitDaemon) -> None:
-    """Delete every experiment ref from the origin and the laptop."""
+def run_records(server: S3Server) -> set[Path]:
+    """The run-cache records on the remote."""
+    return set((server.bucket_dir / "store" / "runs").rglob("*"))
+
+
+def forget_experiments(team: dict, daemon: GitDaemon, server: S3Server) -> None:
+    """Delete every experiment ref from the origin and the laptop, and the run records the
+    phase added to the remote, so that the next phase runs every stage the first ran."""
     for repo in (daemon.base / "origin.git", team["laptop"]):
         refs = run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], repo).split()
         for ref in refs:
             run(["git", "update-ref", "-d", ref], repo)
+    for record in sorted(run_records(server) - team["run_records"], reverse=True):
+        if record.is_file():
+            record.unlink()
+        elif record.is_dir() and not any(record.iterdir()):
+            record.rmdir()
+    server.forget_listings()
 
 
 def cluster_phase(root: Path, team: dict, server: S3Server, workers: int, grid: str) -> dict:
@@ -206,7 +219,7 @@ def measure(data: str, grid: str, keep: bool) -> dict:
                 team = baseline(root, data, server, daemon)
                 log(f"{data}: 1 worker")
                 one = cluster_phase(root, team, server, 1, grid)
-                forget_experiments(team, daemon)
+                forget_experiments(team, daemon, server)
                 log(f"{data}: 2 workers")
                 two = cluster_phase(root, team, server, 2, grid)
                 log(f"{data}: dvc queue start -j 2")
@@ -260,14 +273,15 @@ def markdown(results: list[dict]) -> str:
         "",
         "Per point, 1 worker (seconds; overhead = total - the stages' own work):",
         "",
-        "| data | point | total | clone | exp run | push | stages' work | overhead | "
+        "| data | point | total | clone | fetch | exp run | push | stages' work | overhead | "
         "overhead / stages (limit 0.25, full) | stages ran | reused |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for p in r["points_one_worker"]:
             lines.append(
                 f"| {r['data']} | {p['name']} | {p['total']:.1f} | {p['clone']:.1f} | "
+                f"{p['fetch']:.1f} | "
                 f"{p['run']:.1f} | {p['push']:.1f} | {p['stages']:.1f} | {p['overhead']:.1f} | "
                 f"{p['overhead_share']:.2f} | {p['ran']} | {p['reused']} |"
             )

@@ -248,13 +248,15 @@ def metrics_blobs(repo: Path, rev: str) -> dict[str, str]:
 
 
 def missing_on_remote(repo: Path, rev: str, server: S3Server) -> list[str]:
-    """The outputs in ``rev``'s dvc.lock whose objects (a directory's listing and files)
-    are not all on the S3 remote."""
+    """The cached outputs in ``rev``'s dvc.lock whose objects (a directory's listing and
+    files) are not all on the S3 remote; metrics/ and plots/ are in git (`cache: false`)."""
     lock = yaml.safe_load(git(repo, "show", f"{rev}:dvc.lock").stdout)
     store = server.bucket_dir / "store" / "files" / "md5"
     missing = []
     for stage in lock["stages"].values():
         for out in stage.get("outs", []):
+            if out["path"].startswith(("metrics/", "plots/")):
+                continue
             md5 = out["md5"]
             obj = store / md5[:2] / md5[2:]
             if not obj.is_file():
