@@ -142,7 +142,6 @@ class Progress:
     failed: dict[str, str] = field(default_factory=dict)
     starts: dict[str, list[str]] = field(default_factory=dict)
     """The workers each point started on, in order."""
-    finished: set[str] = field(default_factory=set)
 
     @property
     def running(self) -> set[str]:
