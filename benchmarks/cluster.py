@@ -108,6 +108,7 @@ def baseline(root: Path, data: str, server: S3Server, daemon: GitDaemon) -> dict
         "baseline": sha,
         "repro_seconds": round(repro, 1),
         "push_seconds": round(push, 1),
+        "run_records": run_records(server),
     }
 
 
