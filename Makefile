@@ -57,7 +57,7 @@ compare: $(VENV)/.installed ## Paired test of every model: make compare A=main B
 SCHEDULER ?= tcp://127.0.0.1:8786
 ORIGIN ?= $(shell git remote get-url origin 2>/dev/null)
 GRID ?= pca.n=10,20,30,40,50,60
-cluster: ## Sweep GRID on a Dask cluster: make cluster SCHEDULER=tcp://host:8786 GRID='pca.n=10,20'.
+cluster: $(VENV)/.installed ## Sweep GRID on a Dask cluster: make cluster SCHEDULER=tcp://host:8786 GRID='pca.n=10,20'.
 	@test -x $(VENV)/bin/dask || $(VENV)/bin/pip install --quiet -e '.[cluster]'
 	python src/cluster.py --scheduler $(SCHEDULER) --origin $(ORIGIN) $(addprefix -S ,$(GRID))
 
