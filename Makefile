@@ -5,8 +5,8 @@ PYTHON ?= python3
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help repro test test-fast lint plots results leaderboard compare sweep exps exps-csv \
-	predict serve artifacts clean-venv
+.PHONY: help repro test test-fast lint plots results leaderboard compare cluster sweep exps \
+	exps-csv predict serve artifacts clean-venv
 
 help: ## List the targets, one line each.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,10 +19,11 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The tests also need pytest, ruff and Playwright, the `s3` extra (dvc-s3 and rclone, the S3
-# server of the team-remote tests), and Debian's chromium for the browser tests (installed
-# when absent and apt-get can: as root; otherwise those tests say how, and CI fails them).
+# server of the team-remote tests), the `cluster` extra (dask and distributed, the cluster
+# tests), and Debian's chromium for the browser tests (installed when absent and apt-get can:
+# as root; otherwise those tests say how, and CI fails them).
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(VENV)/bin/pip install --quiet -e '.[test,s3]'
+	$(VENV)/bin/pip install --quiet -e '.[test,s3,cluster]'
 	command -v chromium >/dev/null || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] \
 		|| (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	touch $@
@@ -58,6 +59,13 @@ A ?= HEAD
 B ?= workspace
 compare: $(VENV)/.installed ## Paired test of every model: make compare A=main B=<branch or exp>.
 	python src/compare.py $(A) $(B)
+
+SCHEDULER ?= tcp://127.0.0.1:8786
+ORIGIN ?= $(shell git remote get-url origin 2>/dev/null)
+GRID ?= pca.n=10,20,30,40,50,60
+cluster: $(VENV)/.installed ## Sweep GRID on a Dask cluster: make cluster SCHEDULER=tcp://host:8786 GRID='pca.n=10,20'.
+	@test -x $(VENV)/bin/dask || $(VENV)/bin/pip install --quiet -e '.[cluster]'
+	python src/cluster.py --scheduler $(SCHEDULER) --origin $(ORIGIN) $(addprefix -S ,$(GRID))
 
 sweep: $(VENV)/.installed ## Report the finished dvc exp sweep of this commit into build/sweep/.
 	python src/sweep.py --out build/sweep

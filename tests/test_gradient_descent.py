@@ -16,7 +16,7 @@ from mnist_pipeline.estimators.gradient_descent import (
     with_bias,
 )
 from mnist_pipeline.plumbing.idx import read_idx
-from mnist_pipeline.plumbing.registry import EstimatorParamError, build_estimator
+from mnist_pipeline.plumbing.registry import EstimatorParamError, build_estimator, estimator_spec
 
 NOTEBOOK_LOSSES = {
     0: 0.69314718055994529,
@@ -118,7 +118,9 @@ def test_passes_scikit_learns_estimator_checks(estimator, check):
 
 def test_negative_learning_rate_is_named_by_its_params_key():
     with pytest.raises(EstimatorParamError) as err:
-        build_estimator("gradient_descent", {"learning_rate": -1.0}, key_prefix="models.gd_4")
+        build_estimator(
+            estimator_spec("gradient_descent"), {"learning_rate": -1.0}, key_prefix="models.gd_4"
+        )
     assert str(err.value) == (
         "models.gd_4.learning_rate: The 'learning_rate' parameter of "
         "GradientDescentLogisticRegression must be a float in the range (0.0, inf). "

@@ -11,7 +11,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mnist_pipeline.estimators.one_vs_one_svc import OneVsOneSVC
 from mnist_pipeline.plumbing.params import load_params
-from mnist_pipeline.plumbing.registry import EstimatorParamError, build_estimator
+from mnist_pipeline.plumbing.registry import EstimatorParamError, build_estimator, estimator_spec
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +101,17 @@ def test_one_class_is_refused(pixels):
 def test_precomputed_kernel_is_refused_by_its_params_key():
     with pytest.raises(EstimatorParamError, match=r"^models\.svm\.kernel: .*'precomputed'"):
         build_estimator(
-            "one_vs_one_svc", {"C": 10, "kernel": "precomputed"}, key_prefix="models.svm"
+            estimator_spec("one_vs_one_svc"),
+            {"C": 10, "kernel": "precomputed"},
+            key_prefix="models.svm",
         )
 
 
 def test_is_what_params_yaml_fits_for_svm():
     model = load_params(REPO / "params.yaml").model("svm")
-    assert isinstance(build_estimator(model.estimator, model.params, key_prefix="m"), OneVsOneSVC)
+    assert isinstance(
+        build_estimator(estimator_spec(model.estimator), model.params, key_prefix="m"), OneVsOneSVC
+    )
 
 
 @parametrize_with_checks([OneVsOneSVC(n_jobs=2, block_rows=7)])

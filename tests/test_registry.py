@@ -58,7 +58,7 @@ def test_reading_the_names_and_the_params_imports_no_scikit_learn():
 
 def test_unknown_name_lists_the_known_ones_under_its_key():
     with pytest.raises(EstimatorParamError) as err:
-        build_estimator("forest", {}, key_prefix="models.trees")
+        estimator_spec("forest", key_prefix="models.trees")
     assert str(err.value) == (
         "models.trees.estimator: expected one of cosine_1nn, dummy, extra_trees, "
         "gradient_descent, knn, logistic_regression, mlp, one_vs_one_svc, sgd, svc, got 'forest'"
@@ -69,36 +69,41 @@ def test_unknown_name_lists_the_known_ones_under_its_key():
 
 def test_spec_is_the_one_its_module_declares():
     spec = estimator_spec("svc")
-    assert spec.estimator_class is SVC
+    assert spec.estimator_class is SVC and spec.name == "svc"
     assert spec.threaded_predict and spec.blas_threads is None
+    assert spec.load_fitted is None
 
 
 def test_alias_k_becomes_n_neighbors():
-    estimator = build_estimator("knn", {"k": 4, "weights": "distance"}, key_prefix="models.knn")
+    estimator = build_estimator(
+        estimator_spec("knn"), {"k": 4, "weights": "distance"}, key_prefix="models.knn"
+    )
     assert isinstance(estimator, KNeighborsClassifier)
     assert (estimator.n_neighbors, estimator.weights) == (4, "distance")
 
 
 def test_yaml_list_becomes_a_tuple_of_layer_sizes():
-    estimator = build_estimator("mlp", {"hidden_layer_sizes": [200]}, key_prefix="models.mlp")
+    estimator = build_estimator(
+        estimator_spec("mlp"), {"hidden_layer_sizes": [200]}, key_prefix="models.mlp"
+    )
     assert estimator.hidden_layer_sizes == (200,)
 
 
 @pytest.mark.parametrize("name", estimator_names())
 def test_every_registered_estimator_builds_with_defaults(name):
-    estimator = build_estimator(name, {}, key_prefix=f"models.{name}")
+    estimator = build_estimator(estimator_spec(name), {}, key_prefix=f"models.{name}")
     assert type(estimator) is estimator_spec(name).estimator_class
     assert estimator.get_params()
 
 
 def test_every_shipped_model_builds():
     for model in load_params(REPO / "params.yaml").models.values():
-        build_estimator(model.estimator, model.params, key_prefix=model.key)
+        build_estimator(estimator_spec(model.estimator), model.params, key_prefix=model.key)
 
 
 def test_alias_is_named_as_written_in_params():
     with pytest.raises(EstimatorParamError) as err:
-        build_estimator("knn", {"k": 0}, key_prefix="models.knn")
+        build_estimator(estimator_spec("knn"), {"k": 0}, key_prefix="models.knn")
     assert str(err.value).startswith(
         "models.knn.k: The 'n_neighbors' parameter of KNeighborsClassifier must be"
     )
@@ -106,10 +111,10 @@ def test_alias_is_named_as_written_in_params():
 
 def test_unknown_parameter_lists_the_accepted_ones():
     with pytest.raises(EstimatorParamError) as err:
-        build_estimator("svc", {"c": 10}, key_prefix="models.svm")
+        build_estimator(estimator_spec("svc"), {"c": 10}, key_prefix="models.svm")
     message = str(err.value)
     assert message.startswith(
         "models.svm.c: not a parameter of SVC (estimator 'svc'); "
         "expected one of: C, break_ties, cache_size,"
     )
-    assert isinstance(build_estimator("svc", {"C": 10}, key_prefix="m"), SVC)
+    assert isinstance(build_estimator(estimator_spec("svc"), {"C": 10}, key_prefix="m"), SVC)

@@ -29,10 +29,14 @@ def test_threaded_svc_predictions_are_the_plain_ones(slice_rows):
     assert estimator_spec("svc").threaded_predict
     model = SVC(C=10).fit(slice_rows["x_train"], slice_rows["y_train"])
     np.testing.assert_array_equal(
-        predict_rows("svc", model, slice_rows["x_test"]), model.predict(slice_rows["x_test"])
+        predict_rows(model, slice_rows["x_test"], threaded=estimator_spec("svc").threaded_predict),
+        model.predict(slice_rows["x_test"]),
     )
     one_row = slice_rows["x_test"][:1]
-    np.testing.assert_array_equal(predict_rows("svc", model, one_row), model.predict(one_row))
+    np.testing.assert_array_equal(
+        predict_rows(model, one_row, threaded=estimator_spec("svc").threaded_predict),
+        model.predict(one_row),
+    )
 
 
 def test_other_estimators_predict_in_one_call(slice_rows):
@@ -44,7 +48,7 @@ def test_other_estimators_predict_in_one_call(slice_rows):
             return np.zeros(len(x))
 
     recorder = Recorder()
-    predict_rows("knn", recorder, slice_rows["x_test"])
+    predict_rows(recorder, slice_rows["x_test"], threaded=estimator_spec("knn").threaded_predict)
     assert recorder.calls == 1
 
 
@@ -53,8 +57,8 @@ def test_blas_is_limited_to_one_thread_only_where_the_spec_asks():
     assert estimator_spec("logistic_regression").blas_threads == 1
     assert estimator_spec("cosine_1nn").blas_threads is None
     before = blas_thread_counts()
-    with blas_threads("mlp"):
+    with blas_threads(estimator_spec("mlp").blas_threads):
         assert blas_thread_counts() == {1}
     assert blas_thread_counts() == before
-    with blas_threads("cosine_1nn"):
+    with blas_threads(estimator_spec("cosine_1nn").blas_threads):
         assert blas_thread_counts() == before

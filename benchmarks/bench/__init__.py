@@ -1,3 +1,3 @@
-"""The benchmark behind benchmarks/run.py: ``harness`` (the copy, the stage wrapper, timed dvc
-commands), ``kernels`` (micro-benchmarks and reference kernels, each in a fresh interpreter),
-``report`` (medians, targets, ratios and the Markdown), ``records`` (what they pass around)."""
+"""The benchmarks' shared code: ``kernels`` (reference kernels, ``measure``, same-run ratios)
+and ``report`` (the Markdown and JSON of a run) for every ``benchmarks/<topic>.py``;
+``pipeline``, ``probes`` and ``timed`` for benchmarks/run.py."""

@@ -1,16 +1,22 @@
 """``cosine_1nn``: the nearest-neighbour notebook's 1-NN by cosine similarity, as float32 matrix
-products in bounded blocks."""
+products in bounded blocks.
+
+Two layers: ``CosineRows``, the fitted rows and the prediction in NumPy alone, and
+``CosineNearestNeighbor``, the scikit-learn estimator built on it (parameter and input checks,
+``parametrize_with_checks``), defined on first use. Importing this module imports no
+scikit-learn, and ``load_rows`` reads a pickled fitted estimator as ``CosineRows``, so that
+``evaluate`` of a 1-NN model never loads scikit-learn: its import (0.7 s on a quiet machine,
+2-4 s on a busy one, mostly SciPy's statistics and pandas) made ``evaluate@nearest`` 1.44x the
+bare matrix product it needs (benchmarks/README.md).
+"""
 
 from __future__ import annotations
 
-from numbers import Integral
-from typing import ClassVar
+import functools
+import pickle
+from typing import IO, Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mnist_pipeline.plumbing.registry import EstimatorSpec
 
@@ -22,40 +28,27 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x / np.maximum(norms, np.float32(1e-12)))
 
 
-class CosineNearestNeighbor(ClassifierMixin, BaseEstimator):
-    """1-nearest neighbour by cosine similarity: the nearest-neighbour notebook's classifier.
+class CosineRows:
+    """A fitted 1-NN: the training rows at unit length (``unit_rows_``, float32), the index of
+    each one's label in ``classes_`` (``labels_``), and ``block_rows``.
 
-    ``fit`` keeps the training rows scaled to unit length (float32); ``predict`` gives each row
-    the label of the training row with the largest dot product with its own unit row, i.e. the
-    largest cosine similarity (ties go to the first such training row). The similarities are
-    computed ``block_rows`` rows at a time as one float32 matrix product into a reused buffer
-    (``block_rows`` x n_train floats: 100 MB for 512 x 50,000), so memory stays bounded and
-    the whole n_test x n_train matrix never exists. Its predictions are those of
-    ``KNeighborsClassifier(n_neighbors=1, metric="cosine", algorithm="brute")``, which builds
-    a distance matrix per chunk and sorts it: slower and bigger (benchmarks/README.md).
-    """
+    ``predict`` gives each row the label of the training row with the largest dot product with
+    its own unit row, i.e. the largest cosine similarity (ties go to the first such training
+    row), ``block_rows`` rows at a time as one float32 matrix product into a reused buffer
+    (``block_rows`` x n_train floats: 100 MB for 512 x 50,000): the whole n_test x n_train
+    matrix never exists."""
 
-    _parameter_constraints: ClassVar[dict] = {
-        "block_rows": [Interval(Integral, 1, None, closed="left")]
-    }
-
-    def __init__(self, block_rows: int = 512) -> None:
-        self.block_rows = block_rows
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, x: np.ndarray, y: np.ndarray) -> CosineNearestNeighbor:
-        """Keep the training rows, scaled to unit length, and their labels."""
-        x, y = validate_data(self, x, y)
-        check_classification_targets(y)
-        self.classes_, self.labels_ = np.unique(y, return_inverse=True)
-        self.unit_rows_ = unit_rows(x)
-        return self
+    unit_rows_: np.ndarray
+    labels_: np.ndarray
+    classes_: np.ndarray
+    block_rows: int
 
     def nearest(self, x: np.ndarray) -> np.ndarray:
         """Index of each row's nearest training row (largest cosine similarity)."""
-        check_is_fitted(self)
-        queries = unit_rows(validate_data(self, x, reset=False))
+        queries = unit_rows(x)
         train = self.unit_rows_
+        if queries.ndim != 2 or queries.shape[1] != train.shape[1]:
+            raise ValueError(f"expected rows of {train.shape[1]} features, got {queries.shape}")
         block = max(1, min(int(self.block_rows), len(queries)))
         buffer = np.empty((block, len(train)), dtype=np.float32)
         nearest = np.empty(len(queries), dtype=np.intp)
@@ -73,8 +66,11 @@ class CosineNearestNeighbor(ClassifierMixin, BaseEstimator):
         to the class ``predict`` answers (its score raised by one float32 step). For two
         classes, as scikit-learn's classifiers, one column: the second's score less the
         first's."""
-        check_is_fitted(self)
-        queries = unit_rows(validate_data(self, x, reset=False))
+        queries = unit_rows(x)
+        if queries.ndim != 2 or queries.shape[1] != self.unit_rows_.shape[1]:
+            raise ValueError(
+                f"expected rows of {self.unit_rows_.shape[1]} features, got {queries.shape}"
+            )
         scores = np.empty((len(queries), len(self.classes_)), dtype=np.float32)
         members = [self.labels_ == c for c in range(len(self.classes_))]
         for start in range(0, len(queries), max(1, int(self.block_rows))):
@@ -94,7 +90,74 @@ class CosineNearestNeighbor(ClassifierMixin, BaseEstimator):
         return self.classes_[self.labels_[nearest]]
 
 
+@functools.cache
+def _estimator_class() -> type:
+    """``CosineNearestNeighbor``, defined on its first use: it imports scikit-learn."""
+    from numbers import Integral
+
+    from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+    from sklearn.utils._param_validation import Interval
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
+
+    class CosineNearestNeighbor(ClassifierMixin, BaseEstimator, CosineRows):
+        """1-nearest neighbour by cosine similarity: the nearest-neighbour notebook's
+        classifier, predicting as ``CosineRows``. Its predictions are those of
+        ``KNeighborsClassifier(n_neighbors=1, metric="cosine", algorithm="brute")``, which
+        builds a distance matrix per chunk and sorts it: slower and bigger."""
+
+        _parameter_constraints: ClassVar[dict] = {
+            "block_rows": [Interval(Integral, 1, None, closed="left")]
+        }
+
+        def __init__(self, block_rows: int = 512) -> None:
+            self.block_rows = block_rows
+
+        @_fit_context(prefer_skip_nested_validation=True)
+        def fit(self, x: np.ndarray, y: np.ndarray) -> CosineNearestNeighbor:
+            """Keep the training rows, scaled to unit length, and their labels."""
+            x, y = validate_data(self, x, y)
+            check_classification_targets(y)
+            self.classes_, self.labels_ = np.unique(y, return_inverse=True)
+            self.unit_rows_ = unit_rows(x)
+            return self
+
+        def nearest(self, x: np.ndarray) -> np.ndarray:
+            """Index of each row's nearest training row, after scikit-learn's input checks."""
+            check_is_fitted(self)
+            return super().nearest(validate_data(self, x, reset=False))
+
+        def decision_function(self, x: np.ndarray) -> np.ndarray:
+            """``CosineRows.decision_function``, after scikit-learn's input checks."""
+            check_is_fitted(self)
+            return super().decision_function(validate_data(self, x, reset=False))
+
+    CosineNearestNeighbor.__qualname__ = CosineNearestNeighbor.__name__  # found by pickle
+    return CosineNearestNeighbor
+
+
+def __getattr__(name: str) -> Any:
+    """``CosineNearestNeighbor`` (PEP 562: this module's attribute, built on first use)."""
+    if name == "CosineNearestNeighbor":
+        return _estimator_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _RowsUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == (__name__, "CosineNearestNeighbor"):
+            return CosineRows
+        return super().find_class(module, name)
+
+
+def load_rows(file: IO[bytes]) -> CosineRows:
+    """A pickled fitted ``CosineNearestNeighbor`` as ``CosineRows``: the same fitted
+    attributes and predictions, without scikit-learn."""
+    return _RowsUnpickler(file).load()
+
+
 SPEC = EstimatorSpec(
-    CosineNearestNeighbor,
+    _estimator_class,
     "1-nearest neighbour by cosine similarity: float32 matrix products in bounded blocks",
+    load_fitted=load_rows,
 )

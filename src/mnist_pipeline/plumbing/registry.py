@@ -11,8 +11,8 @@ import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import IO, Any
 
 
 class EstimatorParamError(ValueError):
@@ -23,7 +23,9 @@ class EstimatorParamError(ValueError):
 class EstimatorSpec:
     """What an estimator name of params.yaml builds, declared by its module as ``SPEC``."""
 
-    estimator_class: type
+    estimator: type | Callable[[], type]
+    """The class it builds, or a function that returns the class (a module that defines its
+    class on first use, so that importing it imports no scikit-learn: ``cosine_1nn``)."""
     description: str
     aliases: Mapping[str, str] = field(default_factory=dict)
     """Short names accepted in params.yaml for scikit-learn's own (``k`` -> ``n_neighbors``)."""
@@ -42,6 +44,16 @@ class EstimatorSpec:
     check_training_data: Callable[[Any, Mapping[str, Any], int, str, str], None] | None = None
     """``check_training_data(estimator, params, n_rows, key_prefix, source)`` raises
     ``EstimatorParamError`` for a parameter that ``n_rows`` training rows make impossible."""
+    load_fitted: Callable[[IO[bytes]], Any] | None = None
+    """``load_fitted(file)`` reads train's pickled model as an object that predicts the same
+    without importing scikit-learn (``evaluate``); None: ``pickle.load``."""
+    name: str = ""
+    """The estimator name params.yaml uses (set by ``estimator_spec``)."""
+
+    @property
+    def estimator_class(self) -> type:
+        """The class the name builds."""
+        return self.estimator if isinstance(self.estimator, type) else self.estimator()
 
     def params_key(self, own: str, params: Mapping[str, Any]) -> str:
         """The key params.yaml used for the estimator's parameter ``own``: its alias if the
@@ -68,23 +80,24 @@ def estimator_names() -> tuple[str, ...]:
 
 
 def estimator_spec(name: str, *, key_prefix: str | None = None) -> EstimatorSpec:
-    """The ``SPEC`` of the module ``mnist_pipeline.estimators.<name>``. An unknown name is an
-    ``EstimatorParamError`` listing the known ones (``<key_prefix>.estimator: ...`` if given)."""
+    """The ``SPEC`` of the module ``mnist_pipeline.estimators.<name>``, with its ``name``. An
+    unknown name is an ``EstimatorParamError`` listing the known ones
+    (``<key_prefix>.estimator: ...`` if given). Stages look a model's spec up once and pass it
+    on."""
     names = estimator_names()
     if name not in names:
         where = f"{key_prefix}.estimator" if key_prefix else "estimator"
         raise EstimatorParamError(f"{where}: expected one of {', '.join(names)}, got {name!r}")
-    return importlib.import_module(f"mnist_pipeline.estimators.{name}").SPEC
+    return replace(importlib.import_module(f"mnist_pipeline.estimators.{name}").SPEC, name=name)
 
 
-def build_estimator(name: str, params: Mapping[str, Any], *, key_prefix: str) -> Any:
-    """Build and validate an unfitted estimator before any training starts.
+def build_estimator(spec: EstimatorSpec, params: Mapping[str, Any], *, key_prefix: str) -> Any:
+    """Build and validate an unfitted estimator of ``spec`` before any training starts.
 
     ``key_prefix`` (``models.svm``) names where the parameters came from, so a refusal reads
     ``models.svm.C: ...`` rather than scikit-learn's message alone. YAML lists become tuples
     (layer sizes).
     """
-    spec = estimator_spec(name, key_prefix=key_prefix)
     cls = spec.estimator_class
     for alias, own in spec.aliases.items():
         if alias in params and own in params:
@@ -102,7 +115,7 @@ def build_estimator(name: str, params: Mapping[str, Any], *, key_prefix: str) ->
         allowed = sorted(set(accepted) | set(spec.aliases))
         raise EstimatorParamError(
             f"{key_prefix}.{unknown[0]}: not a parameter of {cls.__name__} "
-            f"(estimator '{name}'); expected one of: {', '.join(allowed)}"
+            f"(estimator '{spec.name}'); expected one of: {', '.join(allowed)}"
         )
     estimator = cls(**translated)
     try:

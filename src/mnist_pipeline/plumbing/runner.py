@@ -6,7 +6,6 @@ way out), and a quick exit."""
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import os
 import signal
@@ -26,9 +25,6 @@ from mnist_pipeline.plumbing.files import (
 
 TERMINATED_EXIT = 128 + signal.SIGTERM
 """The exit status after SIGTERM, as a shell reports a process the signal ended."""
-WORK_LOG = "BENCH_WORK_LOG"
-"""The environment variable naming the file to which ``run_stage`` appends, as one JSON line,
-the stage's command line and the seconds its work took (set by benchmarks/run.py)."""
 
 
 class Terminated(BaseException):
@@ -39,20 +35,6 @@ class Terminated(BaseException):
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated
-
-
-def _log_work(name: str, seconds: float) -> None:
-    """Append ``{"argv", "name", "work"}`` to the file $BENCH_WORK_LOG names, if it is set, in
-    one ``write`` to a file opened for appending (whole lines, even from concurrent stages)."""
-    path = os.environ.get(WORK_LOG)
-    if not path:
-        return
-    line = json.dumps({"argv": sys.argv, "name": name, "work": seconds}) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
 
 
 def repository_root(params: Path | None = None) -> Path:
@@ -94,8 +76,8 @@ def run_stage(
     or 1 after printing ``<name>: error: <message>`` for an expected error (a bad parameter
     or input file, an output outside the repository or one that cannot be written). Anything
     else is a bug and keeps its traceback. SIGTERM unwinds ``work`` as Ctrl-C would, then
-    prints one line and returns 143. After a successful ``work``, its seconds go to
-    $BENCH_WORK_LOG if that is set (``_log_work``)."""
+    prints one line and returns 143. A successful ``work`` logs ``<name>: done in <seconds>
+    s`` (the benchmark reads it)."""
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     started = time.perf_counter()
@@ -110,9 +92,7 @@ def run_stage(
         return TERMINATED_EXIT
     finally:
         signal.signal(signal.SIGTERM, previous)
-    seconds = time.perf_counter() - started
-    _log_work(name, seconds)
-    logging.getLogger(name).info("done in %.1f s", seconds)
+    logging.getLogger(name).info("done in %.1f s", time.perf_counter() - started)
     return 0
 
 

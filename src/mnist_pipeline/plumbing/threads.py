@@ -1,5 +1,6 @@
-"""Threads while a model is fitted or scored, as its estimator's ``SPEC`` asks: BLAS's thread
-count (``blas_threads``) and row-parallel prediction (``threaded_predict``)."""
+"""Threads while a model is fitted or scored, as its estimator's ``SPEC`` asks (the caller
+passes the spec's values): BLAS's thread count (``blas_threads``) and row-parallel prediction
+(``threaded_predict``)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from mnist_pipeline.plumbing.registry import estimator_spec
-
 
 @contextlib.contextmanager
-def blas_threads(name: str) -> Iterator[None]:
-    """Within the block, BLAS uses the ``blas_threads`` of estimator ``name``'s spec (None:
-    BLAS's own default)."""
-    limit = estimator_spec(name).blas_threads
+def blas_threads(limit: int | None) -> Iterator[None]:
+    """Within the block, BLAS uses ``limit`` threads (a spec's ``blas_threads``; None: BLAS's
+    own default)."""
     if limit is None:
         yield
         return
@@ -48,9 +46,7 @@ def predict_in_slices(estimator: Any, x: np.ndarray) -> np.ndarray:
         return np.concatenate(list(pool.map(estimator.predict, slices)))
 
 
-def predict_rows(name: str, estimator: Any, x: np.ndarray) -> np.ndarray:
-    """``estimator.predict(x)``; for an estimator name whose spec has ``threaded_predict``,
-    ``predict_in_slices``."""
-    if not estimator_spec(name).threaded_predict:
-        return estimator.predict(x)
-    return predict_in_slices(estimator, x)
+def predict_rows(estimator: Any, x: np.ndarray, *, threaded: bool) -> np.ndarray:
+    """``estimator.predict(x)``; ``predict_in_slices`` if ``threaded`` (a spec's
+    ``threaded_predict``)."""
+    return predict_in_slices(estimator, x) if threaded else estimator.predict(x)

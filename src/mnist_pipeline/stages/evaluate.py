@@ -15,7 +15,7 @@ import numpy as np
 from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, save_arrays, write_json, write_text
 from mnist_pipeline.labels import check_classes, class_names, task_labels
 from mnist_pipeline.plumbing.params import Dataset, Model
-from mnist_pipeline.plumbing.registry import build_estimator
+from mnist_pipeline.plumbing.registry import EstimatorSpec, build_estimator, estimator_spec
 from mnist_pipeline.scoring import (
     confused_pairs_csv,
     confusion,
@@ -42,11 +42,12 @@ def positive_scores(estimator: Any, x: np.ndarray) -> tuple[np.ndarray, str, flo
 
 
 def cross_validation(
-    model: Model, features: Path, dataset: Dataset
+    model: Model, spec: EstimatorSpec, features: Path, dataset: Dataset, kind: str
 ) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
-    """The gist's k-fold cross-validation of ``model`` (``model.cv`` folds) on the training
-    split of ``features``, with scikit-learn's ``cv=model.cv`` folds (unshuffled and stratified
-    for a classifier). One ``cross_val_predict`` fits the k models; each fold's accuracy is that
+    """The gist's k-fold cross-validation of ``model`` (``model.cv`` folds, an estimator of
+    ``spec``, of ``kind`` as ``evaluate`` found it) on the training split of ``features``, with
+    scikit-learn's ``cv=model.cv`` folds (unshuffled and stratified for a classifier). One
+    ``cross_val_predict`` fits the k models; each fold's accuracy is that
     of its own predictions, what ``cross_val_score(..., scoring="accuracy")`` would get by
     fitting the same k models again. Returns ``scores/cv.json``'s values, the labels and the
     cross-validated predictions, one per training image in order. The training labels must
@@ -56,15 +57,14 @@ def cross_validation(
     data = load_arrays(features / "train.npz", ("X", "y"))
     check_classes({str(features / "train.npz"): data["y"]}, dataset.classes, dataset.key)
     y_true = task_labels(data["y"], model.target)
-    estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
+    estimator = build_estimator(spec, model.params, key_prefix=model.key)
     folds = check_cv(model.cv, y_true, classifier=True)
-    with blas_threads(model.estimator):
+    with blas_threads(spec.blas_threads):
         y_pred = cross_val_predict(estimator, data["X"], y_true, cv=folds)
     fold_accuracy = [
         float(np.mean(y_pred[test] == y_true[test])) for _, test in folds.split(data["X"], y_true)
     ]
     matrix = confusion(y_true, y_pred, len(class_names(model.target, dataset.classes)))
-    kind = "classifier" if model.target is None else "detector"
     return cv_scores(fold_accuracy, matrix, kind), y_true, y_pred
 
 
@@ -89,8 +89,10 @@ def evaluate(
         dataset.classes,
         dataset.key,
     )
+    spec = estimator_spec(model.estimator, key_prefix=model.key)
     with (model_dir / "model.pkl").open("rb") as fh:
-        estimator = pickle.load(fh)  # our own train stage's output, never a downloaded file
+        # Our own train stage's output, never a downloaded file.
+        estimator = (spec.load_fitted or pickle.load)(fh)
     names = class_names(model.target, dataset.classes)
     kind = "classifier" if model.target is None else "detector"
     scores: dict[str, dict[str, float]] = {}
@@ -105,8 +107,8 @@ def evaluate(
             continue
         y_true = labels[split] = task_labels(data["y"], model.target)
         ap = None
-        with blas_threads(model.estimator):
-            y_pred = predict_rows(model.estimator, estimator, data["X"])
+        with blas_threads(spec.blas_threads):
+            y_pred = predict_rows(estimator, data["X"], threaded=spec.threaded_predict)
             if kind == "detector":
                 score, score_kind, threshold = positive_scores(estimator, data["X"])
                 *split_curve, ap = precision_recall(y_true, score)
@@ -130,7 +132,7 @@ def evaluate(
     cv_predictions = None
     if model.cv is not None:
         started = time.perf_counter()
-        scores["cv"], *cv_predictions = cross_validation(model, features, dataset)
+        scores["cv"], *cv_predictions = cross_validation(model, spec, features, dataset, kind)
         log.info(
             "%s: %d-fold cross-validation accuracy %.4f (sd %.4f) in %.1f s",
             model.name,

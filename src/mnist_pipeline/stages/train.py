@@ -17,7 +17,12 @@ from sklearn.exceptions import ConvergenceWarning
 from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, write_text
 from mnist_pipeline.labels import check_classes, task_labels
 from mnist_pipeline.plumbing.params import Dataset, Model
-from mnist_pipeline.plumbing.registry import EstimatorParamError, build_estimator, estimator_spec
+from mnist_pipeline.plumbing.registry import (
+    EstimatorParamError,
+    EstimatorSpec,
+    build_estimator,
+    estimator_spec,
+)
 from mnist_pipeline.plumbing.threads import blas_threads
 
 log = logging.getLogger("train")
@@ -40,7 +45,7 @@ def training_history(estimator: Any) -> str:
 
 
 def check_training_data(
-    name: str,
+    spec: EstimatorSpec,
     estimator: Any,
     params: Mapping[str, Any],
     labels: np.ndarray,
@@ -49,8 +54,8 @@ def check_training_data(
     source: str,
 ) -> None:
     """Refuse, before fitting, what the training data makes impossible: labels of fewer than
-    two classes, or a parameter that estimator ``name``'s own check refuses for this many rows
-    (knn: more neighbours than rows). ``source`` names the data's file."""
+    two classes, or a parameter that ``spec``'s own check refuses for this many rows (knn: more
+    neighbours than rows). ``source`` names the data's file."""
     classes = np.unique(labels)
     if len(classes) < 2:
         found = ", ".join(map(str, classes)) or "none"
@@ -58,21 +63,21 @@ def check_training_data(
             f"{source}: expected training labels of at least 2 classes "
             f"for {key_prefix}, got only class {found}"
         )
-    check = estimator_spec(name).check_training_data
-    if check is not None:
-        check(estimator, params, len(labels), key_prefix, source)
+    if spec.check_training_data is not None:
+        spec.check_training_data(estimator, params, len(labels), key_prefix, source)
 
 
 def train(model: Model, features: Path, out: Path, history_csv: Path, dataset: Dataset) -> None:
     """Fit ``model`` on ``features/train.npz``, whose labels must run over ``dataset.classes``
     (``check_classes``); write ``out/model.pkl`` and ``history_csv``. Warnings during the fit
     (a fixed epoch budget that stops before convergence) are logged as one line each."""
-    estimator = build_estimator(model.estimator, model.params, key_prefix=model.key)
+    spec = estimator_spec(model.estimator, key_prefix=model.key)
+    estimator = build_estimator(spec, model.params, key_prefix=model.key)
     data = load_arrays(features / "train.npz", ("X", "y"))
     check_classes({str(features / "train.npz"): data["y"]}, dataset.classes, dataset.key)
     labels = task_labels(data["y"], model.target)
     check_training_data(
-        model.estimator,
+        spec,
         estimator,
         model.params,
         labels,
@@ -87,7 +92,7 @@ def train(model: Model, features: Path, out: Path, history_csv: Path, dataset: D
         model.features,
     )
     started = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught, blas_threads(model.estimator):
+    with warnings.catch_warnings(record=True) as caught, blas_threads(spec.blas_threads):
         warnings.simplefilter("always", ConvergenceWarning)
         estimator.fit(data["X"], labels)
     fit_seconds = time.perf_counter() - started

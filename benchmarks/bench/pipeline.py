@@ -1,0 +1,207 @@
+"""The pipeline measured in a copy of the project, so that the working tree's stages/ and DVC
+cache are never touched: every stage's command wrapped in ``bench/timed.py`` (wall, CPU and
+peak memory per stage), dvc's output read for each stage's own work (``<stage>: done in N s``,
+logged by every stage script), and the training sets of the scaling table."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from bench.kernels import BENCHMARKS
+
+REPO = BENCHMARKS.parent
+sys.path.insert(0, str(REPO / "tests"))  # repo_copy: the test support that makes fresh clones
+from repo_copy import copy_repo, tool_env  # noqa: E402
+
+from mnist_pipeline.plumbing.catalogue import CATALOGUE  # noqa: E402
+from mnist_pipeline.plumbing.idx import MNIST_FILE_NAMES, read_idx, write_idx_dataset  # noqa: E402
+
+DVC = str(Path(sys.executable).parent / "dvc")
+TIMED = "python -I -S benchmarks/bench/timed.py "
+MNIST = REPO / "data" / "mnist"
+VALIDATION = 10_000
+SHIFTS = ((0, 1), (1, 0), (0, -1), (-1, 0))
+"""(rows, columns) each successive copy of the training images is moved by, zeros filling in."""
+
+
+@dataclass
+class Stage:
+    """One stage's process: wall, CPU, peak memory, and the seconds of its work as it logged
+    them (to 0.1 s); ``startup`` is the rest: interpreter, imports, arguments, exit."""
+
+    wall: float
+    cpu: float
+    peak_rss_mb: float
+    work: float | None = None
+
+    @property
+    def startup(self) -> float:
+        return 0.0 if self.work is None else round(self.wall - self.work, 3)
+
+
+@dataclass
+class DvcRun:
+    """One timed dvc command and the stages it ran."""
+
+    wall: float
+    stages: dict[str, Stage] = field(default_factory=dict)
+
+    @property
+    def cpu(self) -> float:
+        return round(sum(s.cpu for s in self.stages.values()), 3)
+
+    @property
+    def startup(self) -> float:
+        return round(sum(s.startup for s in self.stages.values()), 3)
+
+
+def wrap_commands(dvc_yaml: str) -> str:
+    """dvc.yaml with every stage's ``python ...`` command run through ``bench/timed.py``."""
+    stages = yaml.safe_load(dvc_yaml)
+    for spec in stages["stages"].values():
+        body = spec.get("do", spec)
+        if body["cmd"].startswith("python "):
+            body["cmd"] = TIMED + body["cmd"]
+    return yaml.safe_dump(stages, sort_keys=False)
+
+
+def make_copy(dest: Path) -> Path:
+    """The working tree's project files, less metrics/ and plots/ (every stage runs, the
+    pictures too), in a new git repository whose dvc.yaml wraps the commands."""
+    copy_repo(REPO, dest, leave_out=("metrics", "plots"), identity="benchmark")
+    (dest / "dvc.yaml").write_text(wrap_commands((dest / "dvc.yaml").read_text()))
+    git(dest, "commit", "-q", "-am", "benchmark: stage commands timed")
+    return dest
+
+
+def env(log: Path | None = None) -> dict[str, str]:
+    """The environment of dvc and git in the copy; the stages log to ``log``."""
+    return tool_env(identity="benchmark", extra={"BENCH_STAGE_LOG": str(log or "/dev/null")})
+
+
+def git(copy: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=copy, env=env(), check=True)
+
+
+def stage_name(argv: list[str]) -> str:
+    """dvc's name for the stage of a command: ``src/evaluate.py --model knn`` -> ``evaluate@knn``,
+    ``src/pca.py --section pca_deskewed`` -> ``pca_deskewed`` (a section names its stage)."""
+    script = Path(argv[1]).stem if len(argv) > 1 else "?"
+    for flag in ("--model", "--section"):
+        if flag in argv[:-1]:
+            value = argv[argv.index(flag) + 1]
+            return f"{script}@{value}" if flag == "--model" else value
+    return script
+
+
+def work_seconds(output: str) -> dict[str, float]:
+    """Each stage's ``done in N s`` line from dvc's output, under its ``Running stage`` line."""
+    work, stage = {}, None
+    for line in output.splitlines():
+        if running := re.match(r"Running stage '([^']+)'", line):
+            stage = running.group(1)
+        elif (done := re.match(r"\w+: done in ([\d.]+) s$", line)) and stage:
+            work[stage] = float(done.group(1))
+    return work
+
+
+def read_stages(log: Path, output: str) -> dict[str, Stage]:
+    """The stages ``timed.py`` logged, with the work seconds of dvc's ``output``."""
+    work = work_seconds(output)
+    stages = {}
+    for line in log.read_text().splitlines() if log.is_file() else []:
+        record = json.loads(line)
+        if record["exit"] != 0:
+            raise RuntimeError(f"stage {' '.join(record['argv'])} exited {record['exit']}")
+        name = stage_name(record["argv"])
+        stages[name] = Stage(record["wall"], record["cpu"], record["peak_rss_mb"], work.get(name))
+    return stages
+
+
+def dvc(copy: Path, *args: str) -> DvcRun:
+    """Run ``dvc <args>`` in the copy; its wall time and every stage it ran."""
+    log = copy.parent / f"{copy.name}-stages.jsonl"
+    log.unlink(missing_ok=True)
+    started, output = time.perf_counter(), {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
+    result = subprocess.run([DVC, *args], cwd=copy, env=env(log), text=True, **output)
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"dvc {' '.join(args)} exited {result.returncode}:\n{result.stdout}")
+    return DvcRun(round(wall, 3), read_stages(log, result.stdout))
+
+
+def reset(copy: Path) -> None:
+    """Back to the copy's last commit, outputs included (after a ``dvc exp run``)."""
+    git(copy, "reset", "-q", "--hard", "HEAD")
+    subprocess.run([DVC, "checkout", "-q", "--force"], cwd=copy, env=env(), check=True)
+
+
+def outputs(repo: Path) -> dict[Path, bytes]:
+    """Every file under ``repo``'s metrics/ and plots/, by its path in the repository."""
+    found = [p for folder in ("metrics", "plots") for p in (repo / folder).rglob("*")]
+    return {p.relative_to(repo): p.read_bytes() for p in found if p.is_file()}
+
+
+def identical_outputs(copy: Path) -> bool:
+    """Whether every file under the copy's metrics/ and plots/ is the committed one."""
+    return outputs(copy) == outputs(REPO)
+
+
+def shifted(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """``images`` (n x height x width) moved ``rows`` down and ``cols`` right, at most 2 pixels
+    each way, zero-filled."""
+    height, width = images.shape[1:]
+    padded = np.pad(images, ((0, 0), (2, 2), (2, 2)))
+    return padded[:, 2 - rows : 2 - rows + height, 2 - cols : 2 - cols + width]
+
+
+def training_set(images: np.ndarray, labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's training file resized to ``n`` training images and then its last 10,000 (the
+    validation split): the first n originals, or all of them followed by shifted copies
+    (``SHIFTS``). At n = 50,000 this is the file itself."""
+    originals, original_labels = images[:-VALIDATION], labels[:-VALIDATION]
+    parts, part_labels = [], []
+    for rows, cols in ((0, 0), *SHIFTS):
+        take = min(n - sum(map(len, parts)), len(originals))
+        if take <= 0:
+            break
+        parts.append(shifted(originals[:take], rows, cols) if rows or cols else originals[:take])
+        part_labels.append(original_labels[:take])
+    if sum(map(len, parts)) < n:
+        raise ValueError(f"n = {n}: at most {(1 + len(SHIFTS)) * len(originals)} images")
+    return (
+        np.concatenate([*parts, images[-VALIDATION:]]),
+        np.concatenate([*part_labels, labels[-VALIDATION:]]),
+    )
+
+
+def use_training_set(copy: Path, n: int) -> None:
+    """Point the copy's dataset at a training set of ``n`` images (``training_set``), written
+    beside the copy, and commit it."""
+    folder = copy.parent / f"{copy.name}-data"
+    train = [MNIST_FILE_NAMES[role] for role in ("train_images", "train_labels")]
+    images, labels = training_set(*(read_idx(MNIST / name) for name in train), n)
+    arrays = {"train_images": images, "train_labels": labels}
+    for role in ("test_images", "test_labels"):
+        arrays[role] = read_idx(MNIST / MNIST_FILE_NAMES[role])
+    files = write_idx_dataset(folder, arrays)
+    selected = yaml.safe_load((copy / "params.yaml").read_text())["dataset"]
+    catalogue = yaml.safe_load((copy / CATALOGUE).read_text())
+    catalogue["datasets"][selected].update(mirrors=[str(folder)], files=files)
+    (copy / CATALOGUE).write_text(yaml.safe_dump(catalogue, sort_keys=False))
+    git(copy, "commit", "-q", "-am", f"benchmark: {n} training images")
+
+
+def remove(*paths: Path) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)

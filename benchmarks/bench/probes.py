@@ -1,0 +1,95 @@
+"""Measurements on the data of the benchmark's copy after its cold run, each in a fresh
+interpreter: ``python -m bench.probes <probe> COPY [ARGS]`` prints one JSON line.
+
+- ``bare_matmul``: the float32 products ``evaluate@nearest`` needs (its val and test rows
+  against the training rows, in the estimator's blocks and buffer), nothing else;
+- ``svm_fit SIDE``: ``models.svm`` fitted on its training split and predicting its test split,
+  as ``today`` (scikit-learn's ``SVC`` with the model's parameters SVC has, predicting in one
+  row slice per core as ``evaluate@svm`` did) or as the ``pipeline`` fits it (its estimator,
+  BLAS threads and prediction as its spec says).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from mnist_pipeline.estimators.cosine_1nn import unit_rows
+from mnist_pipeline.labels import task_labels
+from mnist_pipeline.plumbing.params import load_params
+from mnist_pipeline.plumbing.registry import build_estimator, estimator_spec
+from mnist_pipeline.plumbing.threads import blas_threads, predict_rows
+
+SIDES = ("today", "pipeline")
+
+
+def features(copy: Path, model: str, splits: tuple[str, ...]) -> dict:
+    folder = copy / "stages" / load_params(copy / "params.yaml").model(model).features
+    return {split: np.load(folder / f"{split}.npz") for split in splits}
+
+
+def bare_matmul(copy: Path, block_rows: int = 512) -> dict:
+    """Seconds of ``evaluate@nearest``'s matrix products alone."""
+    data = features(copy, "nearest", ("train", "val", "test"))
+    train = unit_rows(data["train"]["X"])
+    queries = [unit_rows(data[split]["X"]) for split in ("val", "test")]
+    buffer = np.empty((block_rows, len(train)), dtype=np.float32)
+    started = time.perf_counter()
+    for rows in queries:
+        for start in range(0, len(rows), block_rows):
+            block = rows[start : start + block_rows]
+            np.matmul(block, train.T, out=buffer[: len(block)])
+    return {"seconds": round(time.perf_counter() - started, 3)}
+
+
+def svm_fit(copy: Path, side: str, model_name: str = "svm") -> dict:
+    """Fit and predict seconds, test accuracy and a digest of the predictions."""
+    model = load_params(copy / "params.yaml").model(model_name)
+    spec = estimator_spec(model.estimator, key_prefix=model.key)
+    if side == "today":
+        from sklearn.svm import SVC
+
+        accepted = SVC().get_params()
+        estimator = SVC(**{k: v for k, v in model.params.items() if k in accepted})
+        threads, threaded = None, True
+    elif side == "pipeline":
+        estimator = build_estimator(spec, model.params, key_prefix=model.key)
+        threads, threaded = spec.blas_threads, spec.threaded_predict
+    else:
+        raise ValueError(f"svm_fit: side: expected one of {', '.join(SIDES)}, got {side!r}")
+    data = features(copy, model_name, ("train", "test"))
+    y_train, y_test = (task_labels(data[s]["y"], model.target) for s in ("train", "test"))
+    with warnings.catch_warnings(), blas_threads(threads):
+        warnings.simplefilter("ignore")
+        started = time.perf_counter()
+        estimator.fit(data["train"]["X"], y_train)
+        fitted = time.perf_counter()
+        predicted = predict_rows(estimator, data["test"]["X"], threaded=threaded)
+        done = time.perf_counter()
+    predicted = np.asarray(predicted).astype(np.int64)
+    return {
+        "fit": round(fitted - started, 3),
+        "predict": round(done - fitted, 3),
+        "accuracy": round(float(np.mean(predicted == y_test)), 6),
+        "sha256": hashlib.sha256(predicted.tobytes()).hexdigest(),
+    }
+
+
+PROBES = {"bare_matmul": bare_matmul, "svm_fit": svm_fit}
+
+
+def main(argv: list[str]) -> int:
+    """Run probe ``argv[0]`` on the copy ``argv[1]`` with the rest as its arguments."""
+    name, copy, *args = argv
+    print(json.dumps(PROBES[name](Path(copy), *(int(a) if a.isdigit() else a for a in args))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
