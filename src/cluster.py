@@ -25,13 +25,8 @@ import sys
 from pathlib import Path
 
 from mnist_pipeline.plumbing.files import write_text
-from mnist_pipeline.tools.cluster import (
-    ClusterError,
-    SweepSettings,
-    grid,
-    submit_sweep,
-    summary_table,
-)
+from mnist_pipeline.tools.cluster import ClusterError, SweepSettings, submit_sweep, summary_table
+from mnist_pipeline.tools.cluster_grid import grid
 
 
 def main(argv: list[str] | None = None) -> int:

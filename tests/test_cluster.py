@@ -41,7 +41,7 @@ from loopback_cluster import (
     wait_for_workers,
 )
 
-from mnist_pipeline.tools.cluster import grid, point_name
+from mnist_pipeline.tools.cluster_grid import grid, point_name
 from mnist_pipeline.tools.cluster_task import PointTask, exp_ref
 from mnist_pipeline.tools.s3server import S3Server
 

@@ -1,6 +1,6 @@
-"""The submitting side of a cluster sweep: the grid of `-S` overrides expanded as `dvc exp run
---queue` expands it, one Dask task per point (`cluster_task.run_point`), progress while they
-run, a summary, and `dvc exp pull` of every experiment into the repository it runs in.
+"""The submitting side of a cluster sweep: for the points of the grid (`cluster_grid`), one Dask
+task per point (`cluster_task.run_point`), progress while they run, a summary, and `dvc exp
+pull` of every experiment into the repository it runs in.
 
 A worker that dies takes its task back to the scheduler, which gives it to another worker
 (Dask's `allowed-failures`); a point whose workers died more often than that comes back as
@@ -10,7 +10,6 @@ the parameters, so a retried point cannot make a second experiment.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -20,7 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mnist_pipeline.tools.cluster_task import (
     EVENT_TOPIC,
@@ -33,69 +32,14 @@ from mnist_pipeline.tools.cluster_task import (
     run_point,
 )
 
-NAME_LIMIT = 60
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+if TYPE_CHECKING:
+    from mnist_pipeline.tools.cluster_grid import GridPoint
+
 POLL_SECONDS = 1.0
 
 
 class ClusterError(RuntimeError):
     """The sweep cannot start or finish; the message is one line."""
-
-
-@dataclass(frozen=True)
-class GridPoint:
-    """One experiment of the grid: its `-S` overrides and the name derived from them."""
-
-    overrides: tuple[str, ...]
-    name: str
-
-
-def expand_grid(settings: Sequence[str]) -> list[tuple[str, ...]]:
-    """The points of the grid that ``settings`` (each a `-S` argument: ``pca.n=10,20``,
-    ``models.knn.k=range(1,4)``) describe, in the order `dvc exp run --queue` queues them:
-    DVC's own parser and hydra's sweeper. ClusterError naming a bad argument."""
-    from dvc.utils.cli_parse import to_path_overrides
-    from dvc.utils.hydra import get_hydra_sweeps
-
-    if not settings:
-        raise ClusterError("no grid: give at least one -S KEY=VALUES, e.g. -S pca.n=20,40")
-    try:
-        sweeps = get_hydra_sweeps(to_path_overrides(settings))
-    except Exception as err:  # DVC's InvalidArgumentError and hydra's parse errors
-        raise ClusterError(f"-S {' -S '.join(settings)}: {last_line(str(err))}") from err
-    points = []
-    for sweep in sweeps:
-        points.append(
-            tuple(
-                override if path == "params.yaml" else f"{path}:{override}"
-                for path, overrides in sweep.items()
-                for override in overrides
-            )
-        )
-    return points
-
-
-def point_name(overrides: Sequence[str]) -> str:
-    """A name for the experiment of ``overrides``, the same on every run and every machine:
-    ``pca.n-40_models.knn.k-3``; with a digest of the overrides appended when characters had
-    to be replaced or the name would be long, so that two points never share one."""
-    readable = "_".join(override.replace("=", "-", 1) for override in overrides)
-    safe = re.sub(r"[^A-Za-z0-9._-]", "-", readable)
-    valid = SAFE_NAME.match(safe) and not safe.endswith((".", ".lock")) and ".." not in safe
-    if safe == readable and len(safe) <= NAME_LIMIT and valid:
-        return safe
-    digest = hashlib.sha256("\0".join(overrides).encode()).hexdigest()[:10]
-    return f"{safe[:NAME_LIMIT].strip('.-_') or 'point'}-{digest}"
-
-
-def grid(settings: Sequence[str]) -> list[GridPoint]:
-    """The grid's points with their names; ClusterError if two points are the same."""
-    points = [GridPoint(tuple(o), point_name(o)) for o in expand_grid(settings)]
-    names = [point.name for point in points]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise ClusterError(f"the grid has the same point twice: {', '.join(twice)}")
-    return points
 
 
 def git_output(repo: Path, *args: str, timeout: float = GIT_TIMEOUT) -> str:
