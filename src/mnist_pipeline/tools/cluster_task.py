@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mnist_pipeline.plumbing.runner import WORK_LOG
-
 EVENT_TOPIC = "mnist-cluster-sweep"
 SCRATCH_ENV = "MNIST_CLUSTER_SCRATCH"
 GIT_TIMEOUT = 120.0
@@ -226,13 +224,14 @@ def read_test_accuracy(clone: Path) -> dict[str, float]:
     return found
 
 
-def stage_seconds(work_log: Path) -> float:
-    """The seconds of the stages' own work (after their start-up) that ran, as each stage's
-    `run_stage` logs them to $BENCH_WORK_LOG."""
-    if not work_log.is_file():
-        return 0.0
-    lines = work_log.read_text().splitlines()
-    return round(sum(json.loads(line)["work"] for line in lines if line.strip()), 2)
+DONE = re.compile(r"^\w+: done in ([\d.]+) s$", re.MULTILINE)
+"""The line each stage's `run_stage` logs after its work (its start-up excluded)."""
+
+
+def stage_seconds(output: str) -> float:
+    """The seconds of the stages' own work in dvc's ``output``: the sum of their ``done in``
+    lines."""
+    return round(sum(float(seconds) for seconds in DONE.findall(output)), 2)
 
 
 def run_point(task: PointTask) -> dict[str, Any]:
@@ -264,7 +263,6 @@ def run_point(task: PointTask) -> dict[str, Any]:
         )
         settings = [arg for override in task.overrides for arg in ("-S", override)]
         output = ""
-        work_log = clone.with_name(f"{clone.name}.work.jsonl")
 
         def experiment() -> None:
             nonlocal output
@@ -274,11 +272,10 @@ def run_point(task: PointTask) -> dict[str, Any]:
                 task.run_timeout,
                 log,
                 step="dvc exp run",
-                env={WORK_LOG: str(work_log)},
             )
 
         record.seconds["run"] = _timed(experiment)
-        record.seconds["stages"] = stage_seconds(work_log)
+        record.seconds["stages"] = stage_seconds(output)
         record.ran = RAN.findall(output)
         record.reused = [pulled or skipped for pulled, skipped in REUSED.findall(output)]
         record.restored = RESTORED.findall(output)
@@ -308,7 +305,6 @@ def run_point(task: PointTask) -> dict[str, Any]:
         record.status = "done" if on_origin == local else "skipped"
     finally:
         shutil.rmtree(clone, ignore_errors=True)
-        clone.with_name(f"{clone.name}.work.jsonl").unlink(missing_ok=True)
     record.seconds["total"] = round(time.monotonic() - started, 2)
     log_event(task, "finished", worker=worker, status=record.status)
     return record.to_json()
