@@ -14,11 +14,14 @@ fixed timestamp, so the file depends on the object alone.
 
 from __future__ import annotations
 
+import importlib.abc
 import io
 import json
 import re
+import sys
 import zipfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from mnist_pipeline.plumbing.files import atomic_file, open_regular
@@ -34,8 +37,36 @@ SKLEARN_TYPES = (
 MLP's optimizer state (plain arrays and numbers)."""
 
 
+SCAN_SKIPS = ("torch", "dask")
+"""Array libraries that scikit-learn's bundled array_api_compat wraps. On import, skops.io walks
+every scikit-learn module to list the types it trusts, and that walk imports these when they
+are installed (about 0.5 GB and seconds) though no model here is made of them."""
+
+
 class ModelFileError(ValueError):
     """A model file that is not a skops file of ours, or names a type we do not trust."""
+
+
+class _Skipped(importlib.abc.MetaPathFinder):
+    """Refuses to import ``SCAN_SKIPS`` not yet imported, while skops.io is imported."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> None:
+        if name.partition(".")[0] in SCAN_SKIPS:
+            raise ModuleNotFoundError(f"{name}: not imported for skops's scan", name=name)
+
+
+def skops_io() -> ModuleType:
+    """``skops.io``, imported without its scan of scikit-learn importing ``SCAN_SKIPS`` (the
+    scan skips a module that fails to import). An estimator that needs torch imports it later,
+    as usual."""
+    if "skops.io" not in sys.modules:
+        skipped = _Skipped()
+        sys.meta_path.insert(0, skipped)
+        try:
+            import skops.io  # noqa: F401
+        finally:
+            sys.meta_path.remove(skipped)
+    return sys.modules["skops.io"]
 
 
 def canonical_skops(data: bytes) -> bytes:
@@ -85,10 +116,8 @@ def canonical_skops(data: bytes) -> bytes:
 
 def save_model(obj: Any, dest: Path) -> None:
     """Write ``obj`` to ``dest`` as a byte-stable skops file (write, then rename)."""
-    import skops.io
-
     with atomic_file(dest) as tmp:
-        tmp.write_bytes(canonical_skops(skops.io.dumps(obj)))
+        tmp.write_bytes(canonical_skops(skops_io().dumps(obj)))
 
 
 def is_trusted(type_name: str) -> bool:
@@ -115,13 +144,12 @@ def is_trusted(type_name: str) -> bool:
 def load_model(path: Path | str) -> Any:
     """The object of the skops file ``path``, built only from trusted types; a
     ``ModelFileError`` naming the file if it is no skops file or names another type."""
-    import skops.io
-
+    skops = skops_io()
     path = Path(path)
     with open_regular(path) as fh:
         data = fh.read()
     try:
-        untrusted = skops.io.get_untrusted_types(data=data)
+        untrusted = skops.get_untrusted_types(data=data)
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as err:
         raise ModelFileError(f"{path}: not a skops model file ({err})") from None
     refused = sorted(name for name in set(untrusted) if not is_trusted(name))
@@ -129,4 +157,4 @@ def load_model(path: Path | str) -> Any:
         raise ModelFileError(
             f"{path}: holds types this project does not trust: {', '.join(refused)}"
         )
-    return skops.io.loads(data, trusted=list(untrusted))
+    return skops.loads(data, trusted=list(untrusted))

@@ -20,7 +20,7 @@ from typing import Any
 
 from mnist_pipeline.features import CHAIN_FILE
 from mnist_pipeline.plumbing.files import atomic_dir, write_json, write_text
-from mnist_pipeline.plumbing.model_files import load_model, save_model
+from mnist_pipeline.plumbing.model_files import load_model, save_model, skops_io
 from mnist_pipeline.plumbing.params import Dataset, Model
 
 MODEL_FILE = "model.skops"
@@ -203,7 +203,6 @@ def package(
 ) -> None:
     """Write ``out``/model.skops (the chain of ``features`` then ``model_dir``/model.pkl, one
     ``Pipeline``), card.json and card.md."""
-    import skops.io
     from sklearn.pipeline import Pipeline
 
     chain_path = features / CHAIN_FILE
@@ -219,7 +218,7 @@ def package(
     with atomic_dir(out) as tmp:
         save_model(pipeline, tmp / MODEL_FILE)
         data = (tmp / MODEL_FILE).read_bytes()
-        trusted = sorted(skops.io.get_untrusted_types(data=data))
+        trusted = sorted(skops_io().get_untrusted_types(data=data))
         card = model_card(
             model,
             dataset,
