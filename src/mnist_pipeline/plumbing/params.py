@@ -40,8 +40,13 @@ FEATURE_STAGES = (
     RAW_STAGE,
     *(stage for pair in zip(NORMALIZE_STAGES, PCA_STAGES, strict=True) for stage in pair),
 )
-"""The stages whose output a model may read, in pipeline order (raw pixels, then each normalize
-stage and the PCA of it); each has a params section of its own name."""
+"""The feature stages with a params section of their own name, in pipeline order (raw pixels,
+then each normalize stage and the PCA of it)."""
+IMAGES_STAGE = "images"
+"""Whole images, N x rows x columns, for the convolutional network: split by ``split``, no
+params section of its own."""
+MODEL_FEATURES = (*FEATURE_STAGES, IMAGES_STAGE)
+"""The stages whose output a model may read."""
 MAX_CLASSES = 256
 """Labels are unsigned bytes (IDX type 0x08)."""
 MODEL_KEYS = ("features", "estimator", "target", "cv")
@@ -500,7 +505,7 @@ def _parse_model(r: _Reader, name: str, entry: Any) -> Model:
     for required in ("features", "estimator"):
         if required not in entry:
             raise ParamsError(f"{r.source}: {key}.{required}: missing")
-    features = r.choice(entry["features"], f"{key}.features", FEATURE_STAGES)
+    features = r.choice(entry["features"], f"{key}.features", MODEL_FEATURES)
     estimator = r.choice(entry["estimator"], f"{key}.estimator", estimator_names())
     target = entry.get("target")
     if target is not None:
