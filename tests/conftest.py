@@ -186,6 +186,8 @@ def train_step(model: str, features: str) -> tuple[str, ...]:
         f"stages/train/{model}",
         "--history",
         f"metrics/{model}/history.csv",
+        "--live",
+        f"metrics/{model}/live",
     )
 
 
@@ -351,6 +353,8 @@ TRAIN_IMAGES = 3000
 TEST_IMAGES = 500
 VALIDATION = 500
 SMALL_MNIST = "data/mnist-small"
+SMALL_CNN = {"epochs": 1, "channels": [4, 8], "hidden": 16}
+"""The cnn of the small copies: one epoch of a narrow network, seconds instead of a minute."""
 UP_TO_DATE = "Data and pipelines are up to date."
 
 
@@ -438,7 +442,8 @@ def experiments(repo: Path) -> dict[str, dict]:
 
 def make_small_repo(dest: Path) -> Path:
     """A copy of the project whose mirror is a committed slice of the real MNIST, with
-    every model kept, and without the copied full-MNIST metrics and dvc.lock."""
+    every model kept (the cnn made small: `SMALL_CNN`), and without the copied full-MNIST
+    metrics and dvc.lock."""
     repo = copy_repo(dest)
     arrays = {role: read_idx(SHIPPED_MNIST / name) for role, name in FILE_NAMES.items()}
     arrays = {
@@ -449,6 +454,7 @@ def make_small_repo(dest: Path) -> Path:
     params["datasets"]["mnist"]["mirrors"] = [SMALL_MNIST]
     params["datasets"]["mnist"]["files"] = write_dataset(repo / SMALL_MNIST, arrays)
     params["split"]["validation"] = VALIDATION
+    params["models"]["cnn"].update(SMALL_CNN)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.rmtree(repo / "metrics", ignore_errors=True)
     (repo / "dvc.lock").unlink(missing_ok=True)
