@@ -153,7 +153,7 @@ def cold_repro(with_cnn: bool) -> float:
 def kernel_means(before: list, after: list) -> dict[str, float]:
     """Each reference kernel's mean seconds over the rounds before and after."""
     return {
-        b.name: float(np.mean(b.seconds + a.seconds)) for b, a in zip(before, after, strict=True)
+        b.kernel: float(np.mean(b.seconds + a.seconds)) for b, a in zip(before, after, strict=True)
     }
 
 
@@ -204,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     before = calibrate(rounds=1)
     fitted = pipeline_fit(params, images)
+    print(f"pipeline: {fitted}", file=sys.stderr, flush=True)
     plain = plain_loop(params, images)
+    print(f"plain loop: {plain:.1f} s", file=sys.stderr, flush=True)
     repro = {}
     if args.repro:
         repro = {"with_the_cnn": cold_repro(True), "without_the_cnn": cold_repro(False)}
