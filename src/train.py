@@ -16,7 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
     parser = argparse.ArgumentParser(
         description="Fit the scikit-learn estimator that params.yaml's models.<name> describes "
-        "on the training split of its features; writes model.pkl and a per-epoch loss CSV.",
+        "on the training split of its features; writes model.pkl, a per-epoch loss CSV and "
+        "live metrics (dvclive) while a model that learns in steps trains.",
     )
     parser.add_argument(
         "--params",
@@ -33,19 +34,32 @@ def main(argv: list[str] | None = None) -> int:
         "--history",
         type=Path,
         required=True,
-        help="CSV of loss per epoch (header only for non-iterative models)",
+        help="CSV of loss (and val accuracy) per epoch (header only for non-iterative models)",
+    )
+    parser.add_argument(
+        "--live",
+        type=Path,
+        required=True,
+        help="folder of dvclive's live metrics (metrics.json, updated after every epoch)",
     )
     args = parser.parse_args(argv)
 
     def work() -> None:
         params = load_params(args.params)
-        train(params.model(args.model), args.features, args.out, args.history, params.dataset)
+        train(
+            params.model(args.model),
+            args.features,
+            args.out,
+            args.history,
+            args.live,
+            params.dataset,
+        )
 
     return run_stage(
         "train",
         work,
         (ParamsError, EstimatorParamError, ClassesError, FileNotFoundError),
-        outputs=[args.out, args.history],
+        outputs=[args.out, args.history, args.live],
         params=args.params,
     )
 

@@ -75,6 +75,11 @@ def test_mlp_is_within_half_a_point_of_the_article(reproduced):
     assert abs(scores["acc"] - 0.972) <= 0.005
 
 
+def test_network_reaches_99_3_percent_on_the_test_set(reproduced):
+    scores = json.loads((reproduced / "metrics/cnn/scores/test.json").read_text())
+    assert scores["acc"] >= 0.993
+
+
 def test_second_repro_runs_nothing(reproduced):
     result = run_tool("dvc", "repro", cwd=reproduced)
     assert "Running stage" not in result.stdout

@@ -21,10 +21,18 @@ from mnist_pipeline.scoring import SCORE_KEYS
 
 MAX_VALUES = 100
 MAX_WIDTH = 160
+LIVE_KEYS = {"step", "loss", "val_acc"}
+"""What dvclive's summary of a model that learns in steps may hold."""
 
 
 def score_files() -> list[Path]:
     return sorted((REPO / "metrics").glob("*/scores/*.json"))
+
+
+def live_summaries() -> list[Path]:
+    """dvclive's summaries that hold anything (those of the models that learn in steps)."""
+    paths = sorted((REPO / "metrics").glob("*/live/metrics.json"))
+    return [path for path in paths if json.loads(path.read_text())]
 
 
 def leaves(data: object) -> int:
@@ -45,16 +53,30 @@ def test_every_scores_file_holds_the_fixed_keys_of_its_kind_and_split():
                 assert keys == sorted(SCORE_KEYS[kind, path.stem]), path
 
 
-def test_declared_metrics_hold_at_most_a_hundred_values():
+def test_declared_scores_hold_at_most_a_hundred_values():
+    """The scores files only: dvclive's summaries add at most ``LIVE_KEYS`` per model that
+    learns in steps (the test below), 8 values for cnn, mlp and gd_4."""
     total = sum(leaves(json.loads(path.read_text())) for path in score_files())
     assert 0 < total <= MAX_VALUES
+
+
+def test_live_summaries_hold_only_the_step_its_loss_and_val_accuracy():
+    params = load_params(REPO / "params.yaml")
+    for name in params.models:
+        path = REPO / "metrics" / name / "live" / "metrics.json"
+        assert path.is_file(), f"{path}: run `dvc repro`"
+        assert set(json.loads(path.read_text())) <= LIVE_KEYS, path
+    with_steps = {path.parts[-3] for path in live_summaries()}
+    assert {"cnn", "mlp", "gd_4"} <= with_steps
 
 
 @pytest.mark.slow
 def test_dvc_metrics_show_fits_a_160_column_terminal():
     result = run_tool("dvc", "metrics", "show", cwd=REPO)
     lines = result.stdout.splitlines()
-    assert len(lines) == 1 + len(score_files()), result.stdout
+    every_live_summary = sorted((REPO / "metrics").glob("*/live/metrics.json"))
+    # dvc lists an empty summary ({}) as a row of dashes.
+    assert len(lines) == 1 + len(score_files()) + len(every_live_summary), result.stdout
     assert max(map(len, lines)) <= MAX_WIDTH, result.stdout
 
 

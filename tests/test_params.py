@@ -24,6 +24,7 @@ def test_shipped_params_load_with_every_notebook_model():
         "never_5",
         "logreg_4",
         "gd_4",
+        "cnn",
     ]
     assert params.pca.n == 60
     assert params.split.validation == 10000
@@ -158,11 +159,11 @@ def load_with(write_params, overrides: dict):
         (
             {"models": {"knn": {"features": "pixels"}}},
             "models.knn.features: expected one of raw, normalize, pca, normalize_deskewed, "
-            "pca_deskewed, got 'pixels'",
+            "pca_deskewed, images, got 'pixels'",
         ),
         (
             {"models": {"knn": {"estimator": "forest"}}},
-            "models.knn.estimator: expected one of cosine_1nn, dummy, extra_trees, "
+            "models.knn.estimator: expected one of cnn, cosine_1nn, dummy, extra_trees, "
             "gradient_descent, knn, logistic_regression, mlp, one_vs_one_svc, sgd, svc, "
             "got 'forest'",
         ),
@@ -176,7 +177,7 @@ def load_with(write_params, overrides: dict):
         (
             {"datasets": {"mnist": {"references": {"test": {"resnet": 0.99}}}}},
             "datasets.mnist.references.test.resnet: not a model (expected one of: nearest, "
-            "nearest_pca, knn, svm, mlp, logreg, sgd_5, never_5, logreg_4, gd_4)",
+            "nearest_pca, knn, svm, mlp, logreg, sgd_5, never_5, logreg_4, gd_4, cnn)",
         ),
         ({"figures": {"dpi": 5}}, "figures.dpi: expected an integer >= 10, got 5"),
         (

@@ -60,10 +60,10 @@ def test_unknown_name_lists_the_known_ones_under_its_key():
     with pytest.raises(EstimatorParamError) as err:
         estimator_spec("forest", key_prefix="models.trees")
     assert str(err.value) == (
-        "models.trees.estimator: expected one of cosine_1nn, dummy, extra_trees, "
+        "models.trees.estimator: expected one of cnn, cosine_1nn, dummy, extra_trees, "
         "gradient_descent, knn, logistic_regression, mlp, one_vs_one_svc, sgd, svc, got 'forest'"
     )
-    with pytest.raises(EstimatorParamError, match=r"^estimator: expected one of cosine_1nn, "):
+    with pytest.raises(EstimatorParamError, match=r"^estimator: expected one of cnn, cosine_1nn, "):
         estimator_spec("forest")
 
 

@@ -78,6 +78,8 @@ def train_fails_with(slice_run: Path, params: Path, model: str, features: str | 
         out,
         "--history",
         history,
+        "--live",
+        history.parent / "live",
         cwd=slice_run,
     )
     assert result.returncode == 1

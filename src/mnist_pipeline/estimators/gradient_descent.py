@@ -15,6 +15,7 @@ zero weights), entry i after the i-th update.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -77,8 +78,16 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, x: np.ndarray, y: np.ndarray) -> GradientDescentLogisticRegression:
-        """Run ``max_iter`` full-batch gradient-descent updates from zero weights (binary y)."""
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        log: Callable[..., None] | None = None,
+    ) -> GradientDescentLogisticRegression:
+        """Run ``max_iter`` full-batch gradient-descent updates from zero weights (binary y).
+        ``log``, if given, is called with each loss as ``log(iteration, loss=...)`` (and
+        ``val_acc=`` on ``validation`` (rows, labels), where it has rows)."""
         x, y = validate_data(self, x, y)
         kind = type_of_target(y, input_name="y", raise_unknown=True)
         if kind != "binary":
@@ -94,9 +103,18 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
         target = (y == self.classes_[1]).astype(np.float64)
         weights = np.zeros(xb.shape[1])
         losses = []
+        self.val_accuracy_ = []
         for step in range(self.max_iter + 1):
             h = sigmoid(xb @ weights)
             losses.append(cross_entropy(target, h))
+            metrics = {"loss": losses[-1]}
+            if validation is not None and len(validation[1]):
+                self.coef_ = weights
+                accuracy = float(np.mean(self.predict(validation[0]) == validation[1]))
+                self.val_accuracy_.append(accuracy)
+                metrics["val_acc"] = accuracy
+            if log is not None:
+                log(step, **metrics)
             if step < self.max_iter:
                 weights = weights - self.learning_rate * gradient(xb, target, h)
         self.coef_ = weights
@@ -131,4 +149,5 @@ SPEC = EstimatorSpec(
     GradientDescentLogisticRegression,
     "binary logistic regression by full-batch gradient descent (IDX notebook, from scratch)",
     blas_threads=1,
+    learns_in_steps=True,
 )

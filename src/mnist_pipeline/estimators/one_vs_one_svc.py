@@ -4,7 +4,8 @@ and predicted with one kernel matrix product per block of rows."""
 from __future__ import annotations
 
 import itertools
-from concurrent.futures import ThreadPoolExecutor
+import logging
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from numbers import Integral
 from typing import ClassVar
 
@@ -16,8 +17,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from mnist_pipeline.plumbing.progress import Progress
 from mnist_pipeline.plumbing.registry import EstimatorSpec
 from mnist_pipeline.plumbing.threads import available_cores
+
+log = logging.getLogger("one_vs_one_svc")
 
 SVC_PARAMS = (
     "C",
@@ -100,7 +104,7 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, x: np.ndarray, y: np.ndarray) -> OneVsOneSVC:
         """Fit one binary ``SVC`` per pair of classes, ``n_jobs`` pairs at a time (default: one
-        per available core), largest pairs first."""
+        per available core), largest pairs first; progress on stderr as pairs finish."""
         x, y = validate_data(self, x, y, dtype=np.float64, order="C")
         check_classification_targets(y)
         self.classes_, labels = np.unique(y, return_inverse=True)
@@ -120,8 +124,17 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
 
         largest_first = sorted(pairs, key=lambda pair: -counts[list(pair)].sum())
         workers = min(self.n_jobs or available_cores(), len(pairs))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            by_pair = dict(zip(largest_first, pool.map(fit_pair, largest_first), strict=True))
+        by_pair = {}
+        with (
+            ThreadPoolExecutor(max_workers=workers) as pool,
+            Progress(log, "pairs of classes", len(pairs), unit="pair") as progress,
+        ):
+            running = {pool.submit(fit_pair, pair): pair for pair in largest_first}
+            for done, future in enumerate(as_completed(running), start=1):
+                pair = running[future]
+                by_pair[pair] = future.result()
+                first, second = self.classes_[list(pair)]
+                progress.advance(done, f"{first} vs {second}")
         fitted = (by_pair[pair] for pair in pairs)
         supports, coefs, intercepts, iterations = zip(*fitted, strict=True)
         self.support_ = np.unique(np.concatenate(supports))

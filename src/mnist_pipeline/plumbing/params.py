@@ -46,7 +46,12 @@ NORMALIZE_METHODS = ("scale", "offset", "l2", "standardize")
 NORMALIZE_STAGES = ("normalize", "normalize_deskewed")
 PCA_STAGES = ("pca", "pca_deskewed")
 FEATURE_STAGES = ("raw", "normalize", "pca", "normalize_deskewed", "pca_deskewed")
-"""The stages whose output a model may read; each has a params section of its own name."""
+"""The feature stages with a params section of their own name."""
+IMAGES_STAGE = "images"
+"""Whole images, N x rows x columns, for the convolutional network: split by ``split``, no
+params section of its own."""
+MODEL_FEATURES = (*FEATURE_STAGES, IMAGES_STAGE)
+"""The stages whose output a model may read."""
 
 
 class Download(Section):
@@ -114,7 +119,7 @@ class Model(Entry):
 
     model_config = ConfigDict(extra="allow")
     parent = "models"
-    features: Annotated[str, one_of(*FEATURE_STAGES)]
+    features: Annotated[str, one_of(*MODEL_FEATURES)]
     estimator: Annotated[str, BeforeValidator(_estimator)]
     target: Count | None = None
     """A class index: the model is a one-vs-rest detector of that class."""

@@ -38,6 +38,10 @@ class EstimatorSpec:
     core). 1 for estimators that multiply many small or skinny matrices (mini-batches of 64
     rows, 10 classes): there a second thread costs more in synchronisation than it computes,
     and the fitted numbers then do not depend on the machine's number of cores."""
+    learns_in_steps: bool = False
+    """``fit(X, y, validation=(X_val, y_val) or None, log=None)`` learns in steps (epochs,
+    iterations) and calls ``log(step, loss=..., val_acc=...)`` after each (``val_acc`` where
+    there is a validation split): the train stage's live metrics and progress."""
     check_params: Callable[[Any, str], None] | None = None
     """``check_params(estimator, key_prefix)`` raises ``EstimatorParamError`` for a value
     scikit-learn accepts when built but refuses only in ``fit`` or ``predict``."""

@@ -15,6 +15,7 @@ import numpy as np
 from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, save_arrays, write_json, write_text
 from mnist_pipeline.labels import check_classes, class_names, task_labels
 from mnist_pipeline.plumbing.params import Dataset, Model
+from mnist_pipeline.plumbing.progress import Progress
 from mnist_pipeline.plumbing.registry import EstimatorSpec, build_estimator, estimator_spec
 from mnist_pipeline.scoring import (
     confused_pairs_csv,
@@ -46,24 +47,31 @@ def cross_validation(
 ) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     """The gist's k-fold cross-validation of ``model`` (``model.cv`` folds, an estimator of
     ``spec``, of ``kind`` as ``evaluate`` found it) on the training split of ``features``, with
-    scikit-learn's ``cv=model.cv`` folds (unshuffled and stratified for a classifier). One
-    ``cross_val_predict`` fits the k models; each fold's accuracy is that
-    of its own predictions, what ``cross_val_score(..., scoring="accuracy")`` would get by
-    fitting the same k models again. Returns ``scores/cv.json``'s values, the labels and the
-    cross-validated predictions, one per training image in order. The training labels must
-    run over ``dataset.classes`` (``check_classes``)."""
-    from sklearn.model_selection import check_cv, cross_val_predict
+    scikit-learn's ``cv=model.cv`` folds (unshuffled and stratified for a classifier): what
+    ``cross_val_predict`` does, one fold after another with progress on stderr; each fold's
+    accuracy is that of its own predictions, what ``cross_val_score(..., scoring="accuracy")``
+    would get by fitting the same k models again. Returns ``scores/cv.json``'s values, the
+    labels and the cross-validated predictions, one per training image in order. The training
+    labels must run over ``dataset.classes`` (``check_classes``)."""
+    from sklearn.base import clone
+    from sklearn.model_selection import check_cv
 
     data = load_arrays(features / "train.npz", ("X", "y"))
     check_classes({str(features / "train.npz"): data["y"]}, dataset.classes, dataset.key)
     y_true = task_labels(data["y"], model.target)
     estimator = build_estimator(spec, model.params, key_prefix=model.key)
-    folds = check_cv(model.cv, y_true, classifier=True)
-    with blas_threads(spec.blas_threads):
-        y_pred = cross_val_predict(estimator, data["X"], y_true, cv=folds)
-    fold_accuracy = [
-        float(np.mean(y_pred[test] == y_true[test])) for _, test in folds.split(data["X"], y_true)
-    ]
+    folds = list(check_cv(model.cv, y_true, classifier=True).split(data["X"], y_true))
+    y_pred = np.empty_like(y_true)
+    fold_accuracy = []
+    with (
+        blas_threads(spec.blas_threads),
+        Progress(log, f"{model.name}: cross-validation fold", len(folds), unit="fold") as progress,
+    ):
+        for done, (train_rows, test_rows) in enumerate(folds, start=1):
+            fitted = clone(estimator).fit(data["X"][train_rows], y_true[train_rows])
+            y_pred[test_rows] = fitted.predict(data["X"][test_rows])
+            fold_accuracy.append(float(np.mean(y_pred[test_rows] == y_true[test_rows])))
+            progress.advance(done, f"accuracy {fold_accuracy[-1]:.4f}")
     matrix = confusion(y_true, y_pred, len(class_names(model.target, dataset.classes)))
     return cv_scores(fold_accuracy, matrix, kind), y_true, y_pred
 

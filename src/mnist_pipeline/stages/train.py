@@ -3,6 +3,7 @@ epoch (stage ``train@<model>``)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pickle
 import time
@@ -14,8 +15,9 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, write_text
 from mnist_pipeline.labels import check_classes, task_labels
+from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, write_text
+from mnist_pipeline.plumbing.live import StepLog, history_text, write_empty_summary
 from mnist_pipeline.plumbing.params import Dataset, Model
 from mnist_pipeline.plumbing.registry import (
     EstimatorParamError,
@@ -29,19 +31,17 @@ log = logging.getLogger("train")
 
 
 def training_history(estimator: Any) -> str:
-    """CSV of the loss per epoch for estimators that record it (the MLP, the gradient-descent
-    model); the header only for the others. Epochs count from the estimator's
-    ``loss_curve_start`` (default 1: the MLP's first loss is after its first epoch; 0 for the
-    gradient-descent model, whose first loss is before any update) and losses are rounded to
-    its ``loss_curve_digits`` decimals (default 6). The bytes pandas's ``to_csv`` wrote, without
-    importing pandas."""
+    """history.csv of a fitted estimator: the loss per epoch for estimators that record it (the
+    MLP, the gradient-descent model, the network) and the val accuracy of each epoch where it
+    was measured (``val_accuracy_``); the header only for the others. Epochs count from the
+    estimator's ``loss_curve_start`` (default 1: the MLP's first loss is after its first epoch;
+    0 for the gradient-descent model, whose first loss is before any update) and losses are
+    rounded to its ``loss_curve_digits`` decimals (default 6)."""
     losses = getattr(estimator, "loss_curve_", [])
     start = getattr(estimator, "loss_curve_start", 1)
-    digits = getattr(estimator, "loss_curve_digits", 6)
-    rows = [
-        f"{epoch},{round(float(loss), digits)!r}" for epoch, loss in enumerate(losses, start=start)
-    ]
-    return "\n".join(["epoch,loss", *rows]) + "\n"
+    val = list(getattr(estimator, "val_accuracy_", [])) or [None] * len(losses)
+    rows = list(zip(range(start, start + len(losses)), losses, val, strict=True))
+    return history_text(rows, getattr(estimator, "loss_curve_digits", 6))
 
 
 def check_training_data(
@@ -67,10 +67,37 @@ def check_training_data(
         spec.check_training_data(estimator, params, len(labels), key_prefix, source)
 
 
-def train(model: Model, features: Path, out: Path, history_csv: Path, dataset: Dataset) -> None:
+def step_arguments(
+    model: Model, estimator: Any, features: Path, live_dir: Path, history_csv: Path
+) -> dict[str, Any]:
+    """``fit``'s keyword arguments for an estimator that learns in steps: the validation split
+    of ``features`` (None where it has no rows) and the ``StepLog`` of its live metrics."""
+    val = load_arrays(features / "val.npz", ("X", "y"))
+    validation = (val["X"], task_labels(val["y"], model.target)) if len(val["y"]) else None
+    start = getattr(estimator, "loss_curve_start", 1)
+    steps = getattr(estimator, "epochs", None) or estimator.max_iter
+    unit = "epoch" if start == 1 else "iteration"
+    log = StepLog(
+        model.name,
+        live_dir,
+        history_csv,
+        steps + 1 - start,
+        first=start,
+        unit=unit,
+        loss_digits=getattr(estimator, "loss_curve_digits", 6),
+    )
+    return {"validation": validation, "log": log}
+
+
+def train(
+    model: Model, features: Path, out: Path, history_csv: Path, live_dir: Path, dataset: Dataset
+) -> None:
     """Fit ``model`` on ``features/train.npz``, whose labels must run over ``dataset.classes``
-    (``check_classes``); write ``out/model.pkl`` and ``history_csv``. Warnings during the fit
-    (a fixed epoch budget that stops before convergence) are logged as one line each."""
+    (``check_classes``); write ``out/model.pkl``, ``history_csv`` and
+    the live metrics in ``live_dir`` (``mnist_pipeline.plumbing.live``; for an estimator that
+    learns in steps, while it trains, with ``features/val.npz`` as its validation split).
+    Warnings during the fit (a fixed epoch budget that stops before convergence) are logged
+    as one line each."""
     spec = estimator_spec(model.estimator, key_prefix=model.key)
     estimator = build_estimator(spec, model.params, key_prefix=model.key)
     data = load_arrays(features / "train.npz", ("X", "y"))
@@ -85,16 +112,27 @@ def train(model: Model, features: Path, out: Path, history_csv: Path, dataset: D
         source=str(features / "train.npz"),
     )
     log.info(
-        "%s: fitting %s on %d x %d %s features",
+        "%s: fitting %s on %d x %s %s features",
         model.name,
         type(estimator).__name__,
-        *data["X"].shape,
+        data["X"].shape[0],
+        " x ".join(map(str, data["X"].shape[1:])),
         model.features,
     )
+    in_steps = spec.learns_in_steps
+    fit_arguments = (
+        step_arguments(model, estimator, features, live_dir, history_csv) if in_steps else {}
+    )
     started = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught, blas_threads(spec.blas_threads):
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        blas_threads(spec.blas_threads),
+        contextlib.ExitStack() as closing,
+    ):
         warnings.simplefilter("always", ConvergenceWarning)
-        estimator.fit(data["X"], labels)
+        if in_steps:
+            closing.enter_context(fit_arguments["log"])
+        estimator.fit(data["X"], labels, **fit_arguments)
     fit_seconds = time.perf_counter() - started
     for warning in caught:
         log.warning(
@@ -106,4 +144,6 @@ def train(model: Model, features: Path, out: Path, history_csv: Path, dataset: D
     with atomic_dir(out) as tmp, (tmp / "model.pkl").open("wb") as fh:
         pickle.dump(estimator, fh, protocol=pickle.HIGHEST_PROTOCOL)
     write_text(history_csv, training_history(estimator))
+    if not in_steps:
+        write_empty_summary(live_dir)
     log.info("%s: fitted in %.1f s", model.name, fit_seconds)
