@@ -25,10 +25,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for the image files")
     args = parser.parse_args(argv)
+
+    def work() -> None:
+        params = load_params(args.params)
+        write_images(args.source, args.out, params.split.validation, params.split.train_size)
+
     return run_stage(
         "images",
-        lambda: write_images(args.source, args.out, load_params(args.params).validation),
+        work,
         (ParamsError, FileNotFoundError),
+        outputs=[args.out],
+        params=args.params,
     )
 
 

@@ -15,7 +15,7 @@ from conftest import REPO
 from mnist_pipeline import AVX2_PINS
 from mnist_pipeline.estimators.cnn import ConvNetClassifier, resolve_device, shifted
 from mnist_pipeline.plumbing.params import load_params
-from mnist_pipeline.plumbing.registry import EstimatorParamError, build_estimator
+from mnist_pipeline.plumbing.registry import EstimatorParamError, build_estimator, estimator_spec
 
 TINY = {"channels": (4, 8), "hidden": 16, "epochs": 2, "batch_size": 50, "threads": 1}
 """A network small enough to train in a second on 300 images."""
@@ -136,7 +136,7 @@ def test_shipped_cnn_names_every_choice_in_params():
 )
 def test_bad_parameter_is_refused_before_training(params, message):
     with pytest.raises(EstimatorParamError) as err:
-        build_estimator("cnn", params, key_prefix="models.cnn")
+        build_estimator(estimator_spec("cnn"), params, key_prefix="models.cnn")
     assert str(err.value).startswith(message)
 
 

@@ -8,8 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from conftest import deep_update, evaluate_step, run_main, run_script, run_stages, train_step
+from conftest import (
+    deep_update,
+    evaluate_step,
+    params_copy,
+    read_params_files,
+    run_main,
+    run_script,
+    run_stages,
+    train_step,
+    write_params_files,
+)
 
 from mnist_pipeline.plumbing.files import load_arrays
 
@@ -26,7 +35,7 @@ def pipeline(tmp_path_factory, mnist_slice, repo_params) -> Path:
     params = deep_update(repo_params, {"split": {"validation": 200}})
     params["models"] = {"cnn": {**repo_params["models"]["cnn"], **CNN}}
     params["datasets"]["mnist"]["references"].update(test={}, cv={})
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_params_files(root, params)
     write_decoded_slice(root, mnist_slice)
     steps = [IMAGES_STEP, train_step("cnn", "images"), evaluate_step("cnn", "images")]
     run_stages(root, root / "params.yaml", steps)
@@ -49,10 +58,9 @@ def test_images_stay_uint8_images_split_as_normalize_splits_them(pipeline, mnist
 def test_images_script_runs_as_dvc_runs_it_and_refuses_a_validation_of_every_image(
     pipeline, tmp_path
 ):
-    params = yaml.safe_load((pipeline / "params.yaml").read_text())
+    params = read_params_files(pipeline)
     params["split"]["validation"] = 1200
-    bad = tmp_path / "params.yaml"
-    bad.write_text(yaml.safe_dump(params))
+    bad = write_params_files(tmp_path, params)
     result = run_script(
         "images",
         "--params",
@@ -96,7 +104,7 @@ def test_training_twice_writes_the_same_bytes(pipeline, tmp_path):
     step[step.index("--out") + 1] = tmp_path / "model"
     step[step.index("--history") + 1] = history
     step[step.index("--live") + 1] = live
-    run_stages(pipeline, pipeline / "params.yaml", [tuple(step)])
+    run_stages(pipeline, params_copy(pipeline, tmp_path), [tuple(step)])
     assert history.read_bytes() == (pipeline / "metrics/cnn/history.csv").read_bytes()
     assert (live / "metrics.json").read_bytes() == (
         pipeline / "metrics/cnn/live/metrics.json"

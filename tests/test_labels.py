@@ -63,7 +63,9 @@ def stage_lines(out: Path) -> dict[str, tuple[str, ...]]:
     )
     return {
         "normalize": redirected(SLICE_STEPS["normalize"], out=out / "norm", labels=out / "l.csv"),
-        "train": redirected(SLICE_STEPS["train@knn"], out=out / "knn", history=out / "h.csv"),
+        "train": redirected(
+            SLICE_STEPS["train@knn"], out=out / "knn", history=out / "h.csv", live=out / "live"
+        ),
         "evaluate": evaluate_args,
         "figures": (
             "figures",

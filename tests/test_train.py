@@ -45,7 +45,9 @@ def test_training_history_follows_the_estimators_first_epoch_and_digits():
 def test_train_runs_as_dvc_runs_it(slice_run, tmp_path):
     """The script in a fresh Python, as dvc.yaml's command: a model and its loss history."""
     out, history = tmp_path / "knn", tmp_path / "history.csv"
-    script, *args = redirected(SLICE_STEPS["train@knn"], out=out, history=history)
+    script, *args = redirected(
+        SLICE_STEPS["train@knn"], out=out, history=history, live=tmp_path / "live"
+    )
     result = run_script(script, "--params", params_copy(slice_run, tmp_path), *args, cwd=slice_run)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1].startswith("train: done in ")

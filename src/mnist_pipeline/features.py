@@ -4,8 +4,8 @@ that a packaged model runs on a person's picture, so that both give the same bit
 
 Each feature stage writes its fitted chain (``CHAIN_FILE``, a ``Pipeline`` of these steps)
 beside its npz files; a stage built on another's output (pca on normalize) appends its own
-step to that stage's chain. ``raw``: ``RawRows``; ``normalize``: ``PixelRows``; ``pca``:
-``PixelRows`` then ``Float32PCA``.
+step to that stage's chain. ``raw``: ``RawRows``; ``images``: ``WholeImages``; ``normalize``:
+``PixelRows``; ``pca``: ``PixelRows`` then ``Float32PCA``.
 """
 
 from __future__ import annotations
@@ -50,6 +50,21 @@ class RawRows(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         images = image_batch(images, self.image_shape_)
         return images.reshape(len(images), int(np.prod(images.shape[1:])))
+
+
+class WholeImages(TransformerMixin, BaseEstimator):
+    """Images kept as images, N x rows x columns of uint8 pixels (stage ``images``, for the
+    convolutional network, which scales them itself): only their shape is checked."""
+
+    def fit(self, images: np.ndarray, y: Any = None) -> WholeImages:
+        """Remember the image shape."""
+        self.image_shape_ = image_batch(images).shape[1:]
+        return self
+
+    def transform(self, images: np.ndarray) -> np.ndarray:
+        """The images, unchanged."""
+        check_is_fitted(self)
+        return image_batch(images, self.image_shape_)
 
 
 class PixelRows(TransformerMixin, BaseEstimator):
@@ -114,5 +129,5 @@ class Float32PCA(PCA):
         return super().transform(x).astype(np.float32)
 
 
-TRANSFORMERS = (RawRows, PixelRows, Float32PCA)
+TRANSFORMERS = (RawRows, WholeImages, PixelRows, Float32PCA)
 """Every class a feature chain is made of (the trusted types of ``model_files``)."""
