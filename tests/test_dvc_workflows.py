@@ -99,6 +99,11 @@ def model_stages(*models: str) -> set[str]:
     return {f"{kind}@{model}" for model in models for kind in ("train", "evaluate")}
 
 
+def every_stage_of(*models: str) -> set[str]:
+    """A model's own stages: its train and evaluate, and the package made of both."""
+    return model_stages(*models) | {f"package@{model}" for model in models}
+
+
 def models_on(repo: Path, features: str) -> list[str]:
     return [
         name for name, model in params_of(repo)["models"].items() if model["features"] == features
@@ -397,7 +402,7 @@ def test_exp_run_gd_4_learning_rate_reruns_only_gd_4_and_the_stages_over_every_m
     reproduced: Path,
 ):
     result = dvc(reproduced, "exp", "run", "-S", "models.gd_4.learning_rate=0.00002")
-    assert ran(result) == model_stages("gd_4") | OVER_EVERY_MODEL, shown(result)
+    assert ran(result) == every_stage_of("gd_4") | OVER_EVERY_MODEL, shown(result)
 
 
 def test_exp_run_pca_n_reruns_pca_and_only_the_models_on_pca_features(pca_experiment: Run):
@@ -452,7 +457,7 @@ def added_models(cold: Run, tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_dvc_status_lists_a_new_models_stages_and_every_stage_over_all_models(added_models):
-    expected = model_stages(*NEW_MODELS) | OVER_EVERY_MODEL
+    expected = every_stage_of(*NEW_MODELS) | OVER_EVERY_MODEL
     assert set(added_models["before"]) == expected, added_models["before"]
     assert ran(added_models["repro"]) == expected, shown(added_models["repro"])
     assert added_models["after"] == {}
