@@ -659,10 +659,14 @@ def slice_packages(slice_run, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory) -> Path:
-    """A fresh copy with the committed metrics and pictures removed, then `dvc repro` (about
-    five minutes on two cores): every stage's output of the default pipeline, the network on
-    the CPU (`device: auto` would take a GPU, whose sums give other bits)."""
-    repo = copy_repo(tmp_path_factory.mktemp("fresh-clone"))
+    """A fresh clone of HEAD, on a branch main, with the committed metrics and pictures
+    removed, then `dvc repro` (about five minutes on two cores): every stage's output of the
+    default pipeline, the network on the CPU (`device: auto` would take a GPU, whose sums give
+    other bits). A clone, not a copy: the model cards name the commit their code is from, so
+    HEAD's cards and dvc.lock are what it must give back (commit first, to test a change)."""
+    repo = tmp_path_factory.mktemp("fresh-clone") / "repo"
+    run_tool("git", "clone", "-q", "--no-hardlinks", REPO, repo, cwd=REPO)
+    run_tool("git", "checkout", "-q", "-B", "main", cwd=repo)
     for committed_output in ("metrics", "plots"):
         shutil.rmtree(repo / committed_output, ignore_errors=True)
     run_tool("dvc", "repro", cwd=repo, env={"CUDA_VISIBLE_DEVICES": ""}, timeout=3600)

@@ -54,9 +54,12 @@ PCA_STAGES = {
     "pca",
     "train@nearest_pca",
     "evaluate@nearest_pca",
+    "package@nearest_pca",
     "train@knn",
     "evaluate@knn",
+    "package@knn",
     "figures",
+    "overlays",
     "summary",
 }
 
@@ -352,8 +355,8 @@ def test_the_sweep_report_draws_the_fetched_experiments_unchanged(sweep: dict, t
         timeout=300,
     )
     assert report.returncode == 0, shown(report)
-    rows = [line for line in report.stdout.splitlines() if re.match(r"^\| \d+ \| pca\.n-", line)]
-    assert [row.split(" | ")[1] for row in rows] == [p.name for p in grid([SWEEP])]
+    drawn = re.findall(r"^\|\s+\d+ \| (pca\.n-\d+)\s+\|", report.stdout, re.MULTILINE)
+    assert drawn == [p.name for p in grid([SWEEP])]  # the val table: one row per experiment
     assert (team["laptop"] / "build" / "sweep" / "sweep.png").is_file()
 
 

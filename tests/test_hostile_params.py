@@ -145,15 +145,24 @@ STAGE_ARGS = {
     "raw": ("--in", "in", "--out", "out"),
     "normalize": ("--in", "in", "--out", "out", "--labels", "labels.csv"),
     "pca": ("--in", "in", "--out", "out", "--variance", "variance.csv"),
-    "train": ("--model", "knn", "--features", "in", "--out", "out", "--history", "h.csv"),
+    "images": ("--in", "in", "--out", "out"),
+    "train": (
+        *("--model", "knn", "--features", "in", "--out", "out"),
+        *("--history", "h.csv", "--live", "live"),
+    ),
     "evaluate": (
         *("--model", "knn", "--model-dir", "model", "--features", "in"),
         *("--metrics-dir", "metrics", "--out", "out"),
     ),
+    "package": (
+        *("--model", "knn", "--features", "in", "--model-dir", "model"),
+        *("--scores", "in/test.json", "--out", "out"),
+    ),
     "figures": ("--evaluations", "in", "--images", "in/test.npz", "--out", "out"),
+    "overlays": ("--evaluations", "in", "--test", "in/test.npz", "--out", "out"),
     "summary": (
-        *("--images", "in/train.npz", "--variance", "in/variance.csv"),
-        *("--metrics", "metrics", "--out", "out"),
+        *("--images", "in/train.npz", "--evaluations", "in"),
+        *("--test", "in/test.npz", "--out", "out"),
     ),
 }
 """Each stage script's arguments after ``--params``: inputs that are not there, so that a
