@@ -13,7 +13,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from bench import pipeline
 from bench.kernels import benchmark_env, measure, ratio, reference_seconds
 from bench.pipeline import DvcRun, Stage, dvc, git
 from bench.probes import SIDES
-from bench.report import RUNS, load, machine, machine_line, table, write_run
+from bench.report import RUNS, load, log, machine, machine_line, table, write_run
 
 LIMITS = {
     "noop_over_status": 1.5,
@@ -307,10 +306,6 @@ def from_json(data: dict) -> Measured:
     fields["experiments"] = {k: run(v) for k, v in data["experiments"].items()}
     fields["scaling"] = {int(n): run(v) for n, v in data["scaling"].items()}
     return Measured(**{**fields, "cold": run(data["cold"])})
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
