@@ -18,9 +18,9 @@ from pathlib import Path
 
 from bench import pipeline
 from bench.kernels import benchmark_env, measure, ratio, reference_seconds
-from bench.pipeline import DvcRun, Stage, dvc, git
+from bench.pipeline import DvcRun, dvc, git
 from bench.probes import SIDES
-from bench.report import RUNS, load, log, machine, machine_line, table, write_run
+from bench.report import RUNS, load, log, machine, publish, table
 
 LIMITS = {
     "noop_over_status": 1.5,
@@ -112,7 +112,7 @@ def imports_sklearn(command: list[str], copy: Path) -> bool:
 
 def measure_run(sizes: list[int], pairs: int, svm_rounds: int, root: Path) -> Measured:
     """The phases of a run, in fresh copies under ``root``."""
-    about, loads, start = machine(), [load()], reference_seconds()
+    about, start = machine(), reference_seconds()
     copy = pipeline.make_copy(root / "repo")
     log(f"cold dvc repro in {copy}")
     cold = dvc(copy, "repro")
@@ -155,7 +155,7 @@ def measure_run(sizes: list[int], pairs: int, svm_rounds: int, root: Path) -> Me
         pipeline.remove(other, root / f"repo-{n}-data")
     references = {"start": start, "end": reference_seconds()}
     return Measured(
-        *(about, [*loads, load()], references, cold, identical, noop, status, nearest),
+        *(about, [about["load"], load()], references, cold, identical, noop, status, nearest),
         *(with_sklearn, import_sklearn, svm_fit, experiments, scaling),
     )
 
@@ -253,31 +253,15 @@ def target_row(t: Target) -> list[str]:
     return [t.name, *cells(t.seconds), t.against, *cells(t.against_seconds), ratio, limit, met]
 
 
-def svm_lines(rounds: list[dict]) -> list[str]:
-    """Every svm_fit round: each side's fit and predict seconds and accuracy."""
-    keys = ("fit", "predict", "accuracy")
-    head = ["round", "first", *(f"{key}, {side}" for key in keys for side in SIDES)]
-    rows = []
-    for number, r in enumerate(rounds, start=1):
-        same = "yes" if r["today"]["sha256"] == r["pipeline"]["sha256"] else "**no**"
-        rows.append([number, r["first"], *(r[side][key] for key in keys for side in SIDES), same])
-    return table([*head, "same predictions"], rows)
-
-
-def markdown(m: Measured, found: list[Target], ok: dict[str, bool]) -> str:
-    """The report of a run."""
+def markdown(m: Measured, found: list[Target], ok: dict[str, bool]) -> list[str]:
+    """The report of a run, below its title and machine line."""
     rows = [target_row(t) for t in found]
-    rows += [
-        [name, "", "", "", "", "", "yes" if passed else "**no**"] for name, passed in ok.items()
-    ]
+    rows += [[name, "", "", "", "", "", "yes" if met else "**no**"] for name, met in ok.items()]
     end = m.references["end"]
     fastest = [f"`{k}` {min(v):.3f}, {min(end[k]):.3f}" for k, v in m.references["start"].items()]
-    lines = [
-        f"# Pipeline benchmark, {m.machine['date']}",
-        "",
-        f"{machine_line(m.machine)} Load average (1, 5, 15 min) {m.load[0]} at the start, "
-        f"{m.load[-1]} at the end. Reference kernels' fastest sample, s (start, end): "
-        f"{', '.join(fastest)}; `python -c 'import sklearn'` {m.import_sklearn:.2f} s.",
+    return [
+        f"Load average {m.load[-1]} at the end. Reference kernels' fastest sample, s (start, "
+        f"end): {', '.join(fastest)}; `python -c 'import sklearn'` {m.import_sklearn:.2f} s.",
         "",
         *table(["target", "s", "against", "s", "ratio", "limit", "met"], rows),
         "",
@@ -286,26 +270,7 @@ def markdown(m: Measured, found: list[Target], ok: dict[str, bool]) -> str:
         "to 0.1 s); start-up: its wall less its work; the rest of a cold run is dvc's own.",
         "",
         *stage_lines(m.cold, m.scaling),
-        "",
-        "svm_fit: `models.svm` fitted and predicting in a fresh interpreter per side, the order "
-        "alternating: today's `SVC` (with the model's parameters `SVC` has) and the pipeline's "
-        "estimator.",
-        "",
-        *svm_lines(m.svm_fit),
     ]
-    return "\n".join(lines) + "\n"
-
-
-def from_json(data: dict) -> Measured:
-    """The ``Measured`` of a results JSON."""
-
-    def run(value: dict) -> DvcRun:
-        return DvcRun(value["wall"], {k: Stage(**v) for k, v in value["stages"].items()})
-
-    fields = {name: data[name] for name in Measured.__dataclass_fields__}
-    fields["experiments"] = {k: run(v) for k, v in data["experiments"].items()}
-    fields["scaling"] = {int(n): run(v) for n, v in data["scaling"].items()}
-    return Measured(**{**fields, "cold": run(data["cold"])})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -318,20 +283,14 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--pairs", type=int, default=2, help="evaluate@nearest / bare pairs")
     parser.add_argument("--svm-rounds", type=int, default=3, help="svm_fit rounds")
-    parser.add_argument("--out", type=Path, help="results folder (default benchmarks/runs)")
-    parser.add_argument("--report", type=Path, help="write the report of this results JSON")
+    parser.add_argument("--out", type=Path, default=RUNS, help="results folder (%(default)s)")
     args = parser.parse_args(argv)
-    if args.report:
-        measured = from_json(json.loads(args.report.read_text()))
-    else:
-        with tempfile.TemporaryDirectory(prefix="mnist-bench-") as root:
-            measured = measure_run(args.sizes, args.pairs, args.svm_rounds, Path(root))
+    with tempfile.TemporaryDirectory(prefix="mnist-bench-") as root:
+        measured = measure_run(args.sizes, args.pairs, args.svm_rounds, Path(root))
     found, ok = targets(measured), checks(measured)
-    report = markdown(measured, found, ok)
     data = {**asdict(measured), "targets": [asdict(t) for t in found], "checks": ok}
-    day = measured.machine["date"][:10]
-    path = write_run("pipeline", report, data, args.out or RUNS, day)
-    sys.stdout.write(report)
+    title, lines = f"Pipeline benchmark, {measured.machine['date']}", markdown(measured, found, ok)
+    path = publish("pipeline", title, measured.machine, lines, data, args.out)
     log(f"wrote {path} and its .json")
     return 0 if all(t.met is not False for t in found) and all(ok.values()) else 1
 

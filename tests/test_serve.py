@@ -10,13 +10,13 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from conftest import run_main
 from digit_strokes import draw, stroke_points
+from load_clients import post_concurrently
 from PIL import Image
 
 from mnist_pipeline.tools.predict import default_model, load_package, packaged_models
@@ -141,25 +141,10 @@ def test_the_page_loads_nothing_from_another_host(slice_server):
 
 def test_it_survives_400_requests_from_8_concurrent_clients(slice_server):
     bodies = [png_of(draw(d)) for d in range(10)]
-
-    def client(number: int) -> list[int]:
-        host, port = slice_server.server_address[:2]
-        connection = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
-        statuses = []
-        try:
-            for i in range(LOAD_REQUESTS // LOAD_CLIENTS):
-                body = bodies[(number + i) % len(bodies)]
-                connection.request("POST", "/predict", body=body)
-                response = connection.getresponse()
-                json.loads(response.read())
-                statuses.append(response.status)
-        finally:
-            connection.close()
-        return statuses
-
-    with ThreadPoolExecutor(LOAD_CLIENTS) as pool:
-        statuses = [s for found in pool.map(client, range(LOAD_CLIENTS)) for s in found]
-    assert statuses == [200] * LOAD_REQUESTS
+    answers = post_concurrently(
+        slice_server.server_address[:2], bodies, LOAD_REQUESTS, LOAD_CLIENTS, TIMEOUT
+    )
+    assert [status for status, _ in answers] == [200] * LOAD_REQUESTS
 
 
 def test_serve_script_has_help():

@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -73,12 +74,15 @@ WARM_UP = {"gemm": 512, "python_loop": 100_000, "svc_fit": 1_000}
 
 @dataclass(frozen=True)
 class Process:
-    """A finished command: its own wall and CPU seconds and peak resident memory, its stdout."""
+    """A finished command: its own wall and CPU seconds, peak resident memory, output, and its
+    exit code (or why the watchdog killed it)."""
 
     wall: float
     cpu: float
     peak_rss_mb: float
     stdout: str
+    stderr: str = ""
+    exit: int | str = 0
 
 
 def benchmark_env(src: Path | None = None, **extra: str) -> dict[str, str]:
@@ -87,20 +91,49 @@ def benchmark_env(src: Path | None = None, **extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), **extra}
 
 
+def resident_mb(pid: int) -> float:
+    """A running process's resident memory now (0 once it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return next((int(x.split()[1]) / 1024 for x in status.splitlines() if x.startswith("VmRSS")), 0)
+
+
 def measure(
-    command: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+    command: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+    max_rss_mb: float | None = None,
 ) -> Process:
-    """Run ``command`` to its end (stderr passed through); a non-zero exit is an error."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
-    stdout = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)  # that process's own resource use
-    process.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - started
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, command))} exited {process.returncode}")
-    cpu = usage.ru_utime + usage.ru_stime
-    return Process(round(wall, 3), round(cpu, 3), round(usage.ru_maxrss / 1024, 1), stdout)
+    """Run ``command`` to its end (``check``: a non-zero exit is an error), killed past
+    ``timeout`` seconds or ``max_rss_mb`` resident (then polled every 20 ms)."""
+    watch, killed = timeout is not None or max_rss_mb is not None, None
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
+        while not (done := os.wait4(process.pid, os.WNOHANG if watch else 0))[0]:
+            if timeout is not None and time.perf_counter() - started > timeout:
+                killed = f"killed after {timeout:g} s"
+            elif max_rss_mb is not None and resident_mb(process.pid) > max_rss_mb:
+                killed = f"killed at {max_rss_mb:g} MB"
+            if killed:
+                process.kill()
+                done = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.02)
+        wall, (_, status, usage) = time.perf_counter() - started, done
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait
+        stdout, stderr = (f.seek(0) or f.read().decode(errors="replace") for f in (out, err))
+    exit = killed or process.returncode
+    if check and exit != 0:
+        tail = (stderr.strip().splitlines() or [""])[-1]
+        raise RuntimeError(f"{' '.join(map(str, command))} {killed or f'exited {exit}'}: {tail}")
+    cpu = round(usage.ru_utime + usage.ru_stime, 3)
+    return Process(round(wall, 3), cpu, round(usage.ru_maxrss / 1024, 1), stdout, stderr, exit)
 
 
 def reference_seconds(rounds: int = 3, sizes: Mapping[str, int] | None = None) -> dict:
@@ -113,11 +146,6 @@ def reference_seconds(rounds: int = 3, sizes: Mapping[str, int] | None = None) -
 def ratio(part: float, whole: float) -> float:
     """``part / whole``, to four significant digits."""
     return float(f"{part / whole:.4g}")
-
-
-def in_kernel_units(seconds: float, references: Mapping[str, Sequence[float]]) -> dict:
-    """``seconds`` over each kernel's fastest sample: the machine's speed with a core free."""
-    return {name: ratio(seconds, min(samples)) for name, samples in references.items()}
 
 
 def main(argv: Sequence[str]) -> int:

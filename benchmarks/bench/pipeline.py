@@ -23,6 +23,7 @@ REPO = BENCHMARKS.parent
 sys.path.insert(0, str(REPO / "tests"))  # repo_copy: the test support that makes fresh clones
 from repo_copy import copy_repo, tool_env  # noqa: E402
 
+from mnist_pipeline.estimators.cnn import shifted  # noqa: E402
 from mnist_pipeline.plumbing.catalogue import CATALOGUE  # noqa: E402
 from mnist_pipeline.plumbing.idx import MNIST_FILE_NAMES, read_idx, write_idx_dataset  # noqa: E402
 
@@ -157,14 +158,6 @@ def identical_outputs(copy: Path) -> bool:
     return outputs(copy) == outputs(REPO)
 
 
-def shifted(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """``images`` (n x height x width) moved ``rows`` down and ``cols`` right, at most 2 pixels
-    each way, zero-filled."""
-    height, width = images.shape[1:]
-    padded = np.pad(images, ((0, 0), (2, 2), (2, 2)))
-    return padded[:, 2 - rows : 2 - rows + height, 2 - cols : 2 - cols + width]
-
-
 def training_set(images: np.ndarray, labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """MNIST's training file resized to ``n`` training images and then its last 10,000 (the
     validation split): the first n originals, or all of them followed by shifted copies
@@ -175,7 +168,7 @@ def training_set(images: np.ndarray, labels: np.ndarray, n: int) -> tuple[np.nda
         take = min(n - sum(map(len, parts)), len(originals))
         if take <= 0:
             break
-        parts.append(shifted(originals[:take], rows, cols) if rows or cols else originals[:take])
+        parts.append(shifted(originals[:take], np.tile((rows, cols), (take, 1))))
         part_labels.append(original_labels[:take])
     if sum(map(len, parts)) < n:
         raise ValueError(f"n = {n}: at most {(1 + len(SHIFTS)) * len(originals)} images")

@@ -38,28 +38,40 @@ def load() -> list[float]:
 
 
 def machine() -> dict[str, Any]:
-    """The CPU, cores, Python and package versions, the commit measured and the time."""
+    """The CPU, cores, Python and package versions, the commit measured, the time and the load
+    average (1, 5 and 15 minutes)."""
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     git = ["git", "describe", "--always", "--dirty"]
+    commit = subprocess.run(git, cwd=BENCHMARKS, capture_output=True, text=True).stdout.strip()
     return {
         "cpu": next((x.split(":")[1].strip() for x in cpuinfo if x.startswith("model name")), "?"),
         "cores": len(os.sched_getaffinity(0)),
         "python": platform.python_version(),
         "versions": {name: importlib.metadata.version(name) for name in PACKAGES},
-        "commit": subprocess.run(
-            git, cwd=BENCHMARKS, capture_output=True, text=True
-        ).stdout.strip(),
+        "commit": commit,
         "date": time.strftime("%Y-%m-%d %H:%M"),
+        "load": load(),
     }
 
 
 def machine_line(about: Mapping[str, Any]) -> str:
     """``machine()`` as one sentence of the report."""
     versions = ", ".join(f"{k} {v}" for k, v in about["versions"].items())
+    load = f" Load average {about['load']} at the start." if "load" in about else ""
     return (
         f"{about['date']}, commit {about['commit']}, {about['cpu']}, {about['cores']} cores, "
-        f"Python {about['python']}, {versions}."
+        f"Python {about['python']}, {versions}.{load}"
     )
+
+
+def publish(
+    topic: str, title: str, about: Mapping, lines: list[str], data: Mapping, out: Path = RUNS
+) -> Path:
+    """Print a run's report (the title, ``machine_line(about)``, ``lines``) and write it with
+    its JSON (``data``, ``about`` as its ``machine``) to ``out`` (``write_run``)."""
+    text = "\n".join([f"# {title}", "", machine_line(about), "", *lines]) + "\n"
+    sys.stdout.write(text)
+    return write_run(topic, text, {"machine": about, **data}, out, about["date"][:10])
 
 
 def small_json(data: Mapping[str, Any]) -> str:
