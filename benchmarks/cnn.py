@@ -25,14 +25,7 @@ import numpy as np
 from bench.kernels import BENCHMARKS, ratio, reference_seconds
 from bench.report import RUNS, log, machine, publish, table
 
-from mnist_pipeline.estimators.cnn import (
-    ConvNetClassifier,
-    as_input,
-    build_network,
-    load_torch,
-    shifted,
-    torch_settings,
-)
+from mnist_pipeline.estimators import cnn
 from mnist_pipeline.plumbing.params import load_params
 
 REPO = BENCHMARKS.parent
@@ -40,14 +33,14 @@ REPO = BENCHMARKS.parent
 
 def plain_loop(p: dict, x: np.ndarray, labels: np.ndarray) -> float:
     """Seconds of a plain PyTorch loop over the batches the estimator's fit draws."""
-    torch, rng = load_torch(), np.random.default_rng(p["seed"])
+    torch, rng = cnn.load_torch(), np.random.default_rng(p["seed"])
     x, y = x.astype(np.float32) / np.float32(255), torch.from_numpy(labels.astype(np.int64))
     batch, steps = p["batch_size"], -(-len(x) // p["batch_size"])
     started = time.perf_counter()
-    with torch_settings(p["threads"], "cpu"):
+    with cnn.torch_settings(p["threads"], "cpu"):
         torch.manual_seed(p["seed"])
         shape = tuple(p["channels"]), p["kernel_size"], p["hidden"], p["dropout"]
-        network = build_network((28, 28), 10, *shape).to(memory_format=torch.channels_last)
+        network = cnn.build_network((28, 28), 10, *shape).to(memory_format=torch.channels_last)
         optimizer = torch.optim.SGD(network.parameters(), lr=p["learning_rate"],
                                     momentum=p["momentum"], nesterov=True,
                                     weight_decay=p["weight_decay"])  # fmt: skip
@@ -60,7 +53,7 @@ def plain_loop(p: dict, x: np.ndarray, labels: np.ndarray) -> float:
             moves = rng.integers(-p["shift"], p["shift"] + 1, size=(len(x), 2))
             for step in range(steps):
                 rows = order[step * batch : (step + 1) * batch]
-                inputs = as_input(shifted(x[rows], moves[rows]), "cpu")
+                inputs = cnn.as_input(cnn.shifted(x[rows], moves[rows]), "cpu")
                 loss = torch.nn.functional.cross_entropy(network(inputs), y[rows])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -81,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     x, y = data["train"]["X"][: args.images], data["train"]["y"][: args.images]
     about, start = machine(), reference_seconds(rounds=1)
     log("the pipeline's fit")
-    estimator = ConvNetClassifier(**{**p, "channels": tuple(p["channels"])})
+    estimator = cnn.ConvNetClassifier(**{**p, "channels": tuple(p["channels"])})
     started = time.perf_counter()
     estimator.fit(x, y, validation=(data["val"]["X"], data["val"]["y"]))
     s = {"fit": time.perf_counter() - started}

@@ -17,18 +17,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+import timeit
 from pathlib import Path
 
-import numpy as np
 from bench.kernels import BENCHMARKS, measure, ratio
 from bench.report import RUNS, machine, publish, table
-from PIL import Image
 
 from mnist_pipeline.preparation import prepare_file
 from mnist_pipeline.tools.predict import answers, load_package
 
 sys.path.insert(0, str(BENCHMARKS.parent / "tests"))  # the load test's clients: test support
+from digit_strokes import draw
 from load_clients import post_concurrently
 
 REPO = BENCHMARKS.parent
@@ -40,17 +39,13 @@ def cold(args: list[str | Path], repeat: int) -> float:
     return statistics.median(measure([sys.executable, *args], cwd=REPO).wall for _ in range(repeat))
 
 
-def pictures(folder: Path, count: int, size: int, light_on_dark: bool) -> list[Path]:
-    """``count`` PNGs of handwritten digits (scikit-learn's load_digits), upscaled to ``size``
-    pixels as a scan (dark on light) or a canvas (light on dark) would have them."""
-    from sklearn.datasets import load_digits
-
+def pictures(folder: Path, count: int, size: int, canvas: bool) -> list[Path]:
+    """``count`` PNGs of digits drawn with a pen (tests/digit_strokes.py), ``size`` pixels wide,
+    dark on light as a scan, or light on dark as the page's canvas."""
     folder.mkdir()
-    images = load_digits().images
+    colours = {"ink": (255, 255, 255), "paper": (0, 0, 0)} if canvas else {}
     for i in range(count):
-        ink = images[i % len(images)] * (255 / 16)
-        grey = Image.fromarray((ink if light_on_dark else 255 - ink).astype(np.uint8))
-        grey.resize((size, size), Image.BILINEAR).save(folder / f"{i:04d}.png")
+        draw(i % 10, size, **colours).save(folder / f"{i:04d}.png")
     return sorted(folder.iterdir())
 
 
@@ -58,13 +53,8 @@ def own_answer(model: str, picture: Path, repeat: int = 50) -> float:
     """Median seconds of the package's answer (class and confidence) for one prepared image,
     warm, in this process."""
     package, image = load_package(model, REPO), prepare_file(picture)[1][None]
-    answers(package, image)
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        answers(package, image)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    times = timeit.repeat(lambda: answers(package, image), number=1, repeat=repeat + 1)
+    return statistics.median(times[1:])
 
 
 def server_latencies(model: str, bodies: list[bytes]) -> list[float]:
@@ -90,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     about, m = machine(), args.model
     with tempfile.TemporaryDirectory() as scratch:
-        scans = pictures(Path(scratch) / "scans", 1000, 160, light_on_dark=False)
-        canvases = pictures(Path(scratch) / "canvas", 40, 280, light_on_dark=True)
+        scans = pictures(Path(scratch) / "scans", 1000, 160, canvas=False)
+        canvases = pictures(Path(scratch) / "canvas", 40, 280, canvas=True)
         s = {
             "import_sklearn": cold(["-c", "import sklearn"], args.repeat),
             "own_answer": own_answer(m, scans[0]),
@@ -101,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         latencies = server_latencies(m, [p.read_bytes() for p in canvases])
     s["server_median"] = statistics.median(latencies)
-    s["server_p95"] = float(np.percentile(latencies, 95))
+    s["server_p95"] = statistics.quantiles(latencies, n=20)[-1]
     own, sklearn = s["import_sklearn"] + s["own_answer"], s["import_sklearn"]
     rows = [
         ('`python -c "import sklearn"`', "import_sklearn", None),

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from bench import pipeline
 from bench.kernels import benchmark_env, measure, ratio, reference_seconds
 from bench.pipeline import DvcRun, dvc, git
@@ -104,10 +104,8 @@ def nearest_command(scratch: Path) -> list[str]:
 
 def imports_sklearn(command: list[str], copy: Path) -> bool:
     """Whether ``command`` imports scikit-learn (``python -X importtime``)."""
-    traced = [command[0], "-X", "importtime", *command[1:]]
-    stderr = subprocess.run(traced, cwd=copy, capture_output=True, text=True, check=True).stderr
-    modules = (line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines())
-    return any(module.split(".")[0] == "sklearn" for module in modules)
+    lines = measure([command[0], "-X", "importtime", *command[1:]], cwd=copy).stderr.splitlines()
+    return any(line.rsplit("|", 1)[-1].strip().split(".")[0] == "sklearn" for line in lines)
 
 
 def measure_run(sizes: list[int], pairs: int, svm_rounds: int, root: Path) -> Measured:
@@ -145,14 +143,14 @@ def measure_run(sizes: list[int], pairs: int, svm_rounds: int, root: Path) -> Me
         log(f"dvc exp run -S {setting}")
         experiments[setting] = dvc(copy, "exp", "run", "-S", setting)
         pipeline.reset(copy)
-    pipeline.remove(copy)
+    shutil.rmtree(copy)
     scaling = {}
     for n in sorted(set(sizes) - {MNIST_TRAIN}):
         log(f"cold dvc repro on {n:,} training images")
         other = pipeline.make_copy(root / f"repo-{n}")
         pipeline.use_training_set(other, n)
         scaling[n] = dvc(other, "repro")
-        pipeline.remove(other, root / f"repo-{n}-data")
+        shutil.rmtree(other), shutil.rmtree(root / f"repo-{n}-data")
     references = {"start": start, "end": reference_seconds()}
     return Measured(
         *(about, [about["load"], load()], references, cold, identical, noop, status, nearest),
@@ -211,10 +209,7 @@ def checks(m: Measured) -> dict[str, bool]:
 
 def growth(walls: dict[int, float]) -> float:
     """The least-squares slope of log(wall) against log(n)."""
-    x, y = [math.log(n) for n in walls], [math.log(w) for w in walls.values()]
-    mx, my = statistics.fmean(x), statistics.fmean(y)
-    slope = sum((a - mx) * (b - my) for a, b in zip(x, y, strict=True))
-    return slope / sum((a - mx) ** 2 for a in x)
+    return float(np.polyfit(np.log(list(walls)), np.log(list(walls.values())), 1)[0])
 
 
 def cells(*values: float | str | None, digits: int = 2) -> list[str]:

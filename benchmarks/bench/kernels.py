@@ -1,13 +1,7 @@
-"""Reference kernels and same-run ratios: what every benchmark in benchmarks/ shares.
-
-Machines differ day to day by up to 4x, so each timing is reported beside a ratio to something
-timed in the same run: the part of the pipeline it is judged against, or one of three fixed
-reference kernels (the same work on every run, nothing read from the project): ``gemm``
-(BLAS), ``python_loop`` (the interpreter) and ``svc_fit`` (libsvm, as ``train@svm``).
-``reference_seconds`` times them in a fresh interpreter, ``measure`` runs any command and
-returns its own wall and CPU seconds and peak memory, ``ratio`` divides.
-``python -m bench.kernels [ROUNDS]`` prints the kernels' samples as JSON.
-"""
+"""What every benchmark shares: three fixed reference kernels, the same work on every run
+(``gemm``: BLAS, ``python_loop``: the interpreter, ``svc_fit``: libsvm, as ``train@svm``),
+timed in a fresh interpreter by ``reference_seconds`` (``python -m bench.kernels [ROUNDS]``);
+``measure``, a command's own resources; ``ratio``, the same-run ratios."""
 
 from __future__ import annotations
 
@@ -63,11 +57,8 @@ def svc_fit(rows: int = SVC_ROWS) -> float:
     return time.perf_counter() - started
 
 
-REFERENCES: dict[str, Callable[[int], float]] = {
-    "gemm": gemm,
-    "python_loop": python_loop,
-    "svc_fit": svc_fit,
-}
+REFERENCES: dict[str, Callable[[int], float]] = {"gemm": gemm, "python_loop": python_loop,
+                                                  "svc_fit": svc_fit}  # fmt: skip
 WARM_UP = {"gemm": 512, "python_loop": 100_000, "svc_fit": 1_000}
 """Each kernel's untimed first run: imports its modules and starts BLAS's threads."""
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -67,12 +66,13 @@ class DvcRun:
 
 
 def wrap_commands(dvc_yaml: str) -> str:
-    """dvc.yaml with every stage's ``python ...`` command run through ``bench/timed.py``."""
+    """dvc.yaml with every stage's ``python ...`` command run through ``bench/timed.py``, which
+    is given the stage's name (``train@${key}`` in a foreach: dvc fills it in)."""
     stages = yaml.safe_load(dvc_yaml)
-    for spec in stages["stages"].values():
+    for name, spec in stages["stages"].items():
         body = spec.get("do", spec)
         if body["cmd"].startswith("python "):
-            body["cmd"] = TIMED + body["cmd"]
+            body["cmd"] = f"{TIMED}{name}{'@${key}' if 'do' in spec else ''} {body['cmd']}"
     return yaml.safe_dump(stages, sort_keys=False)
 
 
@@ -94,17 +94,6 @@ def git(copy: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=copy, env=env(), check=True)
 
 
-def stage_name(argv: list[str]) -> str:
-    """dvc's name for the stage of a command: ``src/evaluate.py --model knn`` -> ``evaluate@knn``,
-    ``src/pca.py --section pca_deskewed`` -> ``pca_deskewed`` (a section names its stage)."""
-    script = Path(argv[1]).stem if len(argv) > 1 else "?"
-    for flag in ("--model", "--section"):
-        if flag in argv[:-1]:
-            value = argv[argv.index(flag) + 1]
-            return f"{script}@{value}" if flag == "--model" else value
-    return script
-
-
 def work_seconds(output: str) -> dict[str, float]:
     """Each stage's ``done in N s`` line from dvc's output, under its ``Running stage`` line."""
     work, stage = {}, None
@@ -118,14 +107,12 @@ def work_seconds(output: str) -> dict[str, float]:
 
 def read_stages(log: Path, output: str) -> dict[str, Stage]:
     """The stages ``timed.py`` logged, with the work seconds of dvc's ``output``."""
-    work = work_seconds(output)
-    stages = {}
+    work, stages = work_seconds(output), {}
     for line in log.read_text().splitlines() if log.is_file() else []:
-        record = json.loads(line)
-        if record["exit"] != 0:
-            raise RuntimeError(f"stage {' '.join(record['argv'])} exited {record['exit']}")
-        name = stage_name(record["argv"])
-        stages[name] = Stage(record["wall"], record["cpu"], record["peak_rss_mb"], work.get(name))
+        r = json.loads(line)
+        if r["exit"] != 0:
+            raise RuntimeError(f"stage {r['stage']} exited {r['exit']}")
+        stages[r["stage"]] = Stage(r["wall"], r["cpu"], r["peak_rss_mb"], work.get(r["stage"]))
     return stages
 
 
@@ -163,19 +150,13 @@ def training_set(images: np.ndarray, labels: np.ndarray, n: int) -> tuple[np.nda
     validation split): the first n originals, or all of them followed by shifted copies
     (``SHIFTS``). At n = 50,000 this is the file itself."""
     originals, original_labels = images[:-VALIDATION], labels[:-VALIDATION]
-    parts, part_labels = [], []
-    for rows, cols in ((0, 0), *SHIFTS):
-        take = min(n - sum(map(len, parts)), len(originals))
-        if take <= 0:
-            break
-        parts.append(shifted(originals[:take], np.tile((rows, cols), (take, 1))))
-        part_labels.append(original_labels[:take])
-    if sum(map(len, parts)) < n:
-        raise ValueError(f"n = {n}: at most {(1 + len(SHIFTS)) * len(originals)} images")
-    return (
-        np.concatenate([*parts, images[-VALIDATION:]]),
-        np.concatenate([*part_labels, labels[-VALIDATION:]]),
-    )
+    copies, moves = -(-n // len(originals)), ((0, 0), *SHIFTS)
+    if copies > len(moves):
+        raise ValueError(f"n = {n}: at most {len(moves) * len(originals)} images")
+    tiled = [shifted(originals, np.tile(move, (len(originals), 1))) for move in moves[:copies]]
+    train, train_labels = np.concatenate(tiled)[:n], np.tile(original_labels, copies)[:n]
+    return (np.concatenate([train, images[-VALIDATION:]]),
+            np.concatenate([train_labels, labels[-VALIDATION:]]))  # fmt: skip
 
 
 def use_training_set(copy: Path, n: int) -> None:
@@ -193,8 +174,3 @@ def use_training_set(copy: Path, n: int) -> None:
     catalogue["datasets"][selected].update(mirrors=[str(folder)], files=files)
     (copy / CATALOGUE).write_text(yaml.safe_dump(catalogue, sort_keys=False))
     git(copy, "commit", "-q", "-am", f"benchmark: {n} training images")
-
-
-def remove(*paths: Path) -> None:
-    for path in paths:
-        shutil.rmtree(path, ignore_errors=True)

@@ -1,13 +1,8 @@
-"""Measurements on the data of the benchmark's copy after its cold run, each in a fresh
-interpreter: ``python -m bench.probes <probe> COPY [ARGS]`` prints one JSON line.
-
-- ``bare_matmul``: the float32 products ``evaluate@nearest`` needs (its val and test rows
-  against the training rows, in the estimator's blocks and buffer), nothing else;
-- ``svm_fit SIDE``: ``models.svm`` fitted on its training split and predicting its test split,
-  as ``today`` (scikit-learn's ``SVC`` with the model's parameters SVC has, predicting in one
-  row slice per core as ``evaluate@svm`` did) or as the ``pipeline`` fits it (its estimator,
-  BLAS threads and prediction as its spec says).
-"""
+"""Measurements on the benchmark's copy after its cold run, each in a fresh interpreter
+(``python -m bench.probes <probe> COPY [ARGS]`` prints one JSON line): ``bare_matmul``, the
+float32 products ``evaluate@nearest`` needs and nothing else; ``svm_fit SIDE``, ``models.svm``
+fitted and predicting as ``today`` (estimator ``svc``: scikit-learn's ``SVC``, predicting one
+row slice per core) or as the ``pipeline`` fits it, each as its estimator's spec says."""
 
 from __future__ import annotations
 
@@ -51,18 +46,11 @@ def bare_matmul(copy: Path, block_rows: int = 512) -> dict:
 def svm_fit(copy: Path, side: str, model_name: str = "svm") -> dict:
     """Fit and predict seconds, test accuracy and a digest of the predictions."""
     model = load_params(copy / "params.yaml").model(model_name)
-    spec = estimator_spec(model.estimator, key_prefix=model.key)
-    if side == "today":
-        from sklearn.svm import SVC
-
-        accepted = SVC().get_params()
-        estimator = SVC(**{k: v for k, v in model.params.items() if k in accepted})
-        threads, threaded = None, True
-    elif side == "pipeline":
-        estimator = build_estimator(spec, model.params, key_prefix=model.key)
-        threads, threaded = spec.blas_threads, spec.threaded_predict
-    else:
+    if side not in SIDES:
         raise ValueError(f"svm_fit: side: expected one of {', '.join(SIDES)}, got {side!r}")
+    spec = estimator_spec("svc" if side == "today" else model.estimator, key_prefix=model.key)
+    estimator = build_estimator(spec, model.params, key_prefix=model.key)
+    threads, threaded = spec.blas_threads, spec.threaded_predict
     data = features(copy, model_name, ("train", "test"))
     y_train, y_test = (task_labels(data[s]["y"], model.target) for s in ("train", "test"))
     with warnings.catch_warnings(), blas_threads(threads):

@@ -1,9 +1,7 @@
-"""Run a command and append, as one JSON line to the file $BENCH_STAGE_LOG, its argv, wall and
-CPU seconds, peak resident memory and exit code (``os.wait4``: that process's own).
-
-The benchmark's copy of dvc.yaml runs every stage through it:
-``python -I -S benchmarks/bench/timed.py python src/<stage>.py ...`` (standard library only).
-"""
+"""``timed.py STAGE COMMAND...``: run COMMAND and append to the file $BENCH_STAGE_LOG one JSON
+line of the stage's name, wall and CPU seconds, peak resident memory and exit code
+(``os.wait4``: that process's own). The benchmark's copy of dvc.yaml runs every stage through
+it, in ``python -I -S`` (standard library only)."""
 
 import json
 import os
@@ -11,7 +9,7 @@ import sys
 import time
 
 
-def main(argv: list[str]) -> int:
+def main(stage: str, argv: list[str]) -> int:
     """Run ``argv``; return its exit code."""
     started = time.perf_counter()
     pid = os.fork()
@@ -23,7 +21,7 @@ def main(argv: list[str]) -> int:
     _, status, usage = os.wait4(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     record = {
-        "argv": argv,
+        "stage": stage,
         "wall": round(time.perf_counter() - started, 3),
         "cpu": round(usage.ru_utime + usage.ru_stime, 3),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
@@ -35,4 +33,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1], sys.argv[2:]))

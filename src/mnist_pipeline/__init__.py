@@ -9,6 +9,9 @@ NumPy and PyTorch: the stage scripts and tests/conftest.py do.
 
 - ``OPENBLAS_CORETYPE=Haswell``: NumPy's OpenBLAS (the PCA spectrum, logistic regression's
   weights and a few of its predictions differed).
+- ``NPY_DISABLE_CPU_FEATURES``: NumPy's own AVX-512 loops (its float64 ``exp`` and ``log``,
+  which the from-scratch gradient descent's sigmoid and loss use: ``train@gd_4``'s weights
+  differed in their last bits between a machine with AVX-512 and one without).
 - ``ATEN_CPU_CAPABILITY=avx2``: PyTorch's own vectorised CPU kernels (activations, pooling,
   the optimiser's updates).
 - ``ONEDNN_MAX_CPU_ISA=AVX2``: oneDNN, PyTorch's convolutions.
@@ -24,6 +27,7 @@ import os
 
 AVX2_PINS = {
     "OPENBLAS_CORETYPE": "Haswell",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
     "ATEN_CPU_CAPABILITY": "avx2",
     "ONEDNN_MAX_CPU_ISA": "AVX2",
     "MKL_CBWR": "AVX2",
