@@ -1,8 +1,6 @@
-"""The pipeline's benchmark: a cold ``dvc repro`` of full MNIST in a copy of the project, and
-the targets it is judged by, each as raw seconds beside a ratio to something measured in the
-same run; then cold runs on smaller and larger training sets (the scaling table). Writes
-``benchmarks/runs/<date>-pipeline.md`` and ``.json``; benchmarks/README.md has the method.
-"""
+"""The pipeline's benchmark: a cold ``dvc repro`` of full MNIST in a copy of the project and
+the targets it is judged by, as raw seconds beside same-run ratios; then cold runs on other
+training-set sizes (the scaling table). Writes ``runs/<date>-pipeline.md`` and ``.json``."""
 
 from __future__ import annotations
 
@@ -22,15 +20,9 @@ from bench.pipeline import DvcRun, dvc, git
 from bench.probes import SIDES
 from bench.report import RUNS, load, log, machine, publish, table
 
-LIMITS = {
-    "noop_over_status": 1.5,
-    "exp_pca40_over_cold": 0.35,
-    "nearest_over_bare": 1.3,
-    "startup_share": 0.15,
-    "svm_fit_over_today": 0.5,
-    "cold_seconds": 60.0,
-    "peak_rss_mb": 2048.0,
-}
+LIMITS = {"noop_over_status": 1.5, "exp_pca40_over_cold": 0.35, "nearest_over_bare": 1.3,
+          "startup_share": 0.15, "svm_fit_over_today": 0.5, "cold_seconds": 60.0,
+          "peak_rss_mb": 2048.0}  # fmt: skip
 SVM_MIN_ACCURACY = 0.99
 MNIST_TRAIN = 50_000
 SIZES = (6_250, 12_500, 25_000, 50_000, 200_000)
@@ -83,8 +75,7 @@ def median(values: list[float]) -> float:
 
 def compared(name: str, ours: list[float], against: str, theirs: list[float], limit=None):
     """A target of paired samples: the medians, and the median of the per-pair ratios."""
-    pairs = zip(ours, theirs, strict=True)
-    value = median([ratio(a, b) for a, b in pairs])
+    value = median([ratio(a, b) for a, b in zip(ours, theirs, strict=True)])
     return Target(name, median(ours), against, median(theirs), value, limit)
 
 
