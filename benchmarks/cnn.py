@@ -1,14 +1,8 @@
-"""The convolutional network's speed (models.cnn, issue 22): its fit as train@cnn runs it,
-against a plain PyTorch loop training the same network on the same batches, in one run with
-the reference kernels.
-
-The fit takes models.cnn's params, the first ``--images`` images of the images stage's
-training split (stages/images, from ``make repro``) and its val split to choose the epoch; then
-it predicts the test split. The plain loop has the same optimiser, schedule and shifted
-mini-batches, and no val split or weights kept: the fit over it is the wrapper's cost (target
-1.15). A cold ``dvc repro``'s train@cnn is in the pipeline's run (benchmarks/run.py). Writes
-``runs/<date>-cnn.md`` and ``.json``.
-"""
+"""The CNN's speed (models.cnn, issue 22): its fit as train@cnn runs it (the images stage's
+splits, val choosing the epoch) and its predict of the test split, against a plain PyTorch
+loop over the same network, optimiser, schedule and shifted batches, with no val and no weights
+kept (target: fit / loop <= 1.15), beside the reference kernels. Needs ``make repro``'s
+stages/images; a cold repro's train@cnn is in run.py's stage table. Writes runs/<date>-cnn.*"""
 
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
 """Speed of using a packaged model (issue 21): ``src/predict.py`` on one picture from a cold
-start and on 1,000 pictures, and the draw-a-digit server's answers to 8 concurrent clients.
-
-Same-run references: a bare ``python -c "import sklearn"`` and the model's own warm answer for
-one image. Targets: one picture <= 1.5 x (import + own answer); the server's median <= 50 ms.
-Needs the packages of ``make repro`` (stages/package/). Writes ``runs/<date>-predict.md``.
-"""
+start and on 1,000, and ``src/serve.py``'s answers to 8 concurrent clients, beside a bare
+``import sklearn`` and the model's own warm answer for one image. Targets: one picture <= 1.5 x
+(import + own answer), the server's median <= 50 ms. Needs ``make repro``'s packages."""
 
 from __future__ import annotations
 

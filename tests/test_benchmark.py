@@ -21,7 +21,7 @@ from conftest import REPO
 from mnist_pipeline.plumbing.idx import MNIST_FILE_NAMES, read_idx
 from mnist_pipeline.plumbing.params import load_params
 
-TIMED = REPO / "benchmarks" / "bench" / "timed.py"
+KERNELS = REPO / "benchmarks" / "bench" / "kernels.py"
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,18 @@ def test_every_benchmark_starts_and_describes_its_options(script, options):
 def test_timed_runs_the_command_and_logs_its_own_resource_use(tmp_path: Path):
     log = tmp_path / "stages.jsonl"
     code = "import sys; block = bytearray(300 * 2**20); print(sys.argv[1:]); sys.exit(3)"
-    command = [sys.executable, "-I", "-S", str(TIMED), "train@k", sys.executable, "-c", code, "-k"]
+    command = [
+        sys.executable,
+        "-I",
+        "-S",
+        str(KERNELS),
+        "timed",
+        "train@k",
+        sys.executable,
+        "-c",
+        code,
+        "-k",
+    ]
     env = {"BENCH_STAGE_LOG": str(log), "PATH": ""}
     result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     assert (result.returncode, result.stdout) == (3, "['-k']\n"), result.stderr
@@ -106,12 +117,12 @@ def test_the_copy_leaves_out_metrics_and_plots_and_commits_its_dvc_yaml(tmp_path
 
 DVC_OUTPUT = """\
 Running stage 'pca':
-> python -I -S benchmarks/bench/timed.py pca python src/pca.py --params params.yaml
+> python -I -S benchmarks/bench/kernels.py timed pca python src/pca.py --params params.yaml
 pca: 60 components keep 85.3% of the variance
 pca: done in 1.2 s
 
 Running stage 'evaluate@knn':
-> python -I -S benchmarks/bench/timed.py evaluate@knn python src/evaluate.py --model knn
+> python -I -S benchmarks/bench/kernels.py timed evaluate@knn python src/evaluate.py --model knn
 evaluate: knn: predicted val and test in 1.9 s
 evaluate: done in 2.4 s
 Updating lock file 'dvc.lock'

@@ -1,3 +1,2 @@
-"""The benchmarks' shared code: ``kernels`` (reference kernels, ``measure``, same-run ratios)
-and ``report`` (the Markdown and JSON of a run) for every ``benchmarks/<topic>.py``;
-``pipeline``, ``probes`` and ``timed`` for benchmarks/run.py."""
+"""The benchmarks' shared code: ``kernels`` (reference kernels, ``measure``, ``timed``, same-run
+ratios) and ``report`` (a run's Markdown and JSON); ``pipeline`` and ``probes`` for run.py."""

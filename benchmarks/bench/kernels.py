@@ -1,7 +1,8 @@
 """What every benchmark shares: three fixed reference kernels, the same work on every run
 (``gemm``: BLAS, ``python_loop``: the interpreter, ``svc_fit``: libsvm, as ``train@svm``),
 timed in a fresh interpreter by ``reference_seconds`` (``python -m bench.kernels [ROUNDS]``);
-``measure``, a command's own resources; ``ratio``, the same-run ratios."""
+``measure``, a command's own resources, and ``timed``, the wrapper of every stage the
+pipeline's benchmark runs; ``ratio``, the same-run ratios. Standard library only at import."""
 
 from __future__ import annotations
 
@@ -99,13 +100,16 @@ def measure(
     check: bool = True,
     timeout: float | None = None,
     max_rss_mb: float | None = None,
+    capture: bool = True,
 ) -> Process:
     """Run ``command`` to its end (``check``: a non-zero exit is an error), killed past
-    ``timeout`` seconds or ``max_rss_mb`` resident (then polled every 20 ms)."""
+    ``timeout`` seconds or ``max_rss_mb`` resident (then polled every 20 ms); ``capture``:
+    keep its output, or pass it through."""
     watch, killed = timeout is not None or max_rss_mb is not None, None
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
+        kept = {"stdout": out, "stderr": err} if capture else {}
+        process = subprocess.Popen(command, cwd=cwd, env=env, **kept)
         while not (done := os.wait4(process.pid, os.WNOHANG if watch else 0))[0]:
             if timeout is not None and time.perf_counter() - started > timeout:
                 killed = f"killed after {timeout:g} s"
@@ -125,6 +129,17 @@ def measure(
         raise RuntimeError(f"{' '.join(map(str, command))} {killed or f'exited {exit}'}: {tail}")
     cpu = round(usage.ru_utime + usage.ru_stime, 3)
     return Process(round(wall, 3), cpu, round(usage.ru_maxrss / 1024, 1), stdout, stderr, exit)
+
+
+def timed(stage: str, command: Sequence[str]) -> int:
+    """``python -I -S benchmarks/bench/kernels.py timed STAGE COMMAND...``, as the benchmark's
+    copy of dvc.yaml runs every stage: COMMAND, its output passed through, and one JSON line
+    of the stage's name and resources appended to $BENCH_STAGE_LOG. Its exit code."""
+    done = measure(command, check=False, capture=False)
+    record = {"stage": stage, "wall": done.wall, "cpu": done.cpu, "peak_rss_mb": done.peak_rss_mb}
+    with open(os.environ["BENCH_STAGE_LOG"], "a") as log:
+        log.write(json.dumps({**record, "exit": done.exit}) + "\n")
+    return done.exit if done.exit >= 0 else 128 - done.exit
 
 
 def reference_seconds(rounds: int = 3, sizes: Mapping[str, int] | None = None) -> dict:
@@ -153,4 +168,4 @@ def main(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(timed(sys.argv[2], sys.argv[3:]) if sys.argv[1:2] == ["timed"] else main(sys.argv[1:]))

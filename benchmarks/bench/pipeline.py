@@ -1,7 +1,6 @@
-"""The pipeline measured in a copy of the project, so that the working tree's stages/ and DVC
-cache are never touched: every stage's command wrapped in ``bench/timed.py`` (wall, CPU and
-peak memory per stage), dvc's output read for each stage's own work (``<stage>: done in N s``,
-logged by every stage script), and the training sets of the scaling table."""
+"""The pipeline measured in a copy of the project (the working tree's stages/ and cache are
+never touched): each stage's command wrapped in ``kernels.timed``, its work read from dvc's
+output (the ``<stage>: done in N s`` every stage logs); the scaling table's training sets."""
 
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ from mnist_pipeline.plumbing.catalogue import CATALOGUE  # noqa: E402
 from mnist_pipeline.plumbing.idx import MNIST_FILE_NAMES, read_idx, write_idx_dataset  # noqa: E402
 
 DVC = str(Path(sys.executable).parent / "dvc")
-TIMED = "python -I -S benchmarks/bench/timed.py "
+TIMED = "python -I -S benchmarks/bench/kernels.py timed "
 MNIST = REPO / "data" / "mnist"
 VALIDATION = 10_000
 SHIFTS = ((0, 1), (1, 0), (0, -1), (-1, 0))
@@ -56,17 +55,12 @@ class DvcRun:
     wall: float
     stages: dict[str, Stage] = field(default_factory=dict)
 
-    @property
-    def cpu(self) -> float:
-        return round(sum(s.cpu for s in self.stages.values()), 3)
-
-    @property
-    def startup(self) -> float:
-        return round(sum(s.startup for s in self.stages.values()), 3)
+    cpu = property(lambda self: round(sum(s.cpu for s in self.stages.values()), 3))
+    startup = property(lambda self: round(sum(s.startup for s in self.stages.values()), 3))
 
 
 def wrap_commands(dvc_yaml: str) -> str:
-    """dvc.yaml with every stage's ``python ...`` command run through ``bench/timed.py``, which
+    """dvc.yaml with every stage's ``python ...`` command run through ``kernels.timed``, which
     is given the stage's name (``train@${key}`` in a foreach: dvc fills it in)."""
     stages = yaml.safe_load(dvc_yaml)
     for name, spec in stages["stages"].items():
@@ -106,7 +100,7 @@ def work_seconds(output: str) -> dict[str, float]:
 
 
 def read_stages(log: Path, output: str) -> dict[str, Stage]:
-    """The stages ``timed.py`` logged, with the work seconds of dvc's ``output``."""
+    """The stages ``kernels.timed`` logged, with the work seconds of dvc's ``output``."""
     work, stages = work_seconds(output), {}
     for line in log.read_text().splitlines() if log.is_file() else []:
         r = json.loads(line)
