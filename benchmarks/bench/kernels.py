@@ -23,8 +23,7 @@ SVC_ROWS, SVC_FEATURES, SVC_CLASSES = 10_000, 60, 10
 
 
 def gemm(size: int = GEMM_SIZE) -> float:
-    """Seconds of one float32 product of two fixed ``size`` x ``size`` matrices (BLAS's default
-    threads)."""
+    """Seconds of one float32 product of two fixed ``size`` x ``size`` matrices."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -44,8 +43,7 @@ def python_loop(iterations: int = LOOP_ITERATIONS) -> float:
 
 
 def svc_fit(rows: int = SVC_ROWS) -> float:
-    """Seconds of one libsvm fit (SVC, RBF, C=10, as ``models.svm``) on ``rows`` fixed points
-    of 60 features around 10 Gaussian class centres."""
+    """Seconds of one libsvm fit (RBF, C=10, as ``models.svm``) on ``rows`` fixed points."""
     import numpy as np
     from sklearn.svm import SVC
 

@@ -157,11 +157,9 @@ def use_training_set(copy: Path, n: int) -> None:
     """Point the copy's dataset at a training set of ``n`` images (``training_set``), written
     beside the copy, and commit it."""
     folder = copy.parent / f"{copy.name}-data"
-    train = [MNIST_FILE_NAMES[role] for role in ("train_images", "train_labels")]
-    images, labels = training_set(*(read_idx(MNIST / name) for name in train), n)
-    arrays = {"train_images": images, "train_labels": labels}
-    for role in ("test_images", "test_labels"):
-        arrays[role] = read_idx(MNIST / MNIST_FILE_NAMES[role])
+    arrays = {role: read_idx(MNIST / name) for role, name in MNIST_FILE_NAMES.items()}
+    train = "train_images", "train_labels"
+    arrays.update(zip(train, training_set(*(arrays[role] for role in train), n), strict=True))
     files = write_idx_dataset(folder, arrays)
     selected = yaml.safe_load((copy / "params.yaml").read_text())["dataset"]
     catalogue = yaml.safe_load((copy / CATALOGUE).read_text())

@@ -69,15 +69,7 @@ def svm_fit(copy: Path, side: str, model_name: str = "svm") -> dict:
     }
 
 
-PROBES = {"bare_matmul": bare_matmul, "svm_fit": svm_fit}
-
-
-def main(argv: list[str]) -> int:
-    """Run probe ``argv[0]`` on the copy ``argv[1]`` with the rest as its arguments."""
-    name, copy, *args = argv
-    print(json.dumps(PROBES[name](Path(copy), *(int(a) if a.isdigit() else a for a in args))))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    name, copy, *args = sys.argv[1:]  # the probe, the copy, the probe's own arguments
+    probe = {"bare_matmul": bare_matmul, "svm_fit": svm_fit}[name]
+    print(json.dumps(probe(Path(copy), *(int(a) if a.isdigit() else a for a in args))))

@@ -33,8 +33,7 @@ def log(message: str) -> None:
 
 
 def load() -> list[float]:
-    """The load average over 1, 5 and 15 minutes."""
-    return [round(x, 2) for x in os.getloadavg()]
+    return [round(x, 2) for x in os.getloadavg()]  # over 1, 5 and 15 minutes
 
 
 def machine() -> dict[str, Any]:
@@ -74,12 +73,6 @@ def publish(
     return write_run(topic, text, {"machine": about, **data}, out, about["date"][:10])
 
 
-def small_json(data: Mapping[str, Any]) -> str:
-    """``data`` as JSON, one line per top-level key."""
-    body = ",\n".join(f" {json.dumps(key)}: {json.dumps(value)}" for key, value in data.items())
-    return "{\n" + body + "\n}\n"
-
-
 def write_run(
     topic: str, markdown: str, data: Mapping[str, Any], out: Path = RUNS, day: str | None = None
 ) -> Path:
@@ -88,7 +81,8 @@ def write_run(
     Markdown's path."""
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"{day or time.strftime('%Y-%m-%d')}-{topic}"
-    stem.with_suffix(".json").write_text(small_json(data))
+    small = ",\n".join(f" {json.dumps(key)}: {json.dumps(value)}" for key, value in data.items())
+    stem.with_suffix(".json").write_text("{\n" + small + "\n}\n")  # one line per key
     stem.with_suffix(".md").write_text(markdown)
     earlier = re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}-{re.escape(topic)}\.(md|json)")
     for path in out.iterdir():
