@@ -1,6 +1,5 @@
-"""A Dask cluster, a git origin and a record of every network address they use, all on
-127.0.0.1, for the cluster tests (tests/test_cluster.py) and the benchmark
-(benchmarks/cluster.py).
+"""A Dask cluster, a git origin and a record of every network address they use, all on 127.0.0.1,
+for the cluster tests (tests/test_cluster.py) and the benchmark (benchmarks/cluster.py).
 
 - `GitDaemon`: `git daemon` with receive-pack over a folder of bare repositories, reached as
   ``git://127.0.0.1:<port>/<name>``, as workers on other machines would reach an origin.
@@ -10,6 +9,7 @@
 - `NetworkAudit`: a ``sitecustomize`` put on PYTHONPATH of those processes (and so of the dvc
   and stage processes they start) that appends to a file every socket connect, bind or send
   to an address other than 127.0.0.1: the test asserts the file stays empty.
+- `publish_team`, `running_cluster`, `run_local_queue`: what the tests and the benchmark set up.
 
 Every port is probed free at start; a process whose port was taken meanwhile is started again
 on another. Each process runs in its own session, so that `kill` (SIGKILL to the whole group)
@@ -21,19 +21,22 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from types import TracebackType
 
-from mnist_pipeline.tools.s3server import free_port
+from repo_copy import tool_env
+
+from mnist_pipeline.tools.s3server import S3Server, free_port
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
+TOOL_TIMEOUT = 900.0
 LOOPBACK = "127.0.0.1"
 
 AUDIT_HOOK = '''\
@@ -101,25 +104,8 @@ class _Process:
     def _spawn(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out, open(os.devnull, "rb") as stdin:
-            self.process = subprocess.Popen(
-                args,
-                cwd=cwd,
-                env=env,
-                stdin=stdin,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    @property
-    def pid(self) -> int | None:
-        """The process id while it runs."""
-        return self.process.pid if self.running and self.process else None
-
-    @property
-    def running(self) -> bool:
-        """Whether the process is alive."""
-        return self.process is not None and self.process.poll() is None
+            output = {"stdout": out, "stderr": subprocess.STDOUT, "start_new_session": True}
+            self.process = subprocess.Popen(args, cwd=cwd, env=env, stdin=stdin, **output)
 
     def kill(self) -> None:
         """SIGKILL to the process and everything it started, as a machine dying."""
@@ -150,9 +136,7 @@ class _Process:
             if answers(port):
                 return True
             time.sleep(0.1)
-        raise RuntimeError(
-            f"nothing answered on 127.0.0.1:{port} in {START_TIMEOUT:.0f} s; see {self.log}"
-        )
+        raise RuntimeError(f"nothing answered on port {port} in {START_TIMEOUT:.0f} s: {self.log}")
 
     def _start_on_free_port(
         self, command: Callable[[], list[str]], env: dict[str, str], cwd: Path
@@ -166,15 +150,7 @@ class _Process:
                 return
         raise RuntimeError(f"{command()[0]} did not start; see {self.log}")
 
-    def __enter__(self):
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 
@@ -194,16 +170,9 @@ class GitDaemon(_Process):
         """Start it on a free port; return once it accepts connections."""
         self._start_on_free_port(
             lambda: [
-                "git",
-                "daemon",
-                "--reuseaddr",
-                "--export-all",
-                "--enable=receive-pack",
-                "--informative-errors",
-                f"--base-path={self.base}",
-                f"--listen={LOOPBACK}",
-                f"--port={self.port}",
-                str(self.base),
+                *("git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack"),
+                *("--informative-errors", f"--base-path={self.base}", f"--listen={LOOPBACK}"),
+                *(f"--port={self.port}", str(self.base)),
             ],
             dict(os.environ),
             self.base,
@@ -249,20 +218,12 @@ class DaskScheduler(_Process):
         """Start it on a free port; return once it accepts connections."""
         self._start_on_free_port(
             lambda: [
-                dask_command("scheduler"),
-                "scheduler",
-                "--host",
-                LOOPBACK,
-                "--port",
-                str(self.port),
-                "--no-dashboard",
-                "--no-jupyter",
+                *(dask_command("scheduler"), "scheduler", "--no-dashboard", "--no-jupyter"),
+                *("--host", LOOPBACK, "--port", str(self.port)),
+                *("--idle-timeout", f"{self.idle_timeout:.0f}s"),
                 # Without a dashboard the scheduler still serves its HTTP routes (health,
                 # metrics), by default on 0.0.0.0:8787.
-                "--dashboard-address",
-                f"{LOOPBACK}:0",
-                "--idle-timeout",
-                f"{self.idle_timeout:.0f}s",
+                *("--dashboard-address", f"{LOOPBACK}:0"),
             ],
             {**self.env, **SCHEDULER_CONFIG},
             self.folder,
@@ -318,25 +279,11 @@ class DaskWorker(_Process):
         env.update(self.env)
         self._start_on_free_port(
             lambda: [
-                dask_command("worker"),
-                "worker",
-                self.scheduler,
-                "--name",
-                self.name,
-                "--nthreads",
-                "1",
-                "--no-nanny",
-                "--dashboard-address",
-                f"{LOOPBACK}:0",
-                "--no-dashboard",
-                "--listen-address",
-                self.address,
-                "--contact-address",
-                self.address,
-                "--local-directory",
-                str(self.folder / "dask"),
-                "--death-timeout",
-                "60",
+                *(dask_command("worker"), "worker", self.scheduler, "--name", self.name),
+                *("--nthreads", "1", "--no-nanny", "--no-dashboard"),
+                *("--dashboard-address", f"{LOOPBACK}:0", "--death-timeout", "60"),
+                *("--listen-address", self.address, "--contact-address", self.address),
+                *("--local-directory", str(self.folder / "dask")),
             ],
             env,
             self.folder,
@@ -355,10 +302,87 @@ def wait_for_workers(scheduler: str, count: int, timeout: float = START_TIMEOUT)
         client.wait_for_workers(count, timeout=timeout)
 
 
+@contextlib.contextmanager
+def running_cluster(
+    folder: Path, names: Iterable[str], env: dict[str, str], worker_env: dict[str, str]
+) -> Iterator[tuple[DaskScheduler, dict[str, DaskWorker]]]:
+    """A scheduler in folder/scheduler and a registered worker per name in folder/<name>."""
+    scheduler, workers = DaskScheduler(folder / "scheduler", env).start(), {}
+    try:
+        for name in names:
+            workers[name] = DaskWorker(name, folder / name, scheduler.address, worker_env).start()
+        wait_for_workers(scheduler.address, len(workers))
+        yield scheduler, workers
+    finally:
+        for worker in workers.values():
+            worker.stop()
+        scheduler.stop()
+
+
+def tool(cwd: Path, *args: str, env: Mapping[str, str] = {}, timeout: float = TOOL_TIMEOUT) -> str:
+    """``args`` run in ``cwd``, ``env`` over `tool_env()`: its stdout; RuntimeError if it fails."""
+    done = subprocess.run(
+        args, cwd=cwd, env={**tool_env(), **env}, capture_output=True, text=True, timeout=timeout
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} exited {done.returncode}\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def publish_team(
+    a: Path, base: Path, server: S3Server, daemon: GitDaemon, timeout: float = TOOL_TIMEOUT
+) -> dict:
+    """Machine A (``a``, a git copy of the project) reproduced with the S3 remote, committed,
+    pushed (`dvc push --run-cache`, the credentials in that command only) and on a bare origin
+    under ``daemon``; the laptop: its clone in base/laptop. Paths, origin, baseline, seconds."""
+    tool(a, "dvc", "remote", "add", "-d", "team", server.url())
+    tool(a, "dvc", "remote", "modify", "team", "endpointurl", server.endpoint)
+    tool(a, "git", "commit", "-q", "-m", "the team's S3 remote", ".dvc/config")
+    started = time.monotonic()
+    tool(a, "dvc", "repro", timeout=timeout)
+    repro, started = time.monotonic() - started, time.monotonic()
+    tool(a, "git", "add", "-A")  # dvc's autostage added dvc.lock, not the `cache: false` files
+    tool(a, "git", "commit", "-q", "-m", "the baseline's results")
+    tool(a, "dvc", "push", "--run-cache", env=server.credentials_env(), timeout=timeout)
+    push = time.monotonic() - started
+    tool(daemon.base, "git", "init", "-q", "--bare", "-b", "main", "origin.git")
+    tool(a, "git", "remote", "add", "origin", origin := daemon.url("origin.git"))
+    tool(a, "git", "push", "-q", "origin", "main")
+    tool(base, "git", "clone", "-q", origin, str(base / "laptop"))
+    baseline = tool(a, "git", "rev-parse", "HEAD").strip()
+    team = {"a": a, "laptop": base / "laptop", "origin": origin, "baseline": baseline}
+    return {**team, "repro_seconds": round(repro, 1), "push_seconds": round(push, 1)}
+
+
+def run_local_queue(a: Path, setting: str, timeout: float = TOOL_TIMEOUT) -> dict:
+    """`dvc exp run --queue -S setting`, `dvc queue start -j 2` in ``a`` until all ended (else
+    TimeoutError), `dvc queue stop`: the names queued, seconds from the start, last status."""
+
+    def wait_while(busy: str) -> str:
+        while re.search(busy, status := tool(a, "dvc", "queue", "status")):
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"dvc queue, after {timeout:.0f} s:\n{status}")
+            time.sleep(1)
+        return status
+
+    queued = tool(a, "dvc", "exp", "run", "--queue", "-S", setting)
+    started, quiet = time.monotonic(), {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT}
+    # Not a pipe: the workers' launcher holds it while they live (for ever if one's monitor dies).
+    subprocess.run(["dvc", "queue", "start", "-j", "2"], cwd=a, env=tool_env(), check=True, **quiet)
+    try:
+        status = wait_while(r"\b(Queued|Running)\b")
+        seconds = time.monotonic() - started
+    finally:
+        with contextlib.suppress(RuntimeError):
+            tool(a, "dvc", "queue", "stop")
+        wait_while(r"Worker status: (?!0 active, 0 idle)")
+    names = re.findall(r"^Queued experiment '([^']+)'", queued, re.MULTILINE)
+    return {"names": names, "seconds": round(seconds, 1), "status": status}
+
+
 def processes_under(folder: Path) -> list[str]:
     """Processes whose working directory or command line is under ``folder``: leftovers."""
-    found = []
-    mine = str(folder)
+    found, mine = [], str(folder)
     for entry in Path("/proc").glob("[0-9]*"):
         try:
             cwd = os.readlink(entry / "cwd")

@@ -21,31 +21,23 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import (
-    commit_results,
-    dvc,
-    git,
-    isolated_dvc_environment,
-    make_small_repo,
-    shown,
-    tool_env,
-)
+from conftest import git, isolated_dvc_environment, make_small_repo, shown, tool_env
 from loopback_cluster import (
-    DaskScheduler,
     DaskWorker,
     GitDaemon,
     NetworkAudit,
     free_port,
     processes_under,
+    publish_team,
+    run_local_queue,
+    running_cluster,
     summary_of,
-    wait_for_workers,
 )
 
 from mnist_pipeline.tools.cluster_grid import grid, point_name
 from mnist_pipeline.tools.cluster_task import PointTask, exp_ref
 from mnist_pipeline.tools.s3server import S3Server
 
-REMOTE = "team"
 SWEEP = "pca.n=10,15,20,30,40,50"
 KILL_SWEEP = "models.knn.k=1,2,3,5,6,7"
 SUBMIT_TIMEOUT = 900.0
@@ -154,40 +146,15 @@ def daemon(base: Path) -> Iterator[GitDaemon]:
 def team(base: Path, server: S3Server, daemon: GitDaemon) -> dict:
     """Machine A: the slice reproduced, its outputs and run-cache on the S3 remote, its
     commits on the origin; the laptop: a clone of the origin, with no credentials."""
-    a = make_small_repo(base / "machine-a")
-    dvc(a, "remote", "add", "-d", REMOTE, server.url())
-    dvc(a, "remote", "modify", REMOTE, "endpointurl", server.endpoint)
-    git(a, "add", ".dvc/config")
-    git(a, "commit", "-q", "-m", "the team's S3 remote")
-    dvc(a, "repro")
-    commit_results(a, "results of the slice")
-    dvc(a, "push", "--run-cache", env=server.credentials_env())
-    git(base / "git", "init", "-q", "--bare", "-b", "main", "origin.git")
-    origin = daemon.url("origin.git")
-    git(a, "remote", "add", "origin", origin)
-    git(a, "push", "-q", "origin", "main")
-    git(base, "clone", "-q", origin, base / "laptop")
-    baseline = git(a, "rev-parse", "HEAD").stdout.strip()
-    return {"a": a, "laptop": base / "laptop", "origin": origin, "baseline": baseline}
+    return publish_team(make_small_repo(base / "machine-a"), base, server, daemon)
 
 
 @pytest.fixture(scope="module")
 def cluster(base: Path, audit: NetworkAudit, server: S3Server, team: dict) -> Iterator[dict]:
     """A scheduler and two workers, each with its own folder and the credentials."""
-    env = {**tool_env(), **audit.env()}
-    scheduler = DaskScheduler(base / "scheduler", env).start()
-    workers = {}
-    try:
-        for name in ("w1", "w2"):
-            workers[name] = DaskWorker(
-                name, base / name, scheduler.address, {**audit.env(), **server.credentials_env()}
-            ).start()
-        wait_for_workers(scheduler.address, 2)
+    env, worker_env = {**tool_env(), **audit.env()}, {**audit.env(), **server.credentials_env()}
+    with running_cluster(base, ("w1", "w2"), env, worker_env) as (scheduler, workers):
         yield {"scheduler": scheduler, "workers": workers}
-    finally:
-        for worker in workers.values():
-            worker.stop()
-        scheduler.stop()
 
 
 def submit(
@@ -288,21 +255,8 @@ def sweep(team: dict, cluster: dict, audit: NetworkAudit, base: Path) -> dict:
 def local_queue(team: dict) -> dict[str, str]:
     """The same sweep with `dvc queue start -j 2` on machine A: {pca.n value: exp commit}."""
     a = team["a"]
-    queued = dvc(a, "exp", "run", "--queue", "-S", SWEEP)
-    names = set(re.findall(r"^Queued experiment '([^']+)'", queued.stdout, re.MULTILINE))
-    dvc(a, "queue", "start", "-j", "2")
-    deadline = time.monotonic() + QUEUE_TIMEOUT
-    try:
-        while True:
-            status = dvc(a, "queue", "status").stdout
-            if not re.search(r"\b(Queued|Running)\b", status):
-                break
-            assert time.monotonic() < deadline, status
-            time.sleep(2)
-    finally:
-        dvc(a, "queue", "stop", check=False)
     found = {}
-    for name in names:
+    for name in run_local_queue(a, SWEEP, timeout=QUEUE_TIMEOUT)["names"]:
         params = yaml.safe_load(
             git(a, "show", f"{exp_ref(team['baseline'], name)}:params.yaml").stdout
         )
