@@ -1,15 +1,9 @@
-"""Cluster sweeps (src/cluster.py) against a local `dvc queue`: one grid on a fresh loopback
-Dask cluster of 1 worker, of 2 (one BLAS thread each: one-core machines sharing two cores) and
-as `dvc queue start -j 2` on machine A, on the tests' MNIST slice or on full MNIST.
-
-A's copy is reproduced cold and published with its run-cache (tests/loopback_cluster.py); each
-phase's experiments and run records are deleted after it, so every phase runs every stage.
-Reported: walls and ratios; each point's clone, fetch, `dvc exp run`, push, the stages' own
-work, the overhead and its stages; `svc_fit` at the start and the end (benchmarks/README.md).
-
-Usage: ``.venv/bin/python benchmarks/cluster.py [--data slice full] [-S pca.n=20,30,40,50]``;
-writes ``runs/<date>-cluster-<data>.md`` and ``.json`` for each data set.
-"""
+"""Cluster sweeps (issue 26): one grid from a plain clone on a fresh loopback Dask cluster of 1
+worker, of 2 (one BLAS thread each) and as ``dvc queue start -j 2`` on machine A, on the tests'
+MNIST slice or full MNIST; each phase's experiments and run records deleted after it, so each
+runs every stage. Reported: walls and ratios, each point's clone, fetch, ``dvc exp run``, push,
+stages' work and overhead, and ``svc_fit`` at the start and end. Writes
+``runs/<date>-cluster-<data>.md`` and ``.json``."""
 
 from __future__ import annotations
 
@@ -22,15 +16,17 @@ from argparse import ArgumentParser, RawDescriptionHelpFormatter
 from pathlib import Path
 
 from bench.kernels import BENCHMARKS, ratio, reference_seconds
-from bench.report import RUNS, log, machine, machine_line, table, write_run
+from bench.report import RUNS, log, machine, publish, table
 
 sys.path.insert(0, str(BENCHMARKS.parent / "tests"))  # the loopback cluster: test support
 import loopback_cluster as loopback
+from conftest import make_small_repo  # the tests' MNIST slice
 from repo_copy import copy_repo, tool_env
 
 from mnist_pipeline.tools.s3server import S3Server
 
 GRID = "pca.n=20,30,40,50"
+LEFT_OUT = ("metrics", "plots")  # of full MNIST's copy: every stage runs
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 LONG = 4 * 3600.0  # seconds any one command may take: a cold full-MNIST `dvc repro`, a phase
 PHASES = "data | points | 1 worker | 2 workers | `dvc queue -j 2` | 2 / 1 worker (limit 0.6) | "
@@ -40,15 +36,6 @@ POINTS += "overhead / stages (limit 0.25, full) | stages ran | reused | restored
 SECONDS = ("total", "clone", "fetch", "run", "push", "stages")
 STAGES = ("ran", "reused", "restored")
 PHASE_KEYS = {1: "one_worker", 2: "two_workers"}
-
-
-def project(root: Path, data: str) -> Path:
-    """Machine A's copy: the tests' MNIST slice, or this working tree (full MNIST)."""
-    if data == "slice":
-        import conftest  # the tests' helpers, for make_small_repo
-
-        return conftest.make_small_repo(root / "machine-a")
-    return copy_repo(BENCHMARKS.parent, root / "machine-a", leave_out=("metrics", "plots"))
 
 
 def forget_experiments(team: dict, daemon: loopback.GitDaemon, server: S3Server) -> None:
@@ -79,7 +66,7 @@ def cluster_phase(root: Path, team: dict, server: S3Server, workers: int, grid: 
     return {key: round(wall, 1), f"points_{key}": loopback.summary_of(summary)["points"]}
 
 
-def measure(data: str, grid: str, keep: bool) -> dict:
+def measure(data: str, grid: str) -> dict:
     """Baseline, both cluster phases and the queue on ``data``: the run's raw figures."""
     root = Path(tempfile.mkdtemp(prefix=f"mnist-cluster-{data}-"))
     os.environ.update(ONE_THREAD, DVC_SITE_CACHE_DIR=str(root / "dvc-site"))
@@ -88,7 +75,9 @@ def measure(data: str, grid: str, keep: bool) -> dict:
         (root / "git").mkdir()
         with S3Server(root / "s3" / "data") as server, loopback.GitDaemon(root / "git") as daemon:
             log(f"{data}: the baseline")
-            team = loopback.publish_team(project(root, data), root, server, daemon, LONG)
+            a, here = root / "machine-a", BENCHMARKS.parent  # slice: the tests' MNIST slice
+            a = make_small_repo(a) if data == "slice" else copy_repo(here, a, leave_out=LEFT_OUT)
+            team = loopback.publish_team(a, root, server, daemon, LONG)
             team["run_records"] = set((server.bucket_dir / "store" / "runs").rglob("*"))
             result.update({k: team[k] for k in ("repro_seconds", "push_seconds")})
             for workers in (1, 2):
@@ -100,8 +89,7 @@ def measure(data: str, grid: str, keep: bool) -> dict:
             result["local_queue_j2"] = queue["seconds"]
             result["queue_failed"] = queue["status"].count("Failed")
     finally:
-        if not keep:
-            shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
     return {**result, "end": reference_seconds(1)}
 
 
@@ -114,8 +102,8 @@ def point_row(workers: int, point: dict) -> list:
     return [workers, point["name"], *times, *(len(point[k]) for k in STAGES)]
 
 
-def markdown(r: dict) -> str:
-    """The run's report: the phases, then every point of both cluster phases."""
+def markdown(r: dict) -> list[str]:
+    """The run's report below its machine line: the phases, then every point of both."""
     one, two, queue = r["one_worker"], r["two_workers"], r["local_queue_j2"]
     svc_fit = [min(r[side]["svc_fit"]) for side in ("start", "end")]
     units = ", ".join(f"{ratio(x, sum(svc_fit) / 2)}" for x in (one, two, queue))
@@ -126,9 +114,9 @@ def markdown(r: dict) -> str:
     head = f"Grid `{r['grid']}`: cold `dvc repro` {r['repro_seconds']:.0f} s, `dvc push "
     head += f"--run-cache` {r['push_seconds']:.0f} s; 1 worker, 2 workers, queue: {units} "
     head += f"`svc_fit`; queue experiments failed: {r['queue_failed']}."
-    lines = [machine_line(r["machine"]), "", head, "", *table(PHASES.split(" | "), [phases])]
-    lines += ["", "Per point (seconds; overhead = total - the stages' own work):", ""]
-    return "\n".join([*lines, *table(POINTS.split(" | "), points), ""])
+    lines = [head, "", *table(PHASES.split(" | "), [phases]), ""]
+    lines += ["Per point (seconds; overhead = total - the stages' own work):", ""]
+    return [*lines, *table(POINTS.split(" | "), points)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,12 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", nargs="+", choices=("slice", "full"), default=["slice", "full"])
     parser.add_argument("-S", dest="grid", default=GRID, help=f"the grid (default {GRID})")
     parser.add_argument("--out", type=Path, default=RUNS, help="the folder of the results")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     args = parser.parse_args(argv)
     for data in args.data:
-        result = measure(data, args.grid, args.keep)
-        sys.stdout.write(report := markdown(result))
-        log(f"wrote {write_run(f'cluster-{data}', report, result, args.out)}")
+        result = measure(data, args.grid)
+        about, title = result.pop("machine"), f"Cluster sweeps, {data}"
+        log(f"wrote {publish(f'cluster-{data}', title, about, markdown(result), result, args.out)}")
     return 0
 
 

@@ -1,11 +1,8 @@
 """Hostile params files (issue 24) against the stage scripts: what each gets, in how many
-seconds and how much memory, beside its stage's reference of the same run.
-
-Each case of the tests (tests/hostile_files.py) runs in a folder of its own through one stage
-script, in a fresh interpreter killed past ``--timeout`` seconds or ``--max-rss`` MB. A stage's
-reference is the same script refusing an unknown key (``pca.nn``) once it has read the params.
-``--repo`` runs another checkout's scripts on the same cases (a "before"). Writes
-``runs/<date>-hostile-params-<label>.md`` and ``.json``.
+seconds and how much memory. Each case of the tests (tests/hostile_files.py) runs in a folder
+of its own through one stage script, in a fresh interpreter killed past ``--timeout`` s or
+``--max-rss`` MB, beside its stage's reference: the same script refusing an unknown key.
+``--repo``: another checkout's scripts (a "before"). Writes runs/<date>-hostile-params-<label>.*
 """
 
 from __future__ import annotations
@@ -23,8 +20,7 @@ sys.path.insert(0, str(BENCHMARKS.parent / "tests"))  # the cases: test support
 from hostile_files import CASES, N_LINE, STAGE_ARGS, replaced, write_case
 
 STAGES = {"bomb-as-knn-k": "train", "min-rate-nan": "download", "timeout-inf": "download"}
-STAGES |= {f"reference-{s}": s for s in ("pca", "train", "download")}
-"""The stage each case runs through: pca, or the stage that reads the key it spoils."""
+STAGES |= {f"reference-{s}": s for s in ("pca", "train", "download")}  # other cases: pca
 REFERENCE = replaced(N_LINE, f"  nn: 1\n{N_LINE}"), "pca.nn: unknown key"
 HOSTILE = {**{name: REFERENCE for name in STAGES if name.startswith("reference")}, **CASES}
 

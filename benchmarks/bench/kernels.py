@@ -6,6 +6,7 @@ pipeline's benchmark runs; ``ratio``, the same-run ratios. Standard library only
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -17,12 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parents[1]
-GEMM_SIZE = 4096
-LOOP_ITERATIONS = 10_000_000
-SVC_ROWS, SVC_FEATURES, SVC_CLASSES = 10_000, 60, 10
 
 
-def gemm(size: int = GEMM_SIZE) -> float:
+def gemm(size: int = 4096) -> float:
     """Seconds of one float32 product of two fixed ``size`` x ``size`` matrices."""
     import numpy as np
 
@@ -33,7 +31,7 @@ def gemm(size: int = GEMM_SIZE) -> float:
     return time.perf_counter() - started
 
 
-def python_loop(iterations: int = LOOP_ITERATIONS) -> float:
+def python_loop(iterations: int = 10_000_000) -> float:
     """Seconds of a pure-Python loop of ``iterations`` integer multiply-modulo-adds."""
     started = time.perf_counter()
     total = 0
@@ -42,15 +40,14 @@ def python_loop(iterations: int = LOOP_ITERATIONS) -> float:
     return time.perf_counter() - started
 
 
-def svc_fit(rows: int = SVC_ROWS) -> float:
+def svc_fit(rows: int = 10_000) -> float:
     """Seconds of one libsvm fit (RBF, C=10, as ``models.svm``) on ``rows`` fixed points."""
     import numpy as np
     from sklearn.svm import SVC
 
     rng = np.random.default_rng(0)
-    centres = rng.standard_normal((SVC_CLASSES, SVC_FEATURES))
-    y = np.arange(rows) % SVC_CLASSES
-    x = centres[y] + 2.0 * rng.standard_normal((rows, SVC_FEATURES))
+    centres, y = rng.standard_normal((10, 60)), np.arange(rows) % 10  # 10 classes, 60 features
+    x = centres[y] + 2.0 * rng.standard_normal((rows, 60))
     started = time.perf_counter()
     SVC(kernel="rbf", C=10).fit(x, y)
     return time.perf_counter() - started
@@ -64,8 +61,7 @@ WARM_UP = {"gemm": 512, "python_loop": 100_000, "svc_fit": 1_000}
 
 @dataclass(frozen=True)
 class Process:
-    """A finished command: its own wall and CPU seconds, peak resident memory, output, and its
-    exit code (or why the watchdog killed it)."""
+    """A finished command: its own seconds, peak memory, output, exit code or why it was killed."""
 
     wall: float
     cpu: float
@@ -83,11 +79,11 @@ def benchmark_env(src: Path | None = None, **extra: str) -> dict[str, str]:
 
 def resident_mb(pid: int) -> float:
     """A running process's resident memory now (0 once it is gone)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    return next((int(x.split()[1]) / 1024 for x in status.splitlines() if x.startswith("VmRSS")), 0)
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def measure(
@@ -154,13 +150,11 @@ def ratio(part: float, whole: float) -> float:
 
 def main(argv: Sequence[str]) -> int:
     """Print ``{kernel: [seconds] * ROUNDS}`` as JSON (``argv``: ROUNDS [SIZES as JSON])."""
-    rounds = int(argv[0]) if argv else 3
-    sizes = json.loads(argv[1]) if len(argv) > 1 else {}
-    samples = {}
+    rounds, sizes, samples = int(argv[0]) if argv else 3, json.loads((argv[1:2] or ["{}"])[0]), {}
     for name, kernel in REFERENCES.items():
         kernel(WARM_UP[name])
-        size = sizes.get(name)
-        samples[name] = [round(kernel(size) if size else kernel(), 6) for _ in range(rounds)]
+        args = [sizes[name]] if name in sizes else []
+        samples[name] = [round(kernel(*args), 6) for _ in range(rounds)]
     print(json.dumps(samples))
     return 0
 

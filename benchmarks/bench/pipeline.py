@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-
 from bench.kernels import BENCHMARKS
 
 REPO = BENCHMARKS.parent
@@ -132,11 +131,6 @@ def outputs(repo: Path) -> dict[Path, bytes]:
     """Every file under ``repo``'s metrics/ and plots/, by its path in the repository."""
     found = [p for folder in ("metrics", "plots") for p in (repo / folder).rglob("*")]
     return {p.relative_to(repo): p.read_bytes() for p in found if p.is_file()}
-
-
-def identical_outputs(copy: Path) -> bool:
-    """Whether every file under the copy's metrics/ and plots/ is the committed one."""
-    return outputs(copy) == outputs(REPO)
 
 
 def training_set(images: np.ndarray, labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

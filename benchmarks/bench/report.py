@@ -37,8 +37,7 @@ def load() -> list[float]:
 
 
 def machine() -> dict[str, Any]:
-    """The CPU, cores, Python and package versions, the commit measured, the time and the load
-    average (1, 5 and 15 minutes)."""
+    """The CPU, cores, Python and package versions, the commit measured, the time, the load."""
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     git = ["git", "describe", "--always", "--dirty"]
     commit = subprocess.run(git, cwd=BENCHMARKS, capture_output=True, text=True).stdout.strip()
@@ -53,22 +52,15 @@ def machine() -> dict[str, Any]:
     }
 
 
-def machine_line(about: Mapping[str, Any]) -> str:
-    """``machine()`` as one sentence of the report."""
-    versions = ", ".join(f"{k} {v}" for k, v in about["versions"].items())
-    load = f" Load average {about['load']} at the start." if "load" in about else ""
-    return (
-        f"{about['date']}, commit {about['commit']}, {about['cpu']}, {about['cores']} cores, "
-        f"Python {about['python']}, {versions}.{load}"
-    )
-
-
 def publish(
     topic: str, title: str, about: Mapping, lines: list[str], data: Mapping, out: Path = RUNS
 ) -> Path:
-    """Print a run's report (the title, ``machine_line(about)``, ``lines``) and write it with
+    """Print a run's report (the title, a sentence of ``about``, ``lines``) and write it with
     its JSON (``data``, ``about`` as its ``machine``) to ``out`` (``write_run``)."""
-    text = "\n".join([f"# {title}", "", machine_line(about), "", *lines]) + "\n"
+    versions = ", ".join(f"{k} {v}" for k, v in about["versions"].items())
+    head = f"{about['date']}, commit {about['commit']}, {about['cpu']}, {about['cores']} cores, "
+    head += f"Python {about['python']}, {versions}. Load average {about['load']} at the start."
+    text = "\n".join([f"# {title}", "", head, "", *lines]) + "\n"
     sys.stdout.write(text)
     return write_run(topic, text, {"machine": about, **data}, out, about["date"][:10])
 
@@ -76,9 +68,8 @@ def publish(
 def write_run(
     topic: str, markdown: str, data: Mapping[str, Any], out: Path = RUNS, day: str | None = None
 ) -> Path:
-    """Write ``out/<day>-<topic>.md`` and ``.json`` (day: today's date) and delete the topic's
-    earlier results there: a topic has one result, its last (git keeps the others). Return the
-    Markdown's path."""
+    """Write ``out/<day>-<topic>.md`` and ``.json`` (day: today) and delete the topic's earlier
+    results: a topic has one result, its last (git keeps the others). The Markdown's path."""
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"{day or time.strftime('%Y-%m-%d')}-{topic}"
     small = ",\n".join(f" {json.dumps(key)}: {json.dumps(value)}" for key, value in data.items())
