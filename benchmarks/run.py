@@ -138,7 +138,8 @@ def measure_run(sizes: list[int], pairs: int, svm_rounds: int, root: Path) -> Me
         other = pipeline.make_copy(root / f"repo-{n}")
         pipeline.use_training_set(other, n)
         scaling[n] = dvc(other, "repro")
-        shutil.rmtree(other), shutil.rmtree(root / f"repo-{n}-data")
+        shutil.rmtree(other)
+        shutil.rmtree(root / f"repo-{n}-data")
     references = {"start": start, "end": reference_seconds()}
     return Measured(
         *(about, [about["load"], load()], references, cold, identical, noop, status, nearest),
