@@ -13,7 +13,6 @@ from mnist_pipeline.labels import ClassesError, class_names, plural, task_labels
 from mnist_pipeline.plumbing.files import load_arrays
 from mnist_pipeline.plumbing.params import ParamsError, load_params
 from mnist_pipeline.stages.decode import decode
-from mnist_pipeline.stages.figures import CAPTION_FONT, caption_font, captions
 from mnist_pipeline.stages.normalize import label_distribution
 
 FASHION = (
@@ -132,14 +131,6 @@ def test_label_distribution_names_each_class():
     assert label_distribution(labels, ["cat", "dog", "owl"]) == (
         "class,train,test\ncat,1,0\ndog,2,0\nowl,1,2\n"
     )
-
-
-def test_gallery_captions_name_the_classes_and_shrink_when_long():
-    names = class_names(None, FASHION)
-    shown = captions(np.array([0, 9]), np.array([6, 7]), names, FASHION)
-    assert shown == ["T-shirt/top -> Shirt", "Ankle boot -> Sneaker"]
-    assert caption_font(["5 -> not 5"]) == CAPTION_FONT
-    assert caption_font(shown) < CAPTION_FONT
 
 
 def synthetic_arrays(shape: tuple[int, int], n_classes: int) -> dict[str, np.ndarray]:

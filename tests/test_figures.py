@@ -1,6 +1,5 @@
-"""Each model's gallery of mistakes (mnist_pipeline/stages/figures.py, the figures stage): the
-mistakes shown and their captions, PNG bytes that do not change, and the stage run as DVC runs
-it on a small slice of MNIST."""
+"""The figures stage (src/figures.py): each model's gallery shows its first mistakes on the test
+split, captioned "actual -> predicted", as PNG bytes that do not change."""
 
 from __future__ import annotations
 
@@ -11,191 +10,101 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import (
-    PNG_SIGNATURE,
-    REPO,
     assert_png_stable,
-    params_copy,
-    png_size,
     read_params_files,
     run_main,
     run_script,
     write_params_files,
 )
 
-from mnist_pipeline.plumbing.drawing import png_bytes
+import figures
+from mnist_pipeline.charts import png_bytes
+from mnist_pipeline.labels import DIGITS
 from mnist_pipeline.plumbing.files import save_arrays
 from mnist_pipeline.plumbing.params import load_params
-from mnist_pipeline.scoring import precision_recall
-from mnist_pipeline.stages.figures import (
-    FiguresError,
-    captions,
-    gallery_figure,
-    misclassified,
-)
 
-# --- pure functions -------------------------------------------------------------------------
-
-
-def test_misclassified_are_the_first_wrong_items_in_test_order():
-    y_true = np.array([1, 2, 3, 4, 5, 6])
-    y_pred = np.array([1, 0, 3, 0, 0, 6])
-    assert misclassified(y_true, y_pred, 2).tolist() == [1, 3]
-    assert misclassified(y_true, y_pred, 10).tolist() == [1, 3, 4]
-    assert misclassified(y_true, y_pred, 0).tolist() == []
-    assert misclassified(y_true, y_true, 5).tolist() == []
-    with pytest.raises(FiguresError, match="6 labels but 5 predictions"):
-        misclassified(y_true, y_pred[:5], 3)
-
-
-def test_captions_read_actual_then_predicted_class():
-    assert captions(np.array([4, 7]), np.array([9, 1]), [str(d) for d in range(10)]) == [
-        "4 -> 9",
-        "7 -> 1",
-    ]
-    # a detector of 5: a false positive, then a missed 5
-    assert captions(np.array([3, 5]), np.array([1, 0]), ["not_5", "5"]) == ["3 -> 5", "5 -> not 5"]
-
-
-# --- PNG bytes ------------------------------------------------------------------------------
-
-
-def _figures(mnist_slice: dict[str, np.ndarray]) -> dict:
-    images = mnist_slice["test_images"][:13]
-    return {
-        "gallery": lambda: gallery_figure(images, [f"{d} -> 0" for d in range(13)], "title"),
-        "empty gallery": lambda: gallery_figure(images[:0], [], "title"),
-    }
-
-
-@pytest.mark.parametrize("name", ["gallery", "empty gallery"])
-def test_png_is_the_same_bytes_every_time_whatever_the_rc_params(name, mnist_slice):
-    assert_png_stable(_figures(mnist_slice)[name])
-
-
-def test_png_size_is_fixed_by_inches_and_dpi(mnist_slice):
-    gallery = _figures(mnist_slice)["gallery"]
-    assert png_size(png_bytes(gallery(), 100)) == (780, 249)
-    assert png_size(png_bytes(gallery(), 50)) == (390, 124)
-
-
-# --- the stage, as DVC runs it -------------------------------------------------------------
-
-
-def test_figures_script_has_help():
-    result = run_main("figures", "--help")
-    assert result.returncode == 0
-    assert result.stdout.startswith("usage: figures")
-    assert "--out" in result.stdout
-
-
-@pytest.fixture(scope="module")
-def evaluated(tmp_path_factory, mnist_slice) -> Path:
-    """A folder shaped like the repository after `evaluate` on 300 test digits: knn with a
-    wrong answer every 7th digit, sgd_5 scored by a noisy decision function."""
-    root = tmp_path_factory.mktemp("evaluated")
-    images, labels = mnist_slice["test_images"], mnist_slice["test_labels"]
-    save_arrays(root / "stages/decode/test.npz", {"images": images, "labels": labels})
-    knn_pred = labels.copy()
-    knn_pred[::7] = (knn_pred[::7] + 1) % 10
-    save_arrays(
-        root / "stages/evaluate/knn/predictions.npz",
-        {"val_pred": knn_pred[:10], "test_pred": knn_pred},
-    )
-    rng = np.random.default_rng(5)
-    score = (2.0 * (labels == 5) - 1.2 + rng.normal(size=len(labels))).astype(np.float32)
-    curve_precision, curve_recall, _, ap = precision_recall(labels == 5, score)
-    save_arrays(
-        root / "stages/evaluate/sgd_5/predictions.npz",
-        {
-            "val_pred": np.zeros(10, np.uint8),
-            "val_score": score[:10],
-            "test_pred": (score > 0).astype(np.uint8),
-            "test_score": score,
-            "score_kind": np.array("decision_function"),
-            "threshold": np.array(0.0),
-            "curve_precision": curve_precision,
-            "curve_recall": curve_recall,
-            "test_ap": np.array(ap),
-        },
-    )
-    write_params_files(root, read_params_files(REPO))
-    return root
+FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat")
+FASHION += ("Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
 def run_figures(
-    root: Path,
-    out: Path | str,
-    evaluations: Path | str = "stages/evaluate",
-    run=run_main,
-    params: Path | str = "params.yaml",
+    root: Path, params: Path, out: Path, evaluations: Path | str = "stages/evaluate", run=run_main
 ) -> subprocess.CompletedProcess:
-    """The figures stage on knn and sgd_5, in this process (``run=run_script``: a fresh one)."""
+    """The stage in the slice run ``root``, as dvc.yaml runs it, writing into ``out``."""
     return run(
         "figures",
-        "--params",
-        params,
-        "--evaluations",
-        evaluations,
-        "--images",
-        "stages/decode/test.npz",
-        "--out",
-        out,
-        "--model",
-        "knn",
-        "--model",
-        "sgd_5",
+        *("--params", params, "--evaluations", evaluations),
+        *("--images", "stages/decode/test.npz", "--out", out),
         cwd=root,
     )
 
 
 @pytest.fixture(scope="module")
-def drawn(evaluated) -> subprocess.CompletedProcess:
-    """The figures stage's run on the knn and sgd_5 evaluations, into plots/figures, as DVC
-    runs it: in a fresh Python."""
-    return run_figures(evaluated, "plots/figures", run=run_script)
+def drawn(slice_run, tmp_path_factory) -> Path:
+    """The stage on the slice run's knn and sgd_5, 3 mistakes shown, in a fresh Python."""
+    folder = tmp_path_factory.mktemp("drawn")
+    params = read_params_files(slice_run)
+    params["figures"]["misclassified"] = 3
+    write_params_files(folder, params)
+    result = run_figures(slice_run, folder / "params.yaml", folder / "figures", run=run_script)
+    assert result.returncode == 0, result.stderr
+    return folder
 
 
-def test_figures_stage_draws_one_gallery_per_model_and_no_chart(evaluated, drawn):
-    assert drawn.returncode == 0, drawn.stderr
-    out = evaluated / "plots/figures"
-    assert {p.name: sorted(q.name for q in p.iterdir()) for p in out.iterdir()} == {
-        "knn": ["misclassified.png"],
-        "sgd_5": ["misclassified.png"],
-    }
+def test_a_gallery_shows_the_first_mistakes_in_test_order(slice_run, drawn):
+    test = np.load(slice_run / "stages/decode/test.npz")
+    predicted = np.load(slice_run / "stages/evaluate/knn/predictions.npz")["test_pred"]
+    wrong = np.flatnonzero(predicted != test["labels"])
+    first = wrong[:3]
+    pairs = zip(test["labels"][first], predicted[first], strict=True)
+    expected = figures.gallery(
+        test["images"][first],
+        [f"{actual} -> {guess}" for actual, guess in pairs],
+        f"knn: 3 of {len(wrong)} misclassified test digits, in test order (actual -> predicted)",
+        "digits",
+    )
+    dpi = load_params(drawn / "params.yaml").figures.dpi
+    assert (drawn / "figures/knn/misclassified.png").read_bytes() == png_bytes(expected, dpi)
 
 
-def test_figures_stage_draws_the_same_bytes_again(evaluated, drawn):
-    """Again, in this process: byte for byte the pictures of the fresh Python's run."""
-    again = run_figures(evaluated, "again")
+def test_a_second_run_draws_the_same_bytes(slice_run, drawn, tmp_path):
+    again = run_figures(slice_run, drawn / "params.yaml", tmp_path)
     assert again.returncode == 0, again.stderr
-    for png in (evaluated / "plots/figures").rglob("*.png"):
-        data = png.read_bytes()
-        assert data[:8] == PNG_SIGNATURE
-        assert data == (evaluated / "again" / png.parent.name / png.name).read_bytes(), png
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["knn", "sgd_5"]
+    for png in (drawn / "figures").glob("*/misclassified.png"):
+        assert (tmp_path / png.parent.name / png.name).read_bytes() == png.read_bytes(), png
 
 
-def test_figures_stage_logs_how_many_digits_each_model_got_wrong(drawn):
-    assert "knn: 43 of 300 test digits misclassified, 40 shown" in drawn.stderr  # every 7th
+def test_a_detectors_captions_name_its_negative_class():
+    shown = figures.captions(np.array([3, 5]), np.array([1, 0]), ["not_5", "5"], DIGITS)
+    assert shown == ["3 -> 5", "5 -> not 5"]
 
 
-def test_figures_stage_refuses_predictions_of_another_split(evaluated, tmp_path):
-    shutil.copytree(evaluated / "stages/evaluate", tmp_path / "evaluate")
+def test_long_class_names_make_the_captions_smaller():
+    shown = figures.captions(np.array([0, 9]), np.array([6, 7]), FASHION, FASHION)
+    assert shown == ["T-shirt/top -> Shirt", "Ankle boot -> Sneaker"]
+    assert figures.caption_font(shown) < figures.caption_font(["5 -> not 5"]) == 7.5
+
+
+@pytest.mark.parametrize("count", [13, 0], ids=["gallery", "empty"])
+def test_a_gallery_png_ignores_rc_params_and_carries_no_date(count, mnist_slice):
+    images, captions = mnist_slice["test_images"][:count], [f"{d} -> 0" for d in range(count)]
+    assert_png_stable(lambda: figures.gallery(images, captions, "title", "digits"))
+
+
+def test_predictions_of_another_split_are_refused_naming_the_file(slice_run, drawn, tmp_path):
+    shutil.copytree(slice_run / "stages/evaluate", tmp_path / "evaluate")
     short = tmp_path / "evaluate/knn/predictions.npz"
     save_arrays(short, {"test_pred": np.zeros(10, np.uint8)})
-    params = params_copy(evaluated, tmp_path)
-    result = run_figures(evaluated, tmp_path / "out", tmp_path / "evaluate", params=params)
+    result = run_figures(slice_run, drawn / "params.yaml", tmp_path / "out", tmp_path / "evaluate")
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == (
+    assert result.stderr.splitlines()[-1] == (
         f"figures: error: {short} holds 10 predictions, but the test split has 300 labels: "
         "they should be the same split"
     )
     assert not (tmp_path / "out").exists()
 
 
-def test_pictures_of_every_model_are_committed():
-    params = load_params(REPO / "params.yaml")
-    for name in params.models:
-        folder = REPO / "plots/figures" / name
-        assert folder.is_dir() and {p.name for p in folder.iterdir()} == {"misclassified.png"}, (
-            f"{folder}: run `dvc repro` and commit plots/"
-        )
+def test_figures_script_has_help():
+    result = run_main("figures", "--help")
+    assert result.returncode == 0 and result.stdout.startswith("usage: figures")

@@ -1,14 +1,15 @@
-"""The overlays stage (mnist_pipeline/stages/overlays.py): one table per overlay chart, every
-model in it under its name, with the very values of each model's own metrics/ tables."""
+"""The overlays stage (src/overlays.py): one table per overlay chart, every model of
+params.yaml in it under its name, with the values of each model's own metrics/ tables."""
 
 from __future__ import annotations
 
 import csv
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import params_copy, run_main, run_script
+from conftest import read_params_files, run_main, run_script, write_params_files
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -16,38 +17,29 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def run_overlays(root: Path, out: Path, run=run_main) -> subprocess.CompletedProcess:
-    """The stage in the shared slice run ``root``, writing into ``out`` (a stage writes only
-    inside its params file's repository: a copy of ``root``'s params beside ``out``)."""
+def run_overlays(
+    root: Path,
+    out: Path,
+    params: Path | str = "params.yaml",
+    evaluations: Path | str = "",
+    run=run_main,
+) -> subprocess.CompletedProcess:
+    """The stage in the slice run ``root``, as dvc.yaml runs it, writing into ``out``."""
     return run(
         "overlays",
-        "--params",
-        params_copy(root, out.parent),
-        "--evaluations",
-        "stages/evaluate",
-        "--test",
-        "stages/decode/test.npz",
-        "--out",
-        out,
+        *("--params", params, "--evaluations", evaluations or "stages/evaluate"),
+        *("--test", "stages/decode/test.npz", "--out", out),
         cwd=root,
     )
 
 
 @pytest.fixture(scope="module")
 def overlaid(slice_run, tmp_path_factory) -> Path:
-    """The overlays of the slice run's knn and sgd_5, as DVC runs the stage: a fresh Python."""
-    out = tmp_path_factory.mktemp("overlaid") / "overlays"
+    """The overlays of the slice run's knn and sgd_5, in a fresh Python as DVC runs it."""
+    out = tmp_path_factory.mktemp("overlaid")
     result = run_overlays(slice_run, out, run=run_script)
     assert result.returncode == 0, result.stderr
-    assert "overlays: 1 classifiers and 1 detectors side by side" in result.stderr
     return out
-
-
-def test_overlays_script_has_help():
-    result = run_main("overlays", "--help")
-    assert result.returncode == 0
-    assert result.stdout.startswith("usage: overlays")
-    assert "--evaluations" in result.stdout
 
 
 def test_per_class_table_holds_each_classifiers_own_per_class_accuracy(slice_run, overlaid):
@@ -66,27 +58,37 @@ def test_pr_curve_table_holds_each_detectors_own_curve(slice_run, overlaid):
     ]
 
 
-def test_overlays_are_the_same_bytes_again(slice_run, overlaid, tmp_path):
-    assert run_overlays(slice_run, tmp_path / "again").returncode == 0
-    for name in ("per_class.csv", "pr_curve.csv"):
-        assert (tmp_path / "again" / name).read_bytes() == (overlaid / name).read_bytes()
-
-
-def test_overlays_name_the_model_whose_evaluation_is_missing(slice_run, tmp_path):
-    result = run_main(
-        "overlays",
-        "--params",
-        params_copy(slice_run, tmp_path),
-        "--evaluations",
-        slice_run / "stages/train",
-        "--test",
-        slice_run / "stages/decode/test.npz",
-        "--out",
-        tmp_path / "out",
+def test_a_new_model_in_params_yaml_appears_in_the_overlays(slice_run, overlaid, tmp_path):
+    params = read_params_files(slice_run)
+    params["models"]["knn_again"] = dict(params["models"]["knn"])
+    write_params_files(tmp_path, params)
+    shutil.copytree(slice_run / "stages/evaluate", tmp_path / "evaluate")
+    shutil.copytree(tmp_path / "evaluate/knn", tmp_path / "evaluate/knn_again")
+    result = run_overlays(
+        slice_run, tmp_path / "out", tmp_path / "params.yaml", tmp_path / "evaluate"
     )
+    assert result.returncode == 0, result.stderr
+    rows = read_csv(tmp_path / "out/per_class.csv")
+    knn = [r for r in rows if r["model"] == "knn"]
+    assert rows == knn + [{**r, "model": "knn_again"} for r in knn]
+
+
+def test_overlays_are_the_same_bytes_again(slice_run, overlaid, tmp_path):
+    assert run_overlays(slice_run, tmp_path).returncode == 0
+    for name in ("per_class.csv", "pr_curve.csv"):
+        assert (tmp_path / name).read_bytes() == (overlaid / name).read_bytes()
+
+
+def test_a_missing_evaluation_is_named(slice_run, tmp_path):
+    result = run_overlays(slice_run, tmp_path / "out", evaluations="stages/train")
     assert result.returncode == 1
-    missing = slice_run / "stages/train/knn/predictions.npz"
-    assert result.stderr.strip().splitlines()[-1] == (
-        f"overlays: error: {missing}: no such file (did the previous stage run?)"
+    assert result.stderr.splitlines()[-1] == (
+        "overlays: error: stages/train/knn/predictions.npz: no such file (did the previous "
+        "stage run?)"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_overlays_script_has_help():
+    result = run_main("overlays", "--help")
+    assert result.returncode == 0 and result.stdout.startswith("usage: overlays")
