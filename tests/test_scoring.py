@@ -23,7 +23,7 @@ from mnist_pipeline.scoring import (
     predictions_csv,
     split_scores,
 )
-from mnist_pipeline.significance import wilson_interval
+from mnist_pipeline.scoring import wilson_interval
 
 DIGITS = [str(d) for d in range(10)]
 
