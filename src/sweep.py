@@ -128,7 +128,8 @@ def draw(frame: pd.DataFrame, keys: list[str], chosen: dict, test: bool, out: Pa
             ax.set_xscale("log")
         ax.set(xlabel=keys[0], ylabel=f"{fixed or 'val'} accuracy (%), 95% interval")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     axes[0, 0].set_title(f"Val accuracy against {keys[0]}: choose here (star: best on val)")
     if test:
         axes[1, 0].set_title("Diagnostic, not for choosing: test accuracy at every point")
