@@ -1,17 +1,13 @@
 """Report a finished `dvc exp` sweep so that it can be chosen from honestly: each affected
 model's val accuracy with its 95% Wilson interval against the swept parameter (OUT/sweep.png,
-a star on each model's best point on val), the same as Markdown (printed and in OUT/sweep.md),
-then each model's chosen point with its test accuracy, the one honest test number of the
-sweep. A model without a val split is chosen on its cross-validation (cv), or, with neither
-(gd_4), not at all. --show-test-curve adds the test accuracy at every point, as a diagnostic.
+a star on the best point on val; log x for a numeric span of 50x or more) and as Markdown
+(printed and OUT/sweep.md), then each model's chosen point with its test accuracy, read once.
+Without a val split a model is chosen on its cross-validation, or, with neither, not at all.
+--show-test-curve adds the test accuracy at every point, as a diagnostic. The swept parameter
+is the params key that differs between HEAD's (or --rev's) experiments; a second one gives a
+line per value. Refuses while an experiment is queued or running; failed ones are left out.
 
-The swept parameter is the params.yaml key that differs between the experiments of HEAD (or
---rev); with two, the second gives one line per value. A numeric parameter spanning 50x or
-more is drawn on a log axis. The report refuses while an experiment is queued or running;
-failed ones are named and left out.
-
-  dvc exp run --queue -S 'pca.n=range(10,101,10)' && dvc queue start -j 2
-  python src/sweep.py --out build/sweep
+  dvc exp run --queue -S 'pca.n=range(10,101,10)' && dvc queue start -j 2 && make sweep
 """
 
 from __future__ import annotations
@@ -32,12 +28,12 @@ SPLITS = ("val", "cv", "test")
 log = logging.getLogger("sweep")
 
 
-def bounds(run: dict, model: str, split: str) -> tuple[float, float, float]:
-    """(acc, low, high) in percent: test's stored interval, val's Wilson interval over the
-    val split's size (val.json keeps none), cv's mean ± sd; NaN where the split is absent."""
+def bounds(run: dict, model: str, split: str) -> tuple[float, float, float, str]:
+    """(acc, low, high) in percent and as text: test's stored interval, val's Wilson interval
+    over the val split's size (val.json keeps none), cv's mean ± sd; NaN where absent."""
     found = run["scores"][model].get(split)
     if found is None:
-        return (float("nan"),) * 3
+        return float("nan"), float("nan"), float("nan"), ""
     acc, params = found["acc"], run["params"]
     if split == "test":
         low, high = found["acc_lo"], found["acc_hi"]
@@ -47,22 +43,16 @@ def bounds(run: dict, model: str, split: str) -> tuple[float, float, float]:
         raw = params.get(f"models.{model}.features") == "raw"
         size = params.get("raw.validation" if raw else "split.validation") or 0
         low, high = wilson_interval(round(acc * size), size) if size > 0 else (acc, acc)
-    return 100 * acc, 100 * low, 100 * high
+    acc, low, high = 100 * acc, 100 * low, 100 * high
+    text = (
+        f"{acc:.2f}% ± {high - acc:.2f}" if split == "cv" else f"{acc:.2f}% [{low:.2f}, {high:.2f}]"
+    )
+    return acc, low, high, text
 
 
 def shown(value: object) -> str:
     """A params value as params.yaml would write it (JSON: ``true``, ``[1, 2]``)."""
     return value if isinstance(value, str) else json.dumps(getattr(value, "item", lambda: value)())
-
-
-def cell(row: pd.Series, split: str) -> str:
-    """``97.48% [97.15, 97.77]``, or ``97.29% ± 0.16`` for cv."""
-    acc, low, high = row[split], row[f"{split} lo"], row[f"{split} hi"]
-    if pd.isna(acc):
-        return ""
-    return (
-        f"{acc:.2f}% ± {high - acc:.2f}" if split == "cv" else f"{acc:.2f}% [{low:.2f}, {high:.2f}]"
-    )
 
 
 def frame_of(runs: list[dict], keys: list[str]) -> pd.DataFrame:
@@ -73,7 +63,8 @@ def frame_of(runs: list[dict], keys: list[str]) -> pd.DataFrame:
             row = {key: run["params"].get(key) for key in keys}
             row |= {"experiment": run["name"], "model": model}
             for split in SPLITS:
-                row[split], row[f"{split} lo"], row[f"{split} hi"] = bounds(run, model, split)
+                names = (split, f"{split} lo", f"{split} hi", f"{split} text")
+                row |= dict(zip(names, bounds(run, model, split), strict=True))
             rows.append(row)
     return pd.DataFrame(rows).sort_values([*keys, "experiment"], kind="stable")
 
@@ -90,7 +81,7 @@ def choose(frame: pd.DataFrame) -> dict[str, tuple[str | None, pd.Series | None]
 
 def curve(frame: pd.DataFrame, keys: list[str], split: str, best: set) -> str:
     """A Markdown table, one row per experiment, each model's ``split`` accuracy (bold: best)."""
-    cells = frame.apply(lambda r: cell(r, split), axis=1)
+    cells = frame[f"{split} text"]
     marked = [(m, e) in best for m, e in zip(frame["model"], frame["experiment"], strict=True)]
     frame = frame.assign(cell=[f"**{c}**" if b else c for c, b in zip(cells, marked, strict=True)])
     table = frame.pivot_table(
@@ -147,8 +138,8 @@ def report(frame: pd.DataFrame, keys: list[str], chosen: dict, test: bool, notes
     for model, (basis, row) in chosen.items():
         choice = {"model": model, "chosen on": basis or "not chosen: no val split, no cv"}
         choice |= {key: "" if row is None else shown(row[key]) for key in keys}
-        choice["val (cv) acc"] = "" if row is None else cell(row, basis)
-        choice["test acc, once"] = "" if row is None else cell(row, "test")
+        choice["val (cv) acc"] = "" if row is None else row[f"{basis} text"]
+        choice["test acc, once"] = "" if row is None else row["test text"]
         rows.append(choice)
     parts = [
         "Val accuracy with its 95% Wilson interval, the curve to choose from; in bold, the best "
