@@ -1,62 +1,104 @@
 """Print `dvc exp show` narrowed to what matters, in a terminal's width: one row per commit
-and experiment (those of HEAD, or --rev, or every commit with -A), the params.yaml keys that
-differ between the rows, and for each model whose scores differ, its test and val accuracy
-(`97.56/97.84`). Models that did not change are named under the table. `make exps` runs it.
+and experiment (of HEAD, --rev, or every commit with -A), the params.yaml keys that differ
+between the rows, and for each model whose scores differ its test and val accuracy
+(`97.56/97.84`). `make exps` runs it.
 
-With --csv FILE it writes dvc's full table instead (`dvc exp show --csv`: every params key,
-metric and dependency's hash), checked to be readable by `pandas.read_csv`: `make exps-csv`
-writes build/exps.csv.
+With --csv FILE it writes dvc's full table instead (`dvc exp show --csv`, checked to be
+readable by `pandas.read_csv`): `make exps-csv` writes build/exps.csv.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import logging
 import sys
+import textwrap
 from pathlib import Path
 
-from mnist_pipeline.tools.exps import exps_table, write_csv
-from mnist_pipeline.tools.sweep import SweepError, exp_show_text, parse_exp_show, run_exp_show
+import pandas as pd
+
+from mnist_pipeline.plumbing.files import write_text
+from mnist_pipeline.results import ResultsError, exp_show, experiments
+
+
+def accuracies(scores: dict) -> str:
+    """``97.56/97.84``: test and val accuracy in percent (val empty without a val split)."""
+    if not scores:
+        return ""
+    val = scores.get("val", {}).get("acc")
+    return f"{100 * scores['test']['acc']:.2f}/" + ("" if val is None else f"{100 * val:.2f}")
+
+
+def table(rows: list[dict]) -> str:
+    """The rows with the params and models that differ, and a note on what was left out."""
+    cells = pd.DataFrame(
+        [
+            {"experiment": r["name"], "state": r["state"]}
+            | {k: v if isinstance(v, str) else json.dumps(v) for k, v in r["params"].items()}
+            | {f"model {m}": accuracies(s) for m, s in r["scores"].items()}
+            for r in rows
+        ]
+    ).fillna("")
+    scored = cells[[bool(r["scores"]) for r in rows]]
+    params = [c for c in cells.columns[2:] if not c.startswith("model ") and cells[c].nunique() > 1]
+    models = [c for c in cells.columns if c.startswith("model ") and scored[c].nunique() > 1]
+    same = [c[6:] for c in cells.columns if c.startswith("model ") and c not in models]
+    # each baseline before its experiments, these in the order of the changed values
+    cells["_base"] = [(r["baseline"], r["state"] != "baseline") for r in rows]
+    cells = cells.sort_values(["_base", *params, "experiment"], key=_numeric)
+    show_state = not cells["state"].isin(["baseline", "success"]).all()
+    keep = ["experiment", *(["state"] * show_state), *params, *models]
+    cells = cells[keep].rename(columns=lambda c: c.removeprefix("model "))
+    for column in keep[: 1 + show_state]:  # words left-aligned
+        cells[column] = cells[column].str.ljust(max(len(column), *cells[column].str.len()))
+        cells = cells.rename(columns={column: column.ljust(len(cells[column].iloc[0]))})
+    lines = [line.rstrip() for line in cells.to_string(index=False).splitlines()]
+    note = "Accuracy (%) test/val of each model whose scores differ between the rows"
+    note += f"; the same in every row: {', '.join(same)}." if same else "."
+    note += "" if params else " No params key differs between the rows."
+    return "\n".join(lines) + "\n\n" + textwrap.fill(note, 100) + "\n"
+
+
+def _numeric(column: pd.Series) -> pd.Series:
+    """Sort numbers by value: a params column of JSON numbers as floats."""
+    if column.name in ("_base", "experiment"):
+        return column
+    return pd.to_numeric(column, errors="coerce").fillna(float("inf"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the tool with the command line ``argv``; return 0, or 1 after a one-line error."""
+    """Print the narrowed table, or write the full CSV; 1 after a one-line error."""
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     parser = argparse.ArgumentParser(
         prog="exps", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rev", metavar="COMMIT", help="experiments of this baseline commit")
-    parser.add_argument(
-        "-A", "--all-commits", action="store_true", help="experiments of every commit"
-    )
-    parser.add_argument(
-        "--from-json",
-        type=Path,
-        metavar="FILE",
-        help="read this saved `dvc exp show --json` output instead of running dvc",
-    )
-    parser.add_argument(
-        "--csv",
-        type=Path,
-        metavar="FILE",
-        help="write dvc's full table (`dvc exp show --csv`) to FILE instead of printing",
-    )
+    parser.add_argument("-A", "--all-commits", action="store_true", help="of every commit")
+    parser.add_argument("--from-json", type=Path, help="a saved `dvc exp show --json`")
+    parser.add_argument("--csv", type=Path, metavar="FILE", help="write dvc's full table")
     args = parser.parse_args(argv)
     try:
         if args.csv is not None:
-            table = exp_show_text(Path.cwd(), "--csv", args.all_commits, args.rev)
-            print(write_csv(table, args.csv))
+            text = exp_show("--csv", args.all_commits, args.rev)
+            frame = pd.read_csv(io.StringIO(text))
+            write_text(args.csv, text)
+            shape = f"{len(frame)} rows (commits and experiments) x {len(frame.columns)} columns"
+            print(f"{args.csv}: {shape}")
             return 0
-        if args.from_json is not None:
-            data = json.loads(args.from_json.read_text())
-        else:
-            data = run_exp_show(Path.cwd(), args.all_commits, args.rev)
-        rows = parse_exp_show(data, args.all_commits, with_baselines=True)
+        data = (
+            args.from_json.read_text()
+            if args.from_json
+            else exp_show("--json", args.all_commits, args.rev)
+        )
+        rows = experiments(json.loads(data), args.all_commits, with_baselines=True)
         if not rows:
-            raise SweepError("no commit or experiment to show")
-    except (SweepError, OSError, ValueError) as err:
+            raise ResultsError("no commit or experiment to show")
+        sys.stdout.write(table(rows))
+    except (ResultsError, OSError, ValueError) as err:
         print(f"exps: error: {err}", file=sys.stderr)
         return 1
-    sys.stdout.write(exps_table(rows))
     return 0
 
 

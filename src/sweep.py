@@ -1,121 +1,222 @@
-"""Report a finished `dvc exp` sweep so that it can be chosen from honestly: a PNG with the
-swept parameter on x and each affected model's val accuracy with its 95% Wilson interval on
-y, a star on the best point on val of each model, and the same as Markdown (printed, and
-written to OUT/sweep.md beside OUT/sweep.png): the val curve, then each model's chosen point
-with its test accuracy, the one honest test number of the sweep. A model without a val split
-is chosen on its cross-validation (cv), or, with neither (gd_4), not at all.
---show-test-curve adds the test accuracy at every point, as a diagnostic: a value picked
-from it has no honest test score left.
+"""Report a finished `dvc exp` sweep so that it can be chosen from honestly: each affected
+model's val accuracy with its 95% Wilson interval against the swept parameter (OUT/sweep.png,
+a star on the best point on val; log x for a numeric span of 50x or more) and as Markdown
+(printed and OUT/sweep.md), then each model's chosen point with its test accuracy, read once.
+Without a val split a model is chosen on its cross-validation, or, with neither, not at all.
+--show-test-curve adds the test accuracy at every point, as a diagnostic. The swept parameter
+is the params key that differs between HEAD's (or --rev's) experiments; a second one gives a
+line per value. Refuses while an experiment is queued or running; failed ones are left out.
 
-The swept parameter is the params.yaml key that differs between the experiments of the
-commit checked out (or --rev, or --param). With two, the second gives one line per value.
-Only models whose accuracy differs between the experiments are drawn (or --models). A
-numeric parameter spanning 50x or more (a training-set size) is drawn on a log axis. The
-report refuses while any experiment is queued or running; failed experiments are named and
-left out.
-
-Examples:
-  dvc exp run --queue -S 'pca.n=range(10,101,10)'
-  dvc queue start -j 2
-  python src/sweep.py --out build/sweep
-
-  dvc exp run --queue -S 'split.train=500,1000,2000,5000,10000,20000,50000'
-  dvc queue start -j 1
-  python src/sweep.py --models nearest knn svm mlp --show-test-curve --out build/curve
+  dvc exp run --queue -S 'pca.n=range(10,101,10)' && dvc queue start -j 2 && make sweep
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
-from mnist_pipeline.plumbing.drawing import save_png
+import pandas as pd
+
 from mnist_pipeline.plumbing.files import write_text
-from mnist_pipeline.tools.revisions import RevisionError
-from mnist_pipeline.tools.sweep import SweepError, build_sweep, parse_exp_show, run_exp_show
-from mnist_pipeline.tools.sweep_report import draw_sweep, markdown_report
+from mnist_pipeline.results import ResultsError, exp_show, experiments
+from mnist_pipeline.scoring import wilson_interval
+
+SPLITS = ("val", "cv", "test")
+log = logging.getLogger("sweep")
+
+
+def bounds(run: dict, model: str, split: str) -> tuple[float, float, float, str]:
+    """(acc, low, high) in percent and as text: test's stored interval, val's Wilson interval
+    over the val split's size (val.json keeps none), cv's mean ± sd; NaN where absent."""
+    found = run["scores"][model].get(split)
+    if found is None:
+        return float("nan"), float("nan"), float("nan"), ""
+    acc, params = found["acc"], run["params"]
+    if split == "test":
+        low, high = found["acc_lo"], found["acc_hi"]
+    elif split == "cv":
+        low, high = acc - found.get("acc_sd", 0.0), acc + found.get("acc_sd", 0.0)
+    else:
+        raw = params.get(f"models.{model}.features") == "raw"
+        size = params.get("raw.validation" if raw else "split.validation") or 0
+        low, high = wilson_interval(round(acc * size), size) if size > 0 else (acc, acc)
+    acc, low, high = 100 * acc, 100 * low, 100 * high
+    text = (
+        f"{acc:.2f}% ± {high - acc:.2f}" if split == "cv" else f"{acc:.2f}% [{low:.2f}, {high:.2f}]"
+    )
+    return acc, low, high, text
+
+
+def shown(value: object) -> str:
+    """A params value as params.yaml would write it (JSON: ``true``, ``[1, 2]``)."""
+    return value if isinstance(value, str) else json.dumps(getattr(value, "item", lambda: value)())
+
+
+def frame_of(runs: list[dict], keys: list[str]) -> pd.DataFrame:
+    """One row per successful experiment and model: swept values, each split's acc/lo/hi."""
+    rows = []
+    for run in runs:
+        for model in run["scores"]:
+            row = {key: run["params"].get(key) for key in keys}
+            row |= {"experiment": run["name"], "model": model}
+            for split in SPLITS:
+                names = (split, f"{split} lo", f"{split} hi", f"{split} text")
+                row |= dict(zip(names, bounds(run, model, split), strict=True))
+            rows.append(row)
+    return pd.DataFrame(rows).sort_values([*keys, "experiment"], kind="stable")
+
+
+def choose(frame: pd.DataFrame) -> dict[str, tuple[str | None, pd.Series | None]]:
+    """Each model's basis (val, else cv, else None) and chosen row; ties go to the first
+    point, the smaller value."""
+    chosen = {}
+    for model, line in frame.groupby("model", sort=False):
+        basis = next((s for s in ("val", "cv") if line[s].notna().all()), None)
+        chosen[model] = (basis, None if basis is None else line.loc[line[basis].idxmax()])
+    return chosen
+
+
+def curve(frame: pd.DataFrame, keys: list[str], split: str, best: set) -> str:
+    """A Markdown table, one row per experiment, each model's ``split`` accuracy (bold: best)."""
+    cells = frame[f"{split} text"]
+    marked = [(m, e) in best for m, e in zip(frame["model"], frame["experiment"], strict=True)]
+    frame = frame.assign(cell=[f"**{c}**" if b else c for c, b in zip(cells, marked, strict=True)])
+    table = frame.pivot_table(
+        index=[*keys, "experiment"], columns="model", values="cell", aggfunc="first", sort=False
+    )
+    table = table[list(dict.fromkeys(frame["model"]))].reset_index()
+    return table.map(shown).to_markdown(index=False, disable_numparse=True)
+
+
+def draw(frame: pd.DataFrame, keys: list[str], chosen: dict, test: bool, out: Path) -> None:
+    """Each model's val (or cv) accuracy against the first key with its interval, a star on
+    its choice; with ``test`` a second panel of test accuracy, titled as a diagnostic."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1 + test, 1, figsize=(6.4, 7.6 if test else 4.2), squeeze=False)
+    x = frame[keys[0]]
+    numeric = pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x)
+    for ax, fixed in zip(axes[:, 0], [None, "test"], strict=False):
+        for (model, *group), line in frame.groupby(["model", *keys[1:]], sort=False):
+            basis, best = chosen[model]
+            split = fixed or basis
+            if split is None:
+                continue
+            xs = line[keys[0]] if numeric else line[keys[0]].astype(str)
+            error = [line[split] - line[f"{split} lo"], line[f"{split} hi"] - line[split]]
+            label = model + "".join(f", {k}={v}" for k, v in zip(keys[1:], group, strict=True))
+            drawn = ax.errorbar(xs, line[split], yerr=error, marker="o", capsize=3, label=label)
+            if fixed is None and best is not None and best["experiment"] in set(line.experiment):
+                star = best[keys[0]] if numeric else str(best[keys[0]])
+                ax.plot(star, best[split], "*", ms=13, color=drawn.lines[0].get_color(), mec="k")
+        if numeric and x.min() > 0 and x.max() >= 50 * x.min():
+            ax.set_xscale("log")
+        ax.set(xlabel=keys[0], ylabel=f"{fixed or 'val'} accuracy (%), 95% interval")
+        ax.grid(True, alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    axes[0, 0].set_title(f"Val accuracy against {keys[0]}: choose here (star: best on val)")
+    if test:
+        axes[1, 0].set_title("Diagnostic, not for choosing: test accuracy at every point")
+    figure.tight_layout()
+    out.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out / "sweep.png", dpi=100, metadata={"Software": None})
+    plt.close(figure)
+
+
+def report(frame: pd.DataFrame, keys: list[str], chosen: dict, test: bool, notes: list) -> str:
+    """The Markdown: the val curve, then each model's choice with its test accuracy once."""
+    on_val = [m for m, (basis, _) in chosen.items() if basis == "val"]
+    best = {(m, row["experiment"]) for m, (_, row) in chosen.items() if row is not None}
+    rows = []
+    for model, (basis, row) in chosen.items():
+        choice = {"model": model, "chosen on": basis or "not chosen: no val split, no cv"}
+        choice |= {key: "" if row is None else shown(row[key]) for key in keys}
+        choice["val (cv) acc"] = "" if row is None else row[f"{basis} text"]
+        choice["test acc, once"] = "" if row is None else row["test text"]
+        rows.append(choice)
+    parts = [
+        "Val accuracy with its 95% Wilson interval, the curve to choose from; in bold, the best "
+        "point on val of each model.",
+        curve(frame[frame.model.isin(on_val)], keys, "val", best) if on_val else "No val split.",
+        "Each model's choice, and the test accuracy of the chosen point: the one honest test "
+        "number of this sweep (test was not looked at to choose).",
+        pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True),
+        "\n".join(notes),
+    ]
+    if test:
+        parts += [
+            "Diagnostic, not for choosing: test accuracy with its 95% Wilson interval at every "
+            "point. A value picked from this table has no honest test score left.",
+            curve(frame, keys, "test", set()),
+        ]
+    return "\n\n".join(part for part in parts if part) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the tool with the command line ``argv``; return 0, or 1 after a one-line error."""
+    """Report the sweep; 1 after a one-line error."""
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     parser = argparse.ArgumentParser(
         prog="sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY",
-        help="the swept params.yaml key, e.g. pca.n (twice for a grid: x, then "
-        "one line per value); default: the keys that differ",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("build/sweep"),
-        help="folder for sweep.png and sweep.md (default: build/sweep)",
-    )
-    parser.add_argument(
-        "--models",
-        nargs="+",
-        default=[],
-        metavar="MODEL",
-        help="report only these models (default: those whose accuracy differs)",
-    )
-    parser.add_argument(
-        "--show-test-curve",
-        action="store_true",
-        help="also draw and tabulate test accuracy at every point, as a diagnostic",
-    )
-    parser.add_argument(
-        "--x-scale",
-        choices=("auto", "linear", "log"),
-        default="auto",
-        help="the x axis (default auto: log for a numeric parameter spanning 50x or more)",
-    )
-    parser.add_argument(
-        "--rev",
-        metavar="COMMIT",
-        help="report the experiments of this baseline commit (default: HEAD)",
-    )
-    parser.add_argument(
-        "--all-baselines",
-        action="store_true",
-        help="include experiments of every commit, not only of HEAD",
-    )
-    parser.add_argument(
-        "--from-json",
-        type=Path,
-        metavar="FILE",
-        help="read this saved `dvc exp show --json` output instead of running dvc",
-    )
-    parser.add_argument("--dpi", type=int, default=100, help="pixels per inch of the PNG")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY", help="x (twice)")
+    parser.add_argument("--out", type=Path, default=Path("build/sweep"))
+    parser.add_argument("--models", nargs="+", default=[], metavar="MODEL")
+    parser.add_argument("--show-test-curve", action="store_true", help="a diagnostic")
+    parser.add_argument("--rev", metavar="COMMIT", help="experiments of this commit, not HEAD's")
+    parser.add_argument("--from-json", type=Path, help="a saved `dvc exp show --json`")
     args = parser.parse_args(argv)
     try:
-        if args.from_json is not None:
-            data = json.loads(args.from_json.read_text())
-        else:
-            data = run_exp_show(Path.cwd(), args.all_baselines, args.rev)
-        experiments = parse_exp_show(data, args.all_baselines)
-        for exp in experiments:
-            if exp.state == "failed":
-                print(
-                    f"sweep: warning: experiment {exp.name} failed and is left out; see "
-                    f"`dvc queue logs {exp.name}`",
-                    file=sys.stderr,
-                )
-        sweep = build_sweep(experiments, args.param, args.models)
-        report = markdown_report(sweep, args.show_test_curve)
-        save_png(
-            draw_sweep(sweep, args.show_test_curve, args.x_scale), args.out / "sweep.png", args.dpi
+        runs = experiments(
+            json.loads(args.from_json.read_text() if args.from_json else exp_show(rev=args.rev))
         )
-        write_text(args.out / "sweep.md", report)
-    except (SweepError, RevisionError, OSError, json.JSONDecodeError) as err:
+        waiting = [
+            f"{r['name']} ({r['state']})" for r in runs if r["state"] in ("queued", "running")
+        ]
+        if waiting:
+            raise ResultsError(
+                f"{len(waiting)} experiment(s) not finished: {', '.join(waiting)}; wait until "
+                "`dvc queue status` shows none queued or running"
+            )
+        failed = [r["name"] for r in runs if r["state"] == "failed"]
+        for name in failed:
+            log.warning("experiment %s failed and is left out; see `dvc queue logs %s`", name, name)
+        runs = [r for r in runs if r["state"] == "success"]
+        known = sorted({key for r in runs for key in r["params"]})
+        differ = [k for k in known if len({json.dumps(r["params"].get(k)) for r in runs}) > 1]
+        keys = args.param or differ
+        if not runs or not 1 <= len(keys) <= 2 or not set(keys) <= set(known):
+            raise ResultsError(
+                f"no sweep to report: {len(runs)} successful experiment(s), parameters that "
+                f"differ: {', '.join(keys) or 'none'}; name one or two with --param"
+            )
+        frame = frame_of(runs, keys)
+        unknown = [m for m in args.models if m not in set(frame.model)]
+        if unknown:
+            raise ResultsError(f"{unknown[0]}: no model of that name has scores in the sweep")
+        frame = frame[frame.model.isin(args.models)] if args.models else frame
+        spread = frame.groupby("model", sort=False)[["val", "test"]].nunique().max(axis=1)
+        changed = [m for m, n in spread.items() if n > 1] or list(spread.index)
+        notes = [
+            f"The same at every point: {', '.join(m for m in spread.index if m not in changed)}."
+        ]
+        notes = notes if len(changed) < len(spread) else []
+        notes += [f"Failed, not shown: {n} (see `dvc queue logs {n}`)." for n in failed]
+        frame = frame[frame.model.isin(changed)]
+        chosen = choose(frame)
+        markdown = report(frame, keys, chosen, args.show_test_curve, notes)
+        draw(frame, keys, chosen, args.show_test_curve, args.out)
+        write_text(args.out / "sweep.md", markdown)
+    except (ResultsError, OSError, ValueError) as err:
         print(f"sweep: error: {err}", file=sys.stderr)
         return 1
-    sys.stdout.write(report)
+    sys.stdout.write(markdown)
     return 0
 
 

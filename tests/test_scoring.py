@@ -22,8 +22,8 @@ from mnist_pipeline.scoring import (
     precision_recall,
     predictions_csv,
     split_scores,
+    wilson_interval,
 )
-from mnist_pipeline.significance import wilson_interval
 
 DIGITS = [str(d) for d in range(10)]
 

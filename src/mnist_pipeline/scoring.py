@@ -18,7 +18,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from mnist_pipeline.plumbing.files import csv_text
-from mnist_pipeline.significance import wilson_interval
 
 DIGITS = 4
 CONFUSED_PAIRS = 10
@@ -33,6 +32,17 @@ SCORE_KEYS = {
 ``acc_hi`` bound the 95% Wilson interval of the accuracy; ``f1`` is the macro F1 of a 10-class
 model and the positive class's F1 of a detector; ``p``, ``r`` and ``ap`` are a detector's
 precision, recall and average precision."""
+
+
+def wilson_interval(correct: int, total: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of ``correct / total`` (statsmodels): unlike the normal
+    approximation it stays inside [0, 1], where a classifier's accuracy lives."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    if total <= 0 or not 0 <= correct <= total:
+        raise ValueError(f"expected 0 <= correct <= total and total > 0, got {correct}/{total}")
+    low, high = proportion_confint(correct, total, alpha=0.05, method="wilson")
+    return max(0.0, float(low)), min(1.0, float(high))
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_pipeline.significance import wilson_interval
+from mnist_pipeline.scoring import wilson_interval
 from mnist_pipeline.tools.predict import Package, answers, gather
 
 

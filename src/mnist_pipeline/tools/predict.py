@@ -143,7 +143,7 @@ def packaged_models(root: Path = Path()) -> list[str]:
     where the metrics allow, else alphabetical."""
     found = sorted(p.name for p in (root / PACKAGES).glob(f"*/{MODEL_FILE}") for p in [p.parent])
     try:
-        order = [row.name for row in leaderboard_rows(root)]
+        order = [row["name"] for row in leaderboard_rows(root)]
     except (ValueError, OSError):
         return found
     return sorted(
@@ -153,18 +153,17 @@ def packaged_models(root: Path = Path()) -> list[str]:
 
 def leaderboard_rows(root: Path) -> list[Any]:
     """The leaderboard of ``root``'s workspace (its metrics/)."""
-    from mnist_pipeline.tools.leaderboard import leaderboard
-    from mnist_pipeline.tools.revisions import resolve
+    from mnist_pipeline.results import leaderboard
 
-    return leaderboard(resolve(root, "workspace"))
+    return leaderboard("workspace", str(root))
 
 
 def default_model(root: Path = Path()) -> str:
     """The leaderboard's best model of every class (not a detector) in ``root``'s metrics/."""
-    rows = [row for row in leaderboard_rows(root) if not row.is_detector]
+    rows = [row for row in leaderboard_rows(root) if row["target"] is None]
     if not rows:
         raise ValueError(f"{root / 'metrics'}: no scored model of every class; pass --model")
-    return rows[0].name
+    return rows[0]["name"]
 
 
 def answers(package: Package, images: np.ndarray) -> list[Answer]:
