@@ -166,11 +166,6 @@ def test_http_mirror_writes_the_verified_file(http, tmp_path):
     assert http.hits[f"/a/{NAME}"] == 1
 
 
-def test_http_404_is_not_retried(http, tmp_path):
-    assert failure(http.url("a"), tmp_path / "out" / NAME) == "HTTP 404 Not Found"
-    assert http.hits[f"/a/{NAME}"] == 1
-
-
 def test_http_500_is_retried_and_the_retry_serves_the_file(http, tmp_path):
     fetch(http.route("a", Route(fail_times=2)), tmp_path / NAME, retries=2)
 
@@ -178,95 +173,61 @@ def test_http_500_is_retried_and_the_retry_serves_the_file(http, tmp_path):
     assert http.hits[f"/a/{NAME}"] == 3
 
 
-def test_http_500_on_every_try_names_the_tries(http, tmp_path):
-    message = failure(http.route("a", Route(fail_times=99)), tmp_path / "out" / NAME, retries=1)
-
-    assert message == "HTTP 500 Internal Server Error (after 2 tries)"
-    assert http.hits[f"/a/{NAME}"] == 2
-
-
-def test_truncated_body_is_retried_then_named(http, tmp_path):
-    message = failure(http.route("a", Route(truncate_at=1000)), tmp_path / "out" / NAME, retries=2)
-
-    assert message == f"body truncated at 1000 of {len(BODY)} bytes (after 3 tries)"
-    assert http.hits[f"/a/{NAME}"] == 3
-
-
-def test_dropped_connection_is_retried_then_named(tmp_path):
-    with socket.socket() as listener:  # accepts, then closes without a word
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        closer = threading.Thread(target=lambda: [listener.accept()[0].close() for _ in range(2)])
-        closer.start()
-        port = listener.getsockname()[1]
-        message = failure(f"http://127.0.0.1:{port}/a/", tmp_path / "out" / NAME, retries=1)
-        closer.join(timeout=5)
-
-    assert message == "connection dropped (after 2 tries)"
-
-
-def test_silence_past_the_timeout_is_not_retried(http, tmp_path):
-    mirror = http.route("a", Route(delay=5.0))
-
-    message, seconds = timed_failure(mirror, tmp_path / "out" / NAME, timeout=0.3, min_rate=1e6)
-
-    assert message == "timed out after 0.3 s"
-    assert seconds < 2
-    assert http.hits[f"/a/{NAME}"] == 1
-
-
-def test_http_checksum_mismatch_shows_both_digests_and_is_not_retried(http, tmp_path):
-    message = failure(http.route("a", Route(body=WRONG)), tmp_path / "out" / NAME)
-
-    wrong = hashlib.sha256(WRONG).hexdigest()
-    assert message == f"checksum mismatch: expected sha256 {SHA}, got {wrong}"
-    assert http.hits[f"/a/{NAME}"] == 1
-
-
-def test_endless_body_stops_at_the_first_byte_past_the_size(http, tmp_path):
-    mirror = http.route("a", Route(length=None, endless=True))
-
-    message, seconds = timed_failure(mirror, tmp_path / "out" / NAME)
-
-    assert message == f"sent more than the expected {len(BODY)} bytes"
-    assert seconds < 2
-    assert http.hits[f"/a/{NAME}"] == 1
-
-
-def test_announced_length_other_than_the_size_fails_before_the_body(http, tmp_path):
-    mirror = http.route("a", Route(length=10 * 2**30, endless=True))
-
-    message, seconds = timed_failure(mirror, tmp_path / "out" / NAME)
-
-    assert message == f"Content-Length 10737418240 differs from the expected {len(BODY)} bytes"
-    assert seconds < 2
-
-
+SMALL = {"size": 1000, "sha256": hashlib.sha256(BODY[:1000]).hexdigest(), "timeout": 0.5}
 DEADLINE = "not complete within 1.5 s (download.timeout + 1000 bytes / download.min_rate)"
+HTTP_FAILURES = {  # route, fetch settings, our message, requests made
+    "404": (Route(status=404), {}, "HTTP 404 Not Found", 1),
+    "500": (
+        Route(fail_times=99),
+        {"retries": 1},
+        "HTTP 500 Internal Server Error (after 2 tries)",
+        2,
+    ),
+    "truncated": (
+        Route(truncate_at=1000),
+        {},
+        f"body truncated at 1000 of {len(BODY)} bytes (after 3 tries)",
+        3,
+    ),
+    "silence": (Route(delay=5.0), {"timeout": 0.3, "min_rate": 1e6}, "timed out after 0.3 s", 1),
+    "mismatch": (
+        Route(body=WRONG),
+        {},
+        f"checksum mismatch: expected sha256 {SHA}, got {hashlib.sha256(WRONG).hexdigest()}",
+        1,
+    ),
+    "endless": (
+        Route(length=None, endless=True),
+        {},
+        f"sent more than the expected {len(BODY)} bytes",
+        1,
+    ),
+    "10-GiB-announced": (
+        Route(length=10 * 2**30, endless=True),
+        {},
+        f"Content-Length 10737418240 differs from the expected {len(BODY)} bytes",
+        1,
+    ),
+    "dripped-body": (Route(body=BODY[:1000], drip=0.05), {**SMALL, "min_rate": 1000}, DEADLINE, 1),
+    "dripped-headers": (Route(header_drip=0.05), {**SMALL, "min_rate": 1000}, DEADLINE, 1),
+    "ftp-redirect": (
+        Route(location=f"ftp://127.0.0.1/{NAME}"),
+        {},
+        f"redirected to ftp://127.0.0.1/{NAME}: only http(s) redirects are followed",
+        1,
+    ),
+}
 
 
-def test_a_drip_that_never_falls_silent_ends_at_the_files_deadline(http, tmp_path):
-    body = BODY[:1000]
-    mirror = http.route("a", Route(body=body, drip=0.05))
-    sha = hashlib.sha256(body).hexdigest()
+@pytest.mark.parametrize(
+    ("route", "settings", "message", "requests"), HTTP_FAILURES.values(), ids=HTTP_FAILURES.keys()
+)
+def test_a_failing_http_mirror_is_one_line_within_its_deadline(
+    http, tmp_path, route, settings, message, requests
+):
+    message_, seconds = timed_failure(http.route("a", route), tmp_path / "out" / NAME, **settings)
 
-    message, seconds = timed_failure(
-        mirror, tmp_path / "out" / NAME, size=1000, sha256=sha, timeout=0.5, min_rate=1000
-    )
-
-    assert message == DEADLINE
-    assert 1.5 <= seconds < 2.5
-    assert http.hits[f"/a/{NAME}"] == 1
-
-
-def test_headers_dripped_forever_end_at_the_deadline(http, tmp_path):
-    mirror = http.route("a", Route(header_drip=0.05))
-
-    message, seconds = timed_failure(
-        mirror, tmp_path / "out" / NAME, size=1000, timeout=0.5, min_rate=1000
-    )
-
-    assert message == DEADLINE
+    assert (message_, http.hits[f"/a/{NAME}"]) == (message, requests)
     assert seconds < 2.5
 
 
@@ -275,10 +236,22 @@ def test_a_chain_of_slow_redirects_shares_one_deadline(http, tmp_path):
     for hop in range(6):  # each within the 0.5 s timeout, 1.8 s together
         mirror = http.route(f"hop{hop}", Route(delay=0.3, location=mirror + NAME))
 
-    message = failure(mirror, tmp_path / "out" / NAME, size=1000, timeout=0.5, min_rate=1000)
-
-    assert message == DEADLINE
+    assert failure(mirror, tmp_path / "out" / NAME, **SMALL, min_rate=1000) == DEADLINE
     assert http.hits[f"/final/{NAME}"] == 0
+
+
+def test_a_dropped_connection_is_retried_and_a_refused_one_is_not(tmp_path):
+    with socket.socket() as listener:  # accepts, then closes without a word
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        closer = threading.Thread(target=lambda: [listener.accept()[0].close() for _ in range(2)])
+        closer.start()
+        mirror = f"http://127.0.0.1:{listener.getsockname()[1]}/a/"
+        dropped = failure(mirror, tmp_path / "out" / NAME, retries=1)
+        closer.join(timeout=5)
+
+    assert dropped == "connection dropped (after 2 tries)"
+    assert failure(mirror, tmp_path / "out" / NAME) == "connection refused"
 
 
 def test_a_redirect_to_another_http_mirror_is_followed(http, tmp_path):
@@ -287,24 +260,6 @@ def test_a_redirect_to_another_http_mirror_is_followed(http, tmp_path):
     fetch(mirror, tmp_path / NAME)
 
     assert (tmp_path / NAME).read_bytes() == BODY
-
-
-def test_a_redirect_to_ftp_is_refused(http, tmp_path):
-    mirror = http.route("a", Route(location=f"ftp://127.0.0.1/{NAME}"))
-
-    message = failure(mirror, tmp_path / "out" / NAME)
-
-    assert message == f"redirected to ftp://127.0.0.1/{NAME}: only http(s) redirects are followed"
-
-
-def test_a_refused_connection_is_not_retried(tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-
-    message = failure(f"http://127.0.0.1:{port}/a/", tmp_path / "out" / NAME)
-
-    assert message == "connection refused"
 
 
 def test_relative_directory_and_file_url_mirrors_are_read_from_disk(tmp_path, monkeypatch):
