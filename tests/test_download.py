@@ -137,8 +137,9 @@ def http(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
 
 def fetch(mirror: str, dest: Path, size: int = len(BODY), sha256: str = SHA, **settings) -> None:
     """``download.fetch_file`` of NAME, with download settings (timeout 5, retries 2)."""
+    file = SimpleNamespace(name=NAME, size=size, sha256=sha256)
     settings = SimpleNamespace(**{"timeout": 5.0, "min_rate": 1e9, "retries": 2, **settings})
-    download.fetch_file(mirror, NAME, size, sha256, dest, settings)
+    download.fetch_file(mirror, file, settings, dest)
 
 
 def failure(mirror: str, dest: Path, **kwargs) -> str:
