@@ -1,23 +1,94 @@
-"""Stage `decode`: the four downloaded IDX files -> train.npz and test.npz (uint8 arrays).
+"""Stage decode: the four downloaded IDX files -> train.npz and test.npz (uint8 ``images``,
+``labels``), each split checked against the dataset's description (image shape, classes).
 
-See ``mnist_pipeline.stages.decode``.
+    python src/decode.py --params params.yaml --in stages/download --out stages/decode
+
+Labels are read first, then images, every header checked before its payload: a file claiming
+gigabytes is refused before any memory is spent on it.
 """
 
 from __future__ import annotations
 
+import mnist_pipeline  # noqa: F401  first: it pins the CPU kernels before NumPy loads
+
+# isort: split
+
 import argparse
+import logging
+import sys
+import time
 from pathlib import Path
 
-from mnist_pipeline.labels import ClassesError
-from mnist_pipeline.plumbing.idx import IdxError
-from mnist_pipeline.plumbing.params import ParamsError, load_params
-from mnist_pipeline.plumbing.runner import exit_stage, run_stage
-from mnist_pipeline.stages.decode import DecodeError, decode
+import numpy as np
+
+from mnist_pipeline.data import IdxError, read_idx
+from mnist_pipeline.labels import check_classes
+from mnist_pipeline.plumbing.files import OutputError, atomic_dir, save_arrays
+from mnist_pipeline.plumbing.params import Dataset, ParamsError, load_params
+
+log = logging.getLogger("decode")
+
+
+def decode_split(images_path: Path, labels_path: Path, dataset: Dataset) -> dict[str, np.ndarray]:
+    """One split's labels (unsigned bytes, one dimension), then as many images of the
+    description's ``image_shape``."""
+
+    def labels_header(dtype: np.dtype, shape: tuple[int, ...]) -> None:
+        if dtype != np.uint8 or len(shape) != 1:
+            raise IdxError(
+                f"{labels_path}: expected uint8 labels of one dimension, got {dtype} "
+                f"of shape {shape}"
+            )
+
+    def images_header(dtype: np.dtype, shape: tuple[int, ...]) -> None:
+        if dtype != np.uint8 or len(shape) != 3:
+            raise IdxError(
+                f"{images_path}: expected uint8 images N x rows x columns, got "
+                f"{dtype} of shape {shape}"
+            )
+        if shape[1:] != dataset.image_shape:
+            rows, columns = dataset.image_shape
+            raise IdxError(
+                f"{images_path}: expected images of {rows} x {columns} "
+                f"({dataset.key}.image_shape), header declares "
+                f"{' x '.join(map(str, shape))}"
+            )
+        if shape[0] != len(labels):
+            raise IdxError(
+                f"{images_path} holds {shape[0]} images but {labels_path} holds "
+                f"{len(labels)} labels"
+            )
+
+    labels = read_idx(labels_path, labels_header)
+    images = read_idx(images_path, images_header)
+    if dataset.transpose:  # stored transposed (EMNIST): turned upright
+        images = np.ascontiguousarray(images.transpose(0, 2, 1))
+    return {"images": images, "labels": labels}
+
+
+def decode(source: Path, out: Path, dataset: Dataset) -> None:
+    """Both splits of ``source`` into ``out``, their labels running over exactly the
+    description's classes."""
+    files = dataset.files
+    paths = {
+        s: (source / files[f"{s}_images"].name, source / files[f"{s}_labels"].name)
+        for s in ("train", "test")
+    }
+    splits = {split: decode_split(*paths[split], dataset) for split in paths}
+    check_classes(
+        {str(paths[s][1]): splits[s]["labels"] for s in splits}, dataset.classes, dataset.key
+    )
+    with atomic_dir(out) as tmp:
+        for split, arrays in splits.items():
+            save_arrays(tmp / f"{split}.npz", arrays, compress=True)
+    counts = ", ".join(f"{len(a['labels'])} {s}" for s, a in splits.items())
+    log.info("decoded %s into %s", counts, out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
+    """Run the stage with the command line ``argv``; 0, or 1 after one line of error."""
     parser = argparse.ArgumentParser(
+        prog="decode",
         description="Decode the selected dataset's IDX files (gzipped or raw) into train.npz "
         "and test.npz, each holding `images` (uint8, N x rows x columns, turned upright if the "
         "description says `transpose`) and `labels` (uint8, each below its class count).",
@@ -37,15 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, required=True, help="folder to write the .npz into")
     args = parser.parse_args(argv)
-
-    return run_stage(
-        "decode",
-        lambda: decode(args.source, args.out, load_params(args.params).dataset),
-        (ParamsError, IdxError, DecodeError, ClassesError, FileNotFoundError),
-        outputs=[args.out],
-        params=args.params,
-    )
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    started = time.perf_counter()
+    try:
+        decode(args.source, args.out, load_params(args.params).dataset)
+    except (ParamsError, ValueError, FileNotFoundError, OutputError) as err:
+        print(f"decode: error: {err}", file=sys.stderr)
+        return 1
+    log.info("done in %.1f s", time.perf_counter() - started)
+    return 0
 
 
 if __name__ == "__main__":
-    exit_stage(main())
+    sys.exit(main())

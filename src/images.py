@@ -1,43 +1,71 @@
-"""Stage `images`: the decoded images as 28x28 uint8 pixels, split into train, val and test.
+"""Stage images: the decoded images kept as images (N x rows x columns, uint8) for models that
+see an image as an image (the convolutional network, which scales them itself).
 
-See ``mnist_pipeline.stages.images``.
+    python src/images.py --params params.yaml --in stages/decode --out stages/images
+
+Split as normalize splits them (params ``split``), so that val chooses the network's epoch and
+its scores compare with every other model's. The fitted chain (``WholeImages``) is written
+beside them.
 """
 
 from __future__ import annotations
 
+import mnist_pipeline  # noqa: F401  first: it pins the CPU kernels before NumPy loads
+
+# isort: split
+
 import argparse
+import logging
+import sys
+import time
 from pathlib import Path
 
-from mnist_pipeline.plumbing.params import ParamsError, load_params
-from mnist_pipeline.plumbing.runner import exit_stage, run_stage
-from mnist_pipeline.stages.images import write_images
+from sklearn.pipeline import Pipeline
+
+from mnist_pipeline.data import SPLITS, first_images, hold_out
+from mnist_pipeline.features import CHAIN_FILE, WholeImages
+from mnist_pipeline.plumbing.files import OutputError, atomic_dir, load_arrays, save_arrays
+from mnist_pipeline.plumbing.model_files import save_model
+from mnist_pipeline.plumbing.params import Split, load_params
+
+log = logging.getLogger("images")
+
+
+def write_images(source: Path, out: Path, split: Split) -> None:
+    """``out``/train.npz, val.npz and test.npz (X: uint8 images, y: labels) and the chain."""
+    train = load_arrays(source / "train.npz", ("images", "labels"))
+    test = load_arrays(source / "test.npz", ("images", "labels"))
+    fit, val = hold_out(train["images"], train["labels"], split.validation, "split.validation")
+    splits = (first_images(*fit, split.train_size), val, (test["images"], test["labels"]))
+    with atomic_dir(out) as tmp:
+        for name, (images, labels) in zip(SPLITS, splits, strict=True):
+            save_arrays(tmp / f"{name}.npz", {"X": images, "y": labels}, compress=True)
+        save_model(Pipeline([("images", WholeImages().fit(splits[0][0]))]), tmp / CHAIN_FILE)
+    counts = "/".join(str(len(labels)) for _, labels in splits)
+    log.info("%s: %s images of %d x %d pixels", out, counts, *splits[0][0].shape[1:])
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
+    """Run the stage with the command line ``argv``; 0, or 1 after one line of error."""
     parser = argparse.ArgumentParser(
+        prog="images",
         description="Keep decoded images as images (N x rows x columns, uint8): writes "
         "train.npz, val.npz (the last split.validation training images) and test.npz.",
     )
     parser.add_argument("--params", type=Path, required=True, help="params.yaml (split)")
-    parser.add_argument(
-        "--in", dest="source", type=Path, required=True, help="the decode stage's folder"
-    )
+    parser.add_argument("--in", dest="source", type=Path, required=True, help="decode's folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for the image files")
     args = parser.parse_args(argv)
-
-    def work() -> None:
-        params = load_params(args.params)
-        write_images(args.source, args.out, params.split.validation, params.split.train_size)
-
-    return run_stage(
-        "images",
-        work,
-        (ParamsError, FileNotFoundError),
-        outputs=[args.out],
-        params=args.params,
-    )
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    started = time.perf_counter()
+    try:
+        write_images(args.source, args.out, load_params(args.params).split)
+    except (ValueError, FileNotFoundError, OutputError) as err:
+        print(f"images: error: {err}", file=sys.stderr)
+        return 1
+    log.info("done in %.1f s", time.perf_counter() - started)
+    return 0
 
 
 if __name__ == "__main__":
-    exit_stage(main())
+    sys.exit(main())

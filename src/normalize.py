@@ -1,23 +1,95 @@
-"""Stage `normalize`: uint8 images -> float32 feature rows, split into train / val / test.
+"""Stage normalize (and normalize_deskewed, with ``--section``): uint8 images -> float32 feature
+rows, split into train / val / test, and the count of images per class and split.
 
-See ``mnist_pipeline.stages.normalize``.
+    python src/normalize.py --params params.yaml [--section normalize_deskewed] \
+        --in stages/decode --out stages/normalize --labels metrics/label_distribution.csv
+
+The pixels are deskewed if asked, scaled by the section's ``method`` (``features.PixelRows``,
+fitted on the training split only), and the fitted chain is written beside the rows.
 """
 
 from __future__ import annotations
 
+import mnist_pipeline  # noqa: F401  first: it pins the CPU kernels before NumPy loads
+
+# isort: split
+
 import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_pipeline.plumbing.params import NORMALIZE_STAGES, ParamsError, load_params
-from mnist_pipeline.plumbing.runner import exit_stage, run_stage
-from mnist_pipeline.stages.normalize import write_features
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from mnist_pipeline.data import SPLITS, first_images, hold_out
+from mnist_pipeline.features import CHAIN_FILE, PixelRows
+from mnist_pipeline.labels import check_classes
+from mnist_pipeline.plumbing.files import (
+    OutputError,
+    atomic_dir,
+    csv_text,
+    load_arrays,
+    save_arrays,
+    write_text,
+)
+from mnist_pipeline.plumbing.model_files import save_model
+from mnist_pipeline.plumbing.params import NORMALIZE_STAGES, load_params
+
+log = logging.getLogger("normalize")
+
+
+def label_distribution(labels: dict[str, np.ndarray], classes: Sequence[str]) -> str:
+    """The notebooks' first look at the data, as CSV: one row per class (its name in column
+    ``class``), one column per split, the number of images."""
+    counts = {split: np.bincount(y, minlength=len(classes)) for split, y in labels.items()}
+    rows = [[name, *(int(c[i]) for c in counts.values())] for i, name in enumerate(classes)]
+    return csv_text(["class", *counts], rows)
+
+
+def write_features(args: argparse.Namespace) -> None:
+    """Split, scale and write as ``args`` and the params file they name say."""
+    params = load_params(args.params)
+    settings, dataset = params.normalize_section(args.section), params.dataset
+    train = load_arrays(args.source / "train.npz", ("images", "labels"))
+    test = load_arrays(args.source / "test.npz", ("images", "labels"))
+    check_classes(
+        {
+            str(args.source / "train.npz"): train["labels"],
+            str(args.source / "test.npz"): test["labels"],
+        },
+        dataset.classes,
+        dataset.key,
+    )
+    fit, (x_val, y_val) = hold_out(
+        train["images"], train["labels"], params.split.validation, "split.validation"
+    )
+    x_train, y_train = first_images(*fit, params.split.train_size)
+    pixels = PixelRows(settings.method, settings.deskew)
+    features = [
+        pixels.fit_transform(x_train),
+        pixels.transform(x_val),
+        pixels.transform(test["images"]),
+    ]
+    labels = dict(zip(SPLITS, (y_train, y_val, test["labels"]), strict=True))
+    with atomic_dir(args.out) as tmp:
+        for split, x in zip(SPLITS, features, strict=True):
+            save_arrays(tmp / f"{split}.npz", {"X": x, "y": labels[split]})
+        save_model(Pipeline([("pixels", pixels)]), tmp / CHAIN_FILE)
+    if args.labels is not None:
+        write_text(args.labels, label_distribution(labels, dataset.classes))
+    counts = "/".join(str(len(y)) for y in labels.values())
+    log.info("%s: %s rows of %d features (%s)", args.out, counts, features[0].shape[1], settings)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
+    """Run the stage with the command line ``argv``; 0, or 1 after one line of error."""
     parser = argparse.ArgumentParser(
+        prog="normalize",
         description="Scale decoded images to float32 rows and hold out a validation split: "
-        "writes train.npz, val.npz and test.npz (arrays X, y) and a CSV of images per digit "
+        "writes train.npz, val.npz and test.npz (arrays X, y) and a CSV of images per class "
         "and split.",
     )
     parser.add_argument(
@@ -30,40 +102,22 @@ def main(argv: list[str] | None = None) -> int:
         "--section",
         choices=NORMALIZE_STAGES,
         default="normalize",
-        help="the params section to follow, named after the stage that runs "
-        "this script (default: normalize)",
+        help="the params section to follow, named after the stage that runs this script",
     )
-    parser.add_argument(
-        "--in", dest="source", type=Path, required=True, help="the decode stage's folder"
-    )
+    parser.add_argument("--in", dest="source", type=Path, required=True, help="decode's folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for the feature files")
-    parser.add_argument(
-        "--labels",
-        type=Path,
-        help="CSV of images per class (rows) and split (columns); not written if omitted",
-    )
+    parser.add_argument("--labels", type=Path, help="CSV of images per class and split")
     args = parser.parse_args(argv)
-
-    def work() -> None:
-        params = load_params(args.params)
-        write_features(
-            args.source,
-            args.out,
-            args.labels,
-            params.normalize_section(args.section),
-            params.split.validation,
-            params.dataset,
-            params.split.train_size,
-        )
-
-    return run_stage(
-        "normalize",
-        work,
-        (ParamsError, FileNotFoundError, ValueError),
-        outputs=[args.out, args.labels],
-        params=args.params,
-    )
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    started = time.perf_counter()
+    try:
+        write_features(args)
+    except (ValueError, FileNotFoundError, OutputError) as err:
+        print(f"normalize: error: {err}", file=sys.stderr)
+        return 1
+    log.info("done in %.1f s", time.perf_counter() - started)
+    return 0
 
 
 if __name__ == "__main__":
-    exit_stage(main())
+    sys.exit(main())

@@ -1,21 +1,113 @@
-"""Stage `pca`: project the normalized features onto their first `pca.n` principal components.
+"""Stage pca (and pca_deskewed, with ``--section``): the feature rows projected onto their
+first ``n`` principal components, fitted on the training split only.
 
-See ``mnist_pipeline.stages.pca``.
+    python src/pca.py --params params.yaml [--section pca_deskewed] \
+        --in stages/normalize --out stages/pca --variance metrics/pca/variance.csv
+
+The solver is the covariance's eigendecomposition: exact and deterministic, so PCA needs no
+seed. The fitted PCA is appended to the input stage's chain, written beside the projections;
+variance.csv is the training split's whole spectrum, for choosing ``n``.
 """
 
 from __future__ import annotations
 
+import mnist_pipeline  # noqa: F401  first: it pins the CPU kernels before NumPy loads
+
+# isort: split
+
 import argparse
+import logging
+import sys
+import time
 from pathlib import Path
 
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from mnist_pipeline.features import CHAIN_FILE, Float32PCA
+from mnist_pipeline.plumbing.files import (
+    OutputError,
+    atomic_dir,
+    csv_text,
+    load_arrays,
+    save_arrays,
+    write_text,
+)
+from mnist_pipeline.plumbing.model_files import load_model, save_model
 from mnist_pipeline.plumbing.params import PCA_STAGES, ParamsError, load_params
-from mnist_pipeline.plumbing.runner import exit_stage, run_stage
-from mnist_pipeline.stages.pca import project
+
+SPLITS = ("train", "val", "test")
+log = logging.getLogger("pca")
+
+
+def explained_variance_ratio(x: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Every principal axis's share of the variance of ``x`` (rows = samples), largest first:
+    the covariance's eigenvalues, as a full PCA's ``explained_variance_ratio_`` (zeros past the
+    rank). The scatter is summed in float64 over blocks of rows: no full-size copy is made."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    mean = x.mean(axis=0, dtype=np.float64).astype(x.dtype)
+    scatter = np.zeros((x.shape[1], x.shape[1]))
+    for start in range(0, len(x), chunk):
+        block = x[start : start + chunk] - mean
+        scatter += block.T @ block
+    eigenvalues = np.clip(np.linalg.eigvalsh(scatter)[::-1], 0.0, None)
+    total = eigenvalues.sum()
+    return eigenvalues / total if total > 0 else eigenvalues
+
+
+def variance_csv(ratio: np.ndarray) -> str:
+    """``components,share,cumulative`` for k = 1..len(ratio), to 8 significant digits."""
+    rows = [
+        [k, f"{share:.8g}", f"{total:.8g}"]
+        for k, (share, total) in enumerate(zip(ratio, np.cumsum(ratio), strict=True), start=1)
+    ]
+    return csv_text(["components", "share", "cumulative"], rows)
+
+
+def project(args: argparse.Namespace) -> None:
+    """Fit, project and write as ``args`` and the params file they name say."""
+    settings = load_params(args.params).pca_section(args.section)
+    splits = {s: load_arrays(args.source / f"{s}.npz", ("X", "y")) for s in SPLITS}
+    chain = load_model(args.source / CHAIN_FILE)
+    train = splits["train"]["X"]
+    if settings.n > min(train.shape):
+        raise ParamsError(
+            f"{settings.key}.n: expected at most {min(train.shape)} (the number of features or "
+            f"training rows), got {settings.n}"
+        )
+    pca = Float32PCA(
+        n_components=settings.n, whiten=settings.whiten, svd_solver="covariance_eigh"
+    ).fit(train)
+    with atomic_dir(args.out) as tmp:
+        for split, arrays in splits.items():
+            save_arrays(tmp / f"{split}.npz", {"X": pca.transform(arrays["X"]), "y": arrays["y"]})
+        components = {
+            "components": pca.components_.astype(np.float32),
+            "mean": pca.mean_.astype(np.float32),
+            "explained_variance_ratio": pca.explained_variance_ratio_,
+        }
+        save_arrays(tmp / "components.npz", components)
+        save_model(Pipeline([*chain.steps, ("pca", pca)]), tmp / CHAIN_FILE)
+    write_text(args.variance, variance_csv(explained_variance_ratio(train)))
+    test = splits["test"]["X"]
+    mse = float(
+        np.mean((test.astype(np.float64) - pca.inverse_transform(pca.transform(test))) ** 2)
+    )
+    kept = 100 * float(pca.explained_variance_ratio_.sum())
+    log.info(
+        "%d components keep %.1f%% of the variance; test reconstruction MSE %.6f",
+        settings.n,
+        kept,
+        mse,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
+    """Run the stage with the command line ``argv``; 0, or 1 after one line of error."""
     parser = argparse.ArgumentParser(
+        prog="pca",
         description="Fit PCA (n components, whiten) on the training split and project "
         "train/val/test onto it; writes train.npz, val.npz, test.npz, components.npz and the "
         "training split's variance spectrum (a CSV of every component's share).",
@@ -27,30 +119,24 @@ def main(argv: list[str] | None = None) -> int:
         "--section",
         choices=PCA_STAGES,
         default="pca",
-        help="the params section to follow, named after the stage that runs "
-        "this script (default: pca)",
+        help="the params section to follow, named after the stage that runs this script",
     )
-    parser.add_argument(
-        "--in", dest="source", type=Path, required=True, help="the normalize stage's folder"
-    )
+    parser.add_argument("--in", dest="source", type=Path, required=True, help="normalize's folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for the projections")
     parser.add_argument(
-        "--variance",
-        type=Path,
-        required=True,
-        help="CSV to write: components, share, cumulative share of the variance",
+        "--variance", type=Path, required=True, help="CSV: components, share, cumulative share"
     )
     args = parser.parse_args(argv)
-    return run_stage(
-        "pca",
-        lambda: project(
-            args.source, args.out, args.variance, load_params(args.params).pca_section(args.section)
-        ),
-        (ParamsError, FileNotFoundError, ValueError),
-        outputs=[args.out, args.variance],
-        params=args.params,
-    )
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    started = time.perf_counter()
+    try:
+        project(args)
+    except (ValueError, FileNotFoundError, OutputError) as err:
+        print(f"pca: error: {err}", file=sys.stderr)
+        return 1
+    log.info("done in %.1f s", time.perf_counter() - started)
+    return 0
 
 
 if __name__ == "__main__":
-    exit_stage(main())
+    sys.exit(main())

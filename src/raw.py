@@ -1,38 +1,74 @@
-"""Stage `raw`: the decoded images as rows of raw 0-255 pixels, for models that scale nothing.
+"""Stage raw: the decoded images as rows of raw 0-255 pixels, for models that scale nothing.
 
-See ``mnist_pipeline.stages.raw``.
+    python src/raw.py --params params.yaml --in stages/decode --out stages/raw
+
+The IDX notebook's gradient descent trains on every training image, unscaled: params
+``raw.validation`` holds out the last N as val.npz (0, the notebook's choice, writes one of no
+rows, which evaluate skips). The pixels stay uint8; the fitted chain (``RawRows``) is written
+beside the rows.
 """
 
 from __future__ import annotations
 
+import mnist_pipeline  # noqa: F401  first: it pins the CPU kernels before NumPy loads
+
+# isort: split
+
 import argparse
+import logging
+import sys
+import time
 from pathlib import Path
 
-from mnist_pipeline.plumbing.params import ParamsError, load_params
-from mnist_pipeline.plumbing.runner import exit_stage, run_stage
-from mnist_pipeline.stages.raw import write_raw
+from sklearn.pipeline import Pipeline
+
+from mnist_pipeline.data import hold_out
+from mnist_pipeline.features import CHAIN_FILE, RawRows
+from mnist_pipeline.plumbing.files import OutputError, atomic_dir, load_arrays, save_arrays
+from mnist_pipeline.plumbing.model_files import save_model
+from mnist_pipeline.plumbing.params import load_params
+
+log = logging.getLogger("raw")
+
+
+def write_raw(source: Path, out: Path, validation: int) -> None:
+    """``out``/train.npz, val.npz and test.npz (X: uint8 rows, y: labels) and the chain."""
+    train = load_arrays(source / "train.npz", ("images", "labels"))
+    test = load_arrays(source / "test.npz", ("images", "labels"))
+    fit, val = hold_out(train["images"], train["labels"], validation, "raw.validation")
+    rows = RawRows().fit(train["images"])
+    splits = {"train": fit, "val": val, "test": (test["images"], test["labels"])}
+    with atomic_dir(out) as tmp:
+        for split, (images, labels) in splits.items():
+            save_arrays(
+                tmp / f"{split}.npz", {"X": rows.transform(images), "y": labels}, compress=True
+            )
+        save_model(Pipeline([("rows", rows)]), tmp / CHAIN_FILE)
+    counts = "/".join(str(len(labels)) for _, labels in splits.values())
+    log.info("%s: %s rows of %d raw pixels", out, counts, train["images"][0].size)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
+    """Run the stage with the command line ``argv``; 0, or 1 after one line of error."""
     parser = argparse.ArgumentParser(
+        prog="raw",
         description="Flatten decoded images to rows of raw uint8 pixels: writes train.npz, "
         "val.npz (the last raw.validation training images; no rows for 0) and test.npz.",
     )
     parser.add_argument("--params", type=Path, required=True, help="params.yaml (raw.validation)")
-    parser.add_argument(
-        "--in", dest="source", type=Path, required=True, help="the decode stage's folder"
-    )
+    parser.add_argument("--in", dest="source", type=Path, required=True, help="decode's folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for the feature files")
     args = parser.parse_args(argv)
-    return run_stage(
-        "raw",
-        lambda: write_raw(args.source, args.out, load_params(args.params).raw.validation),
-        (ParamsError, FileNotFoundError),
-        outputs=[args.out],
-        params=args.params,
-    )
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    started = time.perf_counter()
+    try:
+        write_raw(args.source, args.out, load_params(args.params).raw.validation)
+    except (ValueError, FileNotFoundError, OutputError) as err:
+        print(f"raw: error: {err}", file=sys.stderr)
+        return 1
+    log.info("done in %.1f s", time.perf_counter() - started)
+    return 0
 
 
 if __name__ == "__main__":
-    exit_stage(main())
+    sys.exit(main())

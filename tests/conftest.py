@@ -31,9 +31,9 @@ import repo_copy
 import yaml
 from repo_copy import tool_env
 
+from mnist_pipeline.data import MNIST_FILE_NAMES, read_idx, write_idx_dataset
 from mnist_pipeline.plumbing.catalogue import CATALOGUE
 from mnist_pipeline.plumbing.files import save_arrays
-from mnist_pipeline.plumbing.idx import MNIST_FILE_NAMES, read_idx, write_idx_dataset
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
