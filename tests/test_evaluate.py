@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from conftest import SLICE_STEPS, params_copy, redirected, run_main, run_script
+from conftest import SLICE_STEPS, params_copy, redirected, run_main, run_script, stage_main
 
 from mnist_pipeline.plumbing.files import load_arrays
-from mnist_pipeline.stages.evaluate import positive_scores
+
+positive_scores = stage_main("evaluate").__globals__["positive_scores"]
 
 
 def test_evaluate_records_the_decision_function_above_zero_or_the_probability_above_half():
@@ -132,7 +133,6 @@ def test_evaluate_runs_as_dvc_runs_it_and_writes_the_same_cv_bytes(slice_run, tm
     script, *args = step
     result = run_script(script, "--params", params_copy(slice_run, tmp_path), *args, cwd=slice_run)
     assert result.returncode == 0, result.stderr
-    assert result.stderr.splitlines()[-1].startswith("evaluate: done in ")
     for name in ("scores/cv.json", "predictions/cv.csv"):
         assert (metrics / name).read_bytes() == (slice_run / "metrics/sgd_5" / name).read_bytes()
 
@@ -145,3 +145,21 @@ def test_model_without_cv_writes_no_cv_files(slice_run):
 def test_evaluate_script_has_help():
     result = run_main("evaluate", "--help")
     assert result.returncode == 0 and result.stdout.startswith("usage:")
+
+
+def test_a_model_file_that_is_no_skops_file_is_one_line(slice_run, tmp_path):
+    (tmp_path / "model/model.skops").parent.mkdir()
+    (tmp_path / "model/model.skops").write_bytes(b"\x80\x04K\x01.")  # a pickle
+    step = redirected(
+        SLICE_STEPS["evaluate@knn"],
+        model_dir=tmp_path / "model",
+        metrics_dir=tmp_path / "m",
+        out=tmp_path / "out",
+    )
+    result = run_main(
+        step[0], "--params", params_copy(slice_run, tmp_path), *step[1:], cwd=slice_run
+    )
+    assert result.returncode == 1 and not (tmp_path / "m").exists()
+    assert result.stderr.startswith(
+        f"evaluate: error: {tmp_path / 'model/model.skops'}: not a skops model file ("
+    )
