@@ -36,7 +36,9 @@ def positive_scores(estimator: Any, x: np.ndarray) -> tuple[np.ndarray, str, flo
     return estimator.predict_proba(x)[:, 1], "predict_proba", 0.5
 
 
-def cross_validation(model: Any, estimator: Any, x: np.ndarray, y: np.ndarray, names: list[str]):
+def cross_validation(
+    model: Any, estimator: Any, x: np.ndarray, y: np.ndarray, names: list[str]
+) -> tuple[dict[str, float], np.ndarray]:
     """``cross_val_predict`` with scikit-learn's ``cv=model.cv`` folds, fold by fold (a log
     line each): scores/cv.json's values (each fold's accuracy is ``cross_val_score``'s) and
     the cross-validated predictions, one per training row."""
@@ -54,7 +56,7 @@ def cross_validation(model: Any, estimator: Any, x: np.ndarray, y: np.ndarray, n
 
 def evaluate(
     params_path: Path, name: str, model_dir: Path, features: Path, metrics: Path, out: Path
-):
+) -> None:
     """Score ``model_dir``/model.skops's estimator on ``features``' val and test rows (what its
     feature chain makes of the images) and write the tables under ``metrics`` and ``out``."""
     params = load_params(params_path)

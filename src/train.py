@@ -25,12 +25,8 @@ from mnist_pipeline.labels import ClassesError, check_classes, task_labels
 from mnist_pipeline.plumbing import model_files as mf
 from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, open_regular, write_text
 from mnist_pipeline.plumbing.params import ParamsError, load_params
-from mnist_pipeline.plumbing.registry import (
-    EstimatorParamError,
-    build_estimator,
-    estimator_spec,
-    fit_error,
-)
+from mnist_pipeline.plumbing.registry import EstimatorParamError as ParamError
+from mnist_pipeline.plumbing.registry import build_estimator, estimator_spec, fit_error
 
 log = logging.getLogger("train")
 
@@ -54,14 +50,8 @@ def step_log(name: str, estimator: Any, history: Path, live_dir: Path) -> tuple[
     from dvclive import Live
 
     logging.getLogger("dvclive").setLevel(logging.WARNING)
-    live = Live(
-        str(live_dir),
-        resume=False,
-        report=None,
-        save_dvc_exp=False,
-        dvcyaml=None,
-        monitor_system=False,
-    )
+    options = {"report": None, "save_dvc_exp": False, "dvcyaml": None, "monitor_system": False}
+    live = Live(str(live_dir), resume=False, **options)
     digits = getattr(estimator, "loss_curve_digits", 6)
     rows: list[tuple[int, float, float | None]] = []
 
@@ -79,7 +69,9 @@ def step_log(name: str, estimator: Any, history: Path, live_dir: Path) -> tuple[
     return log_step, live
 
 
-def train(params_path: Path, name: str, features: Path, out: Path, history: Path, live: Path):
+def train(
+    params_path: Path, name: str, features: Path, out: Path, history: Path, live: Path
+) -> None:
     """Fit the model ``name`` on ``features``/train.npz and write ``out`` (model.skops, card),
     ``history`` and, for a model that learns in steps, dvclive's summary in ``live``."""
     params = load_params(params_path)
@@ -90,7 +82,7 @@ def train(params_path: Path, name: str, features: Path, out: Path, history: Path
     check_classes({str(features / "train.npz"): data["y"]}, dataset.classes, dataset.key)
     labels = task_labels(data["y"], model.target)
     if len(found := np.unique(labels)) < 2:
-        raise EstimatorParamError(
+        raise ParamError(
             f"{features / 'train.npz'}: expected training labels of at least 2 classes "
             f"for {model.key}, got only class {', '.join(map(str, found)) or 'none'}"
         )
@@ -155,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
         train(args.params, args.model, args.features, args.out, args.history, args.live)
-    except (ParamsError, EstimatorParamError, ClassesError, mf.ModelFileError, OSError) as err:
+    except (ParamsError, ParamError, ClassesError, mf.ModelFileError, OSError) as err:
         print(f"train: error: {err}", file=sys.stderr)
         return 1
     return 0

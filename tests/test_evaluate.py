@@ -26,21 +26,6 @@ def test_evaluate_records_the_decision_function_above_zero_or_the_probability_ab
     assert (kind, threshold) == ("predict_proba", 0.5)
 
 
-def test_predict_follows_those_thresholds_in_scikit_learn():
-    from sklearn.dummy import DummyClassifier
-    from sklearn.linear_model import SGDClassifier
-
-    rng = np.random.default_rng(2)
-    x = rng.normal(size=(300, 5))
-    y = (x[:, 0] + 0.3 * rng.normal(size=300) > 0.4).astype(int)
-    sgd = SGDClassifier(random_state=0).fit(x, y)
-    np.testing.assert_array_equal(sgd.predict(x), (sgd.decision_function(x) > 0).astype(int))
-    dummy = DummyClassifier(strategy="most_frequent").fit(x, y)
-    np.testing.assert_array_equal(
-        dummy.predict(x), (dummy.predict_proba(x)[:, 1] > 0.5).astype(int)
-    )
-
-
 # --- the stage, on the MNIST slice (conftest's slice_run) -----------------------------------
 
 

@@ -71,18 +71,6 @@ def test_model_steps_are_the_feature_stages_chain_then_the_estimator(slice_run):
     ]
 
 
-def test_feature_chain_gives_the_feature_stage_rows_bit_for_bit(slice_run):
-    """With one BLAS thread, as the stages had (`run_stages`)."""
-    from threadpoolctl import threadpool_limits
-
-    decoded = load_arrays(slice_run / "stages/decode/test.npz", ("images",))["images"]
-    for stage in ("normalize", "pca"):
-        chain = load_model(slice_run / "stages" / stage / CHAIN_FILE)
-        rows = load_arrays(slice_run / "stages" / stage / "test.npz", ("X",))["X"]
-        with threadpool_limits(limits=1, user_api="blas"):
-            assert chain.transform(decoded).tobytes() == rows.tobytes(), stage
-
-
 def test_card_names_what_the_model_was_built_from_not_a_commit(slice_run):
     folder = slice_run / "stages/train/sgd_5"
     card = json.loads((folder / "card.json").read_text())
