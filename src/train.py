@@ -5,7 +5,6 @@ chain, then the estimator): model.skops, with its model card (card.json, card.md
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import sys
@@ -23,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from mnist_pipeline.features import CHAIN_FILE
 from mnist_pipeline.labels import ClassesError, check_classes, task_labels
 from mnist_pipeline.plumbing import model_files as mf
-from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, open_regular, write_text
+from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, write_text
 from mnist_pipeline.plumbing.params import ParamsError, load_params
 from mnist_pipeline.plumbing.registry import EstimatorParamError as ParamError
 from mnist_pipeline.plumbing.registry import build_estimator, estimator_spec, fit_error
@@ -54,6 +53,8 @@ def step_log(name: str, estimator: Any, history: Path, live_dir: Path) -> tuple[
     live = Live(str(live_dir), resume=False, **options)
     digits = getattr(estimator, "loss_curve_digits", 6)
     rows: list[tuple[int, float, float | None]] = []
+    steps = getattr(estimator, "epochs", None) or estimator.max_iter
+    every = max(1, steps // 10)
 
     def log_step(step: int, loss: float, val_acc: float | None = None, **_: Any) -> None:
         rows.append((step, round(float(loss), digits), val_acc))
@@ -63,8 +64,9 @@ def step_log(name: str, estimator: Any, history: Path, live_dir: Path) -> tuple[
             live.log_metric("val_acc", round(float(val_acc), 6), plot=False)
         live.next_step()
         write_text(history, history_text(rows, digits))
-        val = "" if val_acc is None else f", val acc {val_acc:.4f}"
-        log.info("%s: step %d: loss %.4f%s", name, step, rows[-1][1], val)
+        if step % every == 0:  # about ten lines, however many steps
+            val = "" if val_acc is None else f", val acc {val_acc:.4f}"
+            log.info("%s: step %d of %d: loss %.4f%s", name, step, steps, rows[-1][1], val)
 
     return log_step, live
 
@@ -122,11 +124,7 @@ def train(
 
     pipeline = Pipeline([*chain.steps, ("model", estimator)])
     model_bytes = mf.canonical_skops(mf.skops_io().dumps(pipeline))
-    digests = {}
-    for path in read:
-        with open_regular(path) as fh:
-            digests[str(path)] = hashlib.file_digest(fh, "sha256").hexdigest()
-    card = mf.model_card(model, dataset, pipeline, model_bytes, digests)
+    card = mf.model_card(model, dataset, pipeline, model_bytes, read)
     with atomic_dir(out) as tmp:
         (tmp / mf.MODEL_FILE).write_bytes(model_bytes)
         write_text(tmp / mf.CARD_JSON, json.dumps(card, indent=2, sort_keys=True) + "\n")

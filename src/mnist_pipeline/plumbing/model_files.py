@@ -21,7 +21,7 @@ import json
 import re
 import sys
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -176,12 +176,18 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
+def sha256_file(path: Path) -> str:
+    """The sha256 of the regular file ``path``, read in chunks."""
+    with open_regular(path) as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def model_card(
-    model: Any, dataset: Any, pipeline: Any, data: bytes, read: Mapping[str, str]
+    model: Any, dataset: Any, pipeline: Any, data: bytes, read: Sequence[Path]
 ) -> dict[str, Any]:
-    """What the model is, what it was built from (its params, the sha256 of each file it read:
-    ``read``, path -> sha256; no git commit, so a comment in params.yaml changes no card) and
-    how to load it. ``data``: the model file's bytes. Its scores are evaluate's (metrics/)."""
+    """What the model is, what it was built from (its params, the sha256 of each file it
+    ``read``; no git commit, so a comment in params.yaml changes no card) and how to load it.
+    ``data``: the model file's bytes. Its scores are evaluate's (metrics/<model>/scores)."""
     rows, cols = dataset.image_shape
     target = model.target
     answers = list(dataset.classes)
@@ -214,7 +220,7 @@ def model_card(
         "params": params,
         "built_from": {
             "params": {model.key: model.model_dump(mode="json")},
-            "files": dict(sorted(read.items())),
+            "files": {str(path): sha256_file(path) for path in sorted(read)},
         },
         "scores": f"metrics/{model.name}/scores/test.json (written by evaluate@{model.name})",
         "steps": [
