@@ -1,30 +1,71 @@
-"""Tool `artifacts`: write (or check) dvc.yaml's `artifacts:` section from params.yaml's models.
+"""Tool `artifacts`: write (or check) dvc.yaml's generated section from params.yaml's models:
+`artifacts:` (each model's stages/train/<name> folder, for `dvc artifacts get`) and the
+top-level `metrics:` naming the live metrics of the models that learn in steps.
 
-See ``mnist_pipeline.tools.artifacts``.
-"""
+DVC has no `foreach` for artifacts or top-level metrics, so the list that follows params.yaml's
+models is written here, between two marker comments; the dataset, estimator and features stay
+`${...}` of params.yaml, so that `dvc exp run -S dataset=...` labels them right."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from mnist_pipeline.plumbing.files import write_text
-from mnist_pipeline.plumbing.params import ParamsError, load_params
-from mnist_pipeline.tools.artifacts import COMMAND, artifacts_section, splice
+from mnist_pipeline.plumbing.params import Model, ParamsError, load_params
+from mnist_pipeline.plumbing.registry import estimator_spec
+
+START = "# artifacts:start (written by `make artifacts` from params.yaml's models; do not edit)"
+END = "# artifacts:end"
+COMMAND = "make artifacts"
+
+
+def artifacts_section(models: Mapping[str, Model]) -> str:
+    """The marked section for ``models``: the live metrics of those that learn in steps
+    (train writes them with dvclive), then one ``model`` artifact each, with its labels."""
+    lines = [START, "metrics:"]
+    lines += [
+        f"  - metrics/{name}/live/metrics.json"
+        for name, model in models.items()
+        if estimator_spec(model.estimator).learns_in_steps
+    ]
+    lines.append("artifacts:")
+    for name, model in models.items():
+        key = f"models.{name}"
+        task = "every class" if model.target is None else f"detector of class ${{{key}.target}}"
+        lines += [
+            f"  {name}:",
+            f"    path: stages/train/{name}",
+            "    type: model",
+            f'    desc: "{name}: ${{{key}.estimator}} on ${{{key}.features}} features of '
+            f'${{dataset}} ({task}), a scikit-learn Pipeline from uint8 images (skops)"',
+            "    labels:",
+            "      - ${dataset}",
+            f"      - ${{{key}.estimator}}",
+            f"      - ${{{key}.features}}",
+        ]
+        if model.target is not None:
+            lines.append("      - detector")
+    return "\n".join([*lines, END]) + "\n"
+
+
+def splice(dvc_yaml: str, section: str) -> str:
+    """``dvc_yaml`` with its marked section replaced by ``section`` (appended if none)."""
+    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END) + r"\n?", re.DOTALL)
+    if pattern.search(dvc_yaml):
+        return pattern.sub(lambda _: section, dvc_yaml)
+    return dvc_yaml.rstrip("\n") + "\n\n" + section
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Rewrite the section, or with ``--check`` exit 1 if it is stale; return the exit code."""
-    parser = argparse.ArgumentParser(
-        description="Write dvc.yaml's artifacts: section (one packaged model per model of "
-        "params.yaml, for `dvc artifacts get`) between its marker comments.",
-    )
+    """Rewrite the section, or with ``--check`` exit 1 if it is stale."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--dvc-yaml", type=Path, default=Path("dvc.yaml"))
-    parser.add_argument(
-        "--check", action="store_true", help="change nothing; exit 1 if the section is stale"
-    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if the section is stale")
     args = parser.parse_args(argv)
     try:
         models = load_params(args.params).models
@@ -33,15 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"artifacts: error: {err}", file=sys.stderr)
         return 1
     wanted = splice(current, artifacts_section(models))
-    if args.check:
-        if wanted != current:
-            print(
-                f"artifacts: error: {args.dvc_yaml}: artifacts: does not list the models of "
-                f"{args.params}; run `{COMMAND}`",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
+    if args.check and wanted != current:
+        print(
+            f"artifacts: error: {args.dvc_yaml}: artifacts: does not list the models of "
+            f"{args.params}; run `{COMMAND}`",
+            file=sys.stderr,
+        )
+        return 1
     if wanted != current:
         write_text(args.dvc_yaml, wanted)
         print(f"artifacts: {args.dvc_yaml}: {len(models)} artifacts written")

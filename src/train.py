@@ -1,68 +1,155 @@
-"""Stage `train@<model>`: fit one model of params.yaml's `models` on its training features."""
+"""Stage `train@<model>`: fit one model of params.yaml on its feature stage's training split and
+write it as one scikit-learn Pipeline from uint8 images to classes (the feature stage's fitted
+chain, then the estimator): model.skops, with its model card (card.json, card.md)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import sys
+import warnings
 from pathlib import Path
+from typing import Any
 
-from mnist_pipeline.labels import ClassesError
+import mnist_pipeline  # noqa: F401  first: it pins NumPy's CPU kernels (see its docstring)
+
+# isort: split
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+from mnist_pipeline.features import CHAIN_FILE
+from mnist_pipeline.labels import ClassesError, check_classes, task_labels
+from mnist_pipeline.plumbing import model_files as mf
+from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, write_text
 from mnist_pipeline.plumbing.params import ParamsError, load_params
-from mnist_pipeline.plumbing.registry import EstimatorParamError
-from mnist_pipeline.plumbing.runner import exit_stage, run_stage
-from mnist_pipeline.stages.train import train
+from mnist_pipeline.plumbing.registry import EstimatorParamError as ParamError
+from mnist_pipeline.plumbing.registry import build_estimator, estimator_spec, fit_error
+
+log = logging.getLogger("train")
+
+
+def history_text(rows: list[tuple[int, float, float | None]], digits: int = 6) -> str:
+    """history.csv: ``epoch,loss`` (and ``val_acc`` where any step has one), losses rounded to
+    ``digits``; the header alone for a model that does not learn in steps."""
+    with_val = any(val is not None for _, _, val in rows)
+    lines = [
+        f"{step},{round(float(loss), digits)!r}"
+        + (f",{round(float(val), 6)!r}" if with_val else "")
+        for step, loss, val in rows
+    ]
+    return "\n".join(["epoch,loss,val_acc" if with_val else "epoch,loss", *lines]) + "\n"
+
+
+def step_log(name: str, estimator: Any, history: Path, live_dir: Path) -> tuple[Any, Any]:
+    """``fit``'s ``log(step, loss=..., val_acc=...)`` for a model that learns in steps: after
+    each step dvclive's summary (`dvc exp show` follows a running `dvc exp run`), history.csv
+    and a log line. Also returns dvclive's ``Live``, to end."""
+    from dvclive import Live
+
+    logging.getLogger("dvclive").setLevel(logging.WARNING)
+    options = {"report": None, "save_dvc_exp": False, "dvcyaml": None, "monitor_system": False}
+    live = Live(str(live_dir), resume=False, **options)
+    digits = getattr(estimator, "loss_curve_digits", 6)
+    rows: list[tuple[int, float, float | None]] = []
+    steps = getattr(estimator, "epochs", None) or estimator.max_iter
+    every = max(1, steps // 10)
+
+    def log_step(step: int, loss: float, val_acc: float | None = None, **_: Any) -> None:
+        rows.append((step, round(float(loss), digits), val_acc))
+        live.step = step
+        live.log_metric("loss", rows[-1][1], plot=False)
+        if val_acc is not None:
+            live.log_metric("val_acc", round(float(val_acc), 6), plot=False)
+        live.next_step()
+        write_text(history, history_text(rows, digits))
+        if step % every == 0:  # about ten lines, however many steps
+            val = "" if val_acc is None else f", val acc {val_acc:.4f}"
+            log.info("%s: step %d of %d: loss %.4f%s", name, step, steps, rows[-1][1], val)
+
+    return log_step, live
+
+
+def train(
+    params_path: Path, name: str, features: Path, out: Path, history: Path, live: Path
+) -> None:
+    """Fit the model ``name`` on ``features``/train.npz and write ``out`` (model.skops, card),
+    ``history`` and, for a model that learns in steps, dvclive's summary in ``live``."""
+    params = load_params(params_path)
+    model, dataset = params.model(name), params.dataset
+    spec = estimator_spec(model.estimator, key_prefix=model.key)
+    estimator = build_estimator(spec, model.params, key_prefix=model.key)
+    data = load_arrays(features / "train.npz", ("X", "y"))
+    check_classes({str(features / "train.npz"): data["y"]}, dataset.classes, dataset.key)
+    labels = task_labels(data["y"], model.target)
+    if len(found := np.unique(labels)) < 2:
+        raise ParamError(
+            f"{features / 'train.npz'}: expected training labels of at least 2 classes "
+            f"for {model.key}, got only class {', '.join(map(str, found)) or 'none'}"
+        )
+    if spec.check_training_data is not None:
+        where = str(features / "train.npz")
+        spec.check_training_data(estimator, model.params, len(labels), model.key, where)
+    chain = mf.load_model(features / CHAIN_FILE)
+    read = [features / CHAIN_FILE, features / "train.npz"]
+    log.info("%s: fitting %s on %s rows", name, type(estimator).__name__, data["X"].shape)
+    fit_args, ending = {}, None
+    if spec.learns_in_steps:
+        read.append(features / "val.npz")
+        val = load_arrays(features / "val.npz", ("X", "y"))
+        fit_args["validation"] = (
+            (val["X"], task_labels(val["y"], model.target)) if len(val["y"]) else None
+        )
+        fit_args["log"], ending = step_log(name, estimator, history, live)
+    threads = threadpool_limits(limits=spec.blas_threads, user_api="blas")
+    with warnings.catch_warnings(record=True) as caught, threads:
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            estimator.fit(data["X"], labels, **fit_args)
+        except (ValueError, TypeError) as err:
+            named = fit_error(err, spec, model.params, model.key)
+            if named is None:
+                raise
+            raise named from None
+    for warning in caught:  # a fixed epoch budget that stops before convergence
+        log.warning("%s: %s: %s", name, warning.category.__name__, str(warning.message)[:200])
+    if ending is not None:
+        ending.end()
+    start, losses = getattr(estimator, "loss_curve_start", 1), getattr(estimator, "loss_curve_", [])
+    vals = list(getattr(estimator, "val_accuracy_", [])) or [None] * len(losses)
+    rows = list(zip(range(start, start + len(losses)), losses, vals, strict=True))
+    write_text(history, history_text(rows, getattr(estimator, "loss_curve_digits", 6)))
+    from sklearn.pipeline import Pipeline
+
+    pipeline = Pipeline([*chain.steps, ("model", estimator)])
+    model_bytes = mf.canonical_skops(mf.skops_io().dumps(pipeline))
+    card = mf.model_card(model, dataset, pipeline, model_bytes, read)
+    with atomic_dir(out) as tmp:
+        (tmp / mf.MODEL_FILE).write_bytes(model_bytes)
+        write_text(tmp / mf.CARD_JSON, json.dumps(card, indent=2, sort_keys=True) + "\n")
+        write_text(tmp / mf.CARD_MD, mf.card_markdown(card))
+    log.info("%s: %s (%.1f MB)", name, out / mf.MODEL_FILE, len(model_bytes) / 1e6)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the stage with the command line ``argv``; return its exit code (see ``run_stage``)."""
-    parser = argparse.ArgumentParser(
-        description="Fit the scikit-learn estimator that params.yaml's models.<name> describes "
-        "on the training split of its features; writes model.pkl, a per-epoch loss CSV and "
-        "live metrics (dvclive) while a model that learns in steps trains.",
-    )
-    parser.add_argument(
-        "--params",
-        type=Path,
-        required=True,
-        help="params.yaml (models.<name>; the dataset's classes, which the labels must run over)",
-    )
+    """Run the stage with the command line ``argv``; 1 with one line for an expected error."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", type=Path, required=True, help="params.yaml")
     parser.add_argument("--model", required=True, help="the model's name under `models`")
-    parser.add_argument(
-        "--features", type=Path, required=True, help="the feature stage's folder (train.npz)"
-    )
-    parser.add_argument("--out", type=Path, required=True, help="folder for model.pkl")
-    parser.add_argument(
-        "--history",
-        type=Path,
-        required=True,
-        help="CSV of loss (and val accuracy) per epoch (header only for non-iterative models)",
-    )
-    parser.add_argument(
-        "--live",
-        type=Path,
-        required=True,
-        help="folder of dvclive's live metrics (metrics.json, updated after every epoch)",
-    )
+    parser.add_argument("--features", type=Path, required=True, help="the feature stage folder")
+    parser.add_argument("--out", type=Path, required=True, help="folder for model.skops, card")
+    parser.add_argument("--history", type=Path, required=True, help="loss per step (CSV)")
+    parser.add_argument("--live", type=Path, required=True, help="dvclive's folder (steps)")
     args = parser.parse_args(argv)
-
-    def work() -> None:
-        params = load_params(args.params)
-        train(
-            params.model(args.model),
-            args.features,
-            args.out,
-            args.history,
-            args.live,
-            params.dataset,
-        )
-
-    return run_stage(
-        "train",
-        work,
-        (ParamsError, EstimatorParamError, ClassesError, FileNotFoundError),
-        outputs=[args.out, args.history, args.live],
-        params=args.params,
-    )
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    try:
+        train(args.params, args.model, args.features, args.out, args.history, args.live)
+    except (ParamsError, ParamError, ClassesError, mf.ModelFileError, OSError) as err:
+        print(f"train: error: {err}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    exit_stage(main())
+    sys.exit(main())

@@ -128,9 +128,9 @@ def test_shipped_cnn_names_every_choice_in_params():
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"device": "tpu"}, "models.cnn.device: The 'device' parameter of ConvNetClassifier"),
-        ({"epochs": 0}, "models.cnn.epochs: The 'epochs' parameter of ConvNetClassifier"),
-        ({"warmup": 1.5}, "models.cnn.warmup: The 'warmup' parameter of ConvNetClassifier"),
+        ({"device": "tpu"}, "models.cnn.device: expected one of auto, cpu, cuda, got 'tpu'"),
+        ({"epochs": 0}, "models.cnn.epochs: expected an integer >= 1, got 0"),
+        ({"warmup": 1.5}, "models.cnn.warmup: expected a number > 0 and < 1, got 1.5"),
         ({"chanels": [8]}, "models.cnn.chanels: not a parameter of ConvNetClassifier"),
     ],
 )

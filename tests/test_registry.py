@@ -1,5 +1,6 @@
 """The estimator table: one module of ``mnist_pipeline.estimators`` per estimator name, read
-without importing scikit-learn; ``build_estimator`` refuses bad parameters by their key."""
+without importing scikit-learn; bad parameters are refused by their params.yaml key (ours when
+the model is built, scikit-learn's when it is fitted)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from mnist_pipeline.plumbing.registry import (
     build_estimator,
     estimator_names,
     estimator_spec,
+    fit_error,
 )
 
 ESTIMATORS_DIR = REPO / "src/mnist_pipeline/estimators"
@@ -70,8 +72,8 @@ def test_unknown_name_lists_the_known_ones_under_its_key():
 def test_spec_is_the_one_its_module_declares():
     spec = estimator_spec("svc")
     assert spec.estimator_class is SVC and spec.name == "svc"
-    assert spec.threaded_predict and spec.blas_threads is None
-    assert spec.load_fitted is None
+    assert spec.blas_threads is None and not spec.learns_in_steps
+    assert estimator_spec("mlp").blas_threads == 1 and estimator_spec("mlp").learns_in_steps
 
 
 def test_alias_k_becomes_n_neighbors():
@@ -101,12 +103,35 @@ def test_every_shipped_model_builds():
         build_estimator(estimator_spec(model.estimator), model.params, key_prefix=model.key)
 
 
-def test_alias_is_named_as_written_in_params():
-    with pytest.raises(EstimatorParamError) as err:
-        build_estimator(estimator_spec("knn"), {"k": 0}, key_prefix="models.knn")
-    assert str(err.value).startswith(
-        "models.knn.k: The 'n_neighbors' parameter of KNeighborsClassifier must be"
-    )
+def test_scikit_learns_refusal_in_fit_is_named_by_the_key_written():
+    spec, params = estimator_spec("knn"), {"k": 0}
+    estimator = build_estimator(spec, params, key_prefix="models.knn")
+    with pytest.raises(ValueError) as raised:
+        estimator.fit([[0.0], [1.0]], [0, 1])
+    named = fit_error(raised.value, spec, params, "models.knn")
+    assert str(named) == f"models.knn.k: {raised.value}"
+    assert fit_error(ValueError("X has 3 features"), spec, params, "models.knn") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("cosine_1nn", {"block_rows": 0}, "block_rows: expected an integer >= 1, got 0"),
+        ("gradient_descent", {"learning_rate": -1.0}, "learning_rate: expected a number > 0"),
+        ("cnn", {"device": "tpu"}, "device: expected one of auto, cpu, cuda, got 'tpu'"),
+        ("cnn", {"warmup": 1.5}, "warmup: expected a number > 0 and < 1, got 1.5"),
+        ("one_vs_one_svc", {"kernel": "precomputed"}, "kernel: expected one of linear, poly,"),
+    ],
+)
+def test_our_estimators_refuse_bad_values_when_built_and_when_fitted(name, params, message):
+    spec = estimator_spec(name)
+    with pytest.raises(EstimatorParamError) as built:
+        build_estimator(spec, params, key_prefix="models.m")
+    assert str(built.value).startswith(f"models.m.{message}")
+    estimator = spec.estimator_class(**params)
+    with pytest.raises(EstimatorParamError) as fitted:
+        estimator.fit([[0.0], [1.0]], [0, 1])
+    assert str(fitted.value).startswith(message)
 
 
 def test_unknown_parameter_lists_the_accepted_ones():

@@ -1,62 +1,195 @@
-"""Training: the loss history CSV; the train stage on a slice of MNIST, and parameters or
-training data that make a fit impossible refused before it starts."""
+"""The train stage on a slice of MNIST: one model file, a scikit-learn Pipeline from uint8
+images to classes (the feature stage's chain, then the estimator) with its card, the same bytes
+whatever params.yaml's comments; live metrics for the models that learn in steps; parameters or
+data that make a fit impossible refused with one line."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import os
+import re
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
-from conftest import SLICE_PARAMS, SLICE_STEPS, params_copy, redirected, run_main, run_script
+import skops.io
+from conftest import SLICE_PARAMS, SLICE_STEPS, redirected, run_main, run_script, stage_main
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
 
+from mnist_pipeline.estimators.gradient_descent import GradientDescentLogisticRegression
+from mnist_pipeline.estimators.mlp import EpochLoggingMLPClassifier
+from mnist_pipeline.features import CHAIN_FILE, Float32PCA, PixelRows
 from mnist_pipeline.plumbing.files import load_arrays, save_arrays
-from mnist_pipeline.stages.train import training_history
+from mnist_pipeline.plumbing.model_files import ModelFileError, canonical_skops, load_model
+
+history_text = stage_main("train").__globals__["history_text"]
 
 
-@pytest.mark.parametrize(
-    "losses",
-    [[], [0.406269123, 0.19602849, 1.0, 0.0, 1e-07, 12345.6789012, 2.5e-5, 3.0000000000000004]],
-)
-def test_training_history_is_the_csv_pandas_wrote(losses):
+class NotOurs:
+    """A type no model of ours is made of."""
+
+
+def test_history_is_the_csv_pandas_wrote_with_val_only_where_validated():
     import pandas as pd
 
-    class Fitted:
-        loss_curve_ = losses
-
+    losses = [0.406269123, 0.19602849, 1.0, 1e-07, 12345.6789012, 3.0000000000000004]
+    rows = [(i + 1, loss, None) for i, loss in enumerate(losses)]
     expected = pd.DataFrame(
-        {"epoch": range(1, len(losses) + 1), "loss": [round(float(x), 6) for x in losses]}
+        {"epoch": range(1, len(losses) + 1), "loss": [round(x, 6) for x in losses]}
     ).to_csv(index=False, lineterminator="\n")
-    assert training_history(Fitted()) == expected
-    assert training_history(object()) == "epoch,loss\n"
+    assert history_text(rows) == expected
+    assert history_text([]) == "epoch,loss\n"
+    assert history_text([(0, 0.693147180559945, None)], 15) == "epoch,loss\n0,0.693147180559945\n"
+    assert history_text([(1, 0.1234567, 0.9)]) == "epoch,loss,val_acc\n1,0.123457,0.9\n"
 
 
-def test_training_history_follows_the_estimators_first_epoch_and_digits():
-    class Fitted:
-        loss_curve_ = (0.693147180559945, 0.5)
-        loss_curve_start = 0
-        loss_curve_digits = 15
+@pytest.mark.parametrize(("model", "features"), [("knn", "pca"), ("sgd_5", "normalize")])
+def test_model_file_predicts_what_evaluate_predicted_from_the_decoded_images(
+    slice_run, model, features
+):
+    pipeline = load_model(slice_run / f"stages/train/{model}/model.skops")
+    images = load_arrays(slice_run / "stages/decode/test.npz", ("images",))["images"]
+    evaluated = slice_run / f"stages/evaluate/{model}/predictions.npz"
+    assert isinstance(pipeline, Pipeline) and images.dtype == np.uint8
+    expected = load_arrays(evaluated, ("test_pred",))["test_pred"]
+    np.testing.assert_array_equal(pipeline.predict(images), expected)
 
-    assert training_history(Fitted()) == "epoch,loss\n0,0.693147180559945\n1,0.5\n"
+
+def test_model_steps_are_the_feature_stages_chain_then_the_estimator(slice_run):
+    pipeline = load_model(slice_run / "stages/train/knn/model.skops")
+    assert [name for name, _ in pipeline.steps] == ["pixels", "pca", "model"]
+    assert isinstance(pipeline[0], PixelRows) and isinstance(pipeline[1], Float32PCA)
+    assert type(pipeline[-1]).__name__ == "KNeighborsClassifier"
+    assert sorted(p.name for p in (slice_run / "stages/train/knn").iterdir()) == [
+        "card.json",
+        "card.md",
+        "model.skops",
+    ]
 
 
-# --- the stage, on the MNIST slice (conftest's slice_run) -----------------------------------
+def test_card_names_what_the_model_was_built_from_not_a_commit(slice_run):
+    folder = slice_run / "stages/train/sgd_5"
+    card = json.loads((folder / "card.json").read_text())
+    assert card["answers"] == ["not 5", "5"] and card["task"] == "is it a 5"
+    assert (card["model"], card["features"], card["estimator"]) == ("sgd_5", "normalize", "sgd")
+    assert card["params"] == {"random_state": 1}
+    assert card["built_from"]["params"] == {"models.sgd_5": SLICE_PARAMS["models"]["sgd_5"]}
+    assert card["built_from"]["files"] == {
+        f"stages/normalize/{name}": hashlib.sha256(
+            (slice_run / "stages/normalize" / name).read_bytes()
+        ).hexdigest()
+        for name in (CHAIN_FILE, "train.npz")
+    }
+    assert card["sha256"] == hashlib.sha256((folder / "model.skops").read_bytes()).hexdigest()
+    assert "git_commit" not in card and "test" not in card
+    assert card["scores"].startswith("metrics/sgd_5/scores/test.json")
+    assert {s["step"]: s["params"] for s in card["steps"]}["pixels"] == {
+        "deskew": False,
+        "method": "scale",
+    }
+    assert card["sha256"] in (folder / "card.md").read_text()
 
 
-def test_train_runs_as_dvc_runs_it(slice_run, tmp_path):
-    """The script in a fresh Python, as dvc.yaml's command: a model and its loss history."""
-    out, history = tmp_path / "knn", tmp_path / "history.csv"
-    script, *args = redirected(
-        SLICE_STEPS["train@knn"], out=out, history=history, live=tmp_path / "live"
+def test_same_inputs_give_the_same_bytes_in_another_process_whatever_the_comments(
+    slice_run, tmp_path
+):
+    params = tmp_path / "params.yaml"
+    params.write_text("# a comment\n" + (slice_run / "params.yaml").read_text())
+    (tmp_path / "datasets.yaml").write_text((slice_run / "datasets.yaml").read_text())
+    out = tmp_path / "knn"
+    args = redirected(
+        SLICE_STEPS["train@knn"], out=out, history=tmp_path / "h.csv", live=tmp_path / "live"
     )
-    result = run_script(script, "--params", params_copy(slice_run, tmp_path), *args, cwd=slice_run)
+    result = run_script(args[0], "--params", params, *args[1:], cwd=slice_run)
     assert result.returncode == 0, result.stderr
-    assert result.stderr.splitlines()[-1].startswith("train: done in ")
-    assert [p.name for p in out.iterdir()] == ["model.pkl"]
-    assert history.read_text() == "epoch,loss\n"
+    for name in ("model.skops", "card.json", "card.md"):
+        assert (out / name).read_bytes() == (slice_run / "stages/train/knn" / name).read_bytes()
+    assert (tmp_path / "h.csv").read_text() == "epoch,loss\n"
+    assert not (tmp_path / "live").exists(), "no live metrics for a model without steps"
 
 
-def test_non_iterative_model_has_an_empty_loss_history(slice_run):
-    assert (slice_run / "metrics/knn/history.csv").read_text() == "epoch,loss\n"
+def test_skops_file_has_one_timestamp_numbered_ids_and_is_canonical(slice_run):
+    data = (slice_run / "stages/train/knn/model.skops").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = archive.infolist()
+        schema = archive.read("schema.json").decode()
+    ids = {int(i) for i in re.findall(r'"__id__": (\d+)', schema)}
+    assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert ids == set(range(1, len(ids) + 1))
+    assert canonical_skops(data) == data
+
+
+def test_loading_refuses_a_type_we_do_not_trust_or_a_file_that_is_no_skops_file(tmp_path):
+    path = tmp_path / "model.skops"
+    path.write_bytes(skops.io.dumps(NotOurs()))
+    with pytest.raises(ModelFileError) as raised:
+        load_model(path)
+    assert (
+        str(raised.value) == f"{path}: holds types this project does not trust: {__name__}.NotOurs"
+    )
+    path.write_bytes(b"\x80\x04K\x01.")  # a pickle
+    with pytest.raises(ModelFileError, match=r"model\.skops: not a skops model file \("):
+        load_model(path)
+
+
+def test_model_that_learns_in_steps_writes_live_metrics_and_history(slice_run, write_params):
+    mlp = {"features": "normalize", "estimator": "mlp", "hidden_layer_sizes": [10]}
+    mlp |= {"max_iter": 2, "random_state": 0, "batch_size": 64}
+    params = write_params({**SLICE_PARAMS, "models": {"mlp": mlp}})
+    live, history = params.parent / "live", params.parent / "history.csv"
+    result = run_main(
+        "train",
+        "--params",
+        params,
+        "--model",
+        "mlp",
+        "--features",
+        "stages/normalize",
+        "--out",
+        params.parent / "mlp",
+        "--history",
+        history,
+        "--live",
+        live,
+        cwd=slice_run,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((live / "metrics.json").read_text())
+    assert list(summary) == ["loss", "val_acc", "step"] and summary["step"] == 2
+    assert sorted(p.name for p in live.iterdir()) == ["metrics.json"]  # no dvc.yaml, no plots
+    lines = history.read_text().splitlines()
+    assert (
+        lines[0] == "epoch,loss,val_acc"
+        and lines[-1] == f"2,{summary['loss']},{summary['val_acc']}"
+    )
+
+
+def test_mlp_reporting_each_epoch_fits_the_very_weights_of_scikit_learns(mnist_slice):
+    x = mnist_slice["train_images"].reshape(1200, -1).astype(np.float32) / 255
+    y = mnist_slice["train_labels"]
+    params = {"hidden_layer_sizes": (20,), "max_iter": 3, "random_state": 0, "batch_size": 64}
+    logged = []
+    with pytest.warns(UserWarning):
+        ours = EpochLoggingMLPClassifier(**params).fit(
+            x[:1000],
+            y[:1000],
+            validation=(x[1000:], y[1000:]),
+            log=lambda epoch, **m: logged.append((epoch, m)),
+        )
+        theirs = MLPClassifier(**params).fit(x[:1000], y[:1000])
+    for a, b in zip(ours.coefs_, theirs.coefs_, strict=True):
+        assert a.tobytes() == b.tobytes()
+    assert [(e, m["loss"]) for e, m in logged] == list(enumerate(theirs.loss_curve_, start=1))
+    assert ours.val_accuracy_ == [m["val_acc"] for _, m in logged]
+    gd_logged = []
+    gd = GradientDescentLogisticRegression(max_iter=3).fit(
+        x[:1000], y[:1000] == 4, log=lambda step, **m: gd_logged.append((step, m["loss"]))
+    )
+    assert gd_logged == list(enumerate(gd.loss_curve_))
 
 
 def test_train_script_has_help():
@@ -65,9 +198,10 @@ def test_train_script_has_help():
 
 
 def train_fails_with(slice_run: Path, params: Path, model: str, features: str | Path) -> str:
-    """Run train@<model> on bad params or data: exit 1, no model folder, no history, no
-    temporary folder left; its stderr."""
+    """Run train@<model> on bad params or data: exit 1, no model folder, no history; its
+    stderr."""
     out, history = params.parent / "train/bad", params.parent / "metrics/bad/history.csv"
+    features = features if isinstance(features, Path) else f"stages/{features}"
     result = run_main(
         "train",
         "--params",
@@ -75,7 +209,7 @@ def train_fails_with(slice_run: Path, params: Path, model: str, features: str | 
         "--model",
         model,
         "--features",
-        features if isinstance(features, Path) else f"stages/{features}",
+        features,
         "--out",
         out,
         "--history",
@@ -85,53 +219,53 @@ def train_fails_with(slice_run: Path, params: Path, model: str, features: str | 
         cwd=slice_run,
     )
     assert result.returncode == 1
-    assert not out.exists()
-    assert not history.parent.exists()
-    assert [p.name for p in out.parent.glob(".*")] == []
+    assert not out.exists() and not history.parent.exists()
     return result.stderr
 
 
-def test_estimator_parameter_scikit_learn_rejects_stops_train_before_fitting(
-    slice_run, write_params
-):
-    params = write_params({"models": {"svm": {"C": -1}}})
-    assert train_fails_with(slice_run, params, "svm", "pca") == (
-        "train: error: models.svm.C: The 'C' parameter of OneVsOneSVC must "
-        "be a float in the range (0.0, inf]. Got -1 instead.\n"
-    )
-
-
 @pytest.mark.parametrize(
-    ("knn", "message"),
+    ("models", "message"),
     [
+        ({"svm": {"C": -1}}, "models.svm.C: expected a number > 0, got -1"),
+        ({"knn": {"k": 0}}, "models.knn.k: "),  # scikit-learn's own words follow
         (
-            {"metric": "precomputed"},
+            {"knn": {"k": 3, "metric": "precomputed"}},
             "models.knn.metric: expected a metric of feature rows, got 'precomputed' "
             "(the stages pass features, not distances)",
         ),
         (
-            {"algorithm": "kd_tree", "metric": "cosine"},
+            {"knn": {"algorithm": "kd_tree", "metric": "cosine"}},
             "models.knn.metric: expected one of the metrics algorithm kd_tree supports (chebyshev, "
             "cityblock, euclidean, infinity, l1, l2, manhattan, minkowski, p), got 'cosine'",
         ),
         (
-            {"n_neighbors": 3},
+            {"knn": {"k": 3, "n_neighbors": 3}},
             "models.knn.k: expected one of k and n_neighbors (the same parameter), got both",
         ),
         (
-            {"k": 60000},
+            {"knn": {"k": 60000}},
             "models.knn.k: expected at most the 1000 training rows of stages/pca/train.npz, "
             "got 60000",
         ),
     ],
-    ids=["precomputed", "kd_tree-cosine", "k-and-n_neighbors", "k-above-training-rows"],
+    ids=[
+        "ours",
+        "scikit-learns-in-fit",
+        "precomputed",
+        "kd_tree-cosine",
+        "k-twice",
+        "k-above-rows",
+    ],
 )
-def test_knn_parameters_that_cannot_work_stop_train_before_fitting(
-    slice_run, write_params, knn, message
+def test_parameters_that_cannot_work_stop_train_with_one_line_naming_the_key(
+    slice_run, write_params, models, message
 ):
-    models = {"knn": {**SLICE_PARAMS["models"]["knn"], **knn}}
-    params = write_params({**SLICE_PARAMS, "models": models})
-    assert train_fails_with(slice_run, params, "knn", "pca") == f"train: error: {message}\n"
+    ((name, values),) = models.items()
+    model = {"features": "pca", "estimator": "one_vs_one_svc" if name == "svm" else "knn"}
+    params = write_params({**SLICE_PARAMS, "models": {name: model | values}})
+    stderr = train_fails_with(slice_run, params, name, "pca")
+    errors = [line for line in stderr.splitlines() if line.startswith("train: error: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"train: error: {message}")
 
 
 def test_detector_whose_digit_is_absent_stops_train_before_fitting(
@@ -141,7 +275,7 @@ def test_detector_whose_digit_is_absent_stops_train_before_fitting(
     features = load_arrays(slice_run / "stages/normalize/train.npz", ("X", "y"))
     kept = features["y"] != 5
     save_arrays(tmp_path / "no5/train.npz", {"X": features["X"][kept], "y": features["y"][kept]})
-    assert train_fails_with(slice_run, params, "sgd_5", tmp_path / "no5") == (
+    assert train_fails_with(slice_run, params, "sgd_5", tmp_path / "no5").endswith(
         f"train: error: {tmp_path / 'no5/train.npz'}: expected training labels of at least 2 "
         "classes for models.sgd_5, got only class 0\n"
     )
@@ -155,3 +289,12 @@ def test_fifo_in_place_of_the_features_fails_at_once(slice_run, write_params, tm
     assert train_fails_with(slice_run, params, "knn", features) == (
         f"train: error: {features / 'train.npz'}: expected a regular file, got a FIFO\n"
     )
+
+
+def test_missing_feature_chain_is_named(slice_run, write_params, tmp_path):
+    features = tmp_path / "no_chain"
+    features.mkdir()
+    for name in ("train.npz", "val.npz"):
+        (features / name).write_bytes((slice_run / "stages/pca" / name).read_bytes())
+    stderr = train_fails_with(slice_run, write_params(SLICE_PARAMS), "knn", features)
+    assert stderr.startswith("train: error: ") and str(features / CHAIN_FILE) in stderr

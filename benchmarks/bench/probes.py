@@ -14,12 +14,12 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from mnist_pipeline.estimators.cosine_1nn import unit_rows
 from mnist_pipeline.labels import task_labels
 from mnist_pipeline.plumbing.params import load_params
 from mnist_pipeline.plumbing.registry import build_estimator, estimator_spec
-from mnist_pipeline.plumbing.threads import blas_threads, predict_rows
 
 SIDES = ("today", "pipeline")
 
@@ -50,15 +50,14 @@ def svm_fit(copy: Path, side: str, model_name: str = "svm") -> dict:
         raise ValueError(f"svm_fit: side: expected one of {', '.join(SIDES)}, got {side!r}")
     spec = estimator_spec("svc" if side == "today" else model.estimator, key_prefix=model.key)
     estimator = build_estimator(spec, model.params, key_prefix=model.key)
-    threads, threaded = spec.blas_threads, spec.threaded_predict
     data = features(copy, model_name, ("train", "test"))
     y_train, y_test = (task_labels(data[s]["y"], model.target) for s in ("train", "test"))
-    with warnings.catch_warnings(), blas_threads(threads):
+    with warnings.catch_warnings(), threadpool_limits(spec.blas_threads, user_api="blas"):
         warnings.simplefilter("ignore")
         started = time.perf_counter()
         estimator.fit(data["train"]["X"], y_train)
         fitted = time.perf_counter()
-        predicted = predict_rows(estimator, data["test"]["X"], threaded=threaded)
+        predicted = estimator.predict(data["test"]["X"])
         done = time.perf_counter()
     predicted = np.asarray(predicted).astype(np.int64)
     return {

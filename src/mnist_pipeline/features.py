@@ -10,15 +10,15 @@ step to that stage's chain. ``raw``: ``RawRows``; ``images``: ``WholeImages``; `
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from mnist_pipeline.deskew import deskew
+from mnist_pipeline.estimators import check_rules, one_of
 
 CHAIN_FILE = "features.skops"
 """The fitted chain of a feature stage, in its output folder."""
@@ -35,6 +35,10 @@ def image_batch(images: Any, shape: tuple[int, ...] | None = None) -> np.ndarray
         expected = "x".join(map(str, shape))
         raise ValueError(f"expected images of {expected} pixels, got {images.shape[1:]}")
     return images
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool | np.bool_)
 
 
 class RawRows(TransformerMixin, BaseEstimator):
@@ -73,11 +77,6 @@ class PixelRows(TransformerMixin, BaseEstimator):
     (x * 0.99 + 0.01), ``l2`` (unit rows), ``standardize`` (each pixel centred and scaled
     by its mean and standard deviation over the images it was fitted on)."""
 
-    _parameter_constraints: ClassVar[dict] = {
-        "method": [StrOptions(set(METHODS))],
-        "deskew": ["boolean"],
-    }
-
     def __init__(self, method: str = "scale", deskew: bool = False) -> None:
         self.method = method
         self.deskew = deskew
@@ -94,7 +93,7 @@ class PixelRows(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, images: np.ndarray, y: Any = None, **fit_params: Any) -> np.ndarray:
         """Fit on ``images`` and return their rows, deskewing them once."""
-        self._validate_params()
+        check_rules(self, {"method": one_of(*METHODS), "deskew": ("true or false", _is_bool)})
         images = image_batch(images)
         self.image_shape_ = images.shape[1:]
         rows = self._scaled(images)

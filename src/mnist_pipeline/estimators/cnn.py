@@ -21,15 +21,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from mnist_pipeline.estimators import check_rules, integer, number, one_of
 from mnist_pipeline.plumbing.registry import EstimatorSpec
 
 if TYPE_CHECKING:
@@ -140,6 +139,24 @@ def torch_settings(threads: int, device: str) -> Iterator[None]:
         torch.backends.cudnn.benchmark = previous[3]
 
 
+RULES = {
+    "channels": ("a list of channel counts", lambda v: isinstance(v, list | tuple)),
+    "kernel_size": integer(1),
+    "hidden": integer(1),
+    "dropout": number(0, 1),
+    "epochs": integer(1),
+    "batch_size": integer(1),
+    "learning_rate": number(0, low_in=False),
+    "warmup": number(0, 1, low_in=False),
+    "momentum": number(0, 1),
+    "weight_decay": number(0),
+    "shift": integer(0),
+    "seed": integer(0),
+    "threads": integer(1),
+    "device": one_of("auto", "cpu", "cuda"),
+}
+
+
 class ConvNetClassifier(ClassifierMixin, BaseEstimator):
     """A small convolutional network for single-channel images (module docstring).
 
@@ -149,23 +166,6 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
     training loss of each epoch) and ``val_accuracy_`` (each epoch's, empty without a
     validation split).
     """
-
-    _parameter_constraints: ClassVar[dict] = {
-        "channels": [list, tuple],
-        "kernel_size": [Interval(Integral, 1, None, closed="left")],
-        "hidden": [Interval(Integral, 1, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "warmup": [Interval(Real, 0, 1, closed="neither")],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "shift": [Interval(Integral, 0, None, closed="left")],
-        "seed": [Interval(Integral, 0, None, closed="left")],
-        "threads": [Interval(Integral, 1, None, closed="left")],
-        "device": [StrOptions({"auto", "cpu", "cuda"})],
-    }
 
     def __init__(
         self,
@@ -222,7 +222,6 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
             self.dropout,
         )
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(
         self,
         x: np.ndarray,
@@ -234,6 +233,7 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
         empty, picks the epoch whose weights are kept; ``log``, if given, is called after each
         epoch as ``log(epoch, loss=..., val_acc=...)`` (``val_acc`` only with a validation
         split) and during it as ``log.batch(done, total)`` if it has that method."""
+        check_rules(self, RULES)
         torch = load_torch()
 
         images = self._images(x, reset=True)
@@ -363,4 +363,5 @@ SPEC = EstimatorSpec(
     ConvNetClassifier,
     "convolutional network (PyTorch): conv blocks, one hidden layer, shifted mini-batches",
     learns_in_steps=True,
+    check_params=lambda estimator, key: check_rules(estimator, RULES, key),
 )

@@ -1,24 +1,23 @@
 """``cosine_1nn``: the nearest-neighbour notebook's 1-NN by cosine similarity, as float32 matrix
 products in bounded blocks.
 
-Two layers: ``CosineRows``, the fitted rows and the prediction in NumPy alone, and
-``CosineNearestNeighbor``, the scikit-learn estimator built on it (parameter and input checks,
-``parametrize_with_checks``), defined on first use. Importing this module imports no
-scikit-learn, and ``load_rows`` reads a pickled fitted estimator as ``CosineRows``, so that
-``evaluate`` of a 1-NN model never loads scikit-learn: its import (0.7 s on a quiet machine,
-2-4 s on a busy one, mostly SciPy's statistics and pandas) made ``evaluate@nearest`` 1.44x the
-bare matrix product it needs (benchmarks/README.md).
+Ours, not ``KNeighborsClassifier(n_neighbors=1, metric="cosine")``: that one builds and sorts
+a distance matrix per chunk, slower and bigger. ``CosineRows`` is the prediction in NumPy alone;
+``CosineNearestNeighbor``, the scikit-learn estimator on it, is defined on first use, so that
+importing this module (the params check) imports no scikit-learn.
 """
 
 from __future__ import annotations
 
 import functools
-import pickle
-from typing import IO, Any, ClassVar
+from typing import Any
 
 import numpy as np
 
+from mnist_pipeline.estimators import check_rules, integer
 from mnist_pipeline.plumbing.registry import EstimatorSpec
+
+RULES = {"block_rows": integer(1)}
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
@@ -93,10 +92,7 @@ class CosineRows:
 @functools.cache
 def _estimator_class() -> type:
     """``CosineNearestNeighbor``, defined on its first use: it imports scikit-learn."""
-    from numbers import Integral
-
-    from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-    from sklearn.utils._param_validation import Interval
+    from sklearn.base import BaseEstimator, ClassifierMixin
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -106,16 +102,12 @@ def _estimator_class() -> type:
         ``KNeighborsClassifier(n_neighbors=1, metric="cosine", algorithm="brute")``, which
         builds a distance matrix per chunk and sorts it: slower and bigger."""
 
-        _parameter_constraints: ClassVar[dict] = {
-            "block_rows": [Interval(Integral, 1, None, closed="left")]
-        }
-
         def __init__(self, block_rows: int = 512) -> None:
             self.block_rows = block_rows
 
-        @_fit_context(prefer_skip_nested_validation=True)
         def fit(self, x: np.ndarray, y: np.ndarray) -> CosineNearestNeighbor:
             """Keep the training rows, scaled to unit length, and their labels."""
+            check_rules(self, RULES)
             x, y = validate_data(self, x, y)
             check_classification_targets(y)
             self.classes_, self.labels_ = np.unique(y, return_inverse=True)
@@ -132,7 +124,7 @@ def _estimator_class() -> type:
             check_is_fitted(self)
             return super().decision_function(validate_data(self, x, reset=False))
 
-    CosineNearestNeighbor.__qualname__ = CosineNearestNeighbor.__name__  # found by pickle
+    CosineNearestNeighbor.__qualname__ = CosineNearestNeighbor.__name__  # found by skops
     return CosineNearestNeighbor
 
 
@@ -143,21 +135,8 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class _RowsUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) == (__name__, "CosineNearestNeighbor"):
-            return CosineRows
-        return super().find_class(module, name)
-
-
-def load_rows(file: IO[bytes]) -> CosineRows:
-    """A pickled fitted ``CosineNearestNeighbor`` as ``CosineRows``: the same fitted
-    attributes and predictions, without scikit-learn."""
-    return _RowsUnpickler(file).load()
-
-
 SPEC = EstimatorSpec(
     _estimator_class,
     "1-nearest neighbour by cosine similarity: float32 matrix products in bounded blocks",
-    load_fitted=load_rows,
+    check_params=lambda estimator, key: check_rules(estimator, RULES, key),
 )

@@ -16,16 +16,17 @@ zero weights), entry i after the i-th update.
 from __future__ import annotations
 
 from collections.abc import Callable
-from numbers import Integral, Real
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from mnist_pipeline.estimators import check_rules, integer, number
 from mnist_pipeline.plumbing.registry import EstimatorSpec
+
+RULES = {"learning_rate": number(0, low_in=False), "max_iter": integer(0)}
 
 
 def with_bias(x: np.ndarray) -> np.ndarray:
@@ -68,16 +69,10 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
     loss_curve_digits = 15
     """Decimals of each loss in history.csv: enough to compare with the notebook's to 1e-12."""
 
-    _parameter_constraints: ClassVar[dict] = {
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-    }
-
     def __init__(self, learning_rate: float = 1e-5, max_iter: int = 200) -> None:
         self.learning_rate = learning_rate
         self.max_iter = max_iter
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(
         self,
         x: np.ndarray,
@@ -88,6 +83,7 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
         """Run ``max_iter`` full-batch gradient-descent updates from zero weights (binary y).
         ``log``, if given, is called with each loss as ``log(iteration, loss=...)`` (and
         ``val_acc=`` on ``validation`` (rows, labels), where it has rows)."""
+        check_rules(self, RULES)
         x, y = validate_data(self, x, y)
         kind = type_of_target(y, input_name="y", raise_unknown=True)
         if kind != "binary":
@@ -150,4 +146,5 @@ SPEC = EstimatorSpec(
     "binary logistic regression by full-batch gradient descent (IDX notebook, from scratch)",
     blas_threads=1,
     learns_in_steps=True,
+    check_params=lambda estimator, key: check_rules(estimator, RULES, key),
 )

@@ -11,24 +11,23 @@ from mnist_pipeline.plumbing.registry import EstimatorParamError, EstimatorSpec
 
 
 def check_metric(estimator: KNeighborsClassifier, key_prefix: str) -> None:
-    """The metric must be computed from feature rows and be one its ``algorithm`` supports:
-    scikit-learn finds out only in fit() or predict()."""
-    metric = estimator.metric
+    """A metric of feature rows that its ``algorithm`` supports: scikit-learn finds out only
+    in fit() or predict()."""
+    metric, algorithm = estimator.metric, estimator.algorithm
     if metric == "precomputed":
         raise EstimatorParamError(
             f"{key_prefix}.metric: expected a metric of feature rows, got "
             "'precomputed' (the stages pass features, not distances)"
         )
-    try:
-        estimator._check_algorithm_metric()
-    except ValueError:
-        valid = ", ".join(
-            sorted(m for m in VALID_METRICS.get(estimator.algorithm, ()) if isinstance(m, str))
-        )
+    if algorithm != "auto" and algorithm not in VALID_METRICS:
+        return  # fit() names the algorithm
+    lists = VALID_METRICS.values() if algorithm == "auto" else [VALID_METRICS[algorithm]]
+    valid = sorted({m for names in lists for m in names if isinstance(m, str)})
+    if metric not in valid:
         raise EstimatorParamError(
             f"{key_prefix}.metric: expected one of the metrics algorithm "
-            f"{estimator.algorithm} supports ({valid}), got {metric!r}"
-        ) from None
+            f"{algorithm} supports ({', '.join(valid)}), got {metric!r}"
+        )
 
 
 def check_neighbours(

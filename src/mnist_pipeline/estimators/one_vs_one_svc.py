@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from numbers import Integral
-from typing import ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.svm import SVC
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from mnist_pipeline.estimators import Rule, check_rules, integer, number, one_of
 from mnist_pipeline.plumbing.progress import Progress
 from mnist_pipeline.plumbing.registry import EstimatorSpec
-from mnist_pipeline.plumbing.threads import available_cores
 
 log = logging.getLogger("one_vs_one_svc")
 
@@ -35,6 +33,23 @@ SVC_PARAMS = (
     "max_iter",
 )
 """The parameters passed on to each pair's ``SVC``, with SVC's meaning and defaults."""
+
+_gamma = number(0)
+RULES: dict[str, Rule] = {
+    "C": number(0, low_in=False),
+    "kernel": one_of("linear", "poly", "rbf", "sigmoid"),
+    "gamma": ("scale, auto or a number >= 0", lambda v: v in ("scale", "auto") or _gamma[1](v)),
+    "n_jobs": ("none or an integer >= 1", lambda v: v is None or integer(1)[1](v)),
+    "block_rows": integer(1),
+}
+"""Ours; each pair's ``SVC`` checks the others when it is fitted."""
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class OneVsOneSVC(ClassifierMixin, BaseEstimator):
@@ -58,13 +73,6 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
     (n_support x n_pairs), ``intercept_`` (n_pairs) and ``n_iter_`` (libsvm's iterations per
     pair), pairs in the order (0, 1), (0, 2), ..., (1, 2), ...
     """
-
-    _parameter_constraints: ClassVar[dict] = {
-        **{name: SVC._parameter_constraints[name] for name in SVC_PARAMS},
-        "kernel": [StrOptions({"linear", "poly", "rbf", "sigmoid"})],
-        "n_jobs": [None, Interval(Integral, 1, None, closed="left")],
-        "block_rows": [Interval(Integral, 1, None, closed="left")],
-    }
 
     def __init__(
         self,
@@ -101,10 +109,10 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
             return 1.0 / x.shape[1]
         return float(self.gamma)
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, x: np.ndarray, y: np.ndarray) -> OneVsOneSVC:
         """Fit one binary ``SVC`` per pair of classes, ``n_jobs`` pairs at a time (default: one
         per available core), largest pairs first; progress on stderr as pairs finish."""
+        check_rules(self, RULES)
         x, y = validate_data(self, x, y, dtype=np.float64, order="C")
         check_classification_targets(y)
         self.classes_, labels = np.unique(y, return_inverse=True)
@@ -204,4 +212,5 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
 SPEC = EstimatorSpec(
     OneVsOneSVC,
     "SVC with its one-vs-one pairs fitted in parallel threads and predicted by matrix products",
+    check_params=lambda estimator, key: check_rules(estimator, RULES, key),
 )

@@ -6,4 +6,4 @@ from sklearn.svm import SVC
 
 from mnist_pipeline.plumbing.registry import EstimatorSpec
 
-SPEC = EstimatorSpec(SVC, "support vector classifier", threaded_predict=True)
+SPEC = EstimatorSpec(SVC, "support vector classifier")

@@ -1,5 +1,5 @@
-"""Fitted models and feature chains as skops files: no code runs when one is loaded, and the
-same object gives the same bytes.
+"""Fitted models and feature chains as skops files (no code runs when one is loaded, the same
+object gives the same bytes), and a model's card, what train writes beside its model.skops.
 
 skops (scikit-learn's secure persistence) stores an object as a zip of ``schema.json`` (each
 object's type and attributes) and one ``.npy`` per array, and on load builds only the types
@@ -14,12 +14,14 @@ fixed timestamp, so the file depends on the object alone.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.abc
 import io
 import json
 import re
 import sys
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -158,3 +160,115 @@ def load_model(path: Path | str) -> Any:
             f"{path}: holds types this project does not trust: {', '.join(refused)}"
         )
     return skops.loads(data, trusted=list(untrusted))
+
+
+MODEL_FILE = "model.skops"
+CARD_JSON = "card.json"
+CARD_MD = "card.md"
+
+
+def _plain(value: Any) -> Any:
+    """A parameter value as JSON holds it (tuples as lists, anything else by its repr)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return repr(value)
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of the regular file ``path``, read in chunks."""
+    with open_regular(path) as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def model_card(
+    model: Any, dataset: Any, pipeline: Any, data: bytes, read: Sequence[Path]
+) -> dict[str, Any]:
+    """What the model is, what it was built from (its params, the sha256 of each file it
+    ``read``; no git commit, so a comment in params.yaml changes no card) and how to load it.
+    ``data``: the model file's bytes. Its scores are evaluate's (metrics/<model>/scores)."""
+    rows, cols = dataset.image_shape
+    target = model.target
+    answers = list(dataset.classes)
+    if target is not None:
+        answers = [f"not {dataset.classes[target]}", dataset.classes[target]]
+    trusted = sorted(skops_io().get_untrusted_types(data=data))
+    params = {k: _plain(v) for k, v in model.params.items()}
+    return {
+        "model": model.name,
+        "file": MODEL_FILE,
+        "format": "skops",
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "task": "every class" if target is None else f"is it a {dataset.classes[target]}",
+        "answers": answers,
+        "confidence": "predict_proba"
+        if hasattr(pipeline, "predict_proba")
+        else "decision_function",
+        "input": f"uint8 images of {rows}x{cols} pixels, light {dataset.image_noun} on black, "
+        "as the dataset stores them (src/predict.py prepares any picture so)",
+        "dataset": {
+            "name": dataset.name,
+            "title": dataset.title,
+            "licence": dataset.licence,
+            "citation": dataset.citation,
+            "classes": list(dataset.classes),
+            "files": {r: {"name": f.name, "sha256": f.sha256} for r, f in dataset.files.items()},
+        },
+        "features": model.features,
+        "estimator": model.estimator,
+        "params": params,
+        "built_from": {
+            "params": {model.key: model.model_dump(mode="json")},
+            "files": {str(path): sha256_file(path) for path in sorted(read)},
+        },
+        "scores": f"metrics/{model.name}/scores/test.json (written by evaluate@{model.name})",
+        "steps": [
+            {
+                "step": name,
+                "class": f"{type(step).__module__}.{type(step).__qualname__}",
+                "params": {k: _plain(v) for k, v in sorted(step.get_params(deep=False).items())},
+            }
+            for name, step in pipeline.steps
+        ],
+        "load": {
+            "python": "from mnist_pipeline.plumbing.model_files import load_model\n"
+            f'pipeline = load_model("{MODEL_FILE}")\n'
+            f"pipeline.predict(images)  # uint8 array, n x {rows} x {cols}, light on black",
+            "skops": f'skops.io.load("{MODEL_FILE}", trusted={trusted!r})',
+            "command": "python src/predict.py --model <this folder> picture.png",
+        },
+    }
+
+
+def card_markdown(card: Mapping[str, Any]) -> str:
+    """The model card as Markdown, for a person."""
+    data = card["dataset"]
+    lines = [
+        f"# Model card: `{card['model']}`",
+        "",
+        f"`{card['estimator']}` on `{card['features']}` features of {data['title']}, "
+        f"{card['task']}; answers {', '.join(card['answers'])}.",
+        "",
+        f"- Input: {card['input']}.",
+        f"- Scores: {card['scores']}.",
+        f"- File: `{card['file']}` ({card['format']}), sha256 `{card['sha256']}`.",
+        f"- Dataset: {data['title']} ({data['licence']}); {data['citation']}",
+        "",
+        "| built from | sha256 |",
+        "|---|---|",
+        *(f"| `{name}` | `{sha}` |" for name, sha in card["built_from"]["files"].items()),
+        "",
+        "| step | class | parameters |",
+        "|---|---|---|",
+        *(
+            f"| `{s['step']}` | `{s['class']}` | "
+            + ", ".join(f"{k}={v!r}" for k, v in s["params"].items())
+            + " |"
+            for s in card["steps"]
+        ),
+        "",
+        f"Load: `{card['load']['skops']}`, or `{card['load']['command']}`.",
+        "",
+    ]
+    return "\n".join(lines)
