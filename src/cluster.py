@@ -132,7 +132,10 @@ def run_point(task: dict) -> dict:
         return {**record, "status": "skipped", "seconds": 0}
     # One DVC cache per worker, outliving its tasks: the baseline's outputs come once.
     scratch = Path(os.environ.get("MNIST_CLUSTER_SCRATCH") or worker.local_directory)
-    clone, log = scratch / "runs" / f"{name}-{uuid.uuid4().hex[:8]}", scratch / "logs" / name
+    clone, log = (
+        scratch / "runs" / f"{name}-{uuid.uuid4().hex[:8]}",
+        scratch / "logs" / f"{name}.log",
+    )
     log.parent.mkdir(parents=True, exist_ok=True)
     clone.parent.mkdir(parents=True, exist_ok=True)
     remote_args = ["-r", remote] if remote else []

@@ -31,10 +31,10 @@ from conftest import (
     write_params_files,
 )
 from digit_strokes import draw
+from s3server import S3Server
 
 from mnist_pipeline.plumbing.params import load_params
 from mnist_pipeline.tools.artifacts import COMMAND, artifacts_section, splice
-from mnist_pipeline.tools.s3server import S3Server
 
 REMOTE = "team"
 TIMEOUT = 300.0
