@@ -85,7 +85,7 @@ def point_name(overrides: tuple[str, ...]) -> str:
     ref; a digest is appended where a value needs characters a git ref cannot hold."""
     readable = "_".join(override.replace("=", "-", 1) for override in overrides)
     safe = re.sub(r"[^A-Za-z0-9._-]", "-", readable).strip(".-_")
-    if safe == readable and len(safe) <= 60 and ".." not in safe:
+    if safe == readable and len(safe) <= 60 and ".." not in safe and not safe.endswith(".lock"):
         return safe
     digest = hashlib.sha256("\0".join(overrides).encode()).hexdigest()[:10]
     return f"{safe[:60] or 'point'}-{digest}"
@@ -102,7 +102,11 @@ def grid(settings: list[str]) -> dict[str, tuple[str, ...]]:
     except Exception as err:  # DVC's InvalidArgumentError and hydra's parse errors
         raise ClusterError(f"-S {' -S '.join(settings)}: {last_line(str(err))}") from None
     points = [
-        tuple(o if path == "params.yaml" else f"{path}:{o}" for path, os_ in s.items() for o in os_)
+        tuple(
+            o if file == "params.yaml" else f"{file}:{o}"
+            for file, values in s.items()
+            for o in values
+        )
         for s in sweeps
     ]
     return {point_name(p): p for p in points}
@@ -120,32 +124,26 @@ def run_point(task: dict) -> dict:
     The task holds no credential: the worker's dvc finds the remote's in its environment."""
     from distributed import get_worker
 
-    origin, baseline, name, overrides = (
-        task[k] for k in ("origin", "baseline", "name", "overrides")
-    )
-    remote, timeout = task["remote"], task["timeout"]
-    worker = get_worker()
+    worker, name, origin, timeout = get_worker(), task["name"], task["origin"], task["timeout"]
     worker.log_event(TOPIC, {"name": name, "worker": worker.address})
-    started, ref = time.monotonic(), exp_ref(baseline, name)
-    record = {"name": name, "overrides": list(overrides), "worker": worker.address, "ran": []}
+    started, ref = time.monotonic(), exp_ref(task["baseline"], name)
+    record = {"name": name, "overrides": task["overrides"], "worker": worker.address, "ran": []}
     if ref in origin_refs(origin):
         return {**record, "status": "skipped", "seconds": 0}
     # One DVC cache per worker, outliving its tasks: the baseline's outputs come once.
     scratch = Path(os.environ.get("MNIST_CLUSTER_SCRATCH") or worker.local_directory)
-    clone, log = (
-        scratch / "runs" / f"{name}-{uuid.uuid4().hex[:8]}",
-        scratch / "logs" / f"{name}.log",
-    )
-    log.parent.mkdir(parents=True, exist_ok=True)
-    clone.parent.mkdir(parents=True, exist_ok=True)
-    remote_args = ["-r", remote] if remote else []
+    clone = scratch / "runs" / f"{name}-{uuid.uuid4().hex[:8]}"
+    log = scratch / "logs" / f"{name}.log"
+    for folder in (clone.parent, log.parent):
+        folder.mkdir(parents=True, exist_ok=True)
+    remote_args = ["-r", task["remote"]] if task["remote"] else []
     try:
         run(["git", "clone", "-q", "--no-checkout", origin, str(clone)], scratch, log=log)
-        run(["git", "checkout", "-q", "--detach", baseline], clone, log=log)
+        run(["git", "checkout", "-q", "--detach", task["baseline"]], clone, log=log)
         run(["dvc", "cache", "dir", "--local", str(scratch / "cache")], clone, log=log)
         # One fetch of everything dvc.lock names: `--pull` alone pulls stage by stage.
         run(["dvc", "fetch", *remote_args], clone, timeout, log)
-        settings = [arg for override in overrides for arg in ("-S", override)]
+        settings = [arg for override in task["overrides"] for arg in ("-S", override)]
         output = run(["dvc", "exp", "run", "-n", name, "--pull", *settings], clone, timeout, log)
         run(["dvc", "push", "--run-cache", *remote_args], clone, timeout, log)
         run(["dvc", "exp", "push", "--no-cache", "origin", name], clone, timeout, log)
@@ -187,8 +185,7 @@ def sweep(args: argparse.Namespace, points: dict[str, tuple[str, ...]]) -> list[
 
     client = connect(args.scheduler, args.connect_timeout)
     try:
-        baseline = run(["git", "rev-parse", "--verify", f"{args.rev}^{{commit}}"], Path.cwd())
-        baseline = baseline.strip()
+        baseline = run(["git", "rev-parse", "--verify", f"{args.rev}^{{commit}}"], Path.cwd())[:40]
         try:
             refs = client.submit(origin_refs, args.origin, pure=False).result(GIT_TIMEOUT)
         except Exception as err:  # our ClusterError, as the worker raised it, or a timeout
@@ -215,7 +212,7 @@ def sweep(args: argparse.Namespace, points: dict[str, tuple[str, ...]]) -> list[
 
         client.subscribe_topic(TOPIC, started)
         task = {"origin": args.origin, "baseline": baseline, "remote": args.remote}
-        task["timeout"] = args.run_timeout
+        task["timeout"] = args.run_timeout  # and no credential: the workers have their own
         futures = {
             client.submit(
                 run_point,
