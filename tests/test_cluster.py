@@ -146,11 +146,11 @@ def test_a_point_whose_worker_is_killed_mid_experiment_is_run_again_on_the_other
     running = submit(team, "--origin", team["origin"], "-S", "pca.n=30", popen=True)
     try:
         deadline = time.monotonic() + TIMEOUT
-        while not (victim := next(
-            (w for w in team["workers"] if list(w.scratch.glob("runs/*/stages"))), None
-        )):  # fmt: skip
+        # The worker whose clone has a workspace: `dvc exp run` is checking out or running.
+        while not (victim := [w for w in team["workers"] if [*w.scratch.glob("runs/*/stages")]]):
             assert time.monotonic() < deadline and running.poll() is None
             time.sleep(0.1)
+        victim = victim[0]
         stop(victim.process, signal.SIGKILL)  # a machine dying, with its dvc and stages
         stdout, _ = running.communicate(timeout=TIMEOUT)
     finally:

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """A's baseline and its `pca.n=40` experiment pushed; B's clone after `dvc pull`."""
+    """A's baseline pushed; B's clone after `dvc pull`, B's credentials in config.local."""
     base = tmp_path_factory.mktemp("team")
     with isolated_dvc_environment(base / "dvc-site"), S3Server(base / "s3" / "data") as server:
         a = small_team_repo(base / "a", server)
@@ -26,11 +26,11 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         publish(a, server, str(base / "origin.git"))
         git(base, "clone", "-q", "origin.git", "b")
         b = base / "b"
-        for option, value in server.credentials_env().items():
-            key = {"AWS_ACCESS_KEY_ID": "access_key_id", "AWS_DEFAULT_REGION": "region"}
-            dvc(b, "remote", "modify", "--local", "team", key.get(option, "secret_access_key"),
-                "--", value)  # fmt: skip
-        yield {"a": a, "b": b, "server": server, "pull": dvc(b, "pull")}
+        local = {"access_key_id": server.access_key, "secret_access_key": server.secret}
+        for option, value in {**local, "region": "us-east-1"}.items():
+            dvc(b, "remote", "modify", "--local", "team", option, "--", value)
+        dvc(b, "pull")
+        yield {"a": a, "b": b, "server": server}
 
 
 def test_a_fresh_clone_pulls_machine_as_results_and_has_nothing_to_run(team: dict):
