@@ -263,7 +263,9 @@ def accuracy(ref: str) -> dict[str, float]:
 
 def table(records: list[dict]) -> str:
     """The points as Markdown: status, worker, seconds, stages ran, each model's accuracy."""
-    models = sorted({m for r in records for m in r["accuracy"]})
+    # The models whose scores the points changed (all of them where none ran).
+    ran = {s.split("@")[1] for r in records for s in r["ran"] if s.startswith("evaluate@")}
+    models = sorted(ran or {m for r in records for m in r["accuracy"]})
     lines = [
         "| point | status | worker | seconds | stages ran | " + " | ".join(models) + " |",
         "|---|---|---|---:|---:|" + "---:|" * len(models),
