@@ -158,24 +158,20 @@ def run_point(task: dict) -> dict:
 
 def connect(address: str, timeout: float) -> Client:
     """A client of the scheduler at ``address`` that has a worker, else ClusterError."""
-    import dask
     from distributed import Client
 
-    with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
-        try:
-            client = Client(address, timeout=timeout, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as err:
-            raise ClusterError(
-                f"no Dask scheduler answered at {address} within {timeout:.0f} s "
-                f"({last_line(str(err)) if str(err) else type(err).__name__})"
-            ) from None
+    try:
+        client = Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as err:
+        why = last_line(str(err)) if str(err) else type(err).__name__
+        raise ClusterError(
+            f"no Dask scheduler answered at {address} within {timeout:.0f} s ({why})"
+        ) from None
     try:
         client.wait_for_workers(1, timeout=timeout)
     except (OSError, TimeoutError):
         client.close()
-        raise ClusterError(
-            f"the scheduler at {address} has no worker after {timeout:.0f} s"
-        ) from None
+        raise ClusterError(f"the scheduler at {address} has no worker in {timeout:.0f} s") from None
     return client
 
 
