@@ -22,8 +22,7 @@ sys.path.insert(0, str(BENCHMARKS.parent / "tests"))  # the loopback cluster: te
 import loopback_cluster as loopback
 from conftest import make_small_repo  # the tests' MNIST slice
 from repo_copy import copy_repo, tool_env
-
-from mnist_pipeline.tools.s3server import S3Server
+from s3server import S3Server
 
 GRID = "pca.n=20,30,40,50"
 LEFT_OUT = ("metrics", "plots")  # of full MNIST's copy: every stage runs

@@ -33,9 +33,9 @@ from conftest import (
     write_params_files,
 )
 from digit_strokes import draw
+from s3server import S3Server
 
 from mnist_pipeline.plumbing.params import load_params
-from mnist_pipeline.tools.s3server import S3Server
 
 _artifacts = stage_main("artifacts").__globals__
 COMMAND, artifacts_section, splice = (
