@@ -31,7 +31,7 @@ import repo_copy
 import yaml
 from repo_copy import tool_env
 
-from mnist_pipeline.plumbing.catalogue import CATALOGUE
+from mnist_pipeline.params import CATALOGUE
 from mnist_pipeline.plumbing.files import save_arrays
 from mnist_pipeline.plumbing.idx import MNIST_FILE_NAMES, read_idx, write_idx_dataset
 

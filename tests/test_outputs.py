@@ -19,7 +19,7 @@ import pytest
 import yaml
 from conftest import run_script, tree_state, write_fixture_dataset
 
-from mnist_pipeline.plumbing.catalogue import CATALOGUE
+from mnist_pipeline.params import CATALOGUE
 from mnist_pipeline.plumbing.files import save_arrays
 
 STAGE_TIMEOUT = 60

@@ -24,7 +24,7 @@ from conftest import (
 from sklearn.pipeline import Pipeline
 
 from mnist_pipeline.features import CHAIN_FILE, Float32PCA, PixelRows, RawRows
-from mnist_pipeline.plumbing.catalogue import CATALOGUE
+from mnist_pipeline.params import CATALOGUE
 from mnist_pipeline.plumbing.files import load_arrays
 from mnist_pipeline.plumbing.model_files import (
     ModelFileError,

@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO / "tests"))  # repo_copy: the test support that make
 from repo_copy import copy_repo, tool_env  # noqa: E402
 
 from mnist_pipeline.estimators.cnn import shifted  # noqa: E402
-from mnist_pipeline.plumbing.catalogue import CATALOGUE  # noqa: E402
+from mnist_pipeline.params import CATALOGUE  # noqa: E402
 from mnist_pipeline.plumbing.idx import MNIST_FILE_NAMES, read_idx, write_idx_dataset  # noqa: E402
 
 DVC = str(Path(sys.executable).parent / "dvc")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mnist_pipeline.plumbing.catalogue import CATALOGUE
+from mnist_pipeline.params import CATALOGUE
 from mnist_pipeline.plumbing.safe_yaml import ParamsError, check_size, parse_yaml, read_yaml
 
 WORKSPACE = "workspace"
