@@ -1,20 +1,24 @@
-"""A synthetic IDX dataset of another shape and class count, run end to end by real `dvc`.
-
-Five classes of 24 x 32 images stored transposed (as EMNIST stores its images), written by the
-project's own IDX writer into a copy of the repository and described under ``datasets``;
-`dvc exp run -S dataset=shapes` then runs every stage once.
-"""
+"""`dvc exp run -S dataset=<name>` on a synthetic dataset of another shape and class count:
+five classes of 24 x 32 images stored transposed (as EMNIST stores them), described in
+datasets.yaml of a copy of the repository with four models of every kind of stage."""
 
 from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from conftest import copy_repo, read_params_files, run_tool, write_dataset, write_params_files
+from conftest import (
+    copy_repo,
+    read_params_files,
+    run_tool,
+    write_dataset,
+    write_params_files,
+)
 
 from mnist_pipeline.plumbing.files import load_arrays
 
@@ -39,8 +43,9 @@ def shape_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def switched(tmp_path_factory) -> Path:
-    """A copy of the repository with the dataset ``shapes`` described and committed, after
-    `dvc exp run -S dataset=shapes` (the detectors aimed at classes 2 and 3)."""
+    """A copy of the repository with the dataset ``shapes`` described and committed and the
+    models cut to knn, mlp and the detectors sgd_5 and gd_4 (aimed at classes 2 and 3), after
+    `dvc exp run -S dataset=shapes`."""
     repo = copy_repo(tmp_path_factory.mktemp("switch"))
     rng = np.random.default_rng(16)
     arrays = {}
@@ -63,25 +68,15 @@ def switched(tmp_path_factory) -> Path:
         "references": {"source": "nobody's", "test": {}, "cv": {}},
     }
     params["split"]["validation"] = 100
+    models = params["models"]
+    models["sgd_5"]["target"], models["gd_4"]["target"] = 2, 3
+    params["models"] = {name: models[name] for name in ("knn", "mlp", "sgd_5", "gd_4")}
+    params["datasets"]["mnist"]["references"].update(test={}, cv={})  # name dropped models
     write_params_files(repo, params)
+    run_tool(sys.executable, "src/artifacts.py", cwd=repo)  # as `make repro` does
     run_tool("git", "add", "-A", cwd=repo)
     run_tool("git", "commit", "-q", "-m", "describe shapes", cwd=repo)
-    run_tool(
-        "dvc",
-        "exp",
-        "run",
-        "-S",
-        "dataset=shapes",
-        "-S",
-        "models.sgd_5.target=2",
-        "-S",
-        "models.never_5.target=2",
-        "-S",
-        "models.logreg_4.target=3",
-        "-S",
-        "models.gd_4.target=3",
-        cwd=repo,
-    )
+    run_tool("dvc", "exp", "run", "-S", "dataset=shapes", cwd=repo)
     return repo
 
 
@@ -141,7 +136,7 @@ def test_the_overlays_name_the_classes_of_every_classifier(switched):
         (model, shape) for model in classifiers for shape in SHAPES
     ]
     curves = read_csv(switched / "metrics/overlays/pr_curve.csv")
-    assert {row["model"] for row in curves} == {"sgd_5", "never_5", "logreg_4", "gd_4"}
+    assert {row["model"] for row in curves} == {"sgd_5", "gd_4"}
 
 
 def test_the_lock_and_exp_show_record_the_dataset(switched):
