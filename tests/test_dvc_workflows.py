@@ -174,7 +174,7 @@ def queue_states(repo: Path) -> dict[str, str]:
 
 def test_a_queued_sweep_run_by_two_workers_gives_two_experiments(cold: Run, tmp_path: Path):
     repo = copy_of(cold.repo, tmp_path / "repo")
-    queued = dvc(repo, "exp", "run", "--queue", "-S", "pca.n=20,40")
+    queued = dvc(repo, "exp", "run", "--queue", "-S", "models.knn.k=1,2")
     names = set(re.findall(r"^Queued experiment '([^']+)'", queued.stdout, re.MULTILINE))
     assert len(names) == 2, shown(queued)
     dvc(repo, "queue", "start", "-j", "2")
@@ -186,7 +186,7 @@ def test_a_queued_sweep_run_by_two_workers_gives_two_experiments(cold: Run, tmp_
     finally:
         dvc(repo, "queue", "stop", check=False)
     exps = experiments(repo)
-    assert sorted(exps[name]["params"]["pca"]["n"] for name in names) == [20, 40]
+    assert sorted(exps[name]["params"]["models"]["knn"]["k"] for name in names) == [1, 2]
     assert all(exps[name]["error"] is None for name in names), exps
 
 
