@@ -68,7 +68,8 @@ Lax = Field(strict=False)  # for a tuple, which YAML writes as a list
 Name = Annotated[
     str,  # part of a stage name (train@knn)
     _rule(
-        "a name of lowercase letters, digits and _", lambda v: re.fullmatch(r"[a-z][a-z0-9_]*", v)
+        "a name of lowercase letters, digits and _",
+        lambda v: re.fullmatch(r"[a-z][a-z0-9_]*", str(v)),
     ),
 ]
 
