@@ -32,7 +32,7 @@ import yaml
 from repo_copy import tool_env
 
 from mnist_pipeline.data import MNIST_FILE_NAMES, read_idx, write_idx_dataset
-from mnist_pipeline.plumbing.catalogue import CATALOGUE
+from mnist_pipeline.params import CATALOGUE
 from mnist_pipeline.plumbing.files import save_arrays
 
 if TYPE_CHECKING:
@@ -82,23 +82,6 @@ def tree_state(*roots: Path) -> dict[str, object]:
                 else:
                     state[str(path)] = path.read_bytes()
     return state
-
-
-def write_fixture_dataset(
-    root: Path, body: bytes, *, mirrors: tuple[str, ...] = ("mirror",), download: dict | None = None
-) -> Path:
-    """``root``/params.yaml and its catalogue: the repository's, each of the dataset's four
-    files being ``body``, served by ``mirrors`` (``root``/mirror holds them), with ``download``
-    settings; the path of params.yaml."""
-    params = read_params_files(REPO)
-    files = params["datasets"]["mnist"]["files"]
-    (root / "mirror").mkdir(parents=True)
-    for entry in files.values():
-        entry.update(sha256=hashlib.sha256(body).hexdigest(), size=len(body))
-        (root / "mirror" / entry["name"]).write_bytes(body)
-    params["datasets"]["mnist"]["mirrors"] = list(mirrors)
-    params["download"] = download or {"timeout": 5, "retries": 0, "min_rate": 1000}
-    return write_params_files(root, params)
 
 
 @functools.cache
@@ -633,11 +616,9 @@ def slice_packages(slice_run) -> Path:
 
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory) -> Path:
-    """A fresh clone of HEAD, on a branch main, with the committed metrics and pictures
-    removed, then `dvc repro` (about five minutes on two cores): every stage's output of the
-    default pipeline, the network on the CPU (`device: auto` would take a GPU, whose sums give
-    other bits). A clone, not a copy: the model cards name the commit their code is from, so
-    HEAD's cards and dvc.lock are what it must give back (commit first, to test a change)."""
+    """A fresh clone of HEAD without its committed metrics/ and plots/, after a cold `dvc repro`
+    on the full MNIST (about 270 s on two cores), the CNN on the CPU (a GPU's sums give other
+    bits). A clone: commit a change first to test it."""
     repo = tmp_path_factory.mktemp("fresh-clone") / "repo"
     run_tool("git", "clone", "-q", "--no-hardlinks", REPO, repo, cwd=REPO)
     run_tool("git", "checkout", "-q", "-B", "main", cwd=repo)

@@ -1,4 +1,4 @@
-"""Scores and tables of one evaluation agree with scikit-learn's own metric functions."""
+"""Scores and tables of one evaluation agree with scikit-learn's and statsmodels' own."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sklearn.metrics import (
     precision_recall_curve,
     precision_recall_fscore_support,
 )
+from statsmodels.stats.proportion import proportion_confint
 
 from mnist_pipeline.scoring import (
     SCORE_KEYS,
@@ -22,7 +23,6 @@ from mnist_pipeline.scoring import (
     precision_recall,
     predictions_csv,
     split_scores,
-    wilson_interval,
 )
 
 DIGITS = [str(d) for d in range(10)]
@@ -38,55 +38,40 @@ def predictions() -> tuple[np.ndarray, np.ndarray]:
     return y_true, y_pred
 
 
-def test_confusion_matches_scikit_learn(predictions):
-    y_true, y_pred = predictions
-    np.testing.assert_array_equal(confusion(y_true, y_pred, 10), confusion_matrix(y_true, y_pred))
+def prf(y_true, y_pred, average: str) -> list[float]:
+    scores = precision_recall_fscore_support(y_true, y_pred, average=average, zero_division=0)
+    return [round(s, 4) for s in scores[:3]]
 
 
-def test_confusion_keeps_classes_that_never_occur():
+def test_confusion_matches_scikit_learn_and_keeps_classes_that_never_occur(predictions):
+    np.testing.assert_array_equal(confusion(*predictions, 10), confusion_matrix(*predictions))
     counts = confusion(np.array([0, 0]), np.array([0, 3]), 10)
     assert counts.shape == (10, 10) and counts[0, 0] == 1 and counts[0, 3] == 1
 
 
-def test_classifier_test_scores_are_accuracy_its_interval_and_macro_f1(predictions):
+def test_a_classifiers_scores_are_accuracy_its_wilson_interval_and_macro_f1(predictions):
     y_true, y_pred = predictions
-    scores = split_scores(confusion(y_true, y_pred, 10), "classifier", "test")
-    _, _, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
-    low, high = wilson_interval(int(np.sum(y_true == y_pred)), len(y_true))
-    assert scores == {
-        "acc": round(accuracy_score(y_true, y_pred), 4),
+    matrix, acc = confusion(y_true, y_pred, 10), round(accuracy_score(y_true, y_pred), 4)
+    low, high = proportion_confint(np.sum(y_true == y_pred), len(y_true), method="wilson")
+    assert split_scores(matrix, "classifier", "test") == {
+        "acc": acc,
         "acc_lo": round(low, 4),
         "acc_hi": round(high, 4),
-        "f1": round(f1, 4),
+        "f1": prf(y_true, y_pred, "macro")[2],
     }
+    assert split_scores(matrix, "classifier", "val") == {"acc": acc}
 
 
-def test_classifier_val_scores_are_the_accuracy_alone(predictions):
-    y_true, y_pred = predictions
-    assert split_scores(confusion(y_true, y_pred, 10), "classifier", "val") == {
-        "acc": round(accuracy_score(y_true, y_pred), 4)
-    }
-
-
-def test_detector_scores_match_scikit_learn_for_the_positive_class(predictions):
+def test_a_detectors_scores_are_scikit_learns_for_the_positive_class(predictions):
     y_true, y_pred = (a == 5 for a in predictions)
+    p, r, f1 = prf(y_true, y_pred, "binary")
     scores = split_scores(confusion(y_true, y_pred, 2), "detector", "val", 0.123456)
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        y_true, y_pred, average="binary", zero_division=0
-    )
-    assert scores == {
-        "acc": round(accuracy_score(y_true, y_pred), 4),
-        "f1": round(f1, 4),
-        "p": round(precision, 4),
-        "r": round(recall, 4),
-        "ap": 0.1235,
-    }
-
-
-def test_a_detector_that_never_fires_scores_zero_not_nan():
-    y_true = np.array([0, 0, 1, 0])
-    scores = split_scores(confusion(y_true, np.zeros(4, dtype=int), 2), "detector", "val", 0.25)
-    assert scores == {"acc": 0.75, "f1": 0.0, "p": 0.0, "r": 0.0, "ap": 0.25}
+    acc = round(accuracy_score(y_true, y_pred), 4)
+    assert scores == {"acc": acc, "f1": f1, "p": p, "r": r, "ap": 0.1235}
+    never = confusion(np.array([0, 0, 1, 0]), np.zeros(4, int), 2)  # zero, not nan
+    assert split_scores(never, "detector", "val", 0.25) == {
+        "acc": 0.75, "f1": 0.0, "p": 0.0, "r": 0.0, "ap": 0.25
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(("kind", "split"), list(SCORE_KEYS))
@@ -96,62 +81,48 @@ def test_every_score_file_has_its_fixed_keys_whatever_the_data(kind, split):
         assert tuple(split_scores(matrix, kind, split, 0.5)) == SCORE_KEYS[kind, split]
 
 
-def test_cv_scores_of_a_classifier_are_fold_mean_sd_each_fold_and_macro_f1(predictions):
+def test_cv_scores_are_fold_mean_sd_each_fold_and_the_f1_of_the_pooled_folds(predictions):
     y_true, y_pred = predictions
     folds = [0.91234, 0.95, 0.9]
-    scores = cv_scores(folds, confusion(y_true, y_pred, 10), "classifier")
-    _, _, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
-    assert scores == {
+    assert cv_scores(folds, confusion(y_true, y_pred, 10), "classifier") == {
         "acc": round(np.mean(folds), 4),
         "acc_sd": round(np.std(folds), 4),
-        "fold1": 0.9123,
-        "fold2": 0.95,
-        "fold3": 0.9,
-        "f1": round(f1, 4),
+        **{"fold1": 0.9123, "fold2": 0.95, "fold3": 0.9},
+        "f1": prf(y_true, y_pred, "macro")[2],
     }
-
-
-def test_cv_scores_of_a_detector_add_precision_and_recall_of_its_digit(predictions):
-    y_true, y_pred = predictions
-    p, r, f1, _ = precision_recall_fscore_support(y_true == 3, y_pred == 3, average="binary")
+    p, r, f1 = prf(y_true == 3, y_pred == 3, "binary")
     scores = cv_scores([0.5, 0.7], confusion(y_true == 3, y_pred == 3, 2), "detector")
     assert scores == {
         "acc": 0.6,
         "acc_sd": 0.1,
         "fold1": 0.5,
         "fold2": 0.7,
-        "f1": round(f1, 4),
-        "p": round(p, 4),
-        "r": round(r, 4),
+        "f1": f1,
+        "p": p,
+        "r": r,
     }
 
 
-def test_per_class_csv_holds_each_classs_recall_on_every_split(predictions):
+def test_the_csv_tables_name_the_classes(predictions):
     y_true, y_pred = predictions
     _, recall, _, _ = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
-    matrix = confusion(y_true, y_pred, 10)
-    lines = per_class_csv({"test": matrix, "val": np.diag([1] * 10)}, DIGITS).splitlines()
-    assert lines[0] == "class,test,val"
-    assert lines[1:] == [f"{d},{round(r, 4)},1.0" for d, r in enumerate(recall)]
+    digits = [str(d) for d in range(10)]
+    table = {"test": confusion(y_true, y_pred, 10), "val": np.diag([1] * 10)}
+    assert per_class_csv(table, digits).splitlines() == [
+        "class,test,val",
+        *(f"{d},{round(r, 4)},1.0" for d, r in enumerate(recall)),
+    ]
+    assert predictions_csv(np.array([1, 0, 1]), np.array([1, 1, 0]), ["not_5", "5"]) == (
+        "actual,predicted\n5,5\nnot_5,5\n5,not_5\n"
+    )
 
 
-def test_confused_pairs_are_the_largest_off_diagonal_cells_most_first():
+def test_confused_pairs_are_the_largest_off_diagonal_cells_most_first_never_empty_ones():
     matrix = np.array([[5, 2, 7], [9, 5, 0], [2, 7, 5]])
     assert confused_pairs_csv(matrix, ["a", "b", "c"], top=3) == (
         "pair,actual,predicted,count\nb->a,b,a,9\na->c,a,c,7\nc->b,c,b,7\n"
     )
-
-
-def test_confused_pairs_skip_empty_cells():
-    assert confused_pairs_csv(np.diag([3, 4, 5]), ["a", "b", "c"]) == (
-        "pair,actual,predicted,count\n"
-    )
-
-
-def test_predictions_csv_names_the_classes_in_split_order():
-    assert predictions_csv(np.array([1, 0, 1]), np.array([1, 1, 0]), ["not_5", "5"]) == (
-        "actual,predicted\n5,5\nnot_5,5\n5,not_5\n"
-    )
+    assert confused_pairs_csv(np.diag([3, 4, 5]), list("abc")) == "pair,actual,predicted,count\n"
 
 
 @pytest.mark.parametrize("ties", [False, True])
@@ -168,11 +139,8 @@ def test_precision_recall_curve_is_scikit_learns_with_its_average_precision(ties
     assert ap == average_precision_score(y, score)
 
 
-def test_pr_curve_csv_ends_without_a_threshold():
+def test_pr_curve_csv_ends_without_a_threshold_and_is_the_header_alone_for_no_curve():
     csv = pr_curve_csv(np.array([0.5, 1.0, 1.0]), np.array([1.0, 0.5, 0.0]), np.array([0.1, 0.7]))
     assert csv == "recall,precision,threshold\n1.0,0.5,0.1\n0.5,1.0,0.7\n0.0,1.0,\n"
-
-
-def test_pr_curve_csv_of_no_curve_is_the_header_alone():
     empty = np.empty(0)
     assert pr_curve_csv(empty, empty, empty) == "recall,precision,threshold\n"
