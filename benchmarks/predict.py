@@ -20,8 +20,8 @@ from pathlib import Path
 from bench.kernels import BENCHMARKS, measure, ratio
 from bench.report import RUNS, machine, publish, table
 
-from mnist_pipeline.preparation import prepare_file
-from mnist_pipeline.tools.predict import answers, load_package
+from mnist_pipeline import answers
+from mnist_pipeline.pictures import mnist_form, read_picture
 
 sys.path.insert(0, str(BENCHMARKS.parent / "tests"))  # the load test's clients: test support
 from digit_strokes import draw
@@ -49,8 +49,9 @@ def pictures(folder: Path, count: int, size: int, canvas: bool) -> list[Path]:
 def own_answer(model: str, picture: Path, repeat: int = 50) -> float:
     """Median seconds of the package's answer (class and confidence) for one prepared image,
     warm, in this process."""
-    package, image = load_package(model, REPO), prepare_file(picture)[1][None]
-    times = timeit.repeat(lambda: answers(package, image), number=1, repeat=repeat + 1)
+    loaded = answers.load(REPO / answers.MODELS / model)
+    image = mnist_form(read_picture(picture))[None]
+    times = timeit.repeat(lambda: answers.answers(loaded, image), number=1, repeat=repeat + 1)
     return statistics.median(times[1:])
 
 
