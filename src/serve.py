@@ -114,11 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         names = args.model or models.model_names()
         server = make_server([models.load(name) for name in names], args.port)
-    except (FileNotFoundError, ModelFileError, OSError) as err:
+    except (FileNotFoundError, ModelFileError) as err:
         print(f"serve: error: {err}", file=sys.stderr)
         return 1
-    host, port = server.server_address[:2]
-    print(f"serve: {len(server.models)} models on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
+    except OSError as err:  # the port is taken or not ours to bind
+        print(f"serve: error: 127.0.0.1:{args.port}: {err.strerror}", file=sys.stderr)
+        return 1
     from threadpoolctl import threadpool_limits
 
     # one BLAS thread per request, so that concurrent requests do not oversubscribe the cores
@@ -127,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         threadpool_limits(limits=1, user_api="blas"),
         contextlib.suppress(KeyboardInterrupt),
     ):
+        host, port = server.server_address[:2]
+        print(
+            f"serve: {len(server.models)} models on http://{host}:{port}/ (Ctrl-C stops)",
+            flush=True,
+        )
         server.serve_forever()
     return 0
 

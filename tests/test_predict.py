@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -181,25 +182,20 @@ def test_an_unknown_model_is_named(project, tmp_path):
     )
 
 
-def test_a_model_file_that_is_no_skops_file_is_named(project, tmp_path):
-    (tmp_path / "model.skops").write_bytes(b"PK\x03\x04 not a zip")
-    result = predict(project, "--model", tmp_path / "model.skops", tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.startswith(
-        f"predict: error: {tmp_path / 'model.skops'}: not a skops model file"
-    )
-
-
-def test_a_card_that_is_not_a_json_object_is_named(project, tmp_path):
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        ("model.skops", "PK not a zip", "model.skops: not a skops model file ("),
+        ("card.json", "[1, 2]", "card.json: not the JSON card train writes (not an object)"),
+    ],
+)
+def test_a_bad_model_file_is_named(project, tmp_path, file, content, message):
     model = tmp_path / "knn"
-    model.mkdir()
-    (model / "model.skops").write_bytes((project / "stages/train/knn/model.skops").read_bytes())
-    (model / "card.json").write_text("[1, 2]")
+    shutil.copytree(project / "stages/train/knn", model)
+    (model / file).write_text(content)
     result = predict(project, "--model", model, tmp_path)
     assert result.returncode == 2
-    assert result.stderr == (
-        f"predict: error: {model / 'card.json'}: not the JSON card train writes (not an object)\n"
-    )
+    assert result.stderr.startswith(f"predict: error: {model}/{message}")
 
 
 def test_predict_has_help():
