@@ -1,7 +1,4 @@
-"""Tool `predict`: which digit is in each picture, by the models the pipeline packaged.
-
-See ``mnist_pipeline.tools.predict`` and docs/predict.md.
-"""
+"""Which digit is in each picture, by the models train wrote (docs/predict.md)."""
 
 from __future__ import annotations
 
@@ -14,66 +11,102 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from mnist_pipeline import answers as models
+from mnist_pipeline.pictures import Picture, fit_box, ink_levels, read_inputs
 from mnist_pipeline.plumbing.model_files import ModelFileError
-from mnist_pipeline.tools import predict
+
+Results = dict[str, list[dict]]
+
+
+def text_lines(pictures: list[Picture], results: Results) -> list[str]:
+    """One line per image: its name, then each model's answer; a header names the models
+    when there are several."""
+    names = list(results)
+    rows = [[p.name, *(models.text(results[m][i]) for m in names)] for i, p in enumerate(pictures)]
+    if len(names) > 1:
+        rows.insert(0, ["", *names])
+    widths = [max(len(row[j]) for row in rows) for j in range(len(rows[0]))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+
+
+def show(pictures: list[Picture], results: Results, dest: Path) -> None:
+    """A PNG, one row per picture: the original, its ink on black, the ink scaled into 20x20
+    and the 28x28 image the models saw, titled with the first model's answer."""
+    from matplotlib.figure import Figure
+
+    first = next(iter(results))
+    titles = ["original", "ink, background black", "scaled into 20x20"]
+    figure = Figure(figsize=(8.0, 2.1 * len(pictures)), layout="constrained")
+    axes = figure.subplots(len(pictures), 4, squeeze=False)
+    for i, (row, picture) in enumerate(zip(axes, pictures, strict=True)):
+        panels = [None, None, None, picture.image]
+        if picture.original is not None:
+            ink = ink_levels(picture.original)
+            panels[:3] = [picture.original, ink, fit_box(ink)]
+        seen = f"28x28: {first} says {results[first][i]['class']}"
+        for ax, image, title in zip(row, panels, [*titles, seen], strict=True):
+            if image is not None:
+                ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.set(title=title, xticks=[], yticks=[])
+        row[0].set_ylabel(Path(picture.name).name, fontsize=8)
+    figure.savefig(dest, dpi=100, metadata={"Software": None})
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print each image's answer; return 1 if any file failed (the others are still
-    answered), 2 for a bad command line or model."""
+    """Print each image's answer; 1 if a file could not be read (the others are still
+    answered), 2 for a model that could not be loaded."""
     parser = argparse.ArgumentParser(
-        description="Classify digit pictures (PNG, JPEG, BMP, GIF: any size and colour, dark "
-        "on light or light on dark), folders of them, IDX image files or .npy arrays of 28x28 "
-        "uint8 images. Each picture is prepared as MNIST's were (grey, background black, ink "
-        "scaled into 20x20, centred by its mass in 28x28). One line per image: the file, the "
-        "class, the confidence (a probability, or a margin for a model without "
-        "probabilities) and the runner-up class.",
+        description="Classify digit pictures (PNG, JPEG, BMP, GIF: any size, colour and "
+        "polarity), folders of them, IDX image files or .npy arrays of 28x28 uint8 images. "
+        "Pictures are prepared as MNIST's were; one line per image: the file, the class, the "
+        "confidence (a probability, or a margin) and the runner-up.",
     )
-    parser.add_argument("images", nargs="+", type=Path, help="image files, folders, .npy, IDX")
-    models = parser.add_mutually_exclusive_group()
-    models.add_argument(
+    parser.add_argument("images", nargs="+", type=Path, help="pictures, folders, .npy, IDX")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
         "--model",
-        help="a model name of stages/package/, or a package folder (e.g. what `dvc artifacts "
+        help="a model of stages/train/, or its folder or model.skops (e.g. what `dvc artifacts "
         "get` fetched); default: the leaderboard's best model of every class",
     )
-    models.add_argument(
-        "--all-models", action="store_true", help="every packaged model, one column each"
-    )
+    which.add_argument("--all-models", action="store_true", help="every model, a column each")
     parser.add_argument("--json", action="store_true", help="JSON records instead of lines")
     parser.add_argument(
         "--show", type=Path, metavar="OUT.png", help="draw each original beside what the model saw"
     )
-    parser.add_argument(
-        "--repo", type=Path, default=Path(), help="the project folder (default: here)"
-    )
     args = parser.parse_args(argv)
 
     try:
-        if args.all_models:
-            names = predict.packaged_models(args.repo)
-            if not names:
-                raise FileNotFoundError(f"{args.repo / predict.PACKAGES}: no packaged model")
-        else:
-            names = [args.model or predict.default_model(args.repo)]
-        packages = [predict.load_package(name, args.repo) for name in names]
-    except (FileNotFoundError, ModelFileError, ValueError) as err:
+        names = models.model_names() if args.all_models else [args.model or models.default_model()]
+        loaded = [models.load(name) for name in names]
+    except (FileNotFoundError, ModelFileError) as err:
         print(f"predict: error: {err}", file=sys.stderr)
         return 2
 
-    pictures, errors = predict.gather(args.images)
+    pictures, errors = read_inputs(args.images)
     for line in errors:
         print(f"predict: error: {line}", file=sys.stderr)
     if pictures:
-        import numpy as np
-
         images = np.stack([p.image for p in pictures])
-        results = {p.name: predict.answers(p, images) for p in packages}
+        results = {m.name: models.answers(m, images) for m in loaded}
         if args.json:
-            print(json.dumps(predict.json_records(pictures, results), indent=2))
+            records = [
+                {"file": p.name, "model": model, **found[i]}
+                for i, p in enumerate(pictures)
+                for model, found in results.items()
+            ]
+            print(json.dumps(records, indent=2))
         else:
-            print("\n".join(predict.text_lines(pictures, results)))
+            print("\n".join(text_lines(pictures, results)))
         if args.show:
-            predict.show(pictures, results, args.show)
+            try:
+                show(pictures, results, args.show)
+            except OSError as err:
+                print(f"predict: error: {args.show}: {err.strerror or err}", file=sys.stderr)
+                return 1
     return 1 if errors else 0
 
 

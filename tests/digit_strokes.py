@@ -1,15 +1,9 @@
-"""Digits drawn as pen strokes: the mouse path the browser test draws on the page, and the
-example pictures of docs/predict/examples (``python tests/digit_strokes.py docs/predict/examples``
-writes them: PIL's ImageDraw, a round pen, each in another format, colour and polarity).
-"""
+"""Digits drawn as pen strokes: the mouse path the browser test draws on the page, and
+pictures of them drawn with a round pen (PIL's ImageDraw) for predict's tests."""
 
 from __future__ import annotations
 
 import itertools
-import sys
-from pathlib import Path
-
-import numpy as np
 
 STROKES: dict[int, list[list[tuple[float, float]]]] = {
     0: [[(0.5, 0.06), (0.25, 0.2), (0.18, 0.5), (0.25, 0.82), (0.5, 0.95), (0.75, 0.82),
@@ -68,38 +62,3 @@ def draw(
         for x, y in (stroke[0], stroke[-1]):
             pen_draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=ink)
     return image
-
-
-def write_examples(folder: Path) -> list[Path]:
-    """The example pictures of docs/predict/examples."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(21)
-    paper = draw(3, size=240, pen=18).convert("L")
-    grain = np.asarray(paper, dtype=np.float64) + rng.normal(0, 6, (240, 240))
-    examples = {
-        "three-on-paper.jpg": ("JPEG", None),
-        "seven-chalk.png": ("PNG", draw(7, size=300, pen=26, ink=(235,) * 3, paper=(25,) * 3)),
-        "two-blue-ink.png": (
-            "PNG",
-            draw(2, size=180, pen=12, ink=(30, 60, 200, 255), paper=(0, 0, 0, 0), mode="RGBA"),
-        ),
-        "four-small.gif": ("GIF", draw(4, size=36, pen=3).convert("P")),
-        "eight.bmp": ("BMP", draw(8, size=120, pen=10)),
-    }
-    written = []
-    for name, (kind, image) in examples.items():
-        path = folder / name
-        if name.endswith(".jpg"):
-            from PIL import Image
-
-            image = Image.fromarray(np.clip(grain, 0, 255).astype(np.uint8))
-            image.save(path, kind, quality=80)
-        else:
-            image.save(path, kind)
-        written.append(path)
-    return written
-
-
-if __name__ == "__main__":
-    for path in write_examples(Path(sys.argv[1])):
-        print(path)

@@ -1,0 +1,131 @@
+"""The trained models a person uses (src/predict.py, serve.py, elsewhere.py): found under
+stages/train, loaded with their card, ordered as the leaderboard, and their answers to images.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODELS = Path("stages/train")
+MODEL_FILE = "model.skops"
+CARD_FILE = "card.json"
+
+
+@dataclass(frozen=True)
+class Model:
+    """A trained model: its name, its Pipeline (uint8 images -> classes) and its card."""
+
+    name: str
+    pipeline: Any
+    card: dict[str, Any]
+
+    @property
+    def task(self) -> str:
+        """``every class`` or, for a detector, ``is it a 5``."""
+        return self.card.get("task", "every class")
+
+    @property
+    def names(self) -> list[str]:
+        """What it answers, class ``i`` first: the card's names ("not 5", "5"), or the labels."""
+        return self.card.get("answers") or [str(c) for c in self.pipeline.classes_]
+
+
+def load(model: str | Path) -> Model:
+    """A model by name (stages/train/<name>), folder or model.skops file, with the card beside
+    it if there is one. ``FileNotFoundError`` or ``ModelFileError`` naming the file."""
+    from mnist_pipeline.plumbing.model_files import ModelFileError, load_model
+
+    path = Path(model)
+    if not path.exists():
+        path = MODELS / str(model)
+        if not (path / MODEL_FILE).exists():
+            raise FileNotFoundError(
+                f"{path / MODEL_FILE}: no trained model {str(model)!r} (run `dvc repro "
+                f"train@{model}`, or `dvc artifacts get` it)"
+            )
+    folder, file = (path, path / MODEL_FILE) if path.is_dir() else (path.parent, path)
+    card_path, card = folder / CARD_FILE, {}
+    if card_path.exists():
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as err:
+            raise ModelFileError(f"{card_path}: not the JSON card train writes ({err})") from None
+        if not isinstance(card, dict):
+            raise ModelFileError(f"{card_path}: not the JSON card train writes (not an object)")
+    return Model(card.get("model", folder.name), load_model(file), card)
+
+
+def test_scores(name: str) -> dict[str, float] | None:
+    """The model's test scores as evaluate wrote them (metrics/<name>/scores/test.json)."""
+    try:
+        return json.loads(Path("metrics", name, "scores/test.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def model_names() -> list[str]:
+    """The trained models, in the leaderboard's order: 10-class models by test accuracy,
+    then detectors by test F1 (evaluate writes precision, ``p``, for detectors only), then
+    any model without scores; ties by name. ``FileNotFoundError`` if there is none."""
+
+    def key(name: str) -> tuple[int, float, str]:
+        scores = test_scores(name)
+        if scores is None:
+            return 2, 0.0, name
+        return ("p" in scores), -scores["f1" if "p" in scores else "acc"], name
+
+    names = sorted((p.parent.name for p in MODELS.glob(f"*/{MODEL_FILE}")), key=key)
+    if not names:
+        raise FileNotFoundError(f"{MODELS}: no trained model (run `dvc repro`)")
+    return names
+
+
+def default_model() -> str:
+    """The leaderboard's best model of every class (not a detector)."""
+    for name in model_names():
+        if (scores := test_scores(name)) is not None and "p" not in scores:
+            return name
+    raise FileNotFoundError("metrics: no scored model of every class; pass --model")
+
+
+def answers(model: Model, images: np.ndarray) -> list[dict[str, Any]]:
+    """``model``'s answer for each image (n x 28 x 28 uint8): its class, its confidence (a
+    probability, or else the decision function's margin over the runner-up) and the runner-up."""
+    labels, names, estimator = list(model.pipeline.classes_), model.names, model.pipeline[-1]
+    rows = model.pipeline[:-1].transform(images)  # once, for the answer and its confidence
+    margin = not hasattr(estimator, "predict_proba")
+    if margin:
+        scores = np.asarray(estimator.decision_function(rows), dtype=np.float64)
+        if scores.ndim == 1:  # a binary decision: positive for classes_[1]
+            scores = np.column_stack([np.zeros(len(scores)), scores])
+    else:
+        scores = estimator.predict_proba(rows)
+    found = []
+    for label, row in zip(estimator.predict(rows), scores, strict=True):
+        best = labels.index(label)
+        runner = next(j for j in np.argsort(-row, kind="stable") if j != best)
+        found.append(
+            {
+                "class": names[best],
+                "confidence": round(float(row[best] - row[runner] if margin else row[best]), 6),
+                "confidence_kind": "margin" if margin else "probability",
+                "runner_up": names[runner],
+                "runner_up_confidence": None if margin else round(float(row[runner]), 6),
+            }
+        )
+    return found
+
+
+def text(answer: dict[str, Any]) -> str:
+    """``7 p=0.98, then 1 p=0.01`` or ``7 margin 2.31 over 1``."""
+    if answer["confidence_kind"] == "margin":
+        return f"{answer['class']} margin {answer['confidence']:.2f} over {answer['runner_up']}"
+    return (
+        f"{answer['class']} p={answer['confidence']:.2f}, then {answer['runner_up']} "
+        f"p={answer['runner_up_confidence']:.2f}"
+    )
