@@ -1,1 +1,0 @@
-"""The pipeline's stages, one module each, named as in dvc.yaml."""

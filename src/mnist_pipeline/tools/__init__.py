@@ -1,1 +1,0 @@
-"""The tools that read what the pipeline committed: leaderboard, compare, sweep."""
