@@ -81,7 +81,7 @@ IMAGES ?= docs/predict/examples
 predict: $(VENV)/.installed ## Classify digit pictures: make predict IMAGES="a.png b.jpg folder/".
 	python src/predict.py $(IMAGES)
 
-serve: $(VENV)/.installed ## The draw-a-digit page on http://127.0.0.1:8021/ (every packaged model).
+serve: $(VENV)/.installed ## The draw-a-digit page on http://127.0.0.1:8021/ (every trained model).
 	python src/serve.py
 
 artifacts: $(VENV)/.installed ## Rewrite dvc.yaml's artifacts: from params.yaml's models.
