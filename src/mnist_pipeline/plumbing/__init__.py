@@ -1,2 +1,1 @@
-"""What stages and tools share: params, files, IDX, threads, the stage runner, PNGs, the
-estimator table, and the download's verified writes and deadline-bounded HTTP fetch."""
+"""Writing outputs whole, reading inputs safely, and model files (skops and the model card)."""
