@@ -16,7 +16,6 @@ import mnist_pipeline  # noqa: F401  first: it pins the CPU kernels before NumPy
 import argparse
 import logging
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -109,13 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder to write the .npz into")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    started = time.perf_counter()
     try:
         decode(args.source, args.out, load_params(args.params).dataset)
     except (ParamsError, ValueError, FileNotFoundError, OutputError) as err:
         print(f"decode: error: {err}", file=sys.stderr)
         return 1
-    log.info("done in %.1f s", time.perf_counter() - started)
     return 0
 
 

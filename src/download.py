@@ -195,13 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder to write the files into")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    started = time.perf_counter()
     try:
         download(args.params, args.out)
     except (ParamsError, FetchError, files.OutputError) as err:
         print(f"download: error: {err}", file=sys.stderr)
         return 1
-    log.info("done in %.1f s", time.perf_counter() - started)
     return 0
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -120,13 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(option, type=Path, required=True, help=text)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    started = time.perf_counter()
     try:
         draw(args)
     except (ValueError, OSError) as err:  # bad params, a missing or bad input, an unwritable out
         print(f"figures: error: {err}", file=sys.stderr)
         return 1
-    log.info("done in %.1f s", time.perf_counter() - started)
     return 0
 
 

@@ -17,7 +17,6 @@ import mnist_pipeline  # noqa: F401  first: it pins the CPU kernels before NumPy
 import argparse
 import logging
 import sys
-import time
 from pathlib import Path
 
 from sklearn.pipeline import Pipeline
@@ -57,13 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for the image files")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    started = time.perf_counter()
     try:
         write_images(args.source, args.out, load_params(args.params).split)
     except (ValueError, FileNotFoundError, OutputError) as err:
         print(f"images: error: {err}", file=sys.stderr)
         return 1
-    log.info("done in %.1f s", time.perf_counter() - started)
     return 0
 
 

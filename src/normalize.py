@@ -17,7 +17,6 @@ import mnist_pipeline  # noqa: F401  first: it pins the CPU kernels before NumPy
 import argparse
 import logging
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -109,13 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", type=Path, help="CSV of images per class and split")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    started = time.perf_counter()
     try:
         write_features(args)
     except (ValueError, FileNotFoundError, OutputError) as err:
         print(f"normalize: error: {err}", file=sys.stderr)
         return 1
-    log.info("done in %.1f s", time.perf_counter() - started)
     return 0
 
 

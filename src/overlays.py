@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from pathlib import Path
 
 from mnist_pipeline.charts import load_evaluations, load_labelled
@@ -62,13 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(option, type=Path, required=True, help=text)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    started = time.perf_counter()
     try:
         write_overlays(args)
     except (ValueError, OSError) as err:  # bad params, a missing or bad input, an unwritable out
         print(f"overlays: error: {err}", file=sys.stderr)
         return 1
-    log.info("done in %.1f s", time.perf_counter() - started)
     return 0
 
 

@@ -18,7 +18,6 @@ import mnist_pipeline  # noqa: F401  first: it pins the CPU kernels before NumPy
 import argparse
 import logging
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -128,13 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    started = time.perf_counter()
     try:
         project(args)
     except (ValueError, FileNotFoundError, OutputError) as err:
         print(f"pca: error: {err}", file=sys.stderr)
         return 1
-    log.info("done in %.1f s", time.perf_counter() - started)
     return 0
 
 

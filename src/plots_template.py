@@ -16,7 +16,6 @@ import hashlib
 import logging
 import re
 import sys
-import time
 from importlib import metadata
 from pathlib import Path
 
@@ -128,7 +127,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the HTML file to write")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    started = time.perf_counter()
     try:
         version, sources = library_sources()
         text = page(version, sources)
@@ -138,7 +136,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     libraries = f"{', '.join(sources)} from {PACKAGE} {version}"
     log.info("%s: %d bytes, %s", args.out, len(text.encode()), libraries)
-    log.info("done in %.1f s", time.perf_counter() - started)
     return 0
 
 
