@@ -15,9 +15,8 @@ from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from mnist_pipeline.estimators import Rule, check_rules, integer, number, one_of
+from mnist_pipeline.estimators import EstimatorSpec, Rule, check_rules, integer, number, one_of
 from mnist_pipeline.plumbing.progress import Progress
-from mnist_pipeline.plumbing.registry import EstimatorSpec
 
 log = logging.getLogger("one_vs_one_svc")
 
@@ -210,7 +209,5 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
 
 
 SPEC = EstimatorSpec(
-    OneVsOneSVC,
-    "SVC with its one-vs-one pairs fitted in parallel threads and predicted by matrix products",
-    check_params=lambda estimator, key: check_rules(estimator, RULES, key),
+    OneVsOneSVC, check_params=lambda estimator, key: check_rules(estimator, RULES, key)
 )

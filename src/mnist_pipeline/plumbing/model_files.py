@@ -130,7 +130,7 @@ def is_trusted(type_name: str) -> bool:
     import importlib
 
     from mnist_pipeline import features
-    from mnist_pipeline.plumbing.registry import estimator_names
+    from mnist_pipeline.estimators import estimator_names
 
     if type_name in SKLEARN_TYPES:
         return True
