@@ -123,7 +123,7 @@ def train(
     from sklearn.pipeline import Pipeline
 
     pipeline = Pipeline([*chain.steps, ("model", estimator)])
-    model_bytes = mf.canonical_skops(mf.skops_io().dumps(pipeline))
+    model_bytes = mf.skops_bytes(pipeline)
     card = mf.model_card(model, dataset, pipeline, model_bytes, read)
     with atomic_dir(out) as tmp:
         (tmp / mf.MODEL_FILE).write_bytes(model_bytes)
