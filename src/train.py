@@ -19,13 +19,13 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
+from mnist_pipeline.estimators import EstimatorParamError as ParamError
+from mnist_pipeline.estimators import build_estimator, estimator_spec, fit_error
 from mnist_pipeline.features import CHAIN_FILE
 from mnist_pipeline.labels import ClassesError, check_classes, task_labels
 from mnist_pipeline.plumbing import model_files as mf
 from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, write_text
 from mnist_pipeline.plumbing.params import ParamsError, load_params
-from mnist_pipeline.plumbing.registry import EstimatorParamError as ParamError
-from mnist_pipeline.plumbing.registry import build_estimator, estimator_spec, fit_error
 
 log = logging.getLogger("train")
 
@@ -123,7 +123,7 @@ def train(
     from sklearn.pipeline import Pipeline
 
     pipeline = Pipeline([*chain.steps, ("model", estimator)])
-    model_bytes = mf.canonical_skops(mf.skops_io().dumps(pipeline))
+    model_bytes = mf.skops_bytes(pipeline)
     card = mf.model_card(model, dataset, pipeline, model_bytes, read)
     with atomic_dir(out) as tmp:
         (tmp / mf.MODEL_FILE).write_bytes(model_bytes)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_pipeline.plumbing.registry import EstimatorParamError, build_estimator, estimator_spec
+from mnist_pipeline.estimators import EstimatorParamError, build_estimator, estimator_spec
 
 
 def test_k_above_the_training_rows_is_refused_under_the_key_written():

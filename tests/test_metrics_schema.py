@@ -30,7 +30,7 @@ def test_every_scores_file_holds_the_fixed_keys_of_its_kind_and_split_100_values
 
 
 def test_live_summaries_hold_only_the_step_its_loss_and_val_accuracy():
-    from mnist_pipeline.plumbing.registry import estimator_spec
+    from mnist_pipeline.estimators import estimator_spec
 
     params = load_params(REPO / "params.yaml")
     for name, model in params.models.items():

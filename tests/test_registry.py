@@ -14,14 +14,14 @@ from conftest import REPO
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
-from mnist_pipeline.plumbing.params import load_params
-from mnist_pipeline.plumbing.registry import (
+from mnist_pipeline.estimators import (
     EstimatorParamError,
     build_estimator,
     estimator_names,
     estimator_spec,
     fit_error,
 )
+from mnist_pipeline.plumbing.params import load_params
 
 ESTIMATORS_DIR = REPO / "src/mnist_pipeline/estimators"
 
@@ -41,7 +41,7 @@ def test_reading_the_names_and_the_params_imports_no_scikit_learn():
     code = textwrap.dedent("""
         import sys
         from mnist_pipeline.plumbing.params import load_params
-        from mnist_pipeline.plumbing.registry import estimator_names
+        from mnist_pipeline.estimators import estimator_names
         load_params("params.yaml")
         assert "knn" in estimator_names()
         imported = sorted(m for m in sys.modules if m.split(".")[0] == "sklearn")

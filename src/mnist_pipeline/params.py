@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from pydantic_core import ErrorDetails, PydanticCustomError
 from ruamel.yaml import YAML, YAMLError
 
-from mnist_pipeline.plumbing.registry import estimator_names
+from mnist_pipeline.estimators import estimator_names
 
 CATALOGUE = "datasets.yaml"
 NORMALIZE_METHODS = ("scale", "offset", "l2", "standardize")

@@ -1,15 +1,107 @@
-"""One module per estimator name of params.yaml (``models.<m>.estimator``), each defining
-``SPEC``, a ``registry.EstimatorSpec``. dvc.yaml makes a model's train and evaluate stages
-depend on its estimator's module alone. ``check_rules``: our estimators' parameter checks."""
+"""The estimator table: each name ``models.<m>.estimator`` may take is a module of this package
+whose ``SPEC`` says what it builds; the names are listed without importing the modules (checking
+params.yaml imports no scikit-learn). dvc.yaml makes a model's stages depend on its module."""
 
 from __future__ import annotations
 
+import functools
+import importlib
+import pkgutil
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
 from typing import Any
 
+
+class EstimatorParamError(ValueError):
+    """An estimator name or parameter the pipeline refuses, named by its params.yaml key."""
+
+
+@dataclass(frozen=True)
+class EstimatorSpec:
+    """What an estimator name builds. ``estimator``: the class or its dotted path (imported on
+    use); ``aliases``: short names for scikit-learn's own (``k`` -> ``n_neighbors``);
+    ``blas_threads``: 1 where a second thread costs more than it computes; ``learns_in_steps``:
+    ``fit(X, y, validation=, log=)`` calls ``log(step, loss=, val_acc=)`` after each step;
+    ``check_params(estimator, key_prefix)`` and ``check_training_data(estimator, params,
+    n_rows, key_prefix, source)`` raise ``EstimatorParamError`` for what they refuse."""
+
+    estimator: type | str
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    blas_threads: int | None = None
+    learns_in_steps: bool = False
+    check_params: Callable[[Any, str], None] | None = None
+    check_training_data: Callable[[Any, Mapping[str, Any], int, str, str], None] | None = None
+    name: str = ""
+
+    @property
+    def estimator_class(self) -> type:
+        """The class the name builds."""
+        if isinstance(self.estimator, type):
+            return self.estimator
+        module, _, name = self.estimator.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+
+    def params_key(self, own: str, params: Mapping[str, Any]) -> str:
+        """params.yaml's key for the estimator's parameter ``own``: its alias where written."""
+        return next((a for a, n in self.aliases.items() if n == own and a in params), own)
+
+
+@functools.cache
+def estimator_names() -> tuple[str, ...]:
+    """The estimator names params.yaml may use: the modules of this package."""
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name[0] != "_"))
+
+
+def estimator_spec(name: str, *, key_prefix: str | None = None) -> EstimatorSpec:
+    """The ``SPEC`` of the module ``name``; an unknown name lists the known ones."""
+    if name not in (names := estimator_names()):
+        where = f"{key_prefix}.estimator" if key_prefix else "estimator"
+        raise EstimatorParamError(f"{where}: expected one of {', '.join(names)}, got {name!r}")
+    return replace(importlib.import_module(f"{__name__}.{name}").SPEC, name=name)
+
+
+def build_estimator(spec: EstimatorSpec, params: Mapping[str, Any], *, key_prefix: str) -> Any:
+    """An unfitted estimator of ``spec`` with ``params`` (aliases resolved, YAML lists as
+    tuples); an unknown key or a value the spec's check refuses names ``<key_prefix>.<key>``.
+    scikit-learn checks its own estimators' values in ``fit`` (see ``fit_error``)."""
+    cls = spec.estimator_class
+    for alias, own in spec.aliases.items():
+        if alias in params and own in params:
+            raise EstimatorParamError(
+                f"{key_prefix}.{alias}: expected one of {alias} and {own} "
+                "(the same parameter), got both"
+            )
+    translated = {
+        spec.aliases.get(k, k): tuple(v) if isinstance(v, list) else v for k, v in params.items()
+    }
+    accepted = cls().get_params()
+    unknown = sorted(spec.params_key(k, params) for k in translated if k not in accepted)
+    if unknown:
+        allowed = sorted(set(accepted) | set(spec.aliases))
+        raise EstimatorParamError(
+            f"{key_prefix}.{unknown[0]}: not a parameter of {cls.__name__} "
+            f"(estimator '{spec.name}'); expected one of: {', '.join(allowed)}"
+        )
+    estimator = cls(**translated)
+    if spec.check_params is not None:
+        spec.check_params(estimator, key_prefix)
+    return estimator
+
+
+def fit_error(
+    err: Exception, spec: EstimatorSpec, params: Mapping[str, Any], key_prefix: str
+) -> EstimatorParamError | None:
+    """scikit-learn's refusal of a value in ``fit`` ("The 'C' parameter of SVC must be ...")
+    named by its params.yaml key; None for any other error."""
+    if (found := re.match(r"The '(\w+)' parameter of ", str(err))) is None:
+        return None
+    return EstimatorParamError(f"{key_prefix}.{spec.params_key(found[1], params)}: {err}")
+
+
 Rule = tuple[str, Callable[[Any], bool]]
-"""What a parameter must be, in words, and the test of a value."""
+"""What a parameter of our own estimators must be, in words, and the test of a value."""
 
 
 def _number(value: Any, kind: type) -> bool:
@@ -23,8 +115,9 @@ def integer(low: int) -> Rule:
 
 def number(low: float, high: float | None = None, *, low_in: bool = True) -> Rule:
     """A number above ``low`` (or equal where ``low_in``), below ``high`` where given."""
-    above = f">= {low}" if low_in else f"> {low}"
-    words = f"a number {above}" + (f" and < {high}" if high is not None else "")
+    words = f"a number {'>=' if low_in else '>'} {low}" + (
+        f" and < {high}" if high is not None else ""
+    )
     return (
         words,
         lambda v: (
@@ -39,13 +132,9 @@ def one_of(*options: str) -> Rule:
 
 
 def check_rules(estimator: Any, rules: Mapping[str, Rule], key_prefix: str = "") -> None:
-    """Refuse the first parameter of ``estimator`` that its rule does not accept, as
-    ``EstimatorParamError`` "<key_prefix>.<name>: expected ..., got ..." (scikit-learn's own
-    parameter validation is private API)."""
-    from mnist_pipeline.plumbing.registry import EstimatorParamError
-
+    """Refuse the first parameter its rule does not accept: "<key_prefix>.<name>: expected
+    ..., got ..." (scikit-learn's own parameter validation is private API)."""
     for name, (expected, accepts) in rules.items():
-        value = getattr(estimator, name)
-        if not accepts(value):
+        if not accepts(value := getattr(estimator, name)):
             key = f"{key_prefix}.{name}" if key_prefix else name
             raise EstimatorParamError(f"{key}: expected {expected}, got {value!r}")

@@ -28,8 +28,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from mnist_pipeline.estimators import check_rules, integer, number, one_of
-from mnist_pipeline.plumbing.registry import EstimatorSpec
+from mnist_pipeline.estimators import EstimatorSpec, check_rules, integer, number, one_of
 
 if TYPE_CHECKING:
     import torch
@@ -361,7 +360,6 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
 
 SPEC = EstimatorSpec(
     ConvNetClassifier,
-    "convolutional network (PyTorch): conv blocks, one hidden layer, shifted mini-batches",
     learns_in_steps=True,
     check_params=lambda estimator, key: check_rules(estimator, RULES, key),
 )

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_pipeline.estimators import check_rules, integer
-from mnist_pipeline.plumbing.registry import EstimatorSpec
+from mnist_pipeline.estimators import EstimatorSpec, check_rules, integer
 
 RULES = {"block_rows": integer(1)}
 
@@ -136,7 +135,6 @@ def __getattr__(name: str) -> Any:
 
 
 SPEC = EstimatorSpec(
-    _estimator_class,
-    "1-nearest neighbour by cosine similarity: float32 matrix products in bounded blocks",
+    f"{__name__}.CosineNearestNeighbor",
     check_params=lambda estimator, key: check_rules(estimator, RULES, key),
 )

@@ -1,9 +1,5 @@
 """``dummy``: scikit-learn's ``DummyClassifier``."""
 
-from __future__ import annotations
+from mnist_pipeline.estimators import EstimatorSpec
 
-from sklearn.dummy import DummyClassifier
-
-from mnist_pipeline.plumbing.registry import EstimatorSpec
-
-SPEC = EstimatorSpec(DummyClassifier, "a baseline that ignores its input")
+SPEC = EstimatorSpec("sklearn.dummy.DummyClassifier")

@@ -1,9 +1,5 @@
 """``extra_trees``: scikit-learn's ``ExtraTreesClassifier``."""
 
-from __future__ import annotations
+from mnist_pipeline.estimators import EstimatorSpec
 
-from sklearn.ensemble import ExtraTreesClassifier
-
-from mnist_pipeline.plumbing.registry import EstimatorSpec
-
-SPEC = EstimatorSpec(ExtraTreesClassifier, "extremely randomised trees")
+SPEC = EstimatorSpec("sklearn.ensemble.ExtraTreesClassifier")

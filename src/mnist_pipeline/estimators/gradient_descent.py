@@ -23,8 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from mnist_pipeline.estimators import check_rules, integer, number
-from mnist_pipeline.plumbing.registry import EstimatorSpec
+from mnist_pipeline.estimators import EstimatorSpec, check_rules, integer, number
 
 RULES = {"learning_rate": number(0, low_in=False), "max_iter": integer(0)}
 
@@ -143,7 +142,6 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
 
 SPEC = EstimatorSpec(
     GradientDescentLogisticRegression,
-    "binary logistic regression by full-batch gradient descent (IDX notebook, from scratch)",
     blas_threads=1,
     learns_in_steps=True,
     check_params=lambda estimator, key: check_rules(estimator, RULES, key),

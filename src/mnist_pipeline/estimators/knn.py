@@ -7,7 +7,7 @@ from typing import Any
 
 from sklearn.neighbors import VALID_METRICS, KNeighborsClassifier
 
-from mnist_pipeline.plumbing.registry import EstimatorParamError, EstimatorSpec
+from mnist_pipeline.estimators import EstimatorParamError, EstimatorSpec
 
 
 def check_metric(estimator: KNeighborsClassifier, key_prefix: str) -> None:
@@ -47,7 +47,6 @@ def check_neighbours(
 
 SPEC = EstimatorSpec(
     KNeighborsClassifier,
-    "k-nearest neighbours",
     aliases={"k": "n_neighbors"},
     check_params=check_metric,
     check_training_data=check_neighbours,

@@ -1,9 +1,5 @@
 """``logistic_regression``: scikit-learn's ``LogisticRegression``."""
 
-from __future__ import annotations
+from mnist_pipeline.estimators import EstimatorSpec
 
-from sklearn.linear_model import LogisticRegression
-
-from mnist_pipeline.plumbing.registry import EstimatorSpec
-
-SPEC = EstimatorSpec(LogisticRegression, "logistic regression", blas_threads=1)
+SPEC = EstimatorSpec("sklearn.linear_model.LogisticRegression", blas_threads=1)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sklearn.neural_network import MLPClassifier
 
-from mnist_pipeline.plumbing.registry import EstimatorSpec
+from mnist_pipeline.estimators import EstimatorSpec
 
 
 class EpochLoggingMLPClassifier(MLPClassifier):
@@ -50,6 +50,4 @@ class EpochLoggingMLPClassifier(MLPClassifier):
             log(len(self.loss_curve_), **metrics)
 
 
-SPEC = EstimatorSpec(
-    EpochLoggingMLPClassifier, "multi-layer perceptron", blas_threads=1, learns_in_steps=True
-)
+SPEC = EstimatorSpec(EpochLoggingMLPClassifier, blas_threads=1, learns_in_steps=True)

@@ -1,9 +1,5 @@
 """``sgd``: scikit-learn's ``SGDClassifier``."""
 
-from __future__ import annotations
+from mnist_pipeline.estimators import EstimatorSpec
 
-from sklearn.linear_model import SGDClassifier
-
-from mnist_pipeline.plumbing.registry import EstimatorSpec
-
-SPEC = EstimatorSpec(SGDClassifier, "linear model fitted by SGD", blas_threads=1)
+SPEC = EstimatorSpec("sklearn.linear_model.SGDClassifier", blas_threads=1)

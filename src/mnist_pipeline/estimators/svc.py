@@ -1,9 +1,5 @@
 """``svc``: scikit-learn's ``SVC``."""
 
-from __future__ import annotations
+from mnist_pipeline.estimators import EstimatorSpec
 
-from sklearn.svm import SVC
-
-from mnist_pipeline.plumbing.registry import EstimatorSpec
-
-SPEC = EstimatorSpec(SVC, "support vector classifier")
+SPEC = EstimatorSpec("sklearn.svm.SVC")
