@@ -14,8 +14,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from mnist_pipeline.params import Model, ParamsError, load_params
 from mnist_pipeline.plumbing.files import write_text
-from mnist_pipeline.plumbing.params import Model, ParamsError, load_params
 from mnist_pipeline.plumbing.registry import estimator_spec
 
 START = "# artifacts:start (written by `make artifacts` from params.yaml's models; do not edit)"

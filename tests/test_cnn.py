@@ -14,7 +14,7 @@ from conftest import REPO
 
 from mnist_pipeline import AVX2_PINS
 from mnist_pipeline.estimators.cnn import ConvNetClassifier, resolve_device, shifted
-from mnist_pipeline.plumbing.params import load_params
+from mnist_pipeline.params import load_params
 from mnist_pipeline.plumbing.registry import EstimatorParamError, build_estimator, estimator_spec
 
 TINY = {"channels": (4, 8), "hidden": 16, "epochs": 2, "batch_size": 50, "threads": 1}

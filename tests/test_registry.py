@@ -14,7 +14,7 @@ from conftest import REPO
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
-from mnist_pipeline.plumbing.params import load_params
+from mnist_pipeline.params import load_params
 from mnist_pipeline.plumbing.registry import (
     EstimatorParamError,
     build_estimator,
@@ -40,7 +40,7 @@ def test_every_shipped_model_names_an_estimator_module():
 def test_reading_the_names_and_the_params_imports_no_scikit_learn():
     code = textwrap.dedent("""
         import sys
-        from mnist_pipeline.plumbing.params import load_params
+        from mnist_pipeline.params import load_params
         from mnist_pipeline.plumbing.registry import estimator_names
         load_params("params.yaml")
         assert "knn" in estimator_names()
