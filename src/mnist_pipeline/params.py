@@ -98,26 +98,6 @@ class DatasetFile(Section):
     size: PositiveInt
 
 
-class Files(Section):
-    """The four files of a dataset, by role."""
-
-    train_images: DatasetFile
-    train_labels: DatasetFile
-    test_images: DatasetFile
-    test_labels: DatasetFile
-
-    def __getitem__(self, role: str) -> DatasetFile:
-        return getattr(self, role)
-
-    def items(self) -> list[tuple[str, DatasetFile]]:
-        """``(role, file)`` of the four, in declared order."""
-        return list(self)
-
-    def values(self) -> list[DatasetFile]:
-        """The four, in declared order."""
-        return [file for _, file in self]
-
-
 class References(Section):
     """Published accuracies shown beside ours, by model."""
 
@@ -136,7 +116,10 @@ class Dataset(Entry):
     mirrors: Annotated[
         tuple[Annotated[StrictStr, Field(min_length=1)], ...], Lax, Field(min_length=1)
     ]
-    files: Files
+    files: Annotated[  # by role, in the file's order
+        dict[Literal["train_images", "train_labels", "test_images", "test_labels"], DatasetFile],
+        _rule("train_images, train_labels, test_images and test_labels", lambda f: len(f) == 4),
+    ]
     image_shape: Annotated[tuple[Side, Side], Lax]
     transpose: bool  # the files store each image transposed (EMNIST): decode turns them upright
     classes: Annotated[  # at most 256: labels are unsigned bytes (IDX type 0x08)
@@ -151,7 +134,7 @@ class Dataset(Entry):
 
 
 class Catalogue(Section):
-    """Datasets.yaml: what the ``dataset`` switch of params.yaml may select."""
+    """The catalogue, datasets.yaml: what the ``dataset`` switch of params.yaml may select."""
 
     datasets: Annotated[dict[Name, Dataset], Field(min_length=1)]
 
