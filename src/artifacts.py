@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mnist_pipeline.estimators import estimator_spec
+from mnist_pipeline.params import Model, ParamsError, load_params
 from mnist_pipeline.plumbing.files import write_text
-from mnist_pipeline.plumbing.params import Model, ParamsError, load_params
 
 START = "# artifacts:start (written by `make artifacts` from params.yaml's models; do not edit)"
 END = "# artifacts:end"

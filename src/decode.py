@@ -22,8 +22,8 @@ import numpy as np
 
 from mnist_pipeline.data import IdxError, read_idx
 from mnist_pipeline.labels import check_classes
+from mnist_pipeline.params import Dataset, ParamsError, load_params
 from mnist_pipeline.plumbing.files import OutputError, atomic_dir, save_arrays
-from mnist_pipeline.plumbing.params import Dataset, ParamsError, load_params
 
 log = logging.getLogger("decode")
 

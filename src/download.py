@@ -26,8 +26,8 @@ from typing import Any
 import requests
 import urllib3
 
+from mnist_pipeline.params import ParamsError, load_params
 from mnist_pipeline.plumbing import files
-from mnist_pipeline.plumbing.params import ParamsError, load_params
 
 CHUNK = 64 * 1024
 BACKOFF = 0.2  # seconds before retry n: BACKOFF * n, enough to ride out a blip

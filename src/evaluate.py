@@ -19,11 +19,11 @@ from threadpoolctl import threadpool_limits
 from mnist_pipeline import scoring
 from mnist_pipeline.estimators import estimator_spec
 from mnist_pipeline.labels import ClassesError, check_classes, class_names, task_labels
+from mnist_pipeline.params import ParamsError, load_params
 from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, save_arrays
 from mnist_pipeline.plumbing.files import write_json as json_to
 from mnist_pipeline.plumbing.files import write_text as text_to
 from mnist_pipeline.plumbing.model_files import MODEL_FILE, ModelFileError, load_model
-from mnist_pipeline.plumbing.params import ParamsError, load_params
 
 log = logging.getLogger("evaluate")
 

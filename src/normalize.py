@@ -26,6 +26,7 @@ from sklearn.pipeline import Pipeline
 from mnist_pipeline.data import SPLITS, first_images, hold_out
 from mnist_pipeline.features import CHAIN_FILE, PixelRows
 from mnist_pipeline.labels import check_classes
+from mnist_pipeline.params import NORMALIZE_STAGES, load_params
 from mnist_pipeline.plumbing.files import (
     OutputError,
     atomic_dir,
@@ -35,7 +36,6 @@ from mnist_pipeline.plumbing.files import (
     write_text,
 )
 from mnist_pipeline.plumbing.model_files import save_model
-from mnist_pipeline.plumbing.params import NORMALIZE_STAGES, load_params
 
 log = logging.getLogger("normalize")
 

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from mnist_pipeline.charts import load_evaluations, load_labelled
+from mnist_pipeline.params import load_params
 from mnist_pipeline.plumbing.files import csv_text, write_text
-from mnist_pipeline.plumbing.params import load_params
 from mnist_pipeline.scoring import per_class_scores, rounded
 
 log = logging.getLogger("overlays")

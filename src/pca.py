@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from mnist_pipeline.features import CHAIN_FILE, Float32PCA
+from mnist_pipeline.params import PCA_STAGES, ParamsError, load_params
 from mnist_pipeline.plumbing.files import (
     OutputError,
     atomic_dir,
@@ -33,7 +34,6 @@ from mnist_pipeline.plumbing.files import (
     write_text,
 )
 from mnist_pipeline.plumbing.model_files import load_model, save_model
-from mnist_pipeline.plumbing.params import PCA_STAGES, ParamsError, load_params
 
 SPLITS = ("train", "val", "test")
 log = logging.getLogger("pca")

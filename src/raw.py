@@ -23,9 +23,9 @@ from sklearn.pipeline import Pipeline
 
 from mnist_pipeline.data import hold_out
 from mnist_pipeline.features import CHAIN_FILE, RawRows
+from mnist_pipeline.params import load_params
 from mnist_pipeline.plumbing.files import OutputError, atomic_dir, load_arrays, save_arrays
 from mnist_pipeline.plumbing.model_files import save_model
-from mnist_pipeline.plumbing.params import load_params
 
 log = logging.getLogger("raw")
 

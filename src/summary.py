@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mnist_pipeline.charts import load_evaluations, load_labelled, new_figure, save_png, styled
+from mnist_pipeline.params import load_params
 from mnist_pipeline.plumbing.files import atomic_dir
-from mnist_pipeline.plumbing.params import load_params
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -23,9 +23,9 @@ from mnist_pipeline.estimators import EstimatorParamError as ParamError
 from mnist_pipeline.estimators import build_estimator, estimator_spec, fit_error
 from mnist_pipeline.features import CHAIN_FILE
 from mnist_pipeline.labels import ClassesError, check_classes, task_labels
+from mnist_pipeline.params import ParamsError, load_params
 from mnist_pipeline.plumbing import model_files as mf
 from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, write_text
-from mnist_pipeline.plumbing.params import ParamsError, load_params
 
 log = logging.getLogger("train")
 

@@ -35,7 +35,7 @@ from conftest import (
 from digit_strokes import draw
 from s3server import S3Server
 
-from mnist_pipeline.plumbing.params import load_params
+from mnist_pipeline.params import load_params
 
 _artifacts = stage_main("artifacts").__globals__
 COMMAND, artifacts_section, splice = (

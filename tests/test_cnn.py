@@ -15,7 +15,7 @@ from conftest import REPO
 from mnist_pipeline import AVX2_PINS
 from mnist_pipeline.estimators import EstimatorParamError, build_estimator, estimator_spec
 from mnist_pipeline.estimators.cnn import ConvNetClassifier, resolve_device, shifted
-from mnist_pipeline.plumbing.params import load_params
+from mnist_pipeline.params import load_params
 
 TINY = {"channels": (4, 8), "hidden": 16, "epochs": 2, "batch_size": 50, "threads": 1}
 """A network small enough to train in a second on 300 images."""

@@ -16,7 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mnist_pipeline.estimators import EstimatorParamError, build_estimator, estimator_spec
 from mnist_pipeline.estimators.cosine_1nn import CosineNearestNeighbor, unit_rows
-from mnist_pipeline.plumbing.params import load_params
+from mnist_pipeline.params import load_params
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from conftest import REPO, deep_update, write_params_files
 
 from mnist_pipeline.labels import class_names, plural, task_labels
-from mnist_pipeline.plumbing.params import ParamsError, load_params
+from mnist_pipeline.params import ParamsError, load_params
 
 FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat")
 FASHION += ("Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")

@@ -20,8 +20,8 @@ from conftest import (
 import figures
 from mnist_pipeline.charts import png_bytes
 from mnist_pipeline.labels import DIGITS
+from mnist_pipeline.params import load_params
 from mnist_pipeline.plumbing.files import save_arrays
-from mnist_pipeline.plumbing.params import load_params
 
 FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat")
 FASHION += ("Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")

@@ -11,7 +11,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mnist_pipeline.estimators import EstimatorParamError, build_estimator, estimator_spec
 from mnist_pipeline.estimators.one_vs_one_svc import OneVsOneSVC
-from mnist_pipeline.plumbing.params import load_params
+from mnist_pipeline.params import load_params
 
 
 @pytest.fixture(scope="module")

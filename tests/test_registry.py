@@ -21,7 +21,7 @@ from mnist_pipeline.estimators import (
     estimator_spec,
     fit_error,
 )
-from mnist_pipeline.plumbing.params import load_params
+from mnist_pipeline.params import load_params
 
 ESTIMATORS_DIR = REPO / "src/mnist_pipeline/estimators"
 
@@ -40,7 +40,7 @@ def test_every_shipped_model_names_an_estimator_module():
 def test_reading_the_names_and_the_params_imports_no_scikit_learn():
     code = textwrap.dedent("""
         import sys
-        from mnist_pipeline.plumbing.params import load_params
+        from mnist_pipeline.params import load_params
         from mnist_pipeline.estimators import estimator_names
         load_params("params.yaml")
         assert "knn" in estimator_names()

@@ -20,7 +20,7 @@ from conftest import (
 import summary
 from mnist_pipeline.charts import png_bytes
 from mnist_pipeline.labels import DIGITS
-from mnist_pipeline.plumbing.params import load_params
+from mnist_pipeline.params import load_params
 
 
 def run_summary(

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 import numpy as np
 
 from mnist_pipeline.labels import check_classes, class_names, task_labels
+from mnist_pipeline.params import Dataset, Model
 from mnist_pipeline.plumbing.files import atomic_file, load_arrays
-from mnist_pipeline.plumbing.params import Dataset, Model
 from mnist_pipeline.scoring import accuracy, confusion, rounded
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from mnist_pipeline.params import ParamsError
 from mnist_pipeline.plumbing.files import open_regular
-from mnist_pipeline.plumbing.params import ParamsError
 
 TYPE_CODES = {
     0x08: np.dtype(">u1"),

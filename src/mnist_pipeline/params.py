@@ -1,31 +1,25 @@
-"""The schema of params.yaml and of the dataset catalogue beside it (datasets.yaml), in
-pydantic: a mistyped key, a wrong type or a value out of range is one ``ParamsError`` line
-naming the file and the dotted key (``params.yaml: models.sgd_5.cv: ...``). A new key is one
-line in its section's class; a default makes it optional.
-"""
+"""The pydantic schema of params.yaml and datasets.yaml: a mistyped key, a wrong type or a value
+out of range is one ``ParamsError`` line naming the file and the dotted key
+(``params.yaml: models.sgd_5.cv: ...``). A new key is one line in its section's class."""
 
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import pydantic
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, StrictStr
 from pydantic_core import ErrorDetails, PydanticCustomError
 from ruamel.yaml import YAML, YAMLError
 
 from mnist_pipeline.estimators import estimator_names
 
 CATALOGUE = "datasets.yaml"
-NORMALIZE_METHODS = ("scale", "offset", "l2", "standardize")
 NORMALIZE_STAGES = ("normalize", "normalize_deskewed")
 PCA_STAGES = ("pca", "pca_deskewed")
-FEATURE_STAGES = ("raw", "normalize", "pca", "normalize_deskewed", "pca_deskewed")
-IMAGES_STAGE = "images"  # whole images, for the CNN: split by `split`, no section of its own
-MODEL_FEATURES = (*FEATURE_STAGES, IMAGES_STAGE)
-MAX_CLASSES = 256  # labels are unsigned bytes (IDX type 0x08)
 
 
 class ParamsError(ValueError):
@@ -37,57 +31,46 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else f"{text[:76]}..."
 
 
-def _refuse(message: str, key: str | None = None) -> PydanticCustomError:
-    return PydanticCustomError("params", "{message}", {"message": message, "key": key})
-
-
-def _rule(what: str, ok: Callable[[Any], Any]) -> BeforeValidator:
-    """The value as written passes ``ok``, else "expected <what>, got <value>"."""
+def _rule(what: str, ok: Callable[[Any], Any]) -> AfterValidator:
+    """The value, once of its type, passes ``ok``, else "expected <what>, got <value>"."""
 
     def check(value: Any) -> Any:
         if not ok(value):
-            raise _refuse(f"expected {what}, got {_shown(value)}")
+            raise PydanticCustomError("params", f"expected {what}, got {_shown(value)}")
         return value
 
-    return BeforeValidator(check)
+    return AfterValidator(check)
 
 
-def _one_of(*choices: str) -> BeforeValidator:
-    return _rule(f"one of {', '.join(choices)}", lambda value: value in choices)
+def _distinct(names: tuple[str, ...]) -> tuple[str, ...]:
+    if twice := [name for name in names if names.count(name) > 1]:
+        raise PydanticCustomError("params", f"expected distinct names, got {twice[0]!r} twice")
+    return names
 
 
-def _listed(what: str, low: int, high: int) -> BeforeValidator:
-    return _rule(what, lambda value: isinstance(value, list) and low <= len(value) <= high)
-
-
+ESTIMATORS = estimator_names()  # the modules of mnist_pipeline.estimators
 Count = Annotated[int, Field(ge=0)]
 PositiveInt = Annotated[int, Field(ge=1)]
 Number = Annotated[float, Field(gt=0, allow_inf_nan=False)]  # .nan fails every comparison
-Text = Annotated[str, _rule("a non-empty string", lambda v: isinstance(v, str) and v.strip())]
-Lax = Field(strict=False)  # for a tuple, which YAML writes as a list
-Name = Annotated[
-    str,  # part of a stage name (train@knn)
+Text = Annotated[str, _rule("a non-empty string", str.strip)]
+Lax = Field(strict=False)  # a tuple, which YAML writes as a list; its items stay strict
+Name = Annotated[  # part of a stage name (train@knn)
+    str, _rule("a name of lowercase letters, digits and _", re.compile("[a-z][a-z0-9_]*").fullmatch)
+]
+ClassName = Annotated[  # a column or cell of the CSV files
+    StrictStr,
     _rule(
-        "a name of lowercase letters, digits and _",
-        lambda v: re.fullmatch(r"[a-z][a-z0-9_]*", str(v)),
+        "a non-empty name without commas or quotes",
+        lambda v: v.strip() and not re.search(r'[,"\n\r]', v),
     ),
 ]
+Side = Annotated[StrictInt, Field(ge=1)]
 
 
 class Section(BaseModel):
     """A mapping: declared keys only, strict types (``"3"`` is not an integer), read-only."""
 
-    model_config = ConfigDict(strict=True, frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _declared_keys_only(cls, data: Any) -> Any:
-        known = [field.alias or name for name, field in cls.model_fields.items()]
-        if isinstance(data, dict) and cls.model_config.get("extra") != "allow":
-            for key in data:
-                if key not in known:
-                    raise _refuse(f"unknown key (expected one of: {', '.join(known)})", key)
-        return data
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
 
 class Entry(Section):
@@ -107,86 +90,43 @@ class Entry(Section):
         return f"{self.parent}.{self._name}".lstrip(".")
 
 
-# datasets.yaml
-
-
 class DatasetFile(Section):
     """One IDX file; a mirror sending more than ``size`` bytes fails."""
 
-    name: Annotated[str, _rule("a plain file name", lambda v: v and "/" not in str(v))]
+    name: Annotated[str, _rule("a plain file name", lambda v: v and "/" not in v)]
     sha256: Annotated[str, _rule("64 lowercase hex digits", re.compile("[0-9a-f]{64}").fullmatch)]
     size: PositiveInt
 
 
-class Files(Section):
-    """The four files of a dataset, by role."""
-
-    train_images: DatasetFile
-    train_labels: DatasetFile
-    test_images: DatasetFile
-    test_labels: DatasetFile
-
-    def __getitem__(self, role: str) -> DatasetFile:
-        return getattr(self, role)
-
-    def items(self) -> list[tuple[str, DatasetFile]]:
-        """``(role, file)`` of the four, in declared order."""
-        return [(role, self[role]) for role in type(self).model_fields]
-
-    def values(self) -> list[DatasetFile]:
-        """The four, in declared order."""
-        return [file for _, file in self.items()]
-
-
 class References(Section):
-    """Published accuracies shown beside ours: ``test`` per model, ``cv`` per model with cv."""
+    """Published accuracies shown beside ours, by model."""
 
     source: Text
     test: dict[str, Number]
     cv: dict[str, Number]
 
 
-def _distinct(names: tuple[str, ...]) -> tuple[str, ...]:
-    for name in names:
-        if names.count(name) > 1:
-            raise _refuse(f"expected distinct names, got {name!r} twice")
-    return names
-
-
-Side = Annotated[
-    int, _rule("[rows, columns], two positive integers", lambda v: type(v) is int and v > 0)
-]
-ClassName = Annotated[
-    str,  # a column or cell of the CSV files
-    _rule(
-        "a non-empty name without commas or quotes",
-        lambda v: str(v).strip() and not re.search(r'[,"\n\r]', str(v)),
-    ),
-]
-
-
 class Dataset(Entry):
-    """A description of the catalogue: its files, images, classes and references."""
+    """A description of datasets.yaml: its files, images, classes and references."""
 
     parent = "datasets"
     title: Text
     licence: Text
     citation: Text
     mirrors: Annotated[
-        tuple[Annotated[str, _rule("a directory, file:// or http(s):// URL", bool)], ...],
-        Lax,
-        _listed("a non-empty list of directories or URLs", 1, 99),
+        tuple[Annotated[StrictStr, Field(min_length=1)], ...], Lax, Field(min_length=1)
     ]
-    files: Files
-    image_shape: Annotated[
-        tuple[Side, Side], Lax, _listed("[rows, columns], two positive integers", 2, 2)
+    files: Annotated[  # by role, in the file's order
+        dict[Literal["train_images", "train_labels", "test_images", "test_labels"], DatasetFile],
+        _rule("train_images, train_labels, test_images and test_labels", lambda f: len(f) == 4),
     ]
+    image_shape: Annotated[tuple[Side, Side], Lax]
     transpose: bool  # the files store each image transposed (EMNIST): decode turns them upright
-    classes: Annotated[
+    classes: Annotated[  # at most 256: labels are unsigned bytes (IDX type 0x08)
         tuple[ClassName, ...],
         Lax,
-        pydantic.AfterValidator(_distinct),
-        _listed(f"a list of 2 to {MAX_CLASSES} class names", 2, MAX_CLASSES),
+        _rule("a list of 2 to 256 class names", lambda names: 2 <= len(names) <= 256),
+        AfterValidator(_distinct),
     ]
     class_noun: Text
     image_noun: Text
@@ -194,17 +134,13 @@ class Dataset(Entry):
 
 
 class Catalogue(Section):
-    """datasets.yaml: each dataset the ``dataset`` switch of params.yaml may select."""
+    """The catalogue, datasets.yaml: what the ``dataset`` switch of params.yaml may select."""
 
-    datasets: Annotated[dict[Name, Dataset], _rule("at least one dataset description", bool)]
-
-
-# params.yaml
+    datasets: Annotated[dict[Name, Dataset], Field(min_length=1)]
 
 
 class Download(Section):
-    """A mirror is given up after ``timeout`` s without a byte, or ``timeout + size /
-    min_rate`` s in all."""
+    """A mirror is dropped after ``timeout`` s silent or timeout+size/min_rate."""
 
     timeout: Number
     retries: Count
@@ -217,18 +153,17 @@ class Split(Section):
 
     validation: PositiveInt
     train: Annotated[
-        int | str,
-        _rule("all or an integer >= 1", lambda v: v == "all" or (type(v) is int and v >= 1)),
+        Any, _rule("all or an integer >= 1", lambda v: v == "all" or (type(v) is int and v >= 1))
     ]
 
     @property
     def train_size(self) -> int | None:
         """``train`` as a number of images; None for ``all``."""
-        return None if self.train == "all" else int(self.train)
+        return None if self.train == "all" else self.train
 
 
 class Raw(Section):
-    """Unscaled pixels: ``validation`` as in ``split``, and 0 holds none out."""
+    """Unscaled pixels: ``validation`` as in ``split``; 0 holds none out."""
 
     validation: Count
 
@@ -236,12 +171,12 @@ class Raw(Section):
 class Normalize(Section):
     """``normalize`` or ``normalize_deskewed``: how pixels become features."""
 
-    method: Annotated[str, _one_of(*NORMALIZE_METHODS)]
+    method: Literal["scale", "offset", "l2", "standardize"]
     deskew: bool
 
 
 class Pca(Entry):
-    """``pca`` or ``pca_deskewed`` (its ``name``)."""
+    """``pca`` or ``pca_deskewed`` (its name)."""
 
     n: PositiveInt
     whiten: bool
@@ -260,8 +195,8 @@ class Model(Entry):
 
     model_config = ConfigDict(extra="allow")
     parent = "models"
-    features: Annotated[str, _one_of(*MODEL_FEATURES)]
-    estimator: Annotated[str, BeforeValidator(lambda v: _one_of(*estimator_names()).func(v))]
+    features: Literal["raw", "normalize", "pca", "normalize_deskewed", "pca_deskewed", "images"]
+    estimator: Literal[ESTIMATORS]
     target: Count | None = None  # a class index: the model is a one-vs-rest detector of it
     cv: Annotated[int, Field(ge=2)] | None = None  # folds of evaluate's cross-validation
 
@@ -282,7 +217,7 @@ class Params(Section):
     pca: Pca
     normalize_deskewed: Normalize
     pca_deskewed: Pca
-    models: Annotated[dict[Name, Model], _rule("at least one model", bool)]
+    models: Annotated[dict[Name, Model], Field(min_length=1)]
     figures: Figures
     _datasets: dict[str, Dataset] = PrivateAttr(default_factory=dict)
 
@@ -320,17 +255,28 @@ class Params(Section):
         return self.models[name]
 
 
-def _one_line(error: ErrorDetails) -> str:
+def _one_line(error: ErrorDetails, schema: Any) -> str:
     """A pydantic error as ``<dotted key>: <what>, got <value>``."""
-    ctx = error.get("ctx") or {}
-    loc = [*error["loc"], *([] if ctx.get("key") is None else [ctx["key"]])]
-    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc if p != "[key]")[1:]
-    if error["type"] == "params":
-        what = ctx["message"]
-    elif error["type"] == "missing":
+    loc = [part for part in error["loc"] if part != "[key]"]  # a bad key is named by itself
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)[1:]
+    got = _shown(error["input"])
+    if error["type"] == "missing":
         what = "missing"
+    elif error["type"] == "extra_forbidden":
+        for part in loc[:-1]:  # down to the section that holds the key, through fields and dicts
+            if isinstance(schema, type) and issubclass(schema, BaseModel):
+                schema = {f.alias or n: f for n, f in schema.model_fields.items()}[part].annotation
+            else:  # dict[Name, Model]: the entry's class
+                schema = typing.get_args(schema)[-1]
+        known = ", ".join(field.alias or name for name, field in schema.model_fields.items())
+        what = f"unknown key (expected one of: {known})"
+    elif error["type"] == "literal_error":
+        choices = error["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
+        what = f"expected one of {choices}, got {got}"
+    elif error["type"] == "params":
+        what = error["msg"]
     else:  # pydantic's own words: "Input should be greater than or equal to 2"
-        what = f"{error['msg'][0].lower()}{error['msg'][1:]}, got {_shown(error['input'])}"
+        what = f"{error['msg'][0].lower()}{error['msg'][1:]}, got {got}"
     return f"{key}: {what}" if key else what
 
 
@@ -345,8 +291,9 @@ def _load(schema: type[Section], path: Path) -> Any:
         raise ParamsError(f"{path}: cannot read: {' '.join(str(err).split())}") from None
     try:
         return schema.model_validate(data)
-    except pydantic.ValidationError as err:
-        raise ParamsError(f"{path}: {_one_line(err.errors()[0])}") from None
+    except pydantic.ValidationError as err:  # an unknown key first: it explains a missing one
+        first = min(err.errors(), key=lambda error: error["type"] != "extra_forbidden")
+        raise ParamsError(f"{path}: {_one_line(first, schema)}") from None
 
 
 def load_params(path: Path | str, catalogue: Path | str | None = None) -> Params:
@@ -355,15 +302,10 @@ def load_params(path: Path | str, catalogue: Path | str | None = None) -> Params
     path = Path(path)
     catalogue = path.with_name(CATALOGUE) if catalogue is None else Path(catalogue)
     params = _load(Params, path)
-    datasets = _load(Catalogue, catalogue).datasets
-    for entries in (
-        params.models,
-        datasets,
-        {stage: getattr(params, stage) for stage in PCA_STAGES},
-    ):
-        for name, entry in entries.items():
-            entry._name = name
-    params._datasets = datasets
+    datasets = params._datasets = _load(Catalogue, catalogue).datasets
+    pcas = {stage: getattr(params, stage) for stage in PCA_STAGES}
+    for name, entry in [*params.models.items(), *datasets.items(), *pcas.items()]:
+        entry._name = name
     if params.selected not in datasets:
         raise ParamsError(
             f"{path}: dataset: expected the name of a description in {catalogue.name} "
@@ -378,15 +320,14 @@ def load_params(path: Path | str, catalogue: Path | str | None = None) -> Params
                 f"got {model.target}"
             )
     key = f"{catalogue}: {dataset.key}.references"
-    for name in dataset.references.test:
-        if name not in models:
-            raise ParamsError(
-                f"{key}.test.{name}: not a model (expected one of: {', '.join(models)})"
-            )
     with_cv = [name for name, model in models.items() if model.cv is not None]
-    for name in dataset.references.cv:
-        if name not in with_cv:
-            raise ParamsError(
-                f"{key}.cv.{name}: not a model with cv (expected one of: {', '.join(with_cv)})"
-            )
+    for part, known, what in (
+        ("test", list(models), "a model"),
+        ("cv", with_cv, "a model with cv"),
+    ):
+        for name in getattr(dataset.references, part):
+            if name not in known:
+                raise ParamsError(
+                    f"{key}.{part}.{name}: not {what} (expected one of: {', '.join(known)})"
+                )
     return params
