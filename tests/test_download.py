@@ -361,10 +361,3 @@ def test_the_stage_names_a_missing_params_file(tmp_path):
         1,
         f"download: error: {tmp_path / 'no.yaml'}: no such params file\n",
     )
-
-
-def test_the_stage_has_help():
-    result = run_main("download", "--help")
-
-    assert result.returncode == 0
-    assert result.stdout.startswith("usage: download [-h] --params PARAMS --out OUT")

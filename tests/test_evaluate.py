@@ -127,11 +127,6 @@ def test_model_without_cv_writes_no_cv_files(slice_run):
     assert not (slice_run / "metrics/knn/predictions/cv.csv").exists()
 
 
-def test_evaluate_script_has_help():
-    result = run_main("evaluate", "--help")
-    assert result.returncode == 0 and result.stdout.startswith("usage:")
-
-
 def test_a_model_file_that_is_no_skops_file_is_one_line(slice_run, tmp_path):
     (tmp_path / "model/model.skops").parent.mkdir()
     (tmp_path / "model/model.skops").write_bytes(b"\x80\x04K\x01.")  # a pickle

@@ -192,11 +192,6 @@ def test_mlp_reporting_each_epoch_fits_the_very_weights_of_scikit_learns(mnist_s
     assert gd_logged == list(enumerate(gd.loss_curve_))
 
 
-def test_train_script_has_help():
-    result = run_main("train", "--help")
-    assert result.returncode == 0 and result.stdout.startswith("usage:")
-
-
 def train_fails_with(slice_run: Path, params: Path, model: str, features: str | Path) -> str:
     """Run train@<model> on bad params or data: exit 1, no model folder, no history; its
     stderr."""
