@@ -11,7 +11,6 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mnist_pipeline.estimators import EstimatorParamError, build_estimator, estimator_spec
 from mnist_pipeline.estimators.cosine_1nn import CosineNearestNeighbor, unit_rows
 
 
@@ -88,13 +87,6 @@ def test_memory_is_bounded_by_the_block_not_the_whole_similarity_matrix():
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < whole_matrix / 20  # block buffer 64 kB, the unit test rows 128 kB
-
-
-def test_bad_block_rows_is_refused_by_its_params_key():
-    spec = estimator_spec("cosine_1nn")
-    with pytest.raises(EstimatorParamError) as err:
-        build_estimator(spec, {"block_rows": 0}, key_prefix="models.nearest")
-    assert str(err.value) == "models.nearest.block_rows: expected an integer >= 1, got 0"
 
 
 @parametrize_with_checks([CosineNearestNeighbor(block_rows=7)])
