@@ -211,12 +211,6 @@ def slice_run(tmp_path_factory, mnist_slice, repo_params) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def slice_packages(slice_run) -> Path:
-    """`slice_run`: train wrote stages/train/{knn,sgd_5}/model.skops with its cards there."""
-    return slice_run
-
-
 def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     """(type, payload) of every chunk of a PNG file."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
