@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # repo_copy: the tests' copy of the working tree
-from repo_copy import copy_repo, tool_env  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))  # conftest: the tests' copy of the working tree
+from conftest import copy_repo, tool_env  # noqa: E402
 
 WORKTREE = "workspace"
 BASELINE = "5a87d8c"  # the last commit before issue 30's redesign
@@ -41,7 +41,7 @@ def checkout(rev: str, dest: Path) -> Path:
     """``rev`` (or the working tree, ``workspace``) as a fresh git repository at ``dest``, less
     its committed metrics/ and plots/."""
     if rev == WORKTREE:
-        return copy_repo(REPO, dest, leave_out=("metrics", "plots"), identity="benchmark")
+        return copy_repo(dest, leave_out=("metrics", "plots"), identity="benchmark")
     subprocess.run(["git", "clone", "-q", "--no-hardlinks", REPO, dest], check=True)
     subprocess.run(["git", "checkout", "-q", rev], cwd=dest, check=True)
     for folder in ("metrics", "plots"):

@@ -12,8 +12,7 @@ from pathlib import Path
 from subprocess import Popen
 
 import yaml
-from conftest import commit_results, copy_of, dvc, git, make_small_repo
-from repo_copy import tool_env
+from conftest import commit_results, copy_of, dvc, git, make_small_repo, tool_env
 from s3server import S3Server, free_port, start, stop
 
 STAGES = ("download", "decode", "normalize", "pca", "train", "evaluate")

@@ -5,8 +5,8 @@ server of the team tests (`rclone serve s3` on 127.0.0.1).
 
 Machine A runs train@svm on the small MNIST slice, tags version svm@v1.0.0 (the tag
 format of DVC's model registry, GTO), pushes the outputs to S3 and the commits and tag to a bare
-git origin. Then `dvc artifacts get` fetches the svm model in A itself, from the origin's URL
-with `--rev v1.0.0`, and in a fresh clone of the origin: the same bytes as A's, none computed.
+git origin. Then `dvc artifacts get` fetches the svm model in A itself and from the origin's URL
+with `--rev v1.0.0`: the same bytes as A's, none computed.
 """
 
 from __future__ import annotations
@@ -149,17 +149,6 @@ def test_artifacts_get_from_the_origin_with_rev_a_tag_reads_the_s3_remote(regist
         env=registry["creds"],
     )
     fetched_equals_machine_a(registry, tmp_path / "svm", result)
-
-
-@pytest.mark.slow
-def test_artifacts_get_in_a_fresh_clone_computes_nothing(registry, tmp_path):
-    clone = tmp_path / "machine-b"
-    git(tmp_path, "clone", "-q", registry["origin"], clone)
-    result = artifacts_get(
-        clone, ".", "svm", "--rev", "v1.0.0", "-o", tmp_path / "svm", env=registry["creds"]
-    )
-    fetched_equals_machine_a(registry, tmp_path / "svm", result)
-    assert not (clone / "stages").exists(), "no stage ran and no output was checked out"
 
 
 @pytest.mark.slow

@@ -3,20 +3,15 @@ predicts, in bounded memory, and behaves as a scikit-learn classifier."""
 
 from __future__ import annotations
 
-import pickle
 import tracemalloc
 
 import numpy as np
 import pytest
-from conftest import REPO
 from sklearn.decomposition import PCA
-from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mnist_pipeline.estimators import EstimatorParamError, build_estimator, estimator_spec
 from mnist_pipeline.estimators.cosine_1nn import CosineNearestNeighbor, unit_rows
-from mnist_pipeline.params import load_params
 
 
 @pytest.fixture(scope="module")
@@ -29,24 +24,19 @@ def pixels(mnist_slice) -> dict[str, np.ndarray]:
     }
 
 
-def sklearn_cosine_1nn(x_train, y_train, x_test) -> np.ndarray:
+@pytest.mark.parametrize(
+    ("components", "block_rows"), [(None, 1), (None, 7), (None, 512), (20, 64)]
+)
+def test_predicts_what_sklearn_cosine_knn_predicts_on_pixels_and_pca_features(
+    pixels, components, block_rows
+):
+    x_train, x_test = pixels["x_train"], pixels["x_test"]
+    if components:
+        pca = PCA(n_components=components, random_state=0).fit(x_train)
+        x_train, x_test = (pca.transform(x).astype(np.float32) for x in (x_train, x_test))
+    ours = CosineNearestNeighbor(block_rows=block_rows).fit(x_train, pixels["y_train"])
     reference = KNeighborsClassifier(n_neighbors=1, metric="cosine", algorithm="brute")
-    return reference.fit(x_train, y_train).predict(x_test)
-
-
-@pytest.mark.parametrize("block_rows", [1, 7, 512])
-def test_predicts_what_sklearn_cosine_knn_predicts_on_pixels(pixels, block_rows):
-    ours = CosineNearestNeighbor(block_rows=block_rows).fit(pixels["x_train"], pixels["y_train"])
-    expected = sklearn_cosine_1nn(pixels["x_train"], pixels["y_train"], pixels["x_test"])
-    np.testing.assert_array_equal(ours.predict(pixels["x_test"]), expected)
-
-
-def test_predicts_what_sklearn_cosine_knn_predicts_on_pca_features(pixels):
-    pca = PCA(n_components=20, random_state=0).fit(pixels["x_train"])
-    x_train = pca.transform(pixels["x_train"]).astype(np.float32)
-    x_test = pca.transform(pixels["x_test"]).astype(np.float32)
-    ours = CosineNearestNeighbor(block_rows=64).fit(x_train, pixels["y_train"])
-    expected = sklearn_cosine_1nn(x_train, pixels["y_train"], x_test)
+    expected = reference.fit(x_train, pixels["y_train"]).predict(x_test)
     np.testing.assert_array_equal(ours.predict(x_test), expected)
 
 
@@ -99,57 +89,6 @@ def test_memory_is_bounded_by_the_block_not_the_whole_similarity_matrix():
     assert peak < whole_matrix / 20  # block buffer 64 kB, the unit test rows 128 kB
 
 
-def test_pickles_and_predicts_the_same_after_loading(pixels):
-    model = CosineNearestNeighbor(block_rows=100).fit(pixels["x_train"], pixels["y_train"])
-    restored = pickle.loads(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
-    np.testing.assert_array_equal(
-        restored.predict(pixels["x_test"]), model.predict(pixels["x_test"])
-    )
-    assert restored.unit_rows_.dtype == np.float32
-
-
-def test_bad_block_rows_is_refused_by_its_params_key():
-    with pytest.raises(EstimatorParamError) as err:
-        build_estimator(
-            estimator_spec("cosine_1nn"), {"block_rows": 0}, key_prefix="models.nearest"
-        )
-    assert str(err.value) == "models.nearest.block_rows: expected an integer >= 1, got 0"
-
-
-def test_unknown_parameter_lists_the_accepted_ones():
-    with pytest.raises(
-        EstimatorParamError,
-        match=r"models.nearest.k: not a parameter of "
-        r"CosineNearestNeighbor \(estimator 'cosine_1nn'\); expected one of: "
-        r"block_rows$",
-    ):
-        build_estimator(estimator_spec("cosine_1nn"), {"k": 1}, key_prefix="models.nearest")
-
-
-def test_rows_of_another_width_are_refused():
-    model = CosineNearestNeighbor().fit(np.eye(3, dtype=np.float32), np.arange(3))
-    with pytest.raises(
-        ValueError, match="X has 4 features, but CosineNearestNeighbor is expecting 3 features"
-    ):
-        model.predict(np.ones((2, 4), np.float32))
-
-
-def test_predicting_before_fit_is_refused():
-    with pytest.raises(NotFittedError, match="not fitted yet"):
-        CosineNearestNeighbor().predict(np.ones((2, 3), np.float32))
-
-
-def test_labels_of_another_length_are_refused():
-    with pytest.raises(ValueError, match="inconsistent numbers of samples: \\[3, 2\\]"):
-        CosineNearestNeighbor().fit(np.ones((3, 2)), np.arange(2))
-
-
 @parametrize_with_checks([CosineNearestNeighbor(block_rows=7)])
 def test_passes_scikit_learns_estimator_checks(estimator, check):
     check(estimator)
-
-
-def test_the_notebook_reproductions_use_it():
-    models = load_params(REPO / "params.yaml").models
-    assert models["nearest"].estimator == "cosine_1nn"
-    assert models["nearest_pca"].estimator == "cosine_1nn"

@@ -145,10 +145,3 @@ def test_transposed_images_are_turned_upright(tmp_path, write_params):
     assert result.returncode == 0, result.stderr
     train = load_arrays(tmp_path / "decode/train.npz", ("images",))["images"]
     np.testing.assert_array_equal(train, arrays["train_images"].transpose(0, 2, 1))
-
-
-def test_decode_has_help():
-    result = run_main("decode", "--help")
-
-    assert result.returncode == 0
-    assert result.stdout.startswith("usage: decode [-h] --params PARAMS --in SOURCE --out OUT")

@@ -126,12 +126,6 @@ def test_exp_run_s_pca_n_reruns_pca_and_only_the_models_on_its_features(pca_expe
     assert_ran_only(result, {"pca"}, *models_on(repo, "pca"))
 
 
-def test_exp_run_s_of_a_small_float_reruns_its_model(reproduced: Path):
-    """`-S` writes 0.00002 as `2e-05`, which the stages read as a float, as DVC does."""
-    result = dvc(reproduced, "exp", "run", "-S", "models.gd_4.learning_rate=0.00002")
-    assert_ran_only(result, set(), "gd_4")
-
-
 def test_exp_show_reports_the_experiments_pca_n_and_accuracies(pca_experiment: Run):
     exp = experiments(pca_experiment.repo)["pca40"]
     assert exp["error"] is None and exp["params"]["pca"]["n"] == 40

@@ -103,8 +103,3 @@ def test_predictions_of_another_split_are_refused_naming_the_file(slice_run, dra
         "they should be the same split"
     )
     assert not (tmp_path / "out").exists()
-
-
-def test_figures_script_has_help():
-    result = run_main("figures", "--help")
-    assert result.returncode == 0 and result.stdout.startswith("usage: figures")

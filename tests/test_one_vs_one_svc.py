@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import REPO
 from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mnist_pipeline.estimators import EstimatorParamError, build_estimator, estimator_spec
 from mnist_pipeline.estimators.one_vs_one_svc import OneVsOneSVC
-from mnist_pipeline.params import load_params
 
 
 @pytest.fixture(scope="module")
@@ -90,27 +87,6 @@ def test_blocks_change_decision_values_only_by_rounding(both, pixels):
     )
     np.testing.assert_array_equal(
         blocked.predict(pixels["x_test"]), reference.predict(pixels["x_test"])
-    )
-
-
-def test_one_class_is_refused(pixels):
-    with pytest.raises(ValueError, match="number of classes has to be greater than one; got 1"):
-        OneVsOneSVC().fit(pixels["x_train"][:10], np.zeros(10))
-
-
-def test_precomputed_kernel_is_refused_by_its_params_key():
-    with pytest.raises(EstimatorParamError, match=r"^models\.svm\.kernel: .*'precomputed'"):
-        build_estimator(
-            estimator_spec("one_vs_one_svc"),
-            {"C": 10, "kernel": "precomputed"},
-            key_prefix="models.svm",
-        )
-
-
-def test_is_what_params_yaml_fits_for_svm():
-    model = load_params(REPO / "params.yaml").model("svm")
-    assert isinstance(
-        build_estimator(estimator_spec(model.estimator), model.params, key_prefix="m"), OneVsOneSVC
     )
 
 

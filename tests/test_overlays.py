@@ -87,8 +87,3 @@ def test_a_missing_evaluation_is_named(slice_run, tmp_path):
         "stage run?)"
     )
     assert not (tmp_path / "out").exists()
-
-
-def test_overlays_script_has_help():
-    result = run_main("overlays", "--help")
-    assert result.returncode == 0 and result.stdout.startswith("usage: overlays")

@@ -36,11 +36,6 @@ def test_a_library_that_would_end_its_script_early_is_refused():
     assert str(refused.value) == "vega: holds '</script' or '<!--', which cannot be inlined"
 
 
-def test_plots_template_script_has_help():
-    result = run_main("plots_template", "--help")
-    assert result.returncode == 0 and result.stdout.startswith("usage: plots_template")
-
-
 class PageScan(HTMLParser):
     """Every element's tag and attributes, and the text of each script and style."""
 

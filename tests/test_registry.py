@@ -32,11 +32,6 @@ def test_names_are_the_modules_of_the_estimators_package():
     assert {"cosine_1nn", "gradient_descent", "knn", "svc"} <= set(modules)
 
 
-def test_every_shipped_model_names_an_estimator_module():
-    for model in load_params(REPO / "params.yaml").models.values():
-        assert (ESTIMATORS_DIR / f"{model.estimator}.py").is_file(), model.key
-
-
 def test_reading_the_names_and_the_params_imports_no_scikit_learn():
     code = textwrap.dedent("""
         import sys
@@ -76,19 +71,12 @@ def test_spec_is_the_one_its_module_declares():
     assert estimator_spec("mlp").blas_threads == 1 and estimator_spec("mlp").learns_in_steps
 
 
-def test_alias_k_becomes_n_neighbors():
-    estimator = build_estimator(
-        estimator_spec("knn"), {"k": 4, "weights": "distance"}, key_prefix="models.knn"
-    )
-    assert isinstance(estimator, KNeighborsClassifier)
-    assert (estimator.n_neighbors, estimator.weights) == (4, "distance")
-
-
-def test_yaml_list_becomes_a_tuple_of_layer_sizes():
-    estimator = build_estimator(
-        estimator_spec("mlp"), {"hidden_layer_sizes": [200]}, key_prefix="models.mlp"
-    )
-    assert estimator.hidden_layer_sizes == (200,)
+def test_alias_k_becomes_n_neighbors_and_a_yaml_list_a_tuple_of_layer_sizes():
+    knn = build_estimator(estimator_spec("knn"), {"k": 4, "weights": "distance"}, key_prefix="m")
+    assert isinstance(knn, KNeighborsClassifier)
+    assert (knn.n_neighbors, knn.weights) == (4, "distance")
+    mlp = build_estimator(estimator_spec("mlp"), {"hidden_layer_sizes": [200]}, key_prefix="m")
+    assert mlp.hidden_layer_sizes == (200,)
 
 
 @pytest.mark.parametrize("name", estimator_names())

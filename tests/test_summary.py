@@ -87,8 +87,3 @@ def test_summary_pngs_ignore_rc_params_and_carry_no_date(name, mnist_slice):
         ),
     }
     assert_png_stable(draw[name])
-
-
-def test_summary_script_has_help():
-    result = run_main("summary", "--help")
-    assert result.returncode == 0 and result.stdout.startswith("usage: summary")

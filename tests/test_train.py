@@ -64,11 +64,8 @@ def test_model_steps_are_the_feature_stages_chain_then_the_estimator(slice_run):
     assert [name for name, _ in pipeline.steps] == ["pixels", "pca", "model"]
     assert isinstance(pipeline[0], PixelRows) and isinstance(pipeline[1], Float32PCA)
     assert type(pipeline[-1]).__name__ == "KNeighborsClassifier"
-    assert sorted(p.name for p in (slice_run / "stages/train/knn").iterdir()) == [
-        "card.json",
-        "card.md",
-        "model.skops",
-    ]
+    files = sorted(p.name for p in (slice_run / "stages/train/knn").iterdir())
+    assert files == ["card.json", "card.md", "model.skops"]
 
 
 def test_card_names_what_the_model_was_built_from_not_a_commit(slice_run):
@@ -87,10 +84,8 @@ def test_card_names_what_the_model_was_built_from_not_a_commit(slice_run):
     assert card["sha256"] == hashlib.sha256((folder / "model.skops").read_bytes()).hexdigest()
     assert "git_commit" not in card and "test" not in card
     assert card["scores"].startswith("metrics/sgd_5/scores/test.json")
-    assert {s["step"]: s["params"] for s in card["steps"]}["pixels"] == {
-        "deskew": False,
-        "method": "scale",
-    }
+    pixels = {s["step"]: s["params"] for s in card["steps"]}["pixels"]
+    assert pixels == {"deskew": False, "method": "scale"}
     assert card["sha256"] in (folder / "card.md").read_text()
 
 
@@ -141,31 +136,14 @@ def test_model_that_learns_in_steps_writes_live_metrics_and_history(slice_run, w
     mlp |= {"max_iter": 2, "random_state": 0, "batch_size": 64}
     params = write_params({**SLICE_PARAMS, "models": {"mlp": mlp}})
     live, history = params.parent / "live", params.parent / "history.csv"
-    result = run_main(
-        "train",
-        "--params",
-        params,
-        "--model",
-        "mlp",
-        "--features",
-        "stages/normalize",
-        "--out",
-        params.parent / "mlp",
-        "--history",
-        history,
-        "--live",
-        live,
-        cwd=slice_run,
-    )
+    result = train(slice_run, params, "mlp", "stages/normalize", params.parent / "mlp", history)
     assert result.returncode == 0, result.stderr
     summary = json.loads((live / "metrics.json").read_text())
     assert list(summary) == ["loss", "val_acc", "step"] and summary["step"] == 2
     assert sorted(p.name for p in live.iterdir()) == ["metrics.json"]  # no dvc.yaml, no plots
     lines = history.read_text().splitlines()
-    assert (
-        lines[0] == "epoch,loss,val_acc"
-        and lines[-1] == f"2,{summary['loss']},{summary['val_acc']}"
-    )
+    assert lines[0] == "epoch,loss,val_acc"
+    assert lines[-1] == f"2,{summary['loss']},{summary['val_acc']}"
 
 
 def test_mlp_reporting_each_epoch_fits_the_very_weights_of_scikit_learns(mnist_slice):
@@ -192,71 +170,50 @@ def test_mlp_reporting_each_epoch_fits_the_very_weights_of_scikit_learns(mnist_s
     assert gd_logged == list(enumerate(gd.loss_curve_))
 
 
-def test_train_script_has_help():
-    result = run_main("train", "--help")
-    assert result.returncode == 0 and result.stdout.startswith("usage:")
+def train(cwd: Path, params: Path, model: str, features: str | Path, out: Path, history: Path):
+    """train@<model> in ``cwd``, writing ``out``, ``history`` and live/ beside it."""
+    live = history.parent / "live"
+    paths = dict(model=model, features=features, out=out, history=history, live=live)
+    script, *args = redirected(SLICE_STEPS["train@knn"], **paths)
+    return run_main(script, "--params", params, *args, cwd=cwd)
 
 
 def train_fails_with(slice_run: Path, params: Path, model: str, features: str | Path) -> str:
-    """Run train@<model> on bad params or data: exit 1, no model folder, no history; its
-    stderr."""
+    """Run train@<model> on bad params or data: exit 1, no model folder, no history; stderr."""
     out, history = params.parent / "train/bad", params.parent / "metrics/bad/history.csv"
     features = features if isinstance(features, Path) else f"stages/{features}"
-    result = run_main(
-        "train",
-        "--params",
-        params,
-        "--model",
-        model,
-        "--features",
-        features,
-        "--out",
-        out,
-        "--history",
-        history,
-        "--live",
-        history.parent / "live",
-        cwd=slice_run,
-    )
+    result = train(slice_run, params, model, features, out, history)
     assert result.returncode == 1
     assert not out.exists() and not history.parent.exists()
     return result.stderr
 
 
-@pytest.mark.parametrize(
-    ("models", "message"),
-    [
-        ({"svm": {"C": -1}}, "models.svm.C: expected a number > 0, got -1"),
-        ({"knn": {"k": 0}}, "models.knn.k: "),  # scikit-learn's own words follow
-        (
-            {"knn": {"k": 3, "metric": "precomputed"}},
-            "models.knn.metric: expected a metric of feature rows, got 'precomputed' "
-            "(the stages pass features, not distances)",
-        ),
-        (
-            {"knn": {"algorithm": "kd_tree", "metric": "cosine"}},
-            "models.knn.metric: expected one of the metrics algorithm kd_tree supports (chebyshev, "
-            "cityblock, euclidean, infinity, l1, l2, manhattan, minkowski, p), got 'cosine'",
-        ),
-        (
-            {"knn": {"k": 3, "n_neighbors": 3}},
-            "models.knn.k: expected one of k and n_neighbors (the same parameter), got both",
-        ),
-        (
-            {"knn": {"k": 60000}},
-            "models.knn.k: expected at most the 1000 training rows of stages/pca/train.npz, "
-            "got 60000",
-        ),
-    ],
-    ids=[
-        "ours",
-        "scikit-learns-in-fit",
-        "precomputed",
-        "kd_tree-cosine",
-        "k-twice",
-        "k-above-rows",
-    ],
-)
+KD_TREE = "chebyshev, cityblock, euclidean, infinity, l1, l2, manhattan, minkowski, p"
+BAD_PARAMETERS = {  # the model's params, the start of train's one line
+    "ours": ({"svm": {"C": -1}}, "models.svm.C: expected a number > 0, got -1"),
+    "scikit-learns-in-fit": ({"knn": {"k": 0}}, "models.knn.k: "),  # scikit-learn's words follow
+    "precomputed": (
+        {"knn": {"k": 3, "metric": "precomputed"}},
+        "models.knn.metric: expected a metric of feature rows, got 'precomputed' "
+        "(the stages pass features, not distances)",
+    ),
+    "kd_tree-cosine": (
+        {"knn": {"algorithm": "kd_tree", "metric": "cosine"}},
+        f"models.knn.metric: expected one of the metrics algorithm kd_tree supports ({KD_TREE}), "
+        "got 'cosine'",
+    ),
+    "k-twice": (
+        {"knn": {"k": 3, "n_neighbors": 3}},
+        "models.knn.k: expected one of k and n_neighbors (the same parameter), got both",
+    ),
+    "k-above-rows": (
+        {"knn": {"k": 60000}},
+        "models.knn.k: expected at most the 1000 training rows of stages/pca/train.npz, got 60000",
+    ),
+}
+
+
+@pytest.mark.parametrize(("models", "message"), BAD_PARAMETERS.values(), ids=BAD_PARAMETERS)
 def test_parameters_that_cannot_work_stop_train_with_one_line_naming_the_key(
     slice_run, write_params, models, message
 ):
