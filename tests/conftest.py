@@ -29,9 +29,10 @@ import numpy as np
 import pytest
 import repo_copy
 import yaml
+from idx_files import MNIST_FILE_NAMES, write_idx_dataset
 from repo_copy import tool_env
 
-from mnist_pipeline.data import MNIST_FILE_NAMES, read_idx, write_idx_dataset
+from mnist_pipeline.data import read_idx
 from mnist_pipeline.params import CATALOGUE
 from mnist_pipeline.plumbing.files import save_arrays
 
