@@ -103,7 +103,6 @@ def _fetch_http(url: str, file: DatasetFile, settings: Download, dest: Path) -> 
 
 
 def _copy_local(path: Path, file: DatasetFile, dest: Path) -> None:
-    """Copy a regular file of the size; its digest is never shown (it could reveal a file)."""
     try:
         source = files.open_regular(path)
     except FileNotFoundError as err:  # NotRegularFileError names the path and what stands there
@@ -113,7 +112,8 @@ def _copy_local(path: Path, file: DatasetFile, dest: Path) -> None:
     with source:
         if (actual := os.fstat(source.fileno()).st_size) != file.size:
             raise Failed(f"{path} is {actual} bytes, expected {file.size}")
-        _write_verified(iter(lambda: source.read(CHUNK), b""), file, dest, show=False)
+        chunks = iter(lambda: source.read(CHUNK), b"")
+        _write_verified(chunks, file, dest, show=False)  # a digest could reveal the file read
 
 
 def fetch_file(mirror: str, file: DatasetFile, settings: Download, dest: Path) -> None:
