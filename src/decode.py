@@ -1,11 +1,6 @@
-"""Stage decode: the four downloaded IDX files -> train.npz and test.npz (uint8 ``images``,
-``labels``), each split checked against the dataset's description (image shape, classes).
-
-    python src/decode.py --params params.yaml --in stages/download --out stages/decode
-
-Labels are read first, then images, every header checked before its payload: a file claiming
-gigabytes is refused before any memory is spent on it.
-"""
+"""Stage decode: the four IDX files -> train.npz and test.npz (uint8 ``images``, ``labels``),
+checked against the dataset's description; each header is checked before its payload, so a
+file claiming gigabytes costs nothing."""
 
 from __future__ import annotations
 
@@ -16,6 +11,7 @@ import mnist_pipeline  # noqa: F401  first: it pins the CPU kernels before NumPy
 import argparse
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,52 +24,36 @@ from mnist_pipeline.plumbing.files import OutputError, atomic_dir, save_arrays
 log = logging.getLogger("decode")
 
 
-def decode_split(images_path: Path, labels_path: Path, dataset: Dataset) -> dict[str, np.ndarray]:
-    """One split's labels (unsigned bytes, one dimension), then as many images of the
-    description's ``image_shape``."""
+def _split(images_path: Path, labels_path: Path, dataset: Dataset) -> dict[str, np.ndarray]:
+    """One split's labels (uint8, one dimension), then as many images of ``image_shape``."""
 
-    def labels_header(dtype: np.dtype, shape: tuple[int, ...]) -> None:
-        if dtype != np.uint8 or len(shape) != 1:
-            raise IdxError(
-                f"{labels_path}: expected uint8 labels of one dimension, got {dtype} "
-                f"of shape {shape}"
-            )
+    def uint8(path: Path, what: str, ndim: int, dtype: np.dtype, shape: tuple[int, ...]) -> None:
+        if dtype != np.uint8 or len(shape) != ndim:
+            raise IdxError(f"{path}: expected uint8 {what}, got {dtype} of shape {shape}")
 
     def images_header(dtype: np.dtype, shape: tuple[int, ...]) -> None:
-        if dtype != np.uint8 or len(shape) != 3:
-            raise IdxError(
-                f"{images_path}: expected uint8 images N x rows x columns, got "
-                f"{dtype} of shape {shape}"
-            )
+        uint8(images_path, "images N x rows x columns", 3, dtype, shape)
         if shape[1:] != dataset.image_shape:
             rows, columns = dataset.image_shape
             raise IdxError(
-                f"{images_path}: expected images of {rows} x {columns} "
-                f"({dataset.key}.image_shape), header declares "
-                f"{' x '.join(map(str, shape))}"
+                f"{images_path}: expected images of {rows} x {columns} ({dataset.key}."
+                f"image_shape), header declares {' x '.join(map(str, shape))}"
             )
         if shape[0] != len(labels):
-            raise IdxError(
-                f"{images_path} holds {shape[0]} images but {labels_path} holds "
-                f"{len(labels)} labels"
-            )
+            counts = f"{shape[0]} images but {labels_path} holds {len(labels)} labels"
+            raise IdxError(f"{images_path} holds {counts}")
 
-    labels = read_idx(labels_path, labels_header)
+    labels = read_idx(labels_path, partial(uint8, labels_path, "labels of one dimension", 1))
     images = read_idx(images_path, images_header)
     if dataset.transpose:  # stored transposed (EMNIST): turned upright
         images = np.ascontiguousarray(images.transpose(0, 2, 1))
     return {"images": images, "labels": labels}
 
 
-def decode(source: Path, out: Path, dataset: Dataset) -> None:
-    """Both splits of ``source`` into ``out``, their labels running over exactly the
-    description's classes."""
-    files = dataset.files
-    paths = {
-        s: (source / files[f"{s}_images"].name, source / files[f"{s}_labels"].name)
-        for s in ("train", "test")
-    }
-    splits = {split: decode_split(*paths[split], dataset) for split in paths}
+def _decode(source: Path, out: Path, dataset: Dataset) -> None:
+    path = {role: source / file.name for role, file in dataset.files.items()}
+    paths = {s: (path[f"{s}_images"], path[f"{s}_labels"]) for s in ("train", "test")}
+    splits = {split: _split(*paths[split], dataset) for split in paths}
     check_classes(
         {str(paths[s][1]): splits[s]["labels"] for s in splits}, dataset.classes, dataset.key
     )
@@ -88,28 +68,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line of error."""
     parser = argparse.ArgumentParser(
         prog="decode",
-        description="Decode the selected dataset's IDX files (gzipped or raw) into train.npz "
-        "and test.npz, each holding `images` (uint8, N x rows x columns, turned upright if the "
-        "description says `transpose`) and `labels` (uint8, each below its class count).",
+        description="Decode the dataset's IDX files (gzipped or raw) into train.npz and "
+        "test.npz: `images` (uint8, N x rows x columns, upright) and `labels` (uint8).",
     )
-    parser.add_argument(
-        "--params",
-        type=Path,
-        required=True,
-        help="params.yaml (the selected description: files, image_shape, transpose, classes)",
-    )
-    parser.add_argument(
-        "--in",
-        dest="source",
-        type=Path,
-        required=True,
-        help="folder holding the downloaded IDX files",
-    )
+    parser.add_argument("--params", type=Path, required=True, help="params.yaml (the dataset)")
+    parser.add_argument("--in", dest="source", type=Path, required=True, help="the IDX files")
     parser.add_argument("--out", type=Path, required=True, help="folder to write the .npz into")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
-        decode(args.source, args.out, load_params(args.params).dataset)
+        _decode(args.source, args.out, load_params(args.params).dataset)
     except (ParamsError, ValueError, FileNotFoundError, OutputError) as err:
         print(f"decode: error: {err}", file=sys.stderr)
         return 1

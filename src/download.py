@@ -1,12 +1,6 @@
-"""Stage download: each of the dataset's four files from the first of its mirrors (directories,
-file:// or http(s):// URLs) that serves the declared size and sha256, through requests.
-
-    python src/download.py --params params.yaml --out stages/download
-
-Never more than the size is written, nothing at all on failure; an HTTP request, redirects
-included, ends within download.timeout + size / download.min_rate s (SIGALRM: a server dripping
-bytes never trips a socket timeout); only 5xx and dropped connections are retried.
-"""
+"""Stage download: each of the dataset's files from the first mirror (directory, file:// or
+http(s)://) that serves its declared size and sha256; nothing is written on failure, and each
+HTTP request, redirects included, must end by download.timeout + size / download.min_rate s."""
 
 from __future__ import annotations
 
@@ -18,41 +12,32 @@ import signal
 import sys
 import time
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import requests
 import urllib3
 
-from mnist_pipeline.params import ParamsError, load_params
+from mnist_pipeline.params import DatasetFile, Download, ParamsError, load_params
 from mnist_pipeline.plumbing import files
 
 CHUNK = 64 * 1024
-BACKOFF = 0.2  # seconds before retry n: BACKOFF * n, enough to ride out a blip
 log = logging.getLogger("download")
 
 
 class Failed(Exception):
-    """This mirror cannot serve the file; the message says why."""
+    """This mirror (or, from ``download``, every mirror) cannot serve the file; says why."""
 
 
 class Transient(Failed):
-    """A retry of the same mirror may succeed."""
-
-
-class FetchError(Exception):
-    """No mirror served a file: the message names it, then each mirror and why, a line each."""
+    """A retry of the same mirror may succeed (a 5xx, a dropped connection, a short body)."""
 
 
 class TooSlow(BaseException):
     """The deadline passed: a BaseException, which no ``except Exception`` in a library eats."""
 
 
-def write_verified(chunks: Iterable[bytes], file: Any, dest: Path, show: bool) -> None:
-    """``chunks`` into a temporary file renamed onto ``dest`` only if they are exactly the
-    file's size and sha256; the first byte past the size fails."""
+def _write_verified(chunks: Iterable[bytes], file: DatasetFile, dest: Path, show: bool) -> None:
     digest, done = hashlib.sha256(), 0
     with files.atomic_file(dest) as tmp, tmp.open("wb") as out:
         for chunk in chunks:
@@ -67,36 +52,28 @@ def write_verified(chunks: Iterable[bytes], file: Any, dest: Path, show: bool) -
             raise Failed(f"checksum mismatch: expected sha256 {file.sha256}{got}")
 
 
-def get(session: requests.Session, url: str, file: Any, timeout: float, dest: Path) -> None:
-    """One GET, redirects followed to http(s) only; a Content-Length other than the size fails
-    before the body, and at most size + 1 bytes of it are read."""
-    for _ in range(10):
-        headers = {"Accept-Encoding": "identity"}  # the bytes as stored: no decoding
-        response = session.get(
-            url, stream=True, timeout=timeout, allow_redirects=False, headers=headers
-        )
-        if not response.is_redirect:
-            break
-        url = urllib.parse.urljoin(url, response.headers["Location"])
-        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-            raise Failed(f"redirected to {url}: only http(s) redirects are followed")
-    if response.status_code >= 300:
-        status = f"HTTP {response.status_code} {response.reason}".rstrip()
-        raise (Transient if response.status_code >= 500 else Failed)(status)
-    if (declared := response.headers.get("Content-Length", str(file.size))) != str(file.size):
-        raise Failed(f"Content-Length {declared} differs from the expected {file.size} bytes")
-    response.raw.enforce_content_length = False  # we count the bytes ourselves
-
-    def body(done: int = 0) -> Iterable[bytes]:
-        while chunk := response.raw.read(min(CHUNK, file.size + 1 - done), decode_content=False):
-            done += len(chunk)
-            yield chunk
-
-    write_verified(body(), file, dest, show=True)
+def _get(url: str, file: DatasetFile, timeout: float, dest: Path) -> None:
+    with requests.Session() as session:
+        session.headers["Accept-Encoding"] = "identity"  # the bytes as stored, not decoded
+        for _ in range(10):  # redirects one by one: only http(s) ones are followed
+            response = session.get(url, stream=True, timeout=timeout, allow_redirects=False)
+            if not response.is_redirect:
+                break
+            url = urllib.parse.urljoin(url, response.headers["Location"])
+            if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+                raise Failed(f"redirected to {url}: only http(s) redirects are followed")
+        if response.status_code >= 300:
+            status = f"HTTP {response.status_code} {response.reason}".rstrip()
+            raise (Transient if response.status_code >= 500 else Failed)(status)
+        if (length := response.headers.get("Content-Length", str(file.size))) != str(file.size):
+            raise Failed(f"Content-Length {length} differs from the expected {file.size} bytes")
+        response.raw.enforce_content_length = False  # we count the bytes ourselves
+        chunks = iter(lambda: response.raw.read(CHUNK, decode_content=False), b"")
+        _write_verified(chunks, file, dest, show=True)
 
 
-def fetch_http(url: str, file: Any, settings: Any, dest: Path) -> None:
-    """One attempt, within the file's deadline (SIGALRM: main thread only)."""
+def _fetch_http(url: str, file: DatasetFile, settings: Download, dest: Path) -> None:
+    # SIGALRM (main thread only): a server dripping bytes never trips a socket timeout.
     deadline = settings.timeout + file.size / settings.min_rate
 
     def too_slow(signum: int, frame: object) -> None:
@@ -106,8 +83,7 @@ def fetch_http(url: str, file: Any, settings: Any, dest: Path) -> None:
     try:
         signal.setitimer(signal.ITIMER_REAL, deadline)
         try:
-            with requests.Session() as session:
-                get(session, url, file, settings.timeout, dest)
+            _get(url, file, settings.timeout, dest)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     except TooSlow:
@@ -117,10 +93,8 @@ def fetch_http(url: str, file: Any, settings: Any, dest: Path) -> None:
         if isinstance(err, requests.Timeout | urllib3.exceptions.TimeoutError):
             raise Failed(f"timed out after {settings.timeout:g} s") from None
         cause: BaseException = err  # requests wraps urllib3's error, which wraps the socket's
-        while isinstance(
-            inner := getattr(cause, "reason", None) or cause.__context__, BaseException
-        ):
-            cause = inner
+        while cause.__context__ is not None:
+            cause = cause.__context__
         if isinstance(cause, ConnectionRefusedError):
             raise Failed("connection refused") from None
         raise Transient("connection dropped") from None
@@ -128,76 +102,68 @@ def fetch_http(url: str, file: Any, settings: Any, dest: Path) -> None:
         signal.signal(signal.SIGALRM, previous)
 
 
-def copy_local(path: Path, file: Any, dest: Path) -> None:
-    """Copy a regular file of exactly the size (a device, a FIFO or another size fails at once);
-    its digest is never printed, which could help guess a file a wrong path points at."""
-    if not path.exists():
-        raise Failed(f"no such file {path}")
+def _copy_local(path: Path, file: DatasetFile, dest: Path) -> None:
     try:
         source = files.open_regular(path)
-    except OSError as err:  # NotRegularFileError names the path and what stands there
-        raise Failed(str(err) if err.errno is None else f"{path}: {err.strerror}") from None
+    except FileNotFoundError as err:  # NotRegularFileError names the path and what stands there
+        raise Failed(str(err) if err.errno is None else f"no such file {path}") from None
+    except OSError as err:
+        raise Failed(f"{path}: {err.strerror}") from None
     with source:
         if (actual := os.fstat(source.fileno()).st_size) != file.size:
             raise Failed(f"{path} is {actual} bytes, expected {file.size}")
-        write_verified(iter(lambda: source.read(CHUNK), b""), file, dest, show=False)
+        chunks = iter(lambda: source.read(CHUNK), b"")
+        _write_verified(chunks, file, dest, show=False)  # a digest could reveal the file read
 
 
-def fetch_file(mirror: str, file: Any, settings: Any, dest: Path) -> None:
+def fetch_file(mirror: str, file: DatasetFile, settings: Download, dest: Path) -> None:
     """``file`` from one mirror into ``dest``; HTTP tried again after a Transient failure."""
     parts = urllib.parse.urlsplit(mirror)
     scheme = parts.scheme.lower() if "://" in mirror else ""
     if scheme in ("", "file"):
-        folder = Path(urllib.request.url2pathname(parts.path) if scheme else mirror)
-        return copy_local(folder / file.name, file, dest)
+        folder = Path(urllib.parse.unquote(parts.path) if scheme else mirror)
+        return _copy_local(folder / file.name, file, dest)
     if scheme not in ("http", "https"):
         raise Failed(f"unsupported URL scheme {scheme}:// (use a directory, file:// or http(s)://)")
     url = mirror.rstrip("/") + "/" + urllib.parse.quote(file.name)
     for attempt in range(1, settings.retries + 2):
         try:
-            return fetch_http(url, file, settings, dest)
+            return _fetch_http(url, file, settings, dest)
         except Transient as err:
             if attempt > settings.retries:
-                raise Failed(
-                    f"{err} (after {attempt} {'tries' if attempt > 1 else 'try'})"
-                ) from None
-            time.sleep(BACKOFF * attempt)
-
-
-def download(params_file: Path, out: Path) -> None:
-    """Every file of the selected dataset into ``out``, which appears only once all are."""
-    params = load_params(params_file)
-    with files.atomic_dir(out) as tmp:
-        for file in params.dataset.files.values():
-            started, failures = time.monotonic(), []
-            for mirror in params.dataset.mirrors:
-                try:
-                    fetch_file(mirror, file, params.download, tmp / file.name)
-                    break
-                except Failed as err:
-                    failures.append(f"\n  - {mirror}: {err}")
-            else:
-                where = "1 mirror" if len(failures) == 1 else f"any of {len(failures)} mirrors"
-                raise FetchError(f"could not fetch {file.name} from {where}:{''.join(failures)}")
-            seconds = time.monotonic() - started
-            log.info("%s: %d bytes from %s in %.2f s", file.name, file.size, mirror, seconds)
+                raise Failed(f"{err} (after {attempt} tr{'ies' if attempt > 1 else 'y'})") from None
+            time.sleep(0.2 * attempt)  # enough to ride out a blip
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after the error."""
     parser = argparse.ArgumentParser(
         prog="download",
-        description="Fetch the selected dataset's four files, each from the first of its "
-        "mirrors that serves its declared size and sha256 within download.timeout + size / "
-        "download.min_rate seconds. OUT appears only when all four are verified.",
+        description="Fetch the dataset's four files, each from the first mirror that serves "
+        "its size and sha256 in time; OUT appears only when all four are verified.",
     )
     parser.add_argument("--params", type=Path, required=True, help="params.yaml")
     parser.add_argument("--out", type=Path, required=True, help="folder to write the files into")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
-        download(args.params, args.out)
-    except (ParamsError, FetchError, files.OutputError) as err:
+        params = load_params(args.params)
+        mirrors = params.dataset.mirrors
+        with files.atomic_dir(args.out) as tmp:  # OUT appears only once every file is there
+            for file in params.dataset.files.values():
+                started, failures = time.monotonic(), ""
+                for mirror in mirrors:
+                    try:
+                        fetch_file(mirror, file, params.download, tmp / file.name)
+                        break
+                    except Failed as err:
+                        failures += f"\n  - {mirror}: {err}"
+                else:
+                    where = "1 mirror" if len(mirrors) == 1 else f"any of {len(mirrors)} mirrors"
+                    raise Failed(f"could not fetch {file.name} from {where}:{failures}")
+                seconds = time.monotonic() - started
+                log.info("%s: %d bytes from %s in %.2f s", file.name, file.size, mirror, seconds)
+    except (ParamsError, Failed, files.OutputError) as err:
         print(f"download: error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -1,12 +1,5 @@
-"""Stage images: the decoded images kept as images (N x rows x columns, uint8) for models that
-see an image as an image (the convolutional network, which scales them itself).
-
-    python src/images.py --params params.yaml --in stages/decode --out stages/images
-
-Split as normalize splits them (params ``split``), so that val chooses the network's epoch and
-its scores compare with every other model's. The fitted chain (``WholeImages``) is written
-beside them.
-"""
+"""Stage images: the decoded images kept as uint8 images for the convolutional network, split as
+normalize splits them (params ``split``) so that its scores compare with every other model's."""
 
 from __future__ import annotations
 
@@ -30,8 +23,7 @@ from mnist_pipeline.plumbing.model_files import save_model
 log = logging.getLogger("images")
 
 
-def write_images(source: Path, out: Path, split: Split) -> None:
-    """``out``/train.npz, val.npz and test.npz (X: uint8 images, y: labels) and the chain."""
+def _write_images(source: Path, out: Path, split: Split) -> None:
     train = load_arrays(source / "train.npz", ("images", "labels"))
     test = load_arrays(source / "test.npz", ("images", "labels"))
     fit, val = hold_out(train["images"], train["labels"], split.validation, "split.validation")
@@ -57,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
-        write_images(args.source, args.out, load_params(args.params).split)
+        _write_images(args.source, args.out, load_params(args.params).split)
     except (ValueError, FileNotFoundError, OutputError) as err:
         print(f"images: error: {err}", file=sys.stderr)
         return 1

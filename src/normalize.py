@@ -1,12 +1,6 @@
-"""Stage normalize (and normalize_deskewed, with ``--section``): uint8 images -> float32 feature
-rows, split into train / val / test, and the count of images per class and split.
-
-    python src/normalize.py --params params.yaml [--section normalize_deskewed] \
-        --in stages/decode --out stages/normalize --labels metrics/label_distribution.csv
-
-The pixels are deskewed if asked, scaled by the section's ``method`` (``features.PixelRows``,
-fitted on the training split only), and the fitted chain is written beside the rows.
-"""
+"""Stage normalize (and normalize_deskewed, with ``--section``): uint8 images -> float32 rows
+(``features.PixelRows``, fitted on the training split) in train / val / test, and the count of
+images per class and split."""
 
 from __future__ import annotations
 
@@ -40,45 +34,35 @@ from mnist_pipeline.plumbing.model_files import save_model
 log = logging.getLogger("normalize")
 
 
-def label_distribution(labels: dict[str, np.ndarray], classes: Sequence[str]) -> str:
-    """The notebooks' first look at the data, as CSV: one row per class (its name in column
-    ``class``), one column per split, the number of images."""
+def _label_distribution(labels: dict[str, np.ndarray], classes: Sequence[str]) -> str:
+    """The notebooks' first look at the data: images per class (a row) and split (a column)."""
     counts = {split: np.bincount(y, minlength=len(classes)) for split, y in labels.items()}
     rows = [[name, *(int(c[i]) for c in counts.values())] for i, name in enumerate(classes)]
     return csv_text(["class", *counts], rows)
 
 
-def write_features(args: argparse.Namespace) -> None:
-    """Split, scale and write as ``args`` and the params file they name say."""
+def _write_features(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     settings, dataset = params.normalize_section(args.section), params.dataset
     train = load_arrays(args.source / "train.npz", ("images", "labels"))
     test = load_arrays(args.source / "test.npz", ("images", "labels"))
-    check_classes(
-        {
-            str(args.source / "train.npz"): train["labels"],
-            str(args.source / "test.npz"): test["labels"],
-        },
-        dataset.classes,
-        dataset.key,
-    )
+    labels = {
+        str(args.source / f"{s}.npz"): d["labels"] for s, d in (("train", train), ("test", test))
+    }
+    check_classes(labels, dataset.classes, dataset.key)
     fit, (x_val, y_val) = hold_out(
         train["images"], train["labels"], params.split.validation, "split.validation"
     )
     x_train, y_train = first_images(*fit, params.split.train_size)
     pixels = PixelRows(settings.method, settings.deskew)
-    features = [
-        pixels.fit_transform(x_train),
-        pixels.transform(x_val),
-        pixels.transform(test["images"]),
-    ]
+    features = [pixels.fit_transform(x_train), *map(pixels.transform, (x_val, test["images"]))]
     labels = dict(zip(SPLITS, (y_train, y_val, test["labels"]), strict=True))
     with atomic_dir(args.out) as tmp:
         for split, x in zip(SPLITS, features, strict=True):
             save_arrays(tmp / f"{split}.npz", {"X": x, "y": labels[split]})
         save_model(Pipeline([("pixels", pixels)]), tmp / CHAIN_FILE)
     if args.labels is not None:
-        write_text(args.labels, label_distribution(labels, dataset.classes))
+        write_text(args.labels, _label_distribution(labels, dataset.classes))
     counts = "/".join(str(len(y)) for y in labels.values())
     log.info("%s: %s rows of %d features (%s)", args.out, counts, features[0].shape[1], settings)
 
@@ -87,21 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line of error."""
     parser = argparse.ArgumentParser(
         prog="normalize",
-        description="Scale decoded images to float32 rows and hold out a validation split: "
-        "writes train.npz, val.npz and test.npz (arrays X, y) and a CSV of images per class "
-        "and split.",
+        description="Scale decoded images to float32 rows: writes train.npz, val.npz and "
+        "test.npz (arrays X, y) and a CSV of images per class and split.",
     )
-    parser.add_argument(
-        "--params",
-        type=Path,
-        required=True,
-        help="params.yaml (the section's method and deskew, split.validation and split.train)",
-    )
+    parser.add_argument("--params", type=Path, required=True, help="params.yaml (section, split)")
     parser.add_argument(
         "--section",
         choices=NORMALIZE_STAGES,
         default="normalize",
-        help="the params section to follow, named after the stage that runs this script",
+        help="the params section to follow, named after the stage",
     )
     parser.add_argument("--in", dest="source", type=Path, required=True, help="decode's folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for the feature files")
@@ -109,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
-        write_features(args)
+        _write_features(args)
     except (ValueError, FileNotFoundError, OutputError) as err:
         print(f"normalize: error: {err}", file=sys.stderr)
         return 1

@@ -1,13 +1,6 @@
-"""Stage pca (and pca_deskewed, with ``--section``): the feature rows projected onto their
-first ``n`` principal components, fitted on the training split only.
-
-    python src/pca.py --params params.yaml [--section pca_deskewed] \
-        --in stages/normalize --out stages/pca --variance metrics/pca/variance.csv
-
-The solver is the covariance's eigendecomposition: exact and deterministic, so PCA needs no
-seed. The fitted PCA is appended to the input stage's chain, written beside the projections;
-variance.csv is the training split's whole spectrum, for choosing ``n``.
-"""
+"""Stage pca (and pca_deskewed, with ``--section``): the rows projected onto the first ``n``
+principal components of the training split, by the covariance's eigendecomposition (exact and
+deterministic: no seed), and the whole spectrum (variance.csv) for choosing ``n``."""
 
 from __future__ import annotations
 
@@ -40,9 +33,8 @@ log = logging.getLogger("pca")
 
 
 def explained_variance_ratio(x: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """Every principal axis's share of the variance of ``x`` (rows = samples), largest first:
-    the covariance's eigenvalues, as a full PCA's ``explained_variance_ratio_`` (zeros past the
-    rank). The scatter is summed in float64 over blocks of rows: no full-size copy is made."""
+    """Every principal axis's share of the variance of the rows ``x``, largest first (a full
+    PCA's ``explained_variance_ratio_``), summed in float64 by blocks: no full-size copy."""
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
@@ -65,8 +57,7 @@ def variance_csv(ratio: np.ndarray) -> str:
     return csv_text(["components", "share", "cumulative"], rows)
 
 
-def project(args: argparse.Namespace) -> None:
-    """Fit, project and write as ``args`` and the params file they name say."""
+def _project(args: argparse.Namespace) -> None:
     settings = load_params(args.params).pca_section(args.section)
     splits = {s: load_arrays(args.source / f"{s}.npz", ("X", "y")) for s in SPLITS}
     chain = load_model(args.source / CHAIN_FILE)
@@ -76,9 +67,7 @@ def project(args: argparse.Namespace) -> None:
             f"{settings.key}.n: expected at most {min(train.shape)} (the number of features or "
             f"training rows), got {settings.n}"
         )
-    pca = Float32PCA(
-        n_components=settings.n, whiten=settings.whiten, svd_solver="covariance_eigh"
-    ).fit(train)
+    pca = Float32PCA(settings.n, whiten=settings.whiten, svd_solver="covariance_eigh").fit(train)
     with atomic_dir(args.out) as tmp:
         for split, arrays in splits.items():
             save_arrays(tmp / f"{split}.npz", {"X": pca.transform(arrays["X"]), "y": arrays["y"]})
@@ -91,34 +80,24 @@ def project(args: argparse.Namespace) -> None:
         save_model(Pipeline([*chain.steps, ("pca", pca)]), tmp / CHAIN_FILE)
     write_text(args.variance, variance_csv(explained_variance_ratio(train)))
     test = splits["test"]["X"]
-    mse = float(
-        np.mean((test.astype(np.float64) - pca.inverse_transform(pca.transform(test))) ** 2)
-    )
-    kept = 100 * float(pca.explained_variance_ratio_.sum())
-    log.info(
-        "%d components keep %.1f%% of the variance; test reconstruction MSE %.6f",
-        settings.n,
-        kept,
-        mse,
-    )
+    mse = np.mean((test.astype(np.float64) - pca.inverse_transform(pca.transform(test))) ** 2)
+    kept = 100 * pca.explained_variance_ratio_.sum()
+    log.info("%d components keep %.1f%% of the variance; test MSE %.6f", settings.n, kept, mse)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line of error."""
     parser = argparse.ArgumentParser(
         prog="pca",
-        description="Fit PCA (n components, whiten) on the training split and project "
-        "train/val/test onto it; writes train.npz, val.npz, test.npz, components.npz and the "
-        "training split's variance spectrum (a CSV of every component's share).",
+        description="Fit PCA on the training split and project train/val/test onto it: writes "
+        "train.npz, val.npz, test.npz, components.npz and a CSV of every component's share.",
     )
-    parser.add_argument(
-        "--params", type=Path, required=True, help="params.yaml (the section's n and whiten)"
-    )
+    parser.add_argument("--params", type=Path, required=True, help="params.yaml (n, whiten)")
     parser.add_argument(
         "--section",
         choices=PCA_STAGES,
         default="pca",
-        help="the params section to follow, named after the stage that runs this script",
+        help="the params section to follow, named after the stage",
     )
     parser.add_argument("--in", dest="source", type=Path, required=True, help="normalize's folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for the projections")
@@ -128,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
-        project(args)
+        _project(args)
     except (ValueError, FileNotFoundError, OutputError) as err:
         print(f"pca: error: {err}", file=sys.stderr)
         return 1

@@ -1,12 +1,6 @@
-"""Stage raw: the decoded images as rows of raw 0-255 pixels, for models that scale nothing.
-
-    python src/raw.py --params params.yaml --in stages/decode --out stages/raw
-
-The IDX notebook's gradient descent trains on every training image, unscaled: params
-``raw.validation`` holds out the last N as val.npz (0, the notebook's choice, writes one of no
-rows, which evaluate skips). The pixels stay uint8; the fitted chain (``RawRows``) is written
-beside the rows.
-"""
+"""Stage raw: the decoded images as rows of raw uint8 pixels, for the IDX notebook's gradient
+descent, which scales nothing; ``raw.validation`` holds out the last N (0, the notebook's
+choice, writes a val.npz of no rows, which evaluate skips)."""
 
 from __future__ import annotations
 
@@ -30,8 +24,7 @@ from mnist_pipeline.plumbing.model_files import save_model
 log = logging.getLogger("raw")
 
 
-def write_raw(source: Path, out: Path, validation: int) -> None:
-    """``out``/train.npz, val.npz and test.npz (X: uint8 rows, y: labels) and the chain."""
+def _write_raw(source: Path, out: Path, validation: int) -> None:
     train = load_arrays(source / "train.npz", ("images", "labels"))
     test = load_arrays(source / "test.npz", ("images", "labels"))
     fit, val = hold_out(train["images"], train["labels"], validation, "raw.validation")
@@ -39,9 +32,8 @@ def write_raw(source: Path, out: Path, validation: int) -> None:
     splits = {"train": fit, "val": val, "test": (test["images"], test["labels"])}
     with atomic_dir(out) as tmp:
         for split, (images, labels) in splits.items():
-            save_arrays(
-                tmp / f"{split}.npz", {"X": rows.transform(images), "y": labels}, compress=True
-            )
+            x = rows.transform(images)
+            save_arrays(tmp / f"{split}.npz", {"X": x, "y": labels}, compress=True)
         save_model(Pipeline([("rows", rows)]), tmp / CHAIN_FILE)
     counts = "/".join(str(len(labels)) for _, labels in splits.values())
     log.info("%s: %s rows of %d raw pixels", out, counts, train["images"][0].size)
@@ -60,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
-        write_raw(args.source, args.out, load_params(args.params).raw.validation)
+        _write_raw(args.source, args.out, load_params(args.params).raw.validation)
     except (ValueError, FileNotFoundError, OutputError) as err:
         print(f"raw: error: {err}", file=sys.stderr)
         return 1

@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 import yaml
+from idx_files import MNIST_FILE_NAMES
+from idx_files import write_idx_dataset as write_dataset
 
-from mnist_pipeline.data import MNIST_FILE_NAMES, read_idx
-from mnist_pipeline.data import write_idx_dataset as write_dataset
+from mnist_pipeline.data import read_idx
 from mnist_pipeline.params import CATALOGUE
 from mnist_pipeline.plumbing.files import save_arrays
 

@@ -11,8 +11,8 @@ import zlib
 import numpy as np
 import pytest
 from conftest import FILE_NAMES, run_main, run_script, write_dataset
+from idx_files import write_idx
 
-from mnist_pipeline.data import write_idx
 from mnist_pipeline.plumbing.files import load_arrays
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import FILE_NAMES, SHIPPED_MNIST
+from idx_files import write_idx
 
-from mnist_pipeline.data import TYPE_CODES, IdxError, read_idx, write_idx
+from mnist_pipeline.data import TYPE_CODES, IdxError, read_idx
 
 
 @pytest.mark.parametrize("type_code", sorted(TYPE_CODES))

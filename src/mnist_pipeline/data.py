@@ -1,11 +1,9 @@
-"""The dataset's files and splits, shared by the data stages: the IDX format (LeCun's MNIST
-files), read with its header checked before any array is made so that a hostile file costs
-nothing, and the hold-out of the validation split that every feature stage makes."""
+"""The IDX format (LeCun's MNIST files), its header checked before any array is made so that a
+hostile file costs nothing, and the train/val/test splits every feature stage makes."""
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import math
 import zlib
 from collections.abc import Callable
@@ -25,15 +23,7 @@ TYPE_CODES = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
-MAX_PAYLOAD_BYTES = 16 * 2**30
-"""Far more than any real IDX file: a header claiming more is corrupt, not a MemoryError."""
-MNIST_FILE_NAMES = {
-    "train_images": "train-images-idx3-ubyte.gz",
-    "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
-}
-"""The four roles of a dataset description's ``files`` and MNIST's names for them."""
+MAX_PAYLOAD_BYTES = 16 * 2**30  # far more than any real IDX file: more is corrupt, not memory
 SPLITS = ("train", "val", "test")
 CHUNK = 1 << 20
 
@@ -42,15 +32,13 @@ class IdxError(ValueError):
     """Not a well-formed IDX file; the message names the file and the fault."""
 
 
+# Sees the header's item type (native order) and shape before the payload; raises to refuse it.
 HeaderCheck = Callable[[np.dtype, tuple[int, ...]], None]
-"""Sees the header's item type (native order) and shape before any payload is read; raises
-to refuse the file."""
 
 
 def read_idx(path: Path | str, check: HeaderCheck | None = None) -> np.ndarray:
-    """An IDX file, gzipped (by its magic bytes) or raw, as an array of its type and shape,
-    decompressed straight into that array. Only a regular file is read (a FIFO or device
-    is a ``FileNotFoundError`` at once)."""
+    """An IDX file, gzipped (by its magic bytes) or raw, decompressed straight into an array of
+    its type and shape; a FIFO or device is a ``FileNotFoundError`` at once."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
@@ -95,34 +83,12 @@ def _read(stream: BinaryIO, path: Path, check: HeaderCheck | None) -> np.ndarray
     return array if dtype.isnative else array.byteswap(inplace=True).view(dtype.newbyteorder("="))
 
 
-def write_idx(path: Path | str, array: np.ndarray, *, compress: bool = False) -> None:
-    """Write an array as an IDX file (gzipped with a zero timestamp if ``compress``): test data."""
-    array = np.asarray(array)
-    kind = (array.dtype.kind, array.dtype.itemsize)
-    code = next(c for c, t in TYPE_CODES.items() if (t.kind, t.itemsize) == kind)
-    header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
-    data = header + np.ascontiguousarray(array, dtype=TYPE_CODES[code]).tobytes()
-    Path(path).write_bytes(gzip.compress(data, mtime=0) if compress else data)
-
-
-def write_idx_dataset(folder: Path, arrays: dict[str, np.ndarray]) -> dict[str, dict]:
-    """The four arrays (by the roles of ``MNIST_FILE_NAMES``) as gzipped IDX files in
-    ``folder``; returns the description's ``files``: each role's name, sha256 and size."""
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for role, name in MNIST_FILE_NAMES.items():
-        write_idx(folder / name, arrays[role], compress=True)
-        data = (folder / name).read_bytes()
-        files[role] = {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-    return files
-
-
 Split = tuple[np.ndarray, np.ndarray]
 
 
 def hold_out(images: np.ndarray, labels: np.ndarray, count: int, key: str) -> tuple[Split, Split]:
-    """The training images before the last ``count`` and those last ``count`` (the notebooks'
-    50k/10k split; params ``key``). What is left must hold two classes, or nothing can be fitted."""
+    """The training images before the last ``count`` (params ``key``) and those last ``count``;
+    the first must hold two classes, or nothing can be fitted."""
     if count >= len(images):
         raise ParamsError(
             f"{key}: expected fewer than the {len(images)} training images, got {count}"
@@ -137,8 +103,8 @@ def hold_out(images: np.ndarray, labels: np.ndarray, count: int, key: str) -> tu
 
 
 def first_images(images: np.ndarray, labels: np.ndarray, count: int | None) -> Split:
-    """The first ``count`` training images (params ``split.train``; None: all), in file order as
-    the notebook's ``train_X[:500]``; they too must hold two classes."""
+    """The first ``count`` training images (``split.train``; None: all), in file order as the
+    notebook's ``train_X[:500]``; they too must hold two classes."""
     if count is None:
         return images, labels
     if count > len(images):

@@ -6,21 +6,9 @@ import numpy as np
 
 
 def deskew(images: np.ndarray, chunk: int = 500) -> np.ndarray:
-    """Straighten each digit: shear it so its principal axis is vertical.
-
-    The shear comes from the image's second-order moments (pixel intensities as weights), and
-    the sheared image is re-centred on its centre of mass, as in LeCun et al.'s comparisons,
-    where deskewing roughly halved the error of k-nearest neighbours. Returns float32 images
-    on the 0-255 scale.
-
-    Output pixel (r, c) takes the bilinear interpolation of the input at row
-    ``r + mean_r - rows/2`` and column ``c + alpha * (r - rows/2) + mean_c - cols/2``, and 0
-    where that point lies outside the image: what ``scipy.ndimage.affine_transform(image,
-    [[1, 0], [alpha, 1]], offset, order=1)`` gives (a test compares them; they differ only by
-    float rounding). Done for ``chunk`` images at a time with NumPy rather than one SciPy call
-    per image: the row shift is the same for a whole image and the column shift the same along
-    an output row, so each interpolation is a gather of whole rows and of row segments.
-    """
+    """Each digit sheared by its second-order moments so its principal axis is vertical and
+    re-centred on its centre of mass, as float32 on the 0-255 scale: scipy's bilinear
+    ``affine_transform`` per image (a test compares them), done ``chunk`` images at a time."""
     images = np.asarray(images)
     return np.concatenate(
         [_deskew_chunk(images[i : i + chunk]) for i in range(0, len(images), chunk)]

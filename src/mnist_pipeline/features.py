@@ -1,12 +1,6 @@
-"""The feature steps as scikit-learn transformers, from uint8 images of the dataset's shape to
-the rows a model reads: the one implementation that the feature stages run on the dataset and
-that a packaged model runs on a person's picture, so that both give the same bits.
-
-Each feature stage writes its fitted chain (``CHAIN_FILE``, a ``Pipeline`` of these steps)
-beside its npz files; a stage built on another's output (pca on normalize) appends its own
-step to that stage's chain. ``raw``: ``RawRows``; ``images``: ``WholeImages``; ``normalize``:
-``PixelRows``; ``pca``: ``PixelRows`` then ``Float32PCA``.
-"""
+"""The feature steps as scikit-learn transformers, uint8 images to a model's rows: the feature
+stages and a packaged model (on a person's picture) run the same code, so give the same bits.
+Each feature stage writes its fitted ``Pipeline`` of them beside its npz files (``CHAIN_FILE``)."""
 
 from __future__ import annotations
 
@@ -21,13 +15,12 @@ from mnist_pipeline.deskew import deskew
 from mnist_pipeline.estimators import check_rules, one_of
 
 CHAIN_FILE = "features.skops"
-"""The fitted chain of a feature stage, in its output folder."""
 METHODS = ("scale", "offset", "l2", "standardize")
+BOOL = ("true or false", lambda value: isinstance(value, bool | np.bool_))
 
 
-def image_batch(images: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """``images`` as an array of n images (n x rows x columns), refusing any other shape, and
-    another image shape than ``shape`` where one is given (what the chain was fitted on)."""
+def _image_batch(images: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """``images`` as n x rows x columns, of the image ``shape`` the chain was fitted on if given."""
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"expected images as an array of n x rows x columns, got {images.shape}")
@@ -37,45 +30,34 @@ def image_batch(images: Any, shape: tuple[int, ...] | None = None) -> np.ndarray
     return images
 
 
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool | np.bool_)
-
-
-class RawRows(TransformerMixin, BaseEstimator):
-    """Images flattened to one row of raw pixels each, their type unchanged (stage ``raw``)."""
-
-    def fit(self, images: np.ndarray, y: Any = None) -> RawRows:
-        """Remember the image shape."""
-        self.image_shape_ = image_batch(images).shape[1:]
-        return self
-
-    def transform(self, images: np.ndarray) -> np.ndarray:
-        """One row of pixels per image."""
-        check_is_fitted(self)
-        images = image_batch(images, self.image_shape_)
-        return images.reshape(len(images), int(np.prod(images.shape[1:])))
-
-
 class WholeImages(TransformerMixin, BaseEstimator):
-    """Images kept as images, N x rows x columns of uint8 pixels (stage ``images``, for the
-    convolutional network, which scales them itself): only their shape is checked."""
+    """Images kept as uint8 images (stage ``images``, for the convolutional network, which
+    scales them itself): only their shape is checked."""
 
     def fit(self, images: np.ndarray, y: Any = None) -> WholeImages:
         """Remember the image shape."""
-        self.image_shape_ = image_batch(images).shape[1:]
+        self.image_shape_ = _image_batch(images).shape[1:]
         return self
 
     def transform(self, images: np.ndarray) -> np.ndarray:
         """The images, unchanged."""
         check_is_fitted(self)
-        return image_batch(images, self.image_shape_)
+        return _image_batch(images, self.image_shape_)
+
+
+class RawRows(WholeImages):
+    """Images flattened to one row of raw pixels each, their type unchanged (stage ``raw``)."""
+
+    def transform(self, images: np.ndarray) -> np.ndarray:
+        """One row of pixels per image."""
+        images = super().transform(images)
+        return images.reshape(len(images), int(np.prod(images.shape[1:])))
 
 
 class PixelRows(TransformerMixin, BaseEstimator):
-    """Images to float32 rows (stages ``normalize``, ``normalize_deskewed``): deskewed if
-    ``deskew``, divided by 255, then by ``method``: ``scale`` (nothing more), ``offset``
-    (x * 0.99 + 0.01), ``l2`` (unit rows), ``standardize`` (each pixel centred and scaled
-    by its mean and standard deviation over the images it was fitted on)."""
+    """Images to float32 rows (stage ``normalize``): deskewed if ``deskew``, divided by 255,
+    then ``method``: ``scale`` (no more), ``offset`` (x * 0.99 + 0.01), ``l2`` (unit rows) or
+    ``standardize`` (each pixel by its mean and standard deviation over the fitted images)."""
 
     def __init__(self, method: str = "scale", deskew: bool = False) -> None:
         self.method = method
@@ -93,21 +75,20 @@ class PixelRows(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, images: np.ndarray, y: Any = None, **fit_params: Any) -> np.ndarray:
         """Fit on ``images`` and return their rows, deskewing them once."""
-        check_rules(self, {"method": one_of(*METHODS), "deskew": ("true or false", _is_bool)})
-        images = image_batch(images)
+        check_rules(self, {"method": one_of(*METHODS), "deskew": BOOL})
+        images = _image_batch(images)
         self.image_shape_ = images.shape[1:]
         rows = self._scaled(images)
         if self.method == "standardize":
             self.mean_ = rows.mean(axis=0)
-            std = rows.std(axis=0)
-            std[std == 0] = 1.0
-            self.std_ = std
+            self.std_ = rows.std(axis=0)
+            self.std_[self.std_ == 0] = 1.0
         return self._finish(rows)
 
     def transform(self, images: np.ndarray) -> np.ndarray:
         """The rows of ``images``, as fitted."""
         check_is_fitted(self)
-        return self._finish(self._scaled(image_batch(images, self.image_shape_)))
+        return self._finish(self._scaled(_image_batch(images, self.image_shape_)))
 
     def _finish(self, rows: np.ndarray) -> np.ndarray:
         if self.method == "offset":
@@ -120,13 +101,11 @@ class PixelRows(TransformerMixin, BaseEstimator):
 
 
 class Float32PCA(PCA):
-    """scikit-learn's ``PCA`` whose ``transform`` returns float32 rows, as the pca stage
-    writes them."""
+    """scikit-learn's ``PCA`` whose ``transform`` returns float32 rows, as stage pca writes."""
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         """The projection onto the components, in float32."""
         return super().transform(x).astype(np.float32)
 
 
-TRANSFORMERS = (RawRows, WholeImages, PixelRows, Float32PCA)
-"""Every class a feature chain is made of (the trusted types of ``model_files``)."""
+TRANSFORMERS = (RawRows, WholeImages, PixelRows, Float32PCA)  # model_files' trusted types

@@ -1,6 +1,5 @@
-"""The labels a model learns and their names: every class of the dataset, or one class against
-the rest; the check that the data's labels and the declared classes agree; and the words
-titles use for them."""
+"""The labels a model learns (every class, or one against the rest), their names, and the check
+that the data's labels and the declared classes agree."""
 
 from __future__ import annotations
 
@@ -8,8 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-DIGITS = tuple(str(d) for d in range(10))
-"""MNIST's class names, label ``d`` called ``"d"``."""
+DIGITS = tuple(str(d) for d in range(10))  # MNIST's class names
 
 
 class ClassesError(ValueError):
@@ -17,19 +15,14 @@ class ClassesError(ValueError):
 
 
 def check_classes(labels: Mapping[str, np.ndarray], classes: Sequence[str], dataset: str) -> None:
-    """Refuse labels (``labels``: each file's, by its name) whose classes, 0 to the highest
-    label, are not the ``classes`` that params key ``<dataset>.classes`` declares: a label past
-    the last declared class, or declared classes past the last label, which no image has and
-    every score would count as missed. One line naming the key, e.g.
-    ``datasets.mnist.classes: labels run 0-9 (10 classes), 11 declared``."""
+    """Refuse labels (each file's, by its name) unless 0 to the highest label are exactly the
+    declared ``classes``: a class no image has would count as missed in every score."""
     declared, key = len(classes), f"{dataset}.classes"
     present = {source: y for source, y in labels.items() if y.size}
-    if not present:
-        return
-    low = min(int(y.min()) for y in present.values())
-    high = max(int(y.max()) for y in present.values())
+    high = max((int(y.max()) for y in present.values()), default=declared - 1)  # none: no fault
     if high + 1 == declared:
         return
+    low = min(int(y.min()) for y in present.values())
     message = f"{key}: labels run {low}-{high} ({high + 1} classes), {declared} declared"
     if high >= declared:
         source, y = next((s, y) for s, y in present.items() if y.max() >= declared)
@@ -39,14 +32,12 @@ def check_classes(labels: Mapping[str, np.ndarray], classes: Sequence[str], data
 
 
 def task_labels(labels: np.ndarray, target: int | None) -> np.ndarray:
-    """The labels a model learns: the dataset's, or for a detector 1 where the label is
-    ``target``."""
+    """The dataset's labels, or for a detector of ``target`` 1 where the label is it."""
     return labels if target is None else (labels == target).astype(np.uint8)
 
 
 def class_names(target: int | None, classes: Sequence[str] = DIGITS) -> list[str]:
-    """Names of the label values ``task_labels`` produces, for tables and plots: ``classes``
-    for a model of every class, ``["not_<name>", "<name>"]`` for a detector of ``target``."""
+    """Names of ``task_labels``' values: ``classes``, or ``not_<name>, <name>`` for a detector."""
     if target is None:
         return list(classes)
     return [f"not_{classes[target]}", classes[target]]
