@@ -1,6 +1,5 @@
 """The pydantic schema of params.yaml and datasets.yaml: a mistyped key, a wrong type or a value
-out of range is one ``ParamsError`` line naming the file and the dotted key
-(``params.yaml: models.sgd_5.cv: ...``). A new key is one line in its section's class."""
+out of range is one ``ParamsError`` line naming the file and the dotted key (``models.knn.k``)."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ import re
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
@@ -73,18 +72,17 @@ class Section(BaseModel):
 class Entry(Section):
     """A section named by its key in the mapping that holds it (``models.knn``)."""
 
-    parent: ClassVar[str] = ""
-    _name: str = PrivateAttr("")
+    _key: str = PrivateAttr("")
 
     @property
     def name(self) -> str:
         """Its key (``knn``)."""
-        return self._name
+        return self._key.rpartition(".")[2]
 
     @property
     def key(self) -> str:
         """Its dotted key, for errors: ``models.knn``, or ``pca`` for a top-level section."""
-        return f"{self.parent}.{self._name}".lstrip(".")
+        return self._key
 
 
 class _DatasetFile(Section):  # one IDX file; a mirror sending more than ``size`` bytes fails
@@ -102,7 +100,6 @@ class _References(Section):  # published accuracies shown beside ours, by model
 class Dataset(Entry):
     """A description of datasets.yaml: its files, images, classes and references."""
 
-    parent = "datasets"
     title: Text
     licence: Text
     citation: Text
@@ -176,7 +173,6 @@ class Model(Entry):
     """One entry of ``models``; every key but these four is a parameter of the estimator."""
 
     model_config = ConfigDict(extra="allow")
-    parent = "models"
     features: Literal["raw", "normalize", "pca", "normalize_deskewed", "pca_deskewed", "images"]
     estimator: Literal[estimator_names()]  # the modules of mnist_pipeline.estimators
     target: Count | None = None  # a class index: the model is a one-vs-rest detector of it
@@ -238,24 +234,21 @@ def _one_line(error: ErrorDetails, schema: Any) -> str:
     """A pydantic error as ``<dotted key>: <what>, got <value>``."""
     loc = [part for part in error["loc"] if part != "[key]"]  # a bad key is named by itself
     key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)[1:]
-    got = _shown(error["input"])
     if error["type"] == "missing":
         what = "missing"
     elif error["type"] == "extra_forbidden":
         for part in loc[:-1]:  # down to the section that holds the key, through fields and dicts
-            if isinstance(schema, type) and issubclass(schema, BaseModel):
-                schema = {f.alias or n: f for n, f in schema.model_fields.items()}[part].annotation
-            else:  # dict[Name, Model]: the entry's class
-                schema = typing.get_args(schema)[-1]
+            fields = getattr(schema, "model_fields", None)  # else dict[Name, Model]: the Model
+            schema = fields[part].annotation if fields else typing.get_args(schema)[-1]
         known = ", ".join(field.alias or name for name, field in schema.model_fields.items())
         what = f"unknown key (expected one of: {known})"
     elif error["type"] == "literal_error":
         choices = error["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
-        what = f"expected one of {choices}, got {got}"
+        what = f"expected one of {choices}, got {_shown(error['input'])}"
     elif error["type"] == "params":
         what = error["msg"]
     else:  # pydantic's own words: "Input should be greater than or equal to 2"
-        what = f"{error['msg'][0].lower()}{error['msg'][1:]}, got {got}"
+        what = f"{error['msg'][0].lower()}{error['msg'][1:]}, got {_shown(error['input'])}"
     return f"{key}: {what}" if key else what
 
 
@@ -281,8 +274,9 @@ def load_params(path: Path | str, catalogue: Path | str | None = None) -> Params
     params = _load(Params, path)
     datasets = params._datasets = _load(_Catalogue, catalogue).datasets
     pcas = {stage: getattr(params, stage) for stage in PCA_STAGES}
-    for name, entry in [*params.models.items(), *datasets.items(), *pcas.items()]:
-        entry._name = name
+    for prefix, entries in [("models.", params.models), ("datasets.", datasets), ("", pcas)]:
+        for name, entry in entries.items():
+            entry._key = prefix + name
     if params.selected not in datasets:
         raise ParamsError(
             f"{path}: dataset: expected the name of a description in {catalogue.name} "
@@ -290,11 +284,10 @@ def load_params(path: Path | str, catalogue: Path | str | None = None) -> Params
         )
     dataset, models = params.dataset, params.models
     for model in models.values():
-        if model.target is not None and model.target >= len(dataset.classes):
+        if model.target is not None and model.target > (last := len(dataset.classes) - 1):
             raise ParamsError(
-                f"{path}: {model.key}.target: expected a class index 0-{len(dataset.classes) - 1}"
-                f" of {dataset.key}.classes (or no target for a model of every class), "
-                f"got {model.target}"
+                f"{path}: {model.key}.target: expected a class index 0-{last} of {dataset.key}"
+                f".classes (or no target for a model of every class), got {model.target}"
             )
     with_cv = [name for name, model in models.items() if model.cv is not None]
     for part, known, what in [("test", [*models], "a model"), ("cv", with_cv, "a model with cv")]:

@@ -76,7 +76,8 @@ class CosineNearestNeighbor(ClassifierMixin, BaseEstimator):
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The label of each row's nearest training row."""
-        return self.classes_[self.labels_[self.nearest(x)]]
+        nearest = self.nearest(x)  # first: it checks that the model is fitted
+        return self.classes_[self.labels_[nearest]]
 
 
 SPEC = EstimatorSpec(
