@@ -1,6 +1,5 @@
 """The pydantic schema of params.yaml and datasets.yaml: a mistyped key, a wrong type or a value
-out of range is one ``ParamsError`` line naming the file and the dotted key
-(``params.yaml: models.sgd_5.cv: ...``). A new key is one line in its section's class."""
+out of range is one ``ParamsError`` line naming the file and the dotted key (``models.knn.k``)."""
 
 from __future__ import annotations
 
@@ -8,10 +7,10 @@ import re
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic_core import ErrorDetails, PydanticCustomError
 from ruamel.yaml import YAML, YAMLError
 
@@ -48,9 +47,7 @@ def _distinct(names: tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
-ESTIMATORS = estimator_names()  # the modules of mnist_pipeline.estimators
-Count = Annotated[int, Field(ge=0)]
-PositiveInt = Annotated[int, Field(ge=1)]
+Count, PositiveInt = pydantic.NonNegativeInt, pydantic.PositiveInt
 Number = Annotated[float, Field(gt=0, allow_inf_nan=False)]  # .nan fails every comparison
 Text = Annotated[str, _rule("a non-empty string", str.strip)]
 Lax = Field(strict=False)  # a tuple, which YAML writes as a list; its items stay strict
@@ -58,13 +55,12 @@ Name = Annotated[  # part of a stage name (train@knn)
     str, _rule("a name of lowercase letters, digits and _", re.compile("[a-z][a-z0-9_]*").fullmatch)
 ]
 ClassName = Annotated[  # a column or cell of the CSV files
-    StrictStr,
+    str,
     _rule(
         "a non-empty name without commas or quotes",
         lambda v: v.strip() and not re.search(r'[,"\n\r]', v),
     ),
 ]
-Side = Annotated[StrictInt, Field(ge=1)]
 
 
 class Section(BaseModel):
@@ -76,31 +72,26 @@ class Section(BaseModel):
 class Entry(Section):
     """A section named by its key in the mapping that holds it (``models.knn``)."""
 
-    parent: ClassVar[str] = ""
-    _name: str = PrivateAttr("")
+    _key: str = PrivateAttr("")
 
     @property
     def name(self) -> str:
         """Its key (``knn``)."""
-        return self._name
+        return self._key.rpartition(".")[2]
 
     @property
     def key(self) -> str:
         """Its dotted key, for errors: ``models.knn``, or ``pca`` for a top-level section."""
-        return f"{self.parent}.{self._name}".lstrip(".")
+        return self._key
 
 
-class DatasetFile(Section):
-    """One IDX file; a mirror sending more than ``size`` bytes fails."""
-
+class _DatasetFile(Section):  # one IDX file; a mirror sending more than ``size`` bytes fails
     name: Annotated[str, _rule("a plain file name", lambda v: v and "/" not in v)]
     sha256: Annotated[str, _rule("64 lowercase hex digits", re.compile("[0-9a-f]{64}").fullmatch)]
     size: PositiveInt
 
 
-class References(Section):
-    """Published accuracies shown beside ours, by model."""
-
+class _References(Section):  # published accuracies shown beside ours, by model
     source: Text
     test: dict[str, Number]
     cv: dict[str, Number]
@@ -109,18 +100,15 @@ class References(Section):
 class Dataset(Entry):
     """A description of datasets.yaml: its files, images, classes and references."""
 
-    parent = "datasets"
     title: Text
     licence: Text
     citation: Text
-    mirrors: Annotated[
-        tuple[Annotated[StrictStr, Field(min_length=1)], ...], Lax, Field(min_length=1)
-    ]
+    mirrors: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Lax, Field(min_length=1)]
     files: Annotated[  # by role, in the file's order
-        dict[Literal["train_images", "train_labels", "test_images", "test_labels"], DatasetFile],
+        dict[Literal["train_images", "train_labels", "test_images", "test_labels"], _DatasetFile],
         _rule("train_images, train_labels, test_images and test_labels", lambda f: len(f) == 4),
     ]
-    image_shape: Annotated[tuple[Side, Side], Lax]
+    image_shape: Annotated[tuple[PositiveInt, PositiveInt], Lax]
     transpose: bool  # the files store each image transposed (EMNIST): decode turns them upright
     classes: Annotated[  # at most 256: labels are unsigned bytes (IDX type 0x08)
         tuple[ClassName, ...],
@@ -130,29 +118,24 @@ class Dataset(Entry):
     ]
     class_noun: Text
     image_noun: Text
-    references: References
+    references: _References
 
 
-class Catalogue(Section):
-    """The catalogue, datasets.yaml: what the ``dataset`` switch of params.yaml may select."""
-
+class _Catalogue(Section):  # datasets.yaml: what the ``dataset`` switch of params.yaml selects
     datasets: Annotated[dict[Name, Dataset], Field(min_length=1)]
 
 
-class Download(Section):
-    """A mirror is dropped after ``timeout`` s silent or timeout+size/min_rate."""
-
+class _Download(Section):  # a mirror is dropped after timeout s silent or timeout+size/min_rate
     timeout: Number
     retries: Count
     min_rate: Number
 
 
 class Split(Section):
-    """The last ``validation`` training images are held out; models fit the first ``train``
-    of the rest, or ``all`` (learning curves)."""
+    """The last ``validation`` training images are held out; models fit the first ``train``."""
 
     validation: PositiveInt
-    train: Annotated[
+    train: Annotated[  # all: for learning curves
         Any, _rule("all or an integer >= 1", lambda v: v == "all" or (type(v) is int and v >= 1))
     ]
 
@@ -162,9 +145,7 @@ class Split(Section):
         return None if self.train == "all" else self.train
 
 
-class Raw(Section):
-    """Unscaled pixels: ``validation`` as in ``split``; 0 holds none out."""
-
+class _Raw(Section):  # unscaled pixels: ``validation`` as in ``split``; 0 holds none out
     validation: Count
 
 
@@ -182,9 +163,7 @@ class Pca(Entry):
     whiten: bool
 
 
-class Figures(Section):
-    """What the pictures show."""
-
+class _Figures(Section):  # what the pictures show
     misclassified: Count
     samples_per_digit: PositiveInt
     dpi: Annotated[int, Field(ge=10)]
@@ -194,9 +173,8 @@ class Model(Entry):
     """One entry of ``models``; every key but these four is a parameter of the estimator."""
 
     model_config = ConfigDict(extra="allow")
-    parent = "models"
     features: Literal["raw", "normalize", "pca", "normalize_deskewed", "pca_deskewed", "images"]
-    estimator: Literal[ESTIMATORS]
+    estimator: Literal[estimator_names()]  # the modules of mnist_pipeline.estimators
     target: Count | None = None  # a class index: the model is a one-vs-rest detector of it
     cv: Annotated[int, Field(ge=2)] | None = None  # folds of evaluate's cross-validation
 
@@ -210,15 +188,15 @@ class Params(Section):
     """params.yaml, with the catalogue's description that ``dataset`` selects."""
 
     selected: str = Field(alias="dataset")
-    download: Download
+    download: _Download
     split: Split
-    raw: Raw
+    raw: _Raw
     normalize: Normalize
     pca: Pca
     normalize_deskewed: Normalize
     pca_deskewed: Pca
     models: Annotated[dict[Name, Model], Field(min_length=1)]
-    figures: Figures
+    figures: _Figures
     _datasets: dict[str, Dataset] = PrivateAttr(default_factory=dict)
 
     @property
@@ -240,49 +218,42 @@ class Params(Section):
         return self._section(stage, PCA_STAGES, "PCA")
 
     def _section(self, stage: str, stages: tuple[str, ...], kind: str) -> Any:
-        if stage not in stages:
-            raise ParamsError(
-                f"{stage}: not a {kind} section (expected one of: {', '.join(stages)})"
-            )
-        return getattr(self, stage)
+        if stage in stages:
+            return getattr(self, stage)
+        raise ParamsError(f"{stage}: not a {kind} section (expected one of: {', '.join(stages)})")
 
     def model(self, name: str) -> Model:
         """The model ``name``; ParamsError naming the known ones if there is none."""
-        if name not in self.models:
-            raise ParamsError(
-                f"models.{name}: no such model (expected one of: {', '.join(self.models)})"
-            )
-        return self.models[name]
+        if name in self.models:
+            return self.models[name]
+        known = ", ".join(self.models)
+        raise ParamsError(f"models.{name}: no such model (expected one of: {known})")
 
 
 def _one_line(error: ErrorDetails, schema: Any) -> str:
     """A pydantic error as ``<dotted key>: <what>, got <value>``."""
     loc = [part for part in error["loc"] if part != "[key]"]  # a bad key is named by itself
     key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)[1:]
-    got = _shown(error["input"])
     if error["type"] == "missing":
         what = "missing"
     elif error["type"] == "extra_forbidden":
         for part in loc[:-1]:  # down to the section that holds the key, through fields and dicts
-            if isinstance(schema, type) and issubclass(schema, BaseModel):
-                schema = {f.alias or n: f for n, f in schema.model_fields.items()}[part].annotation
-            else:  # dict[Name, Model]: the entry's class
-                schema = typing.get_args(schema)[-1]
+            fields = getattr(schema, "model_fields", None)  # else dict[Name, Model]: the Model
+            schema = fields[part].annotation if fields else typing.get_args(schema)[-1]
         known = ", ".join(field.alias or name for name, field in schema.model_fields.items())
         what = f"unknown key (expected one of: {known})"
     elif error["type"] == "literal_error":
         choices = error["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
-        what = f"expected one of {choices}, got {got}"
+        what = f"expected one of {choices}, got {_shown(error['input'])}"
     elif error["type"] == "params":
         what = error["msg"]
     else:  # pydantic's own words: "Input should be greater than or equal to 2"
-        what = f"{error['msg'][0].lower()}{error['msg'][1:]}, got {got}"
+        what = f"{error['msg'][0].lower()}{error['msg'][1:]}, got {_shown(error['input'])}"
     return f"{key}: {what}" if key else what
 
 
 def _load(schema: type[Section], path: Path) -> Any:
-    """The YAML file ``path`` read as DVC reads it (ruamel.yaml, YAML 1.2: ``2e-05``, as ``dvc
-    exp run -S`` writes it, is a float) and checked; ParamsError at the first mistake."""
+    """The YAML file read as DVC does (YAML 1.2: ``2e-05`` is a float), checked; or ParamsError."""
     try:
         data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -291,21 +262,21 @@ def _load(schema: type[Section], path: Path) -> Any:
         raise ParamsError(f"{path}: cannot read: {' '.join(str(err).split())}") from None
     try:
         return schema.model_validate(data)
-    except pydantic.ValidationError as err:  # an unknown key first: it explains a missing one
+    except pydantic.ValidationError as err:  # an unknown key explains a missing one
         first = min(err.errors(), key=lambda error: error["type"] != "extra_forbidden")
         raise ParamsError(f"{path}: {_one_line(first, schema)}") from None
 
 
 def load_params(path: Path | str, catalogue: Path | str | None = None) -> Params:
-    """params.yaml at ``path`` and the catalogue (datasets.yaml beside it), each checked on its
-    own and then against the other."""
+    """params.yaml and the catalogue (datasets.yaml beside it), checked alone and together."""
     path = Path(path)
     catalogue = path.with_name(CATALOGUE) if catalogue is None else Path(catalogue)
     params = _load(Params, path)
-    datasets = params._datasets = _load(Catalogue, catalogue).datasets
+    datasets = params._datasets = _load(_Catalogue, catalogue).datasets
     pcas = {stage: getattr(params, stage) for stage in PCA_STAGES}
-    for name, entry in [*params.models.items(), *datasets.items(), *pcas.items()]:
-        entry._name = name
+    for prefix, entries in [("models.", params.models), ("datasets.", datasets), ("", pcas)]:
+        for name, entry in entries.items():
+            entry._key = prefix + name
     if params.selected not in datasets:
         raise ParamsError(
             f"{path}: dataset: expected the name of a description in {catalogue.name} "
@@ -313,21 +284,16 @@ def load_params(path: Path | str, catalogue: Path | str | None = None) -> Params
         )
     dataset, models = params.dataset, params.models
     for model in models.values():
-        if model.target is not None and model.target >= len(dataset.classes):
+        if model.target is not None and model.target > (last := len(dataset.classes) - 1):
             raise ParamsError(
-                f"{path}: {model.key}.target: expected a class index 0-{len(dataset.classes) - 1}"
-                f" of {dataset.key}.classes (or no target for a model of every class), "
-                f"got {model.target}"
+                f"{path}: {model.key}.target: expected a class index 0-{last} of {dataset.key}"
+                f".classes (or no target for a model of every class), got {model.target}"
             )
-    key = f"{catalogue}: {dataset.key}.references"
     with_cv = [name for name, model in models.items() if model.cv is not None]
-    for part, known, what in (
-        ("test", list(models), "a model"),
-        ("cv", with_cv, "a model with cv"),
-    ):
-        for name in getattr(dataset.references, part):
-            if name not in known:
-                raise ParamsError(
-                    f"{key}.{part}.{name}: not {what} (expected one of: {', '.join(known)})"
-                )
+    for part, known, what in [("test", [*models], "a model"), ("cv", with_cv, "a model with cv")]:
+        if unknown := [name for name in getattr(dataset.references, part) if name not in known]:
+            raise ParamsError(
+                f"{catalogue}: {dataset.key}.references.{part}.{unknown[0]}: not {what} "
+                f"(expected one of: {', '.join(known)})"
+            )
     return params

@@ -1,17 +1,6 @@
-"""``gradient_descent``: the IDX notebook's binary logistic regression, written from scratch as
-that notebook did.
-
-The algorithm, kept exactly so that the loss per iteration is the notebook's to about 1e-16:
-raw pixel values (0-255, not scaled) as float64, a bias column of ones in front of them,
-weights starting at zero, and full-batch gradient descent on the mean binary cross-entropy:
-
-    h = 1 / (1 + exp(-X @ w))
-    loss = -mean(y * log(h) + (1 - y) * log(1 - h))
-    w = w - learning_rate * X.T @ (h - y) / m
-
-``loss_curve_`` holds ``max_iter + 1`` losses: entry 0 before the first update (log 2 for
-zero weights), entry i after the i-th update.
-"""
+"""``gradient_descent``: the IDX notebook's binary logistic regression from scratch, kept exactly
+so that each iteration's loss is the notebook's to about 1e-16: a bias column of ones before the
+float64 pixels, zero weights, full-batch gradient descent on the mean binary cross-entropy."""
 
 from __future__ import annotations
 
@@ -31,8 +20,6 @@ RULES = {"learning_rate": number(0, low_in=False), "max_iter": integer(0)}
 def with_bias(x: np.ndarray) -> np.ndarray:
     """``x`` as float64 with a column of ones in front (one cast, one contiguous array)."""
     x = np.asarray(x)
-    if x.ndim != 2:
-        raise ValueError(f"expected a 2-D X, got shape {x.shape}")
     out = np.empty((x.shape[0], x.shape[1] + 1), dtype=np.float64)
     out[:, 0] = 1.0
     out[:, 1:] = x
@@ -55,18 +42,12 @@ def gradient(xb: np.ndarray, y: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 
 class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
-    """Binary logistic regression fitted by full-batch gradient descent (IDX notebook).
+    """Binary logistic regression by full-batch gradient descent; the larger label is the
+    positive class. ``coef_``: bias first; ``loss_curve_``: the loss before the first update
+    (log 2) and after each of the ``max_iter`` updates."""
 
-    ``fit`` takes any numeric X (uint8 pixels are cast to float64 once, not per iteration)
-    and labels of exactly two classes; the larger label is the positive class. After ``fit``:
-    ``coef_`` (bias first, then one weight per feature) and ``loss_curve_``, the training loss
-    before the first update and after each of the ``max_iter`` updates.
-    """
-
-    loss_curve_start = 0
-    """The epoch number of ``loss_curve_[0]`` in history.csv: 0, the loss before any update."""
-    loss_curve_digits = 15
-    """Decimals of each loss in history.csv: enough to compare with the notebook's to 1e-12."""
+    loss_curve_start = 0  # history.csv's epoch of loss_curve_[0], the loss before any update
+    loss_curve_digits = 15  # history.csv's decimals: enough to compare with the notebook's
 
     def __init__(self, learning_rate: float = 1e-5, max_iter: int = 200) -> None:
         self.learning_rate = learning_rate
@@ -79,9 +60,8 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
         validation: tuple[np.ndarray, np.ndarray] | None = None,
         log: Callable[..., None] | None = None,
     ) -> GradientDescentLogisticRegression:
-        """Run ``max_iter`` full-batch gradient-descent updates from zero weights (binary y).
-        ``log``, if given, is called with each loss as ``log(iteration, loss=...)`` (and
-        ``val_acc=`` on ``validation`` (rows, labels), where it has rows)."""
+        """Run ``max_iter`` updates from zero weights, calling ``log(iteration, loss=...)`` (and
+        ``val_acc=`` on ``validation`` (rows, labels), where it has rows) at each loss."""
         check_rules(self, RULES)
         x, y = validate_data(self, x, y)
         kind = type_of_target(y, input_name="y", raise_unknown=True)
@@ -128,9 +108,8 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
         return np.column_stack([1 - h, h])
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """The positive class where ``decision_function`` is above 0 (its probability above
-        0.5), as scikit-learn's linear classifiers decide and as ``evaluate`` records the
-        threshold; compared on ``X @ w`` itself, since ``sigmoid`` rounds tiny values to 0.5."""
+        """The positive class where ``X @ w`` is above 0, as scikit-learn's linear classifiers
+        decide (not the probability above 0.5: ``sigmoid`` rounds tiny values to 0.5)."""
         positive = self.decision_function(x) > 0
         return self.classes_[positive.astype(np.intp)]
 

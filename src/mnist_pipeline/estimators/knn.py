@@ -11,8 +11,7 @@ from mnist_pipeline.estimators import EstimatorParamError, EstimatorSpec
 
 
 def check_metric(estimator: KNeighborsClassifier, key_prefix: str) -> None:
-    """A metric of feature rows that its ``algorithm`` supports: scikit-learn finds out only
-    in fit() or predict()."""
+    """A metric of feature rows that ``algorithm`` supports (scikit-learn checks it in fit)."""
     metric, algorithm = estimator.metric, estimator.algorithm
     if metric == "precomputed":
         raise EstimatorParamError(

@@ -13,14 +13,8 @@ from mnist_pipeline.estimators import EstimatorSpec
 
 class EpochLoggingMLPClassifier(MLPClassifier):
     """``MLPClassifier`` whose ``fit`` calls ``log(epoch, loss=..., val_acc=...)`` after each
-    epoch of a stochastic solver, and records ``val_accuracy_``: the same fit, weights and
-    predictions as ``MLPClassifier`` (epoch by epoch ``partial_fit`` would not be: each call
-    restarts the shuffling's random state).
-
-    The hook is ``_update_no_improvement_count``, which scikit-learn 1.9's ``_fit_stochastic``
-    calls once at the end of every epoch, after appending the epoch's loss to
-    ``loss_curve_``; the val accuracy is measured with the epoch's weights, which predicting
-    does not change."""
+    epoch, with the same weights (``partial_fit`` per epoch restarts the shuffling's random
+    state): scikit-learn 1.9 calls ``_update_no_improvement_count`` at each epoch's end."""
 
     def fit(
         self,

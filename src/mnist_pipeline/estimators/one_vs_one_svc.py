@@ -1,16 +1,14 @@
-"""``one_vs_one_svc``: scikit-learn's ``SVC``, its one-vs-one pairs fitted in parallel threads
-and predicted with one kernel matrix product per block of rows. Ours because it is faster: it
-fitted in 0.34-0.75 of SVC's time on two cores, ``OneVsOneClassifier(SVC())`` in 0.96 (and
-predicted 3.5x slower, breaking ties unlike libsvm): docs/models.md, benchmarks/README.md at
-b1043d9."""
+"""``one_vs_one_svc``: scikit-learn's ``SVC``, its one-vs-one pairs fitted in parallel threads.
+Ours because it is faster: 0.34-0.75 of SVC's fit time on two cores, where
+``OneVsOneClassifier(SVC())`` took 0.96 and broke ties unlike libsvm (docs/models.md)."""
 
 from __future__ import annotations
 
 import itertools
-import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
+from joblib import cpu_count
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.svm import SVC
@@ -19,19 +17,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm import tqdm
 
 from mnist_pipeline.estimators import EstimatorSpec, Rule, check_rules, integer, number, one_of
-
-SVC_PARAMS = (
-    "C",
-    "kernel",
-    "degree",
-    "gamma",
-    "coef0",
-    "shrinking",
-    "tol",
-    "cache_size",
-    "max_iter",
-)
-"""The parameters passed on to each pair's ``SVC``, with SVC's meaning and defaults."""
 
 _gamma = number(0)
 RULES: dict[str, Rule] = {
@@ -44,34 +29,12 @@ RULES: dict[str, Rule] = {
 """Ours; each pair's ``SVC`` checks the others when it is fitted."""
 
 
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 class OneVsOneSVC(ClassifierMixin, BaseEstimator):
-    """``SVC`` with its pairs of classes fitted in parallel: the same model, in less time on
-    several cores.
-
-    libsvm fits a multi-class SVC as one binary SVC per pair of classes, each on the rows of
-    its two classes, one pair after another in one thread. Here each pair is its own
-    ``SVC`` fit (``n_jobs`` threads; libsvm releases the GIL), on the same rows in the same
-    order, with ``gamma`` resolved once on all the rows as ``SVC`` does: the same support
-    vectors, dual coefficients and intercepts as ``SVC(...).fit(X, y)``.
-
-    ``predict`` computes the kernel between a block of ``block_rows`` rows and the support
-    vectors once (``pairwise_kernels``, a BLAS matrix product), then every pair's decision
-    value as one product with the pairs' dual coefficients, and votes as libsvm does (ties to
-    the first class): ``SVC``'s predictions, up to the rounding of the kernel values.
-    ``decision_function`` is ``SVC``'s default one (``"ovr"``; one column for two classes).
-
-    After ``fit``: ``classes_``, ``support_`` (indices of the training rows that are a support
-    vector of any pair), ``support_vectors_``, ``n_support_`` (per class), ``pair_coef_``
-    (n_support x n_pairs), ``intercept_`` (n_pairs) and ``n_iter_`` (libsvm's iterations per
-    pair), pairs in the order (0, 1), (0, 2), ..., (1, 2), ...
-    """
+    """``SVC`` with each pair of classes its own ``SVC`` fit in ``n_jobs`` threads (libsvm
+    releases the GIL), on the rows libsvm uses, with ``gamma`` resolved once on all the rows:
+    ``SVC``'s support vectors, dual coefficients and intercepts. Predicting takes one kernel
+    matrix product per ``block_rows`` rows, and votes as libsvm (ties to the first class).
+    ``pair_coef_`` is n_support x n_pairs, pairs in the order (0, 1), (0, 2), ..., (1, 2), ..."""
 
     def __init__(
         self,
@@ -120,7 +83,8 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
                 f"The number of classes has to be greater than one; got {len(self.classes_)} class"
             )
         self.gamma_ = self._resolved_gamma(x)
-        pair_params = {name: getattr(self, name) for name in SVC_PARAMS} | {"gamma": self.gamma_}
+        pair_params = self.get_params() | {"gamma": self.gamma_}  # the rest are SVC's own
+        del pair_params["n_jobs"], pair_params["block_rows"]
         pairs = self._pairs()
         counts = np.bincount(labels)
 
@@ -130,7 +94,7 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
             return rows[svc.support_], svc.dual_coef_[0], svc.intercept_[0], svc.n_iter_[0]
 
         largest_first = sorted(pairs, key=lambda pair: -counts[list(pair)].sum())
-        workers = min(self.n_jobs or available_cores(), len(pairs))
+        workers = min(self.n_jobs or cpu_count(), len(pairs))
         by_pair = {}
         with ThreadPoolExecutor(max_workers=workers) as pool:
             running = {pool.submit(fit_pair, pair): pair for pair in largest_first}
@@ -155,18 +119,12 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         x = validate_data(self, x, reset=False, dtype=np.float64, order="C")
         decisions = np.empty((len(x), len(self.intercept_)))
+        kernel = {"metric": self.kernel, "filter_params": True, "gamma": self.gamma_}
+        kernel |= {"degree": self.degree, "coef0": self.coef0}
         for start in range(0, len(x), self.block_rows):
             block = slice(start, start + self.block_rows)
-            kernel = pairwise_kernels(
-                x[block],
-                self.support_vectors_,
-                metric=self.kernel,
-                filter_params=True,
-                gamma=self.gamma_,
-                degree=self.degree,
-                coef0=self.coef0,
-            )
-            np.matmul(kernel, self.pair_coef_, out=decisions[block])
+            values = pairwise_kernels(x[block], self.support_vectors_, **kernel)
+            np.matmul(values, self.pair_coef_, out=decisions[block])
         return decisions + self.intercept_
 
     def _pairs(self) -> list[tuple[int, int]]:
