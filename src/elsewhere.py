@@ -1,9 +1,5 @@
-"""Every trained model on handwritten digits that are not MNIST's: the honest test of the
-picture preparation and of what the models learnt (the table is in docs/predict.md).
-
-scikit-learn's bundled load_digits (1,797 digits by 43 people, 8x8, 17 grey levels; offline),
-each written as a PNG file, dark on white as a scan, and read as a person's picture.
-"""
+"""Every trained model on scikit-learn's load_digits (1,797 8x8 digits by 43 people, offline),
+each written as a PNG and read as a person's picture: the honest test of the preparation."""
 
 from __future__ import annotations
 
@@ -20,12 +16,10 @@ import numpy as np
 
 from mnist_pipeline import answers as models
 from mnist_pipeline.pictures import read_inputs
-from mnist_pipeline.plumbing.model_files import ModelFileError
 
 
-def write_digit_files(folder: Path) -> np.ndarray:
-    """load_digits as 8x8 PNGs ``<index>-<digit>.png`` in ``folder``, dark on white (its 0-16
-    levels spread over 255-0); their labels in file-name order."""
+def write_digit_files(folder: Path) -> None:
+    """load_digits as 8x8 PNGs ``<index>-<digit>.png``, dark on white (0-16 over 255-0)."""
     from PIL import Image
     from sklearn.datasets import load_digits
 
@@ -34,13 +28,11 @@ def write_digit_files(folder: Path) -> np.ndarray:
     for i, (image, label) in enumerate(zip(digits.images, digits.target, strict=True)):
         paper = np.round(255 - image * (255 / 16)).astype(np.uint8)
         Image.fromarray(paper).save(folder / f"{i:04d}-{label}.png")
-    return digits.target
 
 
 def table(loaded: list[models.Model], folder: Path) -> str:
-    """A Markdown table of each model's accuracy on the digit files of ``folder`` (the digit
-    after the dash in a name is its label), with its 95% Wilson interval, beside its MNIST
-    test accuracy; a detector is scored on its own question ("is it a 5")."""
+    """A Markdown table of each model's accuracy (95% Wilson interval) on ``folder``'s digits,
+    labelled after the dash, beside its MNIST test accuracy; a detector on its own question."""
     from statsmodels.stats.proportion import proportion_confint
 
     pictures, errors = read_inputs([folder])
@@ -73,9 +65,8 @@ def table(loaded: list[models.Model], folder: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Print the Markdown table of accuracies."""
     parser = argparse.ArgumentParser(
-        description="Score every trained model on scikit-learn's load_digits (1,797 "
-        "handwritten 8x8 digits by 43 people, not MNIST), each written as a PNG file and "
-        "prepared as a person's picture; a Markdown table beside the MNIST test accuracy.",
+        description="Score every trained model on scikit-learn's load_digits (handwritten 8x8 "
+        "digits, not MNIST's) written as PNGs: a Markdown table beside the MNIST test accuracy.",
     )
     parser.add_argument("--out", type=Path, help="folder for the PNGs (default: a temporary one)")
     args = parser.parse_args(argv)
@@ -85,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             folder = args.out or Path(scratch) / "load_digits"
             write_digit_files(folder)
             found = table(loaded, folder)
-    except (FileNotFoundError, ModelFileError, ValueError) as err:
+    except (FileNotFoundError, ValueError) as err:  # ModelFileError is a ValueError
         print(f"elsewhere: error: {err}", file=sys.stderr)
         return 1
     print(found, end="")

@@ -1,6 +1,5 @@
-"""Stage `overlays`: every model's test results in one table per overlay chart, the values of
-its own metrics/<model>/ tables. One table per chart lets `dvc plots show` draw a new model, in
-a colour of its own, with no edit to dvc.yaml."""
+"""Stage `overlays`: every model's test results in one table per overlay chart, so that `dvc plots
+show` draws a new model in a colour of its own with no edit to dvc.yaml."""
 
 from __future__ import annotations
 
@@ -38,11 +37,7 @@ def write_overlays(args: argparse.Namespace) -> None:
     ]
     write_text(args.out / "per_class.csv", csv_text(["model", "class", "test"], per_class))
     write_text(args.out / "pr_curve.csv", csv_text(["model", "recall", "precision"], pr_curve))
-    detectors = sum(e.detector for e in found)
-    log.info(
-        "%d classifiers and %d detectors side by side in %s",
-        *(len(found) - detectors, detectors, args.out),
-    )
+    log.info("%d models side by side in %s", len(found), args.out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,27 +15,23 @@ import numpy as np
 
 from mnist_pipeline import answers as models
 from mnist_pipeline.pictures import Picture, fit_box, ink_levels, read_inputs
-from mnist_pipeline.plumbing.model_files import ModelFileError
 
 Results = dict[str, list[dict]]
 
 
 def text_lines(pictures: list[Picture], results: Results) -> list[str]:
-    """One line per image: its name, then each model's answer; a header names the models
-    when there are several."""
+    """One line per image, its name and each model's answer; a header when there are several."""
     names = list(results)
     rows = [[p.name, *(models.text(results[m][i]) for m in names)] for i, p in enumerate(pictures)]
     if len(names) > 1:
         rows.insert(0, ["", *names])
-    widths = [max(len(row[j]) for row in rows) for j in range(len(rows[0]))]
-    return [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
+    return ["  ".join(map(str.ljust, row, widths)).rstrip() for row in rows]
 
 
 def show(pictures: list[Picture], results: Results, dest: Path) -> None:
-    """A PNG, one row per picture: the original, its ink on black, the ink scaled into 20x20
-    and the 28x28 image the models saw, titled with the first model's answer."""
+    """A PNG, a row per picture: the original, its ink on black, the ink scaled into 20x20 and
+    the 28x28 image the models saw, titled with the first model's answer."""
     from matplotlib.figure import Figure
 
     first = next(iter(results))
@@ -78,35 +74,34 @@ def main(argv: list[str] | None = None) -> int:
         "--show", type=Path, metavar="OUT.png", help="draw each original beside what the model saw"
     )
     args = parser.parse_args(argv)
-
     try:
         names = models.model_names() if args.all_models else [args.model or models.default_model()]
         loaded = [models.load(name) for name in names]
-    except (FileNotFoundError, ModelFileError) as err:
+    except (FileNotFoundError, models.ModelFileError) as err:
         print(f"predict: error: {err}", file=sys.stderr)
         return 2
-
     pictures, errors = read_inputs(args.images)
     for line in errors:
         print(f"predict: error: {line}", file=sys.stderr)
-    if pictures:
-        images = np.stack([p.image for p in pictures])
-        results = {m.name: models.answers(m, images) for m in loaded}
-        if args.json:
-            records = [
-                {"file": p.name, "model": model, **found[i]}
-                for i, p in enumerate(pictures)
-                for model, found in results.items()
-            ]
-            print(json.dumps(records, indent=2))
-        else:
-            print("\n".join(text_lines(pictures, results)))
+    if not pictures:
+        return 1 if errors else 0
+    images = np.stack([p.image for p in pictures])
+    results = {m.name: models.answers(m, images) for m in loaded}
+    if args.json:
+        records = [
+            {"file": p.name, "model": model, **found[i]}
+            for i, p in enumerate(pictures)
+            for model, found in results.items()
+        ]
+        print(json.dumps(records, indent=2))
+    else:
+        print("\n".join(text_lines(pictures, results)))
+    try:
         if args.show:
-            try:
-                show(pictures, results, args.show)
-            except OSError as err:
-                print(f"predict: error: {args.show}: {err.strerror or err}", file=sys.stderr)
-                return 1
+            show(pictures, results, args.show)
+    except OSError as err:
+        print(f"predict: error: {args.show}: {err.strerror or err}", file=sys.stderr)
+        return 1
     return 1 if errors else 0
 
 

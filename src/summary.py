@@ -1,6 +1,5 @@
-"""Stage `summary`: the pictures drawn once per run, OUT/digits.png (the first training images
-of each class) and OUT/accuracy.png (every model's test accuracy, as scores/test.json reports
-it). A new model in params.yaml is drawn with no edit to dvc.yaml."""
+"""Stage `summary`: OUT/digits.png (the first training images of each class) and OUT/accuracy.png
+(every model's test accuracy as scores/test.json reports it; a new model needs no dvc.yaml edit)."""
 
 from __future__ import annotations
 
@@ -56,8 +55,8 @@ def accuracy_figure(
     reference: str,
     classifier: str,
 ) -> Figure:
-    """Horizontal bars of test accuracy in params.yaml's order, detectors in another colour,
-    the ``published`` numbers (``reference``'s) as ticks; ``classifier`` names the others."""
+    """Bars of test accuracy in params.yaml's order, detectors in another colour, ``reference``'s
+    ``published`` numbers as ticks; ``classifier`` names the others."""
     from matplotlib.patches import Patch
 
     figure = new_figure(7.5, 1.4 + 0.36 * len(names))
@@ -125,9 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line for a bad input."""
     parser = argparse.ArgumentParser(
         prog="summary",
-        description="Draw the pictures made once per run: digits.png (sample images per "
-        "class) and accuracy.png (every model's test accuracy). PNGs are the same bytes for "
-        "the same inputs.",
+        description="Draw digits.png (sample images per class) and accuracy.png (every model's "
+        "test accuracy); the same bytes for the same inputs.",
     )
     for option, text in (
         ("--params", "params.yaml"),
