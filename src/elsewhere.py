@@ -1,18 +1,13 @@
 """Every trained model on scikit-learn's load_digits (1,797 8x8 digits by 43 people, offline),
-each written as a PNG and read as a person's picture: the honest test of the preparation."""
+each written as a PNG and read as a person's picture: the honest test of the preparation.
+No NumPy import here: mnist_pipeline, imported first, pins the BLAS kernel before NumPy loads."""
 
 from __future__ import annotations
-
-import mnist_pipeline  # noqa: F401  first: it pins the BLAS kernel before NumPy loads
-
-# isort: split
 
 import argparse
 import sys
 import tempfile
 from pathlib import Path
-
-import numpy as np
 
 from mnist_pipeline import answers as models
 from mnist_pipeline.pictures import read_inputs
@@ -26,7 +21,7 @@ def write_digit_files(folder: Path) -> None:
     digits = load_digits()
     folder.mkdir(parents=True, exist_ok=True)
     for i, (image, label) in enumerate(zip(digits.images, digits.target, strict=True)):
-        paper = np.round(255 - image * (255 / 16)).astype(np.uint8)
+        paper = (255 - image * (255 / 16)).round().astype("uint8")
         Image.fromarray(paper).save(folder / f"{i:04d}-{label}.png")
 
 
@@ -39,7 +34,7 @@ def table(loaded: list[models.Model], folder: Path) -> str:
     if errors:
         raise ValueError(f"{len(errors)} digit files were refused, the first: {errors[0]}")
     labels = [Path(p.name).stem.split("-")[1] for p in pictures]
-    images = np.stack([p.image for p in pictures])
+    images = [p.image for p in pictures]
     lines = [
         "| model | task | MNIST test acc | digits from elsewhere (load_digits) [95% CI] |",
         "|---|---|---:|---:|",

@@ -72,31 +72,6 @@ def gallery(images: np.ndarray, texts: list[str], title: str, noun: str) -> Figu
     return figure
 
 
-def draw(args: argparse.Namespace) -> None:
-    """Draw each model's gallery into a new ``args.out``, which replaces the old as a whole."""
-    params = load_params(args.params)
-    dataset, settings = params.dataset, params.figures
-    test = load_labelled(args.images, dataset, ("images", "labels"))
-    found = load_evaluations(
-        params.models.values(), args.evaluations, test["labels"], dataset.classes
-    )
-    noun = plural(dataset.image_noun)
-    with atomic_dir(args.out) as tmp:
-        for e in found:
-            wrong = np.flatnonzero(e.y_true != e.y_pred)
-            shown = wrong[: settings.misclassified]
-            texts = captions(test["labels"][shown], e.y_pred[shown], e.names, dataset.classes)
-            title = (
-                f"{e.model.name}: {len(shown)} of {len(wrong)} misclassified test {noun}, "
-                "in test order (actual -> predicted)"
-            )
-            (tmp / e.model.name).mkdir()
-            figure = gallery(test["images"][shown], texts, title, noun)
-            save_png(figure, tmp / e.model.name / "misclassified.png", settings.dpi)
-            counts = (len(wrong), len(e.y_true), noun, len(shown))
-            log.info("%s: %d of %d test %s misclassified, %d shown", e.model.name, *counts)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line for a bad input."""
     parser = argparse.ArgumentParser(
@@ -114,7 +89,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
-        draw(args)
+        params = load_params(args.params)
+        dataset, settings = params.dataset, params.figures
+        test = load_labelled(args.images, dataset, ("images", "labels"))
+        found = load_evaluations(
+            params.models.values(), args.evaluations, test["labels"], dataset.classes
+        )
+        noun = plural(dataset.image_noun)
+        with atomic_dir(args.out) as tmp:
+            for e in found:
+                wrong = np.flatnonzero(e.y_true != e.y_pred)
+                shown = wrong[: settings.misclassified]
+                texts = captions(test["labels"][shown], e.y_pred[shown], e.names, dataset.classes)
+                title = (
+                    f"{e.model.name}: {len(shown)} of {len(wrong)} misclassified test {noun}, "
+                    "in test order (actual -> predicted)"
+                )
+                (tmp / e.model.name).mkdir()
+                figure = gallery(test["images"][shown], texts, title, noun)
+                save_png(figure, tmp / e.model.name / "misclassified.png", settings.dpi)
+                counts = (len(wrong), len(e.y_true), noun, len(shown))
+                log.info("%s: %d of %d test %s misclassified, %d shown", e.model.name, *counts)
     except (ValueError, OSError) as err:  # bad params, a missing or bad input, an unwritable out
         print(f"figures: error: {err}", file=sys.stderr)
         return 1

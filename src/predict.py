@@ -1,17 +1,12 @@
-"""Which digit is in each picture, by the models train wrote (docs/predict.md)."""
+"""Which digit is in each picture, by the models train wrote (docs/predict.md). No NumPy import
+here: mnist_pipeline, imported first, pins the BLAS kernel before NumPy loads."""
 
 from __future__ import annotations
-
-import mnist_pipeline  # noqa: F401  first: it pins the BLAS kernel before NumPy loads
-
-# isort: split
 
 import argparse
 import json
 import sys
 from pathlib import Path
-
-import numpy as np
 
 from mnist_pipeline import answers as models
 from mnist_pipeline.pictures import Picture, fit_box, ink_levels, read_inputs
@@ -56,10 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     """Print each image's answer; 1 if a file could not be read (the others are still
     answered), 2 for a model that could not be loaded."""
     parser = argparse.ArgumentParser(
-        description="Classify digit pictures (PNG, JPEG, BMP, GIF: any size, colour and "
-        "polarity), folders of them, IDX image files or .npy arrays of 28x28 uint8 images. "
-        "Pictures are prepared as MNIST's were; one line per image: the file, the class, the "
-        "confidence (a probability, or a margin) and the runner-up.",
+        description="Classify digit pictures (PNG, JPEG, BMP, GIF; any size, colour, polarity), "
+        "folders, IDX files or .npy arrays of 28x28 uint8 images, prepared as MNIST's were: a "
+        "line per image, its class, confidence (a probability, or a margin) and runner-up.",
     )
     parser.add_argument("images", nargs="+", type=Path, help="pictures, folders, .npy, IDX")
     which = parser.add_mutually_exclusive_group()
@@ -85,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"predict: error: {line}", file=sys.stderr)
     if not pictures:
         return 1 if errors else 0
-    images = np.stack([p.image for p in pictures])
+    images = [p.image for p in pictures]
     results = {m.name: models.answers(m, images) for m in loaded}
     if args.json:
         records = [

@@ -1,11 +1,8 @@
 """The draw-a-digit page on 127.0.0.1, every trained model answering as one draws: the standard
-library's server (two routes need no framework), the models loaded once and shared (read only)."""
+library's server (two routes need no framework), the models loaded once and shared (read only).
+No NumPy import here: mnist_pipeline, imported first, pins the BLAS kernel before NumPy loads."""
 
 from __future__ import annotations
-
-import mnist_pipeline  # noqa: F401  first: it pins the BLAS kernel before NumPy loads
-
-# isort: split
 
 import argparse
 import contextlib
@@ -38,7 +35,7 @@ def predict_body(loaded: list[models.Model], body: bytes) -> tuple[int, dict[str
     found = [
         {"model": m.name, **answer, "text": models.text(answer)}
         for m in loaded
-        for answer in models.answers(m, image[None])
+        for answer in models.answers(m, [image])
     ]
     return HTTPStatus.OK, {"answers": found, "image": image.tolist()}
 

@@ -87,39 +87,6 @@ def accuracy_figure(
     return figure
 
 
-def draw(args: argparse.Namespace) -> None:
-    """Draw both pictures into a new ``args.out``, which replaces the old as a whole."""
-    params = load_params(args.params)
-    dataset, dpi, per_class = params.dataset, params.figures.dpi, params.figures.samples_per_digit
-    train = load_labelled(args.images, dataset, ("images", "labels"))
-    picked = []
-    for label, name in enumerate(dataset.classes):
-        first = np.flatnonzero(train["labels"] == label)[:per_class]
-        if len(first) < per_class:
-            raise ValueError(
-                f"only {len(first)} training images of {dataset.class_noun} {name}, "
-                f"fewer than figures.samples_per_digit = {per_class}"
-            )
-        picked.append(first)
-    labels = load_labelled(args.test, dataset)["labels"]
-    found = load_evaluations(params.models.values(), args.evaluations, labels, dataset.classes)
-    with atomic_dir(args.out) as tmp:
-        title = f"the first {per_class} training images of each {dataset.class_noun}"
-        digits = digits_figure(train["images"][np.stack(picked)], title, dataset.classes)
-        save_png(digits, tmp / "digits.png", dpi)
-        accuracy = accuracy_figure(
-            [e.model.name for e in found],
-            [e.accuracy for e in found],
-            [e.detector for e in found],
-            [dataset.references.test.get(e.model.name) for e in found],
-            f"{dataset.references.source} reported accuracy",
-            f"{len(dataset.classes)}-{dataset.class_noun} classifier",
-        )
-        save_png(accuracy, tmp / "accuracy.png", dpi)
-    scores = ", ".join(f"{e.model.name} {e.accuracy:.4f}" for e in found)
-    log.info("test accuracy of %d models: %s; pictures in %s", len(found), scores, args.out)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line for a bad input."""
     parser = argparse.ArgumentParser(
@@ -138,7 +105,36 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
-        draw(args)
+        params = load_params(args.params)
+        dataset, dpi = params.dataset, params.figures.dpi
+        per_class = params.figures.samples_per_digit
+        train = load_labelled(args.images, dataset, ("images", "labels"))
+        picked = []
+        for label, name in enumerate(dataset.classes):
+            first = np.flatnonzero(train["labels"] == label)[:per_class]
+            if len(first) < per_class:
+                raise ValueError(
+                    f"only {len(first)} training images of {dataset.class_noun} {name}, "
+                    f"fewer than figures.samples_per_digit = {per_class}"
+                )
+            picked.append(first)
+        labels = load_labelled(args.test, dataset)["labels"]
+        found = load_evaluations(params.models.values(), args.evaluations, labels, dataset.classes)
+        with atomic_dir(args.out) as tmp:
+            title = f"the first {per_class} training images of each {dataset.class_noun}"
+            digits = digits_figure(train["images"][np.stack(picked)], title, dataset.classes)
+            save_png(digits, tmp / "digits.png", dpi)
+            accuracy = accuracy_figure(
+                [e.model.name for e in found],
+                [e.accuracy for e in found],
+                [e.detector for e in found],
+                [dataset.references.test.get(e.model.name) for e in found],
+                f"{dataset.references.source} reported accuracy",
+                f"{len(dataset.classes)}-{dataset.class_noun} classifier",
+            )
+            save_png(accuracy, tmp / "accuracy.png", dpi)
+        scores = ", ".join(f"{e.model.name} {e.accuracy:.4f}" for e in found)
+        log.info("test accuracy of %d models: %s; pictures in %s", len(found), scores, args.out)
     except (ValueError, OSError) as err:  # bad params, a missing or bad input, an unwritable out
         print(f"summary: error: {err}", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ with their card, ordered as the leaderboard, and their answers to images."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,11 +90,13 @@ def default_model() -> str:
     raise FileNotFoundError("metrics: no scored model of every class; pass --model")
 
 
-def answers(model: Model, images: np.ndarray) -> list[dict[str, Any]]:
-    """``model``'s answer to each n x 28 x 28 uint8 image: class, confidence (a probability, or
-    the decision function's margin over the runner-up) and runner-up."""
+def answers(model: Model, images: Sequence[np.ndarray]) -> list[dict[str, Any]]:
+    """``model``'s answer to each 28 x 28 uint8 image: class, confidence (a probability, or the
+    decision function's margin over the runner-up) and runner-up."""
     labels, names, estimator = list(model.pipeline.classes_), model.names, model.pipeline[-1]
-    rows = model.pipeline[:-1].transform(images)  # once, for the answer and its confidence
+    rows = model.pipeline[:-1].transform(
+        np.stack(images)
+    )  # once, for the answer and its confidence
     margin = not hasattr(estimator, "predict_proba")
     if margin:
         scores = np.asarray(estimator.decision_function(rows), dtype=np.float64)

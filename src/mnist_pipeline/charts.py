@@ -86,16 +86,8 @@ class Evaluation:
     y_pred: np.ndarray
     matrix: np.ndarray
     curve: tuple[np.ndarray, np.ndarray] | None  # a detector's (precision, recall) on test
-
-    @property
-    def detector(self) -> bool:
-        """Whether the model is a one-vs-rest detector of its ``target`` class."""
-        return self.model.target is not None
-
-    @property
-    def accuracy(self) -> float:
-        """Test accuracy, rounded as scores/test.json reports it."""
-        return rounded(accuracy(self.matrix))
+    detector: bool  # a one-vs-rest detector of its model's ``target`` class
+    accuracy: float  # rounded as scores/test.json reports it
 
 
 def load_evaluations(
@@ -116,8 +108,8 @@ def load_evaluations(
             )
         names = class_names(model.target, classes)
         y_true = task_labels(labels, model.target)
+        matrix = confusion(y_true, y_pred, len(names))
         pr = (arrays[curve[0]], arrays[curve[1]]) if curve else None
-        found.append(
-            Evaluation(model, names, y_true, y_pred, confusion(y_true, y_pred, len(names)), pr)
-        )
+        score = rounded(accuracy(matrix))
+        found.append(Evaluation(model, names, y_true, y_pred, matrix, pr, bool(curve), score))
     return found
