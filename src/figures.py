@@ -1,6 +1,5 @@
-"""Stage `figures`: OUT/<model>/misclassified.png, each model's first `figures.misclassified`
-mistakes on the test split, in test order, captioned "actual -> predicted". One stage draws
-every model: a process per model would spend more time starting matplotlib than drawing."""
+"""Stage `figures`: OUT/<model>/misclassified.png, each model's first mistakes on the test split,
+captioned "actual -> predicted". One process for every model: starting matplotlib costs more."""
 
 from __future__ import annotations
 
@@ -24,15 +23,13 @@ if TYPE_CHECKING:
 COLUMNS = 10
 CAPTION_FONT = 7.5
 CAPTION_CHARACTERS = 14  # captions this long fit a cell at CAPTION_FONT; longer ones shrink
-MIN_CAPTION_FONT = 4.5
 log = logging.getLogger("figures")
 
 
 def captions(
     labels: np.ndarray, y_pred: np.ndarray, names: Sequence[str], classes: Sequence[str]
 ) -> list[str]:
-    """Captions "actual -> predicted": the actual class's name, the predicted one's in the
-    model's task (``names``: "5" or "not 5" for a detector of 5)."""
+    """Captions "actual -> predicted", the prediction in the model's task ``names``."""
     return [
         f"{classes[int(d)]} -> {names[int(p)].replace('_', ' ')}"
         for d, p in zip(labels, y_pred, strict=True)
@@ -40,17 +37,15 @@ def captions(
 
 
 def caption_font(texts: Sequence[str]) -> float:
-    """The font size at which the longest caption fits its cell."""
-    longest = max((len(text) for text in texts), default=0)
-    if longest <= CAPTION_CHARACTERS:
-        return CAPTION_FONT
-    return max(MIN_CAPTION_FONT, CAPTION_FONT * CAPTION_CHARACTERS / longest)
+    """The font size at which the longest caption fits its cell (4.5 at the least)."""
+    longest = max([1, *map(len, texts)])
+    return max(4.5, CAPTION_FONT * min(CAPTION_CHARACTERS, longest) / longest)
 
 
 @styled
 def gallery(images: np.ndarray, texts: list[str], title: str, noun: str) -> Figure:
-    """The images in a grid, dark ink on white, each captioned underneath; drawn as one image
-    (fast, whatever their number). An empty grid says "no misclassified test <noun>"."""
+    """The images in a grid, dark ink on white, captioned underneath, drawn as one image (fast
+    whatever their number); an empty grid says "no misclassified test <noun>"."""
     rows = max(1, -(-len(images) // COLUMNS))
     height, width = images.shape[1:] if len(images) else (28, 28)
     caption = height // 2
@@ -77,38 +72,12 @@ def gallery(images: np.ndarray, texts: list[str], title: str, noun: str) -> Figu
     return figure
 
 
-def draw(args: argparse.Namespace) -> None:
-    """Draw each model's gallery into a new ``args.out``, which replaces the old as a whole."""
-    params = load_params(args.params)
-    dataset, settings = params.dataset, params.figures
-    test = load_labelled(args.images, dataset, ("images", "labels"))
-    found = load_evaluations(
-        params.models.values(), args.evaluations, test["labels"], dataset.classes
-    )
-    noun = plural(dataset.image_noun)
-    with atomic_dir(args.out) as tmp:
-        for e in found:
-            wrong = np.flatnonzero(e.y_true != e.y_pred)
-            shown = wrong[: settings.misclassified]
-            texts = captions(test["labels"][shown], e.y_pred[shown], e.names, dataset.classes)
-            title = (
-                f"{e.model.name}: {len(shown)} of {len(wrong)} misclassified test {noun}, "
-                "in test order (actual -> predicted)"
-            )
-            (tmp / e.model.name).mkdir()
-            figure = gallery(test["images"][shown], texts, title, noun)
-            save_png(figure, tmp / e.model.name / "misclassified.png", settings.dpi)
-            counts = (len(wrong), len(e.y_true), noun, len(shown))
-            log.info("%s: %d of %d test %s misclassified, %d shown", e.model.name, *counts)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line for a bad input."""
     parser = argparse.ArgumentParser(
         prog="figures",
-        description="Draw each model's gallery of mistakes on the test split into "
-        "OUT/<model>/misclassified.png (captioned 'actual -> predicted'). PNGs are the same "
-        "bytes for the same inputs.",
+        description="Draw each model's first mistakes on the test split into "
+        "OUT/<model>/misclassified.png; the same bytes for the same inputs.",
     )
     for option, text in (
         ("--params", "params.yaml"),
@@ -120,7 +89,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
-        draw(args)
+        params = load_params(args.params)
+        dataset, settings = params.dataset, params.figures
+        test = load_labelled(args.images, dataset, ("images", "labels"))
+        found = load_evaluations(
+            params.models.values(), args.evaluations, test["labels"], dataset.classes
+        )
+        noun = plural(dataset.image_noun)
+        with atomic_dir(args.out) as tmp:
+            for e in found:
+                wrong = np.flatnonzero(e.y_true != e.y_pred)
+                shown = wrong[: settings.misclassified]
+                texts = captions(test["labels"][shown], e.y_pred[shown], e.names, dataset.classes)
+                title = (
+                    f"{e.model.name}: {len(shown)} of {len(wrong)} misclassified test {noun}, "
+                    "in test order (actual -> predicted)"
+                )
+                (tmp / e.model.name).mkdir()
+                figure = gallery(test["images"][shown], texts, title, noun)
+                save_png(figure, tmp / e.model.name / "misclassified.png", settings.dpi)
+                counts = (len(wrong), len(e.y_true), noun, len(shown))
+                log.info("%s: %d of %d test %s misclassified, %d shown", e.model.name, *counts)
     except (ValueError, OSError) as err:  # bad params, a missing or bad input, an unwritable out
         print(f"figures: error: {err}", file=sys.stderr)
         return 1

@@ -1,6 +1,5 @@
-"""Stage `overlays`: every model's test results in one table per overlay chart, the values of
-its own metrics/<model>/ tables. One table per chart lets `dvc plots show` draw a new model, in
-a colour of its own, with no edit to dvc.yaml."""
+"""Stage `overlays`: every model's test results in one table per overlay chart, so that `dvc plots
+show` draws a new model in a colour of its own with no edit to dvc.yaml."""
 
 from __future__ import annotations
 
@@ -15,34 +14,6 @@ from mnist_pipeline.plumbing.files import csv_text, write_text
 from mnist_pipeline.scoring import per_class_scores, rounded
 
 log = logging.getLogger("overlays")
-
-
-def write_overlays(args: argparse.Namespace) -> None:
-    """Both tables, computed before either is written."""
-    params = load_params(args.params)
-    labels = load_labelled(args.test, params.dataset)["labels"]
-    found = load_evaluations(
-        params.models.values(), args.evaluations, labels, params.dataset.classes
-    )
-    per_class = [
-        [e.model.name, name, rounded(recall)]
-        for e in found
-        if not e.detector
-        for name, recall in zip(e.names, per_class_scores(e.matrix)[1], strict=True)
-    ]
-    pr_curve = [
-        [e.model.name, rounded(recall), rounded(precision)]
-        for e in found
-        if e.curve is not None
-        for precision, recall in zip(*e.curve, strict=True)
-    ]
-    write_text(args.out / "per_class.csv", csv_text(["model", "class", "test"], per_class))
-    write_text(args.out / "pr_curve.csv", csv_text(["model", "recall", "precision"], pr_curve))
-    detectors = sum(e.detector for e in found)
-    log.info(
-        "%d classifiers and %d detectors side by side in %s",
-        *(len(found) - detectors, detectors, args.out),
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +33,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
-        write_overlays(args)
+        params = load_params(args.params)
+        labels = load_labelled(args.test, params.dataset)["labels"]
+        found = load_evaluations(
+            params.models.values(), args.evaluations, labels, params.dataset.classes
+        )
+        per_class = [
+            [e.model.name, name, rounded(recall)]
+            for e in found
+            if not e.detector
+            for name, recall in zip(e.names, per_class_scores(e.matrix)[1], strict=True)
+        ]
+        pr_curve = [
+            [e.model.name, rounded(recall), rounded(precision)]
+            for e in found
+            if e.curve is not None
+            for precision, recall in zip(*e.curve, strict=True)
+        ]
+        write_text(args.out / "per_class.csv", csv_text(["model", "class", "test"], per_class))
+        write_text(args.out / "pr_curve.csv", csv_text(["model", "recall", "precision"], pr_curve))
+        log.info("%d models side by side in %s", len(found), args.out)
     except (ValueError, OSError) as err:  # bad params, a missing or bad input, an unwritable out
         print(f"overlays: error: {err}", file=sys.stderr)
         return 1

@@ -1,18 +1,10 @@
-"""Stage `plots_template`: the HTML page `dvc plots show` and `dvc plots diff` fill, with vega,
-vega-lite and vega-embed inlined, so that its charts render with no network.
-
-DVC's own page loads them from a CDN. This one carries the projects' minified builds from the
-installed PyPI package django-js-lib-vega-embed (pinned in pyproject.toml; each file checked
-against the package's RECORD sha256), and has no {scripts} placeholder, so DVC's CDN tags never
-go in. Charts are SVG, so that legends and labels are text. .dvc/config's plots.html_template
-points DVC at it.
-"""
+"""Stage `plots_template`: the page `dvc plots show` fills (.dvc/config plots.html_template),
+vega, vega-lite and vega-embed inlined from a pinned PyPI package instead of DVC's CDN tags, so
+that its charts render with no network."""
 
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import logging
 import re
 import sys
@@ -72,7 +64,7 @@ PAGE = """<!DOCTYPE html>
 
 
 def library_sources() -> tuple[str, dict[str, str]]:
-    """The package's version and the text of each library, checked against its RECORD."""
+    """The package's version and the text of each library it carries."""
     try:
         dist = metadata.distribution(PACKAGE)
     except metadata.PackageNotFoundError:
@@ -80,28 +72,13 @@ def library_sources() -> tuple[str, dict[str, str]]:
             f"the package {PACKAGE} is not installed; it is in pyproject.toml's dependencies: "
             "pip install -e ."
         ) from None
-    files = {str(entry): entry for entry in dist.files or ()}
-    sources = {}
-    for name, filename in LIBRARIES:
-        entry = files.get(f"{STATIC}/{filename}")
-        if entry is None:
-            raise ValueError(f"{PACKAGE} {dist.version} has no {STATIC}/{filename}")
-        data = Path(dist.locate_file(entry)).read_bytes()
-        if entry.hash is not None and entry.hash.mode == "sha256":
-            value = entry.hash.value  # RECORD's urlsafe base64, unpadded
-            expected = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex()
-            if hashlib.sha256(data).hexdigest() != expected:
-                raise ValueError(
-                    f"{dist.locate_file(entry)}: differs from the sha256 in {PACKAGE}'s RECORD; "
-                    "reinstall the package"
-                )
-        sources[name] = data.decode("utf-8")
-    return dist.version, sources
+    files = {name: Path(dist.locate_file(f"{STATIC}/{file}")) for name, file in LIBRARIES}
+    return dist.version, {name: path.read_text(encoding="utf-8") for name, path in files.items()}
 
 
 def page(version: str, sources: dict[str, str]) -> str:
-    """The template, each library in a <script> of its own; refuses code that would end its
-    element early or that DVC would rewrite."""
+    """The template, each library in a <script> of its own; refuses code that would end it early
+    or that DVC would rewrite."""
     for name, source in sources.items():
         if re.search(r"</script|<!--", source, re.IGNORECASE):
             raise ValueError(f"{name}: holds '</script' or '<!--', which cannot be inlined")
@@ -120,9 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line for a bad input."""
     parser = argparse.ArgumentParser(
         prog="plots_template",
-        description="Write the HTML template for `dvc plots show` / `dvc plots diff` with "
-        f"vega, vega-lite and vega-embed inlined from the installed PyPI package {PACKAGE}, "
-        "so that the page renders with no network.",
+        description="Write the HTML template for `dvc plots show` with vega, vega-lite and "
+        f"vega-embed inlined from the installed PyPI package {PACKAGE} (no network needed).",
     )
     parser.add_argument("--out", type=Path, required=True, help="the HTML file to write")
     args = parser.parse_args(argv)
@@ -134,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as err:  # the package missing or altered, an unwritable out
         print(f"plots_template: error: {err}", file=sys.stderr)
         return 1
-    libraries = f"{', '.join(sources)} from {PACKAGE} {version}"
-    log.info("%s: %d bytes, %s", args.out, len(text.encode()), libraries)
+    log.info("%s: %s from %s %s", args.out, ", ".join(sources), PACKAGE, version)
     return 0
 
 

@@ -1,41 +1,32 @@
-"""Which digit is in each picture, by the models train wrote (docs/predict.md)."""
+"""Which digit is in each picture, by the models train wrote (docs/predict.md). No NumPy import
+here: mnist_pipeline, imported first, pins the BLAS kernel before NumPy loads."""
 
 from __future__ import annotations
-
-import mnist_pipeline  # noqa: F401  first: it pins the BLAS kernel before NumPy loads
-
-# isort: split
 
 import argparse
 import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from mnist_pipeline import answers as models
 from mnist_pipeline.pictures import Picture, fit_box, ink_levels, read_inputs
-from mnist_pipeline.plumbing.model_files import ModelFileError
 
 Results = dict[str, list[dict]]
 
 
 def text_lines(pictures: list[Picture], results: Results) -> list[str]:
-    """One line per image: its name, then each model's answer; a header names the models
-    when there are several."""
+    """One line per image, its name and each model's answer; a header when there are several."""
     names = list(results)
     rows = [[p.name, *(models.text(results[m][i]) for m in names)] for i, p in enumerate(pictures)]
     if len(names) > 1:
         rows.insert(0, ["", *names])
-    widths = [max(len(row[j]) for row in rows) for j in range(len(rows[0]))]
-    return [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
+    return ["  ".join(map(str.ljust, row, widths)).rstrip() for row in rows]
 
 
 def show(pictures: list[Picture], results: Results, dest: Path) -> None:
-    """A PNG, one row per picture: the original, its ink on black, the ink scaled into 20x20
-    and the 28x28 image the models saw, titled with the first model's answer."""
+    """A PNG, a row per picture: the original, its ink on black, the ink scaled into 20x20 and
+    the 28x28 image the models saw, titled with the first model's answer."""
     from matplotlib.figure import Figure
 
     first = next(iter(results))
@@ -60,10 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     """Print each image's answer; 1 if a file could not be read (the others are still
     answered), 2 for a model that could not be loaded."""
     parser = argparse.ArgumentParser(
-        description="Classify digit pictures (PNG, JPEG, BMP, GIF: any size, colour and "
-        "polarity), folders of them, IDX image files or .npy arrays of 28x28 uint8 images. "
-        "Pictures are prepared as MNIST's were; one line per image: the file, the class, the "
-        "confidence (a probability, or a margin) and the runner-up.",
+        description="Classify digit pictures (PNG, JPEG, BMP, GIF; any size, colour, polarity), "
+        "folders, IDX files or .npy arrays of 28x28 uint8 images, prepared as MNIST's were: a "
+        "line per image, its class, confidence (a probability, or a margin) and runner-up.",
     )
     parser.add_argument("images", nargs="+", type=Path, help="pictures, folders, .npy, IDX")
     which = parser.add_mutually_exclusive_group()
@@ -78,35 +68,34 @@ def main(argv: list[str] | None = None) -> int:
         "--show", type=Path, metavar="OUT.png", help="draw each original beside what the model saw"
     )
     args = parser.parse_args(argv)
-
     try:
         names = models.model_names() if args.all_models else [args.model or models.default_model()]
         loaded = [models.load(name) for name in names]
-    except (FileNotFoundError, ModelFileError) as err:
+    except (FileNotFoundError, models.ModelFileError) as err:
         print(f"predict: error: {err}", file=sys.stderr)
         return 2
-
     pictures, errors = read_inputs(args.images)
     for line in errors:
         print(f"predict: error: {line}", file=sys.stderr)
-    if pictures:
-        images = np.stack([p.image for p in pictures])
-        results = {m.name: models.answers(m, images) for m in loaded}
-        if args.json:
-            records = [
-                {"file": p.name, "model": model, **found[i]}
-                for i, p in enumerate(pictures)
-                for model, found in results.items()
-            ]
-            print(json.dumps(records, indent=2))
-        else:
-            print("\n".join(text_lines(pictures, results)))
+    if not pictures:
+        return 1 if errors else 0
+    images = [p.image for p in pictures]
+    results = {m.name: models.answers(m, images) for m in loaded}
+    if args.json:
+        records = [
+            {"file": p.name, "model": model, **found[i]}
+            for i, p in enumerate(pictures)
+            for model, found in results.items()
+        ]
+        print(json.dumps(records, indent=2))
+    else:
+        print("\n".join(text_lines(pictures, results)))
+    try:
         if args.show:
-            try:
-                show(pictures, results, args.show)
-            except OSError as err:
-                print(f"predict: error: {args.show}: {err.strerror or err}", file=sys.stderr)
-                return 1
+            show(pictures, results, args.show)
+    except OSError as err:
+        print(f"predict: error: {args.show}: {err.strerror or err}", file=sys.stderr)
+        return 1
     return 1 if errors else 0
 
 

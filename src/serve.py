@@ -1,14 +1,8 @@
-"""The draw-a-digit page on 127.0.0.1: every trained model answers as one draws.
-
-The standard library's ThreadingHTTPServer: two routes (``GET /``, ``POST /predict``) need
-no framework. The models are loaded once and shared (their ``predict`` only reads them).
-"""
+"""The draw-a-digit page on 127.0.0.1, every trained model answering as one draws: the standard
+library's server (two routes need no framework), the models loaded once and shared (read only).
+No NumPy import here: mnist_pipeline, imported first, pins the BLAS kernel before NumPy loads."""
 
 from __future__ import annotations
-
-import mnist_pipeline  # noqa: F401  first: it pins the BLAS kernel before NumPy loads
-
-# isort: split
 
 import argparse
 import contextlib
@@ -24,15 +18,14 @@ from urllib.parse import urlsplit
 
 from mnist_pipeline import answers as models
 from mnist_pipeline.pictures import PictureError, mnist_form, read_picture
-from mnist_pipeline.plumbing.model_files import ModelFileError
 
 MAX_BODY = 1_000_000  # bytes; the page's 280x280 canvas PNG is about 10 kB
 log = logging.getLogger("serve")
 
 
 def predict_body(loaded: list[models.Model], body: bytes) -> tuple[int, dict[str, Any]]:
-    """The status and JSON for a posted picture: each model's answer and the 28x28 image they
-    saw, or why there is none (``blank``: a picture without ink)."""
+    """The status and JSON for a posted picture: each model's answer and the 28x28 image they saw,
+    or why there is none (``blank``: a picture without ink)."""
     try:
         image = mnist_form(read_picture(io.BytesIO(body)))
     except PictureError as err:
@@ -42,7 +35,7 @@ def predict_body(loaded: list[models.Model], body: bytes) -> tuple[int, dict[str
     found = [
         {"model": m.name, **answer, "text": models.text(answer)}
         for m in loaded
-        for answer in models.answers(m, image[None])
+        for answer in models.answers(m, [image])
     ]
     return HTTPStatus.OK, {"answers": found, "image": image.tolist()}
 
@@ -58,11 +51,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def send(self, status: int, data: dict[str, Any] | bytes, close: bool = False) -> None:
         """Answer ``status`` with the page (bytes) or JSON; ``close`` when the body is unread."""
-        body = data if isinstance(data, bytes) else json.dumps(data).encode()
+        page = isinstance(data, bytes)
+        body = data if page else json.dumps(data).encode()
         self.close_connection = self.close_connection or close
         self.send_response(status)
-        kind = "text/html; charset=utf-8" if isinstance(data, bytes) else "application/json"
-        self.send_header("Content-Type", kind)
+        self.send_header("Content-Type", "text/html; charset=utf-8" if page else "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
@@ -114,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         names = args.model or models.model_names()
         server = make_server([models.load(name) for name in names], args.port)
-    except (FileNotFoundError, ModelFileError) as err:
+    except (FileNotFoundError, models.ModelFileError) as err:
         print(f"serve: error: {err}", file=sys.stderr)
         return 1
     except OSError as err:  # the port is taken or not ours to bind
@@ -129,10 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         contextlib.suppress(KeyboardInterrupt),
     ):
         host, port = server.server_address[:2]
-        print(
-            f"serve: {len(server.models)} models on http://{host}:{port}/ (Ctrl-C stops)",
-            flush=True,
-        )
+        print(f"serve: {len(names)} models on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
         server.serve_forever()
     return 0
 

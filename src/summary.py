@@ -1,6 +1,5 @@
-"""Stage `summary`: the pictures drawn once per run, OUT/digits.png (the first training images
-of each class) and OUT/accuracy.png (every model's test accuracy, as scores/test.json reports
-it). A new model in params.yaml is drawn with no edit to dvc.yaml."""
+"""Stage `summary`: OUT/digits.png (the first training images of each class) and OUT/accuracy.png
+(every model's test accuracy as scores/test.json reports it; a new model needs no dvc.yaml edit)."""
 
 from __future__ import annotations
 
@@ -56,8 +55,8 @@ def accuracy_figure(
     reference: str,
     classifier: str,
 ) -> Figure:
-    """Horizontal bars of test accuracy in params.yaml's order, detectors in another colour,
-    the ``published`` numbers (``reference``'s) as ticks; ``classifier`` names the others."""
+    """Bars of test accuracy in params.yaml's order, detectors in another colour, ``reference``'s
+    ``published`` numbers as ticks; ``classifier`` names the others."""
     from matplotlib.patches import Patch
 
     figure = new_figure(7.5, 1.4 + 0.36 * len(names))
@@ -88,46 +87,12 @@ def accuracy_figure(
     return figure
 
 
-def draw(args: argparse.Namespace) -> None:
-    """Draw both pictures into a new ``args.out``, which replaces the old as a whole."""
-    params = load_params(args.params)
-    dataset, dpi, per_class = params.dataset, params.figures.dpi, params.figures.samples_per_digit
-    train = load_labelled(args.images, dataset, ("images", "labels"))
-    picked = []
-    for label, name in enumerate(dataset.classes):
-        first = np.flatnonzero(train["labels"] == label)[:per_class]
-        if len(first) < per_class:
-            raise ValueError(
-                f"only {len(first)} training images of {dataset.class_noun} {name}, "
-                f"fewer than figures.samples_per_digit = {per_class}"
-            )
-        picked.append(first)
-    labels = load_labelled(args.test, dataset)["labels"]
-    found = load_evaluations(params.models.values(), args.evaluations, labels, dataset.classes)
-    with atomic_dir(args.out) as tmp:
-        title = f"the first {per_class} training images of each {dataset.class_noun}"
-        digits = digits_figure(train["images"][np.stack(picked)], title, dataset.classes)
-        save_png(digits, tmp / "digits.png", dpi)
-        accuracy = accuracy_figure(
-            [e.model.name for e in found],
-            [e.accuracy for e in found],
-            [e.detector for e in found],
-            [dataset.references.test.get(e.model.name) for e in found],
-            f"{dataset.references.source} reported accuracy",
-            f"{len(dataset.classes)}-{dataset.class_noun} classifier",
-        )
-        save_png(accuracy, tmp / "accuracy.png", dpi)
-    scores = ", ".join(f"{e.model.name} {e.accuracy:.4f}" for e in found)
-    log.info("test accuracy of %d models: %s; pictures in %s", len(found), scores, args.out)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line for a bad input."""
     parser = argparse.ArgumentParser(
         prog="summary",
-        description="Draw the pictures made once per run: digits.png (sample images per "
-        "class) and accuracy.png (every model's test accuracy). PNGs are the same bytes for "
-        "the same inputs.",
+        description="Draw digits.png (sample images per class) and accuracy.png (every model's "
+        "test accuracy); the same bytes for the same inputs.",
     )
     for option, text in (
         ("--params", "params.yaml"),
@@ -140,7 +105,36 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
-        draw(args)
+        params = load_params(args.params)
+        dataset, dpi = params.dataset, params.figures.dpi
+        per_class = params.figures.samples_per_digit
+        train = load_labelled(args.images, dataset, ("images", "labels"))
+        picked = []
+        for label, name in enumerate(dataset.classes):
+            first = np.flatnonzero(train["labels"] == label)[:per_class]
+            if len(first) < per_class:
+                raise ValueError(
+                    f"only {len(first)} training images of {dataset.class_noun} {name}, "
+                    f"fewer than figures.samples_per_digit = {per_class}"
+                )
+            picked.append(first)
+        labels = load_labelled(args.test, dataset)["labels"]
+        found = load_evaluations(params.models.values(), args.evaluations, labels, dataset.classes)
+        with atomic_dir(args.out) as tmp:
+            title = f"the first {per_class} training images of each {dataset.class_noun}"
+            digits = digits_figure(train["images"][np.stack(picked)], title, dataset.classes)
+            save_png(digits, tmp / "digits.png", dpi)
+            accuracy = accuracy_figure(
+                [e.model.name for e in found],
+                [e.accuracy for e in found],
+                [e.detector for e in found],
+                [dataset.references.test.get(e.model.name) for e in found],
+                f"{dataset.references.source} reported accuracy",
+                f"{len(dataset.classes)}-{dataset.class_noun} classifier",
+            )
+            save_png(accuracy, tmp / "accuracy.png", dpi)
+        scores = ", ".join(f"{e.model.name} {e.accuracy:.4f}" for e in found)
+        log.info("test accuracy of %d models: %s; pictures in %s", len(found), scores, args.out)
     except (ValueError, OSError) as err:  # bad params, a missing or bad input, an unwritable out
         print(f"summary: error: {err}", file=sys.stderr)
         return 1

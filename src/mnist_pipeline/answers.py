@@ -1,19 +1,19 @@
-"""The trained models a person uses (src/predict.py, serve.py, elsewhere.py): found under
-stages/train, loaded with their card, ordered as the leaderboard, and their answers to images.
-"""
+"""The trained models a person uses (predict, serve, elsewhere): found under stages/train, loaded
+with their card, ordered as the leaderboard, and their answers to images."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mnist_pipeline.plumbing.model_files import MODEL_FILE, ModelFileError, load_model
+
 MODELS = Path("stages/train")
-MODEL_FILE = "model.skops"
-CARD_FILE = "card.json"
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,8 @@ class Model:
 
 
 def load(model: str | Path) -> Model:
-    """A model by name (stages/train/<name>), folder or model.skops file, with the card beside
-    it if there is one. ``FileNotFoundError`` or ``ModelFileError`` naming the file."""
-    from mnist_pipeline.plumbing.model_files import ModelFileError, load_model
-
+    """A model by name (stages/train/<name>), folder or model.skops file, with its card.json if
+    any; ``FileNotFoundError`` or ``ModelFileError`` naming the file."""
     path = Path(model)
     if not path.exists():
         path = MODELS / str(model)
@@ -49,7 +47,7 @@ def load(model: str | Path) -> Model:
                 f"train@{model}`, or `dvc artifacts get` it)"
             )
     folder, file = (path, path / MODEL_FILE) if path.is_dir() else (path.parent, path)
-    card_path, card = folder / CARD_FILE, {}
+    card_path, card = folder / "card.json", {}
     if card_path.exists():
         try:
             card = json.loads(card_path.read_text(encoding="utf-8"))
@@ -69,9 +67,8 @@ def test_scores(name: str) -> dict[str, float] | None:
 
 
 def model_names() -> list[str]:
-    """The trained models, in the leaderboard's order: 10-class models by test accuracy,
-    then detectors by test F1 (evaluate writes precision, ``p``, for detectors only), then
-    any model without scores; ties by name. ``FileNotFoundError`` if there is none."""
+    """The trained models in the leaderboard's order: classifiers by test accuracy, detectors
+    (their scores have precision ``p``) by F1, then unscored; ties by name."""
 
     def key(name: str) -> tuple[int, float, str]:
         scores = test_scores(name)
@@ -93,11 +90,13 @@ def default_model() -> str:
     raise FileNotFoundError("metrics: no scored model of every class; pass --model")
 
 
-def answers(model: Model, images: np.ndarray) -> list[dict[str, Any]]:
-    """``model``'s answer for each image (n x 28 x 28 uint8): its class, its confidence (a
-    probability, or else the decision function's margin over the runner-up) and the runner-up."""
+def answers(model: Model, images: Sequence[np.ndarray]) -> list[dict[str, Any]]:
+    """``model``'s answer to each 28 x 28 uint8 image: class, confidence (a probability, or the
+    decision function's margin over the runner-up) and runner-up."""
     labels, names, estimator = list(model.pipeline.classes_), model.names, model.pipeline[-1]
-    rows = model.pipeline[:-1].transform(images)  # once, for the answer and its confidence
+    rows = model.pipeline[:-1].transform(
+        np.stack(images)
+    )  # once, for the answer and its confidence
     margin = not hasattr(estimator, "predict_proba")
     if margin:
         scores = np.asarray(estimator.decision_function(rows), dtype=np.float64)
@@ -123,9 +122,7 @@ def answers(model: Model, images: np.ndarray) -> list[dict[str, Any]]:
 
 def text(answer: dict[str, Any]) -> str:
     """``7 p=0.98, then 1 p=0.01`` or ``7 margin 2.31 over 1``."""
+    template = "{class} p={confidence:.2f}, then {runner_up} p={runner_up_confidence:.2f}"
     if answer["confidence_kind"] == "margin":
-        return f"{answer['class']} margin {answer['confidence']:.2f} over {answer['runner_up']}"
-    return (
-        f"{answer['class']} p={answer['confidence']:.2f}, then {answer['runner_up']} "
-        f"p={answer['runner_up_confidence']:.2f}"
-    )
+        template = "{class} margin {confidence:.2f} over {runner_up}"
+    return template.format_map(answer)

@@ -1,16 +1,14 @@
-"""What the stages over every model share: each model's test predictions as `evaluate` left them
-(stages/evaluate/<model>/predictions.npz), and matplotlib figures saved as PNGs whose bytes
-depend only on the data, so that git sees no change when nothing changed."""
+"""What the stages over every model share: each model's test predictions from evaluate, and
+matplotlib PNGs whose bytes depend only on the data (git sees no change when nothing changed)."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,8 +20,8 @@ from mnist_pipeline.scoring import accuracy, confusion, rounded
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-# matplotlib's default style plus these, whatever a user's matplotlibrc says; with matplotlib and
-# Pillow pinned, the same figure is then the same PNG bytes.
+# over matplotlib's default style, whatever a matplotlibrc says: with matplotlib and Pillow
+# pinned, the same figure is then the same PNG bytes
 STYLE = {
     "font.size": 9.0,
     "axes.titlesize": 10.0,
@@ -33,28 +31,20 @@ STYLE = {
     "savefig.facecolor": "white",
     "image.interpolation": "nearest",
 }
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 @contextlib.contextmanager
 def style() -> Iterator[None]:
     """Within the block: matplotlib's default style plus ``STYLE``, ignoring any matplotlibrc."""
-    import matplotlib.style  # here, not above: only the stages that draw pay for matplotlib
+    import matplotlib.style  # here: only the stages that draw pay for matplotlib
 
     with matplotlib.style.context(["default", STYLE]):
         yield
 
 
-def styled(func: Callable[P, R]) -> Callable[P, R]:
-    """Run a figure-drawing function inside ``style()``: artists read rcParams when created."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with style():
-            return func(*args, **kwargs)
-
-    return wrapper
+def styled(func: Callable) -> Callable:
+    """``func`` run inside ``style()``: artists read rcParams when they are created."""
+    return style()(func)
 
 
 def new_figure(width: float, height: float, *, constrained: bool = True) -> Figure:
@@ -88,7 +78,7 @@ def load_labelled(path: Path, dataset: Dataset, names: tuple[str, ...] = ("label
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One model's test predictions, against the labels of its task (a detector's are 0/1)."""
+    """One model's test predictions against its task's labels (a detector's are 0/1)."""
 
     model: Model
     names: list[str]  # its task's class names: the dataset's, or "not_5", "5" for a detector
@@ -96,23 +86,15 @@ class Evaluation:
     y_pred: np.ndarray
     matrix: np.ndarray
     curve: tuple[np.ndarray, np.ndarray] | None  # a detector's (precision, recall) on test
-
-    @property
-    def detector(self) -> bool:
-        """Whether the model is a one-vs-rest detector of its ``target`` class."""
-        return self.model.target is not None
-
-    @property
-    def accuracy(self) -> float:
-        """Test accuracy, rounded as scores/test.json reports it."""
-        return rounded(accuracy(self.matrix))
+    detector: bool  # a one-vs-rest detector of its model's ``target`` class
+    accuracy: float  # rounded as scores/test.json reports it
 
 
 def load_evaluations(
     models: Iterable[Model], folder: Path, labels: np.ndarray, classes: Sequence[str]
 ) -> list[Evaluation]:
-    """Each model's evaluation from ``folder/<model>/predictions.npz``, in the order given,
-    against the decoded test ``labels``; predictions of another split are refused."""
+    """Each model's ``folder/<model>/predictions.npz`` against the test ``labels``, in the order
+    given; predictions of another split are refused."""
     found = []
     for model in models:
         path = folder / model.name / "predictions.npz"
@@ -128,5 +110,6 @@ def load_evaluations(
         y_true = task_labels(labels, model.target)
         matrix = confusion(y_true, y_pred, len(names))
         pr = (arrays[curve[0]], arrays[curve[1]]) if curve else None
-        found.append(Evaluation(model, names, y_true, y_pred, matrix, pr))
+        score = rounded(accuracy(matrix))
+        found.append(Evaluation(model, names, y_true, y_pred, matrix, pr, bool(curve), score))
     return found

@@ -1,8 +1,5 @@
-"""A person's picture of a digit -> MNIST's 28x28 form, as MNIST's were made (LeCun et al.):
-grey, light ink on black, the ink's bounding box scaled into 20x20, centred by its mass.
-
-Shared by src/predict.py and src/serve.py; ``read_inputs`` is the one place that reads files.
-"""
+"""A person's picture of a digit -> MNIST's 28x28 form as MNIST's were made (LeCun et al.): light
+ink on black, its bounding box scaled into 20x20, centred by mass. ``read_inputs`` reads files."""
 
 from __future__ import annotations
 
@@ -28,8 +25,7 @@ class PictureError(ValueError):
 
 @dataclass(frozen=True)
 class Picture:
-    """One image to classify: its name, the original grey levels (None for an array's image)
-    and the 28x28 uint8 image the models see."""
+    """An image to classify: its name, original grey levels (None from an array), 28x28 form."""
 
     name: str
     original: np.ndarray | None
@@ -37,8 +33,8 @@ class Picture:
 
 
 def read_picture(source: Path | str | IO[bytes]) -> np.ndarray:
-    """The picture's grey levels (0-255 floats; an animated GIF's first frame), transparency
-    laid on the background it implies. ``PictureError`` for what is no picture of a digit."""
+    """The picture's grey levels (0-255 floats; a GIF's first frame), transparency laid on the
+    background it implies; ``PictureError`` for what is no picture of a digit."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -46,11 +42,11 @@ def read_picture(source: Path | str | IO[bytes]) -> np.ndarray:
             # Pillow's warning band (1-2x MAX_IMAGE_PIXELS) would still decode: refuse it too
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source) as image:
-                width, height = image.size
-                if width < MIN_SIDE or height < MIN_SIDE:
+                if min(image.size) < MIN_SIDE:
+                    side = f"{MIN_SIDE}x{MIN_SIDE}"
+                    width, height = image.size
                     raise PictureError(
-                        f"too small: {width}x{height} pixels (a digit needs at least "
-                        f"{MIN_SIDE}x{MIN_SIDE})"
+                        f"too small: {width}x{height} pixels (a digit needs at least {side})"
                     )
                 image.seek(0)
                 image.load()
@@ -84,8 +80,8 @@ def _grey(image) -> np.ndarray:
 
 
 def ink_levels(grey: np.ndarray) -> np.ndarray:
-    """Ink as light on black (0-255): the border's median is the paper, made 0 (inverted when
-    light), the darkest stroke 255, ink under ``INK_FLOOR`` of it dropped."""
+    """Ink as light on black (0-255): the border's median is the paper, made 0, the darkest
+    stroke 255, ink under ``INK_FLOOR`` of it dropped."""
     grey = np.asarray(grey, dtype=np.float64)
     paper = float(np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])))
     ink = np.clip(paper - grey if paper > 127 else grey - paper, 0, None)
@@ -105,46 +101,31 @@ def fit_box(ink: np.ndarray) -> np.ndarray:
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     scale = BOX / max(crop.shape)
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
-    resized = Image.fromarray(crop.astype(np.float32), mode="F").resize(
-        size, Image.Resampling.LANCZOS
-    )
+    resized = Image.fromarray(crop.astype(np.float32), mode="F").resize(size, Image.LANCZOS)
     return np.clip(np.asarray(resized, dtype=np.float64), 0, 255)
 
 
-def centred(box: np.ndarray) -> np.ndarray:
-    """``box`` in a ``FIELD`` x ``FIELD`` field, its centre of mass on (``CENTRE``, ``CENTRE``)
-    to the nearest pixel, never past the edge."""
-    height, width = box.shape
-    r, c = np.mgrid[:height, :width]
+def mnist_form(grey: np.ndarray) -> np.ndarray:
+    """A grey picture of one digit (any size, either polarity) as a 28x28 uint8 image, the box's
+    centre of mass on (``CENTRE``, ``CENTRE``) to the nearest pixel, never past the edge."""
+    box = fit_box(ink_levels(grey))
+    (height, width), (r, c) = box.shape, np.mgrid[: box.shape[0], : box.shape[1]]
     top = min(max(round(CENTRE - (r * box).sum() / box.sum()), 0), FIELD - height)
     left = min(max(round(CENTRE - (c * box).sum() / box.sum()), 0), FIELD - width)
     field = np.zeros((FIELD, FIELD))
     field[top : top + height, left : left + width] = box
-    return field
+    return np.round(field).astype(np.uint8)
 
 
-def mnist_form(grey: np.ndarray) -> np.ndarray:
-    """A grey picture of one digit (any size, either polarity) as a 28x28 uint8 image."""
-    return np.round(centred(fit_box(ink_levels(grey)))).astype(np.uint8)
-
-
-def is_dataset_file(path: Path) -> bool:
-    """Whether ``path`` holds images already in the dataset's form: ``.npy`` or IDX."""
-    idx = "-idx" in path.name and path.name.removesuffix(".gz").endswith("-ubyte")
-    return idx or path.suffix.lower() == ".npy"
-
-
-def dataset_images(path: Path) -> np.ndarray:
+def _dataset_images(path: Path, npy: bool) -> np.ndarray:
     """The n x 28 x 28 uint8 images of an IDX file or ``.npy`` array (one 28x28 image too)."""
     from mnist_pipeline.plumbing.idx import IdxError, read_idx
 
-    npy = path.suffix.lower() == ".npy"
     try:
         images = np.load(path, allow_pickle=False) if npy else read_idx(path)
     except (IdxError, ValueError, OSError) as err:
-        raise PictureError(
-            f"not a readable {'.npy array' if npy else 'IDX file'} ({err})"
-        ) from None
+        kind = ".npy array" if npy else "IDX file"
+        raise PictureError(f"not a readable {kind} ({err})") from None
     images = images[None] if images.ndim == 2 else images
     if images.ndim != 3 or images.shape[1:] != (FIELD, FIELD) or images.dtype != np.uint8:
         raise PictureError(
@@ -155,8 +136,8 @@ def dataset_images(path: Path) -> np.ndarray:
 
 
 def read_inputs(paths: Iterable[Path]) -> tuple[list[Picture], list[str]]:
-    """Every image of ``paths`` (pictures, folders of them, IDX files, ``.npy`` arrays), and
-    one line ``<file>: <why>`` per file that could not be read; the others are still read."""
+    """Every image of ``paths`` (pictures, folders of them, IDX files, ``.npy`` arrays), and one
+    line ``<file>: <why>`` per file that could not be read; the others are still read."""
     pictures: list[Picture] = []
     errors: list[str] = []
     for path in paths:
@@ -164,11 +145,13 @@ def read_inputs(paths: Iterable[Path]) -> tuple[list[Picture], list[str]]:
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.is_file() and p.name[0] != ".")
         for file in files:
+            npy = file.suffix.lower() == ".npy"
+            idx = "-idx" in file.name and file.name.removesuffix(".gz").endswith("-ubyte")
             try:
                 if not file.exists():
                     raise PictureError("no such file")
-                if is_dataset_file(file):
-                    images = dataset_images(file)
+                if npy or idx:
+                    images = _dataset_images(file, npy)
                     many = len(images) > 1
                     pictures += [
                         Picture(f"{file}[{i}]" if many else str(file), None, image)
