@@ -227,7 +227,7 @@ def assert_png_stable(draw: Callable[[], Figure]) -> None:
     """``draw()``'s PNG is the same bytes again and under other rcParams, without metadata."""
     import matplotlib
 
-    from mnist_pipeline.plumbing.drawing import png_bytes
+    from mnist_pipeline.charts import png_bytes
 
     first = png_bytes(draw(), 100)
     assert png_bytes(draw(), 100) == first

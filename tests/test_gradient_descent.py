@@ -8,6 +8,7 @@ from conftest import FILE_NAMES, REPO, SHIPPED_MNIST
 from sklearn.metrics import log_loss
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from mnist_pipeline.data import read_idx
 from mnist_pipeline.estimators.gradient_descent import (
     GradientDescentLogisticRegression,
     cross_entropy,
@@ -15,7 +16,6 @@ from mnist_pipeline.estimators.gradient_descent import (
     sigmoid,
     with_bias,
 )
-from mnist_pipeline.plumbing.idx import read_idx
 
 NOTEBOOK_LOSSES = {
     0: 0.69314718055994529,

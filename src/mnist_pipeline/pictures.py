@@ -119,7 +119,7 @@ def mnist_form(grey: np.ndarray) -> np.ndarray:
 
 def _dataset_images(path: Path, npy: bool) -> np.ndarray:
     """The n x 28 x 28 uint8 images of an IDX file or ``.npy`` array (one 28x28 image too)."""
-    from mnist_pipeline.plumbing.idx import IdxError, read_idx
+    from mnist_pipeline.data import IdxError, read_idx
 
     try:
         images = np.load(path, allow_pickle=False) if npy else read_idx(path)
