@@ -1,10 +1,6 @@
-"""Tool `artifacts`: write (or check) dvc.yaml's generated section from params.yaml's models:
-`artifacts:` (each model's stages/train/<name> folder, for `dvc artifacts get`) and the
-top-level `metrics:` naming the live metrics of the models that learn in steps.
-
-DVC has no `foreach` for artifacts or top-level metrics, so the list that follows params.yaml's
-models is written here, between two marker comments; the dataset, estimator and features stay
-`${...}` of params.yaml, so that `dvc exp run -S dataset=...` labels them right."""
+"""Tool `artifacts`: write (or check) dvc.yaml's section between two marker comments, generated
+from params.yaml's models (DVC has no `foreach` there): `artifacts:` (each stages/train/<name>,
+for `dvc artifacts get`) and the top-level `metrics:` of the models that learn in steps."""
 
 from __future__ import annotations
 
@@ -24,8 +20,8 @@ COMMAND = "make artifacts"
 
 
 def artifacts_section(models: Mapping[str, Model]) -> str:
-    """The marked section for ``models``: the live metrics of those that learn in steps
-    (train writes them with dvclive), then one ``model`` artifact each, with its labels."""
+    """The marked section for ``models``; labels stay ``${...}`` of params.yaml, so that
+    `dvc exp run -S dataset=...` labels them right."""
     lines = [START, "metrics:"]
     lines += [
         f"  - metrics/{name}/live/metrics.json"

@@ -62,15 +62,12 @@ def evaluate(
     params = load_params(params_path)
     model, dataset = params.model(name), params.dataset
     splits = {s: load_arrays(features / f"{s}.npz", ("X", "y")) for s in ("val", "test")}
-    check_classes(
-        {str(features / f"{s}.npz"): d["y"] for s, d in splits.items()},
-        dataset.classes,
-        dataset.key,
-    )
+    classes = dataset.classes, dataset.key
+    check_classes({str(features / f"{s}.npz"): d["y"] for s, d in splits.items()}, *classes)
     estimator = load_model(model_dir / MODEL_FILE).steps[-1][1]
     names = class_names(model.target, dataset.classes)
     kind = "classifier" if model.target is None else "detector"
-    scores, matrices, arrays, labels = {}, {}, {}, {}
+    scores, matrices, arrays, predictions = {}, {}, {}, {}
     curve = np.empty(0), np.empty(0), np.empty(0)
     threads = estimator_spec(model.estimator, key_prefix=model.key).blas_threads
     with threadpool_limits(limits=threads, user_api="blas"):
@@ -78,7 +75,7 @@ def evaluate(
             if len(data["y"]) == 0:
                 log.info("%s: no %s split in %s, not scored", name, split, features)
                 continue
-            y_true = labels[split] = task_labels(data["y"], model.target)
+            y_true = task_labels(data["y"], model.target)
             y_pred, ap = estimator.predict(data["X"]), None
             if kind == "detector":
                 score, score_kind, threshold = positive_scores(estimator, data["X"])
@@ -86,35 +83,27 @@ def evaluate(
                 arrays[f"{split}_score"] = score.astype(np.float32)
                 if split == "test":
                     curve = tuple(split_curve)
-                    arrays.update(
-                        score_kind=np.array(score_kind),
-                        threshold=np.array(threshold),
-                        curve_precision=curve[0],
-                        curve_recall=curve[1],
-                        test_ap=np.array(ap),
-                    )
+                    arrays |= {"score_kind": np.array(score_kind), "threshold": np.array(threshold)}
+                    arrays |= {"curve_precision": curve[0], "curve_recall": curve[1]}
+                    arrays["test_ap"] = np.array(ap)
             matrices[split] = scoring.confusion(y_true, y_pred, len(names))
             scores[split] = scoring.split_scores(matrices[split], kind, split, ap)
-            arrays[f"{split}_pred"] = y_pred
+            arrays[f"{split}_pred"], predictions[split] = y_pred, (y_true, y_pred)
             log.info("%s: %s accuracy %.4f", name, split, scores[split]["acc"])
         if "test" not in scores:
             raise ValueError(f"{features / 'test.npz'}: the test split is empty")
-        cv = None
         if model.cv is not None:
             train = load_arrays(features / "train.npz", ("X", "y"))
-            check_classes({str(features / "train.npz"): train["y"]}, dataset.classes, dataset.key)
+            check_classes({str(features / "train.npz"): train["y"]}, *classes)
             y_train = task_labels(train["y"], model.target)
             scores["cv"], cv_pred = cross_validation(model, estimator, train["X"], y_train, names)
-            cv = y_train, cv_pred
+            predictions["cv"] = y_train, cv_pred
     with atomic_dir(metrics / "scores") as tmp:
         for split, values in scores.items():
             json_to(tmp / f"{split}.json", values)
     with atomic_dir(metrics / "predictions") as tmp:
-        text_to(
-            tmp / "test.csv", scoring.predictions_csv(labels["test"], arrays["test_pred"], names)
-        )
-        if cv is not None:
-            text_to(tmp / "cv.csv", scoring.predictions_csv(*cv, names))
+        for split in [s for s in ("test", "cv") if s in predictions]:
+            text_to(tmp / f"{split}.csv", scoring.predictions_csv(*predictions[split], names))
     ordered = {split: matrices[split] for split in ("test", "val") if split in matrices}
     text_to(metrics / "per_class.csv", scoring.per_class_csv(ordered, names))
     text_to(metrics / "confused_pairs.csv", scoring.confused_pairs_csv(matrices["test"], names))

@@ -5,7 +5,6 @@ chain, then the estimator): model.skops, with its model card (card.json, card.md
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import warnings
@@ -25,7 +24,7 @@ from mnist_pipeline.features import CHAIN_FILE
 from mnist_pipeline.labels import ClassesError, check_classes, task_labels
 from mnist_pipeline.params import ParamsError, load_params
 from mnist_pipeline.plumbing import model_files as mf
-from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, write_text
+from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, write_json, write_text
 
 log = logging.getLogger("train")
 
@@ -43,9 +42,8 @@ def history_text(rows: list[tuple[int, float, float | None]], digits: int = 6) -
 
 
 def step_log(name: str, estimator: Any, history: Path, live_dir: Path) -> tuple[Any, Any]:
-    """``fit``'s ``log(step, loss=..., val_acc=...)`` for a model that learns in steps: after
-    each step dvclive's summary (`dvc exp show` follows a running `dvc exp run`), history.csv
-    and a log line. Also returns dvclive's ``Live``, to end."""
+    """``fit``'s ``log(step, loss=, val_acc=)``, writing dvclive's summary (for `dvc exp show`
+    during `dvc exp run`), history.csv and a log line after each step; and the ``Live`` to end."""
     from dvclive import Live
 
     logging.getLogger("dvclive").setLevel(logging.WARNING)
@@ -74,25 +72,24 @@ def step_log(name: str, estimator: Any, history: Path, live_dir: Path) -> tuple[
 def train(
     params_path: Path, name: str, features: Path, out: Path, history: Path, live: Path
 ) -> None:
-    """Fit the model ``name`` on ``features``/train.npz and write ``out`` (model.skops, card),
+    """Fit the model ``name`` on ``features``/train.npz; write ``out`` (model.skops, card),
     ``history`` and, for a model that learns in steps, dvclive's summary in ``live``."""
     params = load_params(params_path)
     model, dataset = params.model(name), params.dataset
     spec = estimator_spec(model.estimator, key_prefix=model.key)
     estimator = build_estimator(spec, model.params, key_prefix=model.key)
-    data = load_arrays(features / "train.npz", ("X", "y"))
-    check_classes({str(features / "train.npz"): data["y"]}, dataset.classes, dataset.key)
+    data = load_arrays(train_npz := features / "train.npz", ("X", "y"))
+    check_classes({str(train_npz): data["y"]}, dataset.classes, dataset.key)
     labels = task_labels(data["y"], model.target)
     if len(found := np.unique(labels)) < 2:
         raise ParamError(
-            f"{features / 'train.npz'}: expected training labels of at least 2 classes "
+            f"{train_npz}: expected training labels of at least 2 classes "
             f"for {model.key}, got only class {', '.join(map(str, found)) or 'none'}"
         )
     if spec.check_training_data is not None:
-        where = str(features / "train.npz")
-        spec.check_training_data(estimator, model.params, len(labels), model.key, where)
+        spec.check_training_data(estimator, model.params, len(labels), model.key, str(train_npz))
     chain = mf.load_model(features / CHAIN_FILE)
-    read = [features / CHAIN_FILE, features / "train.npz"]
+    read = [features / CHAIN_FILE, train_npz]
     log.info("%s: fitting %s on %s rows", name, type(estimator).__name__, data["X"].shape)
     fit_args, ending = {}, None
     if spec.learns_in_steps:
@@ -108,8 +105,7 @@ def train(
         try:
             estimator.fit(data["X"], labels, **fit_args)
         except (ValueError, TypeError) as err:
-            named = fit_error(err, spec, model.params, model.key)
-            if named is None:
+            if (named := fit_error(err, spec, model.params, model.key)) is None:
                 raise
             raise named from None
     for warning in caught:  # a fixed epoch budget that stops before convergence
@@ -127,7 +123,7 @@ def train(
     card = mf.model_card(model, dataset, pipeline, model_bytes, read)
     with atomic_dir(out) as tmp:
         (tmp / mf.MODEL_FILE).write_bytes(model_bytes)
-        write_text(tmp / mf.CARD_JSON, json.dumps(card, indent=2, sort_keys=True) + "\n")
+        write_json(tmp / mf.CARD_JSON, card)
         write_text(tmp / mf.CARD_MD, mf.card_markdown(card))
     log.info("%s: %s (%.1f MB)", name, out / mf.MODEL_FILE, len(model_bytes) / 1e6)
 

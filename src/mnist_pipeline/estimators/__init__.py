@@ -1,6 +1,6 @@
 """The estimator table: each name ``models.<m>.estimator`` may take is a module of this package
-whose ``SPEC`` says what it builds; the names are listed without importing the modules (checking
-params.yaml imports no scikit-learn). dvc.yaml makes a model's stages depend on its module."""
+whose ``SPEC`` says what it builds, listed without importing it (checking params.yaml imports no
+scikit-learn). dvc.yaml makes a model's stages depend on its module."""
 
 from __future__ import annotations
 
@@ -20,18 +20,17 @@ class EstimatorParamError(ValueError):
 
 @dataclass(frozen=True)
 class EstimatorSpec:
-    """What an estimator name builds. ``estimator``: the class or its dotted path (imported on
-    use); ``aliases``: short names for scikit-learn's own (``k`` -> ``n_neighbors``);
-    ``blas_threads``: 1 where a second thread costs more than it computes; ``learns_in_steps``:
-    ``fit(X, y, validation=, log=)`` calls ``log(step, loss=, val_acc=)`` after each step;
-    ``check_params(estimator, key_prefix)`` and ``check_training_data(estimator, params,
-    n_rows, key_prefix, source)`` raise ``EstimatorParamError`` for what they refuse."""
+    """What an estimator name builds: ``estimator`` (the class or its dotted path), ``aliases``
+    (``k`` -> ``n_neighbors``), ``blas_threads`` (1 where a second thread costs more than it
+    computes), and the ``check_*`` hooks that raise ``EstimatorParamError``."""
 
     estimator: type | str
     aliases: Mapping[str, str] = field(default_factory=dict)
     blas_threads: int | None = None
+    # fit(X, y, validation=, log=) calls log(step, loss=, val_acc=) after each step
     learns_in_steps: bool = False
-    check_params: Callable[[Any, str], None] | None = None
+    check_params: Callable[[Any, str], None] | None = None  # (estimator, key_prefix)
+    # (estimator, params, n_rows, key_prefix, source)
     check_training_data: Callable[[Any, Mapping[str, Any], int, str, str], None] | None = None
     name: str = ""
 
@@ -64,8 +63,7 @@ def estimator_spec(name: str, *, key_prefix: str | None = None) -> EstimatorSpec
 
 def build_estimator(spec: EstimatorSpec, params: Mapping[str, Any], *, key_prefix: str) -> Any:
     """An unfitted estimator of ``spec`` with ``params`` (aliases resolved, YAML lists as
-    tuples); an unknown key or a value the spec's check refuses names ``<key_prefix>.<key>``.
-    scikit-learn checks its own estimators' values in ``fit`` (see ``fit_error``)."""
+    tuples); an unknown key or a value the spec's check refuses names ``<key_prefix>.<key>``."""
     cls = spec.estimator_class
     for alias, own in spec.aliases.items():
         if alias in params and own in params:
@@ -77,12 +75,11 @@ def build_estimator(spec: EstimatorSpec, params: Mapping[str, Any], *, key_prefi
         spec.aliases.get(k, k): tuple(v) if isinstance(v, list) else v for k, v in params.items()
     }
     accepted = cls().get_params()
-    unknown = sorted(spec.params_key(k, params) for k in translated if k not in accepted)
-    if unknown:
-        allowed = sorted(set(accepted) | set(spec.aliases))
+    if unknown := sorted(spec.params_key(k, params) for k in translated if k not in accepted):
         raise EstimatorParamError(
             f"{key_prefix}.{unknown[0]}: not a parameter of {cls.__name__} "
-            f"(estimator '{spec.name}'); expected one of: {', '.join(allowed)}"
+            f"(estimator '{spec.name}'); expected one of: "
+            + ", ".join(sorted(set(accepted) | set(spec.aliases)))
         )
     estimator = cls(**translated)
     if spec.check_params is not None:
@@ -115,15 +112,12 @@ def integer(low: int) -> Rule:
 
 def number(low: float, high: float | None = None, *, low_in: bool = True) -> Rule:
     """A number above ``low`` (or equal where ``low_in``), below ``high`` where given."""
-    words = f"a number {'>=' if low_in else '>'} {low}" + (
-        f" and < {high}" if high is not None else ""
-    )
-    return (
-        words,
-        lambda v: (
-            _number(v, Real) and (v >= low if low_in else v > low) and (high is None or v < high)
-        ),
-    )
+    words = f"a number {'>=' if low_in else '>'} {low}" + ("" if high is None else f" and < {high}")
+
+    def accepts(v: Any) -> bool:
+        return _number(v, Real) and (v >= low if low_in else v > low) and (high is None or v < high)
+
+    return words, accepts
 
 
 def one_of(*options: str) -> Rule:

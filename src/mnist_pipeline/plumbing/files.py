@@ -1,10 +1,6 @@
-"""Outputs written whole or not at all, inputs opened only when they are regular files, and a
-failed write reported as one line naming the output (not its temporary name).
-
-Each output is written under a temporary name beside it (``.<name>.<random>.tmp``, ignored by
-git and DVC: ``TEMP_PATTERN``) and renamed into place only when complete, so a reader sees the
-old output or the whole new one.
-"""
+"""Outputs written whole or not at all (under a temporary name beside them, ``TEMP_PATTERN``,
+ignored by git and DVC, then renamed), inputs opened only when they are regular files, and a
+failed write reported as one line naming the output."""
 
 from __future__ import annotations
 
@@ -15,7 +11,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -64,69 +60,49 @@ def open_regular(path: Path | str) -> BinaryIO:
 
 
 @contextlib.contextmanager
-def _naming(dest: Path, tmp: Path) -> Iterator[None]:
-    """Re-raise a failure to write under ``tmp`` as an ``OutputError`` naming ``dest``; an
-    error of reading an input inside the block keeps its own message."""
+def _atomic(dest: Path, folder: bool) -> Iterator[Path]:
+    """Yield a temporary file or folder beside ``dest`` that replaces it if the block succeeds;
+    a failure to write (not an input's error) becomes an ``OutputError`` naming ``dest``."""
+    tmp = old = None
     try:
-        yield
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        names = {"prefix": f".{dest.name}.", "suffix": ".tmp", "dir": dest.parent}
+        if folder:
+            tmp = Path(tempfile.mkdtemp(**names))
+        else:
+            fd, name = tempfile.mkstemp(**names)
+            os.close(fd)
+            tmp = Path(name)
+        old = tmp.with_name(tmp.name.removesuffix(".tmp") + ".old.tmp")
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod((0o777 if folder else 0o666) & ~umask)  # mkstemp's 0600 is for tmp only
+        if folder and dest.exists():  # moved aside first: a crash leaves one of the two whole
+            os.replace(dest, old)
+        os.replace(tmp, dest)
     except OSError as err:
-        ours = err.filename is None or Path(err.filename) in (tmp, *Path(err.filename).parents)
+        at = Path(err.filename) if err.filename is not None else None
+        ours = at is None or tmp in (None, at, *at.parents)
         if isinstance(err, OutputError) or err.errno not in _WRITE_ERRNOS or not ours:
             raise
         raise OutputError(err.errno, err.strerror, str(dest)) from None
+    finally:
+        for path in (tmp, old):
+            if path is not None and path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path is not None:
+                path.unlink(missing_ok=True)
 
 
-def _temporary(dest: Path, make: Callable[..., str] | None = None) -> Path:
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if make is not None:
-            return Path(make(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-        os.close(fd)
-        return Path(name)
-    except OSError as err:
-        if err.errno not in _WRITE_ERRNOS:
-            raise
-        raise OutputError(err.errno, err.strerror, str(dest)) from None
-
-
-def _mode(full: int) -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return full & ~mask
-
-
-@contextlib.contextmanager
-def atomic_file(dest: Path) -> Iterator[Path]:
+def atomic_file(dest: Path) -> contextlib.AbstractContextManager[Path]:
     """Yield a temporary path beside ``dest``; it becomes ``dest`` if the block succeeds."""
-    dest = Path(dest)
-    tmp = _temporary(dest)
-    try:
-        with _naming(dest, tmp):
-            yield tmp
-            tmp.chmod(_mode(0o666))  # mkstemp's 0600 is for the temporary name only
-            os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    return _atomic(Path(dest), folder=False)
 
 
-@contextlib.contextmanager
-def atomic_dir(dest: Path) -> Iterator[Path]:
+def atomic_dir(dest: Path) -> contextlib.AbstractContextManager[Path]:
     """Yield an empty temporary folder; it replaces ``dest`` whole if the block succeeds."""
-    dest = Path(dest)
-    tmp = _temporary(dest, tempfile.mkdtemp)
-    old = tmp.with_name(tmp.name.removesuffix(".tmp") + ".old.tmp")
-    try:
-        with _naming(dest, tmp):
-            yield tmp
-            tmp.chmod(_mode(0o777))
-            # The old folder moves aside first: a crash leaves one of the two whole.
-            if dest.exists():
-                os.replace(dest, old)
-            os.replace(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
+    return _atomic(Path(dest), folder=True)
 
 
 def write_text(dest: Path, text: str) -> None:

@@ -19,11 +19,11 @@ from typing import Any
 from mnist_pipeline.plumbing.files import atomic_file, open_regular
 
 MODEL_FILE, CARD_JSON, CARD_MD = "model.skops", "card.json", "card.md"
+# scikit-learn types a fitted MLP holds (plain arrays and numbers) that skops does not trust.
 SKLEARN_TYPES = (
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
 )
-"""scikit-learn types a fitted MLP holds (plain arrays and numbers) that skops does not trust."""
 
 
 class ModelFileError(ValueError):
@@ -31,8 +31,8 @@ class ModelFileError(ValueError):
 
 
 class _NoScan(importlib.abc.MetaPathFinder):
-    """Refuses torch and dask while skops.io is imported: its scan of scikit-learn for the types
-    it trusts imports them through array_api_compat (seconds), though no model holds them."""
+    """Refuses torch and dask while skops.io is imported: its scan of scikit-learn's types
+    imports them through array_api_compat (seconds), though no model holds them."""
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> None:
         if name.partition(".")[0] in ("torch", "dask"):
@@ -93,10 +93,9 @@ def save_model(obj: Any, dest: Path) -> None:
         tmp.write_bytes(skops_bytes(obj))
 
 
-def is_trusted(type_name: str) -> bool:
-    """Whether a model may hold ``type_name`` beyond skops's defaults: ``SKLEARN_TYPES``, a
-    feature transformer, or the class of an estimator module; only that module is imported, so
-    a file of the svm never imports another estimator's libraries."""
+def _is_trusted(type_name: str) -> bool:
+    """Whether a model may hold ``type_name``: ``SKLEARN_TYPES``, a feature transformer, or the
+    class of an estimator module (only that module imported: an svm imports no torch)."""
     from mnist_pipeline import features
     from mnist_pipeline.estimators import estimator_names, estimator_spec
 
@@ -119,9 +118,8 @@ def load_model(path: Path | str) -> Any:
         untrusted = skops.get_untrusted_types(data=data)
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as err:
         raise ModelFileError(f"{path}: not a skops model file ({err})") from None
-    if refused := sorted(name for name in set(untrusted) if not is_trusted(name)):
-        refused_types = ", ".join(refused)
-        raise ModelFileError(f"{path}: holds types this project does not trust: {refused_types}")
+    if refused := ", ".join(sorted(n for n in set(untrusted) if not _is_trusted(n))):
+        raise ModelFileError(f"{path}: holds types this project does not trust: {refused}")
     return skops.loads(data, trusted=list(untrusted))
 
 
@@ -140,11 +138,12 @@ def _plain(value: Any) -> Any:
 def model_card(
     model: Any, dataset: Any, pipeline: Any, data: bytes, read: Sequence[Path]
 ) -> dict[str, Any]:
-    """What the model is, what it was built from (its params, the sha256 of each file it
-    ``read``; no git commit, so a comment in params.yaml changes no card) and how to load it.
-    ``data``: the model file's bytes. Its scores are evaluate's (metrics/<model>/scores)."""
+    """What the model (file bytes ``data``) is, what it was built from (its params, the sha256
+    of each file it ``read``; no git commit: a comment in params.yaml changes no card), and how
+    to load it."""
     (rows, cols), classes, target = dataset.image_shape, list(dataset.classes), model.target
     trusted = sorted(skops_io().get_untrusted_types(data=data))
+    proba = hasattr(pipeline, "predict_proba")
     steps = [(name, type(step), step.get_params(deep=False)) for name, step in pipeline.steps]
     return {
         "model": model.name,
@@ -153,9 +152,7 @@ def model_card(
         "sha256": hashlib.sha256(data).hexdigest(),
         "task": "every class" if target is None else f"is it a {classes[target]}",
         "answers": classes if target is None else [f"not {classes[target]}", classes[target]],
-        "confidence": "predict_proba"
-        if hasattr(pipeline, "predict_proba")
-        else "decision_function",
+        "confidence": "predict_proba" if proba else "decision_function",
         "input": f"uint8 images of {rows}x{cols} pixels, light {dataset.image_noun} on black, "
         "as the dataset stores them (src/predict.py prepares any picture so)",
         "dataset": {k: getattr(dataset, k) for k in ("name", "title", "licence", "citation")}
