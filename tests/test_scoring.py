@@ -91,24 +91,16 @@ def test_cv_scores_are_fold_mean_sd_each_fold_and_the_f1_of_the_pooled_folds(pre
         "f1": prf(y_true, y_pred, "macro")[2],
     }
     p, r, f1 = prf(y_true == 3, y_pred == 3, "binary")
-    scores = cv_scores([0.5, 0.7], confusion(y_true == 3, y_pred == 3, 2), "detector")
-    assert scores == {
-        "acc": 0.6,
-        "acc_sd": 0.1,
-        "fold1": 0.5,
-        "fold2": 0.7,
-        "f1": f1,
-        "p": p,
-        "r": r,
-    }
+    pooled = confusion(y_true == 3, y_pred == 3, 2)
+    expected = {"acc": 0.6, "acc_sd": 0.1, "fold1": 0.5, "fold2": 0.7, "f1": f1, "p": p, "r": r}
+    assert cv_scores([0.5, 0.7], pooled, "detector") == expected
 
 
 def test_the_csv_tables_name_the_classes(predictions):
     y_true, y_pred = predictions
     _, recall, _, _ = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
-    digits = [str(d) for d in range(10)]
     table = {"test": confusion(y_true, y_pred, 10), "val": np.diag([1] * 10)}
-    assert per_class_csv(table, digits).splitlines() == [
+    assert per_class_csv(table, DIGITS).splitlines() == [
         "class,test,val",
         *(f"{d},{round(r, 4)},1.0" for d, r in enumerate(recall)),
     ]
