@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MNIST = REPO / "data" / "mnist"
 FILE_NAMES = MNIST_FILE_NAMES
-TOOL_TIMEOUT = 900.0
 
 
 def run_script(
@@ -252,7 +251,7 @@ def run_tool(
     cwd: Path,
     check: bool = True,
     env: dict[str, str] | None = None,
-    timeout: float = TOOL_TIMEOUT,
+    timeout: float = 900.0,
 ) -> subprocess.CompletedProcess:
     """Run dvc or git in ``cwd`` with `tool_env()` and ``env``; on a failure, show its output."""
     result = subprocess.run(

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from conftest import copy_repo, read_params_files, run_tool, write_dataset, write_params_files
 
 from mnist_pipeline.plumbing.files import load_arrays
@@ -105,8 +104,3 @@ def test_every_picture_is_drawn(switched):
         assert (switched / f"plots/figures/{model}/misclassified.png").stat().st_size > 0
     for picture in ("digits", "accuracy"):
         assert (switched / f"plots/summary/{picture}.png").stat().st_size > 0
-
-
-def test_the_lock_records_the_dataset(switched):
-    lock = yaml.safe_load((switched / "dvc.lock").read_text())
-    assert lock["stages"]["download"]["params"]["params.yaml"]["dataset"] == "shapes"

@@ -33,10 +33,8 @@ def test_the_switch_selects_the_description_and_its_class_names(write_params):
     params = load_params(write_params({"dataset": "fashion_mnist"}))
 
     assert params.dataset.references.test["knn"] == 0.852
-    assert class_names(params.model("sgd_5").target, params.dataset.classes) == [
-        "not_Sandal",
-        "Sandal",
-    ]
+    target = params.model("sgd_5").target
+    assert class_names(target, params.dataset.classes) == ["not_Sandal", "Sandal"]
 
 
 def test_a_switch_naming_no_description_is_refused(write_params):

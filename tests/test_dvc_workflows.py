@@ -31,7 +31,6 @@ pytestmark = pytest.mark.slow
 
 FEATURE_STAGES = {"download", "decode", "images", "raw", "normalize", "pca"}
 FEATURE_STAGES |= {"normalize_deskewed", "pca_deskewed"}
-QUEUE_TIMEOUT = 300.0
 KNN_SCORES = "metrics/knn/scores/test.json"
 
 
@@ -149,7 +148,7 @@ def test_a_queued_sweep_run_by_two_workers_gives_two_experiments(cold: Run, tmp_
     names = set(re.findall(r"^Queued experiment '([^']+)'", queued.stdout, re.MULTILINE))
     assert len(names) == 2, shown(queued)
     dvc(repo, "queue", "start", "-j", "2")
-    deadline = time.monotonic() + QUEUE_TIMEOUT
+    deadline = time.monotonic() + 300
     try:
         while {queue_states(repo).get(n) for n in names} & {None, "Queued", "Running"}:
             assert time.monotonic() < deadline, f"queue not done: {queue_states(repo)}"

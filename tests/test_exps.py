@@ -52,23 +52,11 @@ def test_the_baseline_then_its_experiments_by_value_with_only_what_changed(tmp_p
 
 
 def test_a_ten_point_sweep_changing_every_model_fits_160_columns(tmp_path: Path):
-    values = params(60) | {"split": {"validation": 10000, "train": 60000}}
     sizes = [500, 1000, 2000, 5000, 10000, 20000, 30000, 40000, 45000, 50000]
-    shown = with_baseline(
-        exp_show(
-            *(
-                experiment(
-                    f"lofty-{i:04d}",
-                    "success",
-                    values | {"split": {"validation": 10000, "train": size}},
-                    {m: 0.9 + i / 100 + j / 1000 for j, m in enumerate(MODELS)},
-                )
-                for i, size in enumerate(sizes)
-            )
-        ),
-        values,
-        {m: 0.99 for m in MODELS},
-    )
+    values = [params(60) | {"split": {"validation": 10000, "train": n}} for n in [60000, *sizes]]
+    accs = [{m: 0.9 + i / 100 + j / 1000 for j, m in enumerate(MODELS)} for i in range(10)]
+    points = [experiment(f"lofty-{i:04d}", "success", values[i + 1], accs[i]) for i in range(10)]
+    shown = with_baseline(exp_show(*points), values[0], {m: 0.99 for m in MODELS})
     lines = run_exps(tmp_path, shown).stdout.splitlines()
     assert lines[0].split() == ["experiment", "split.train", *MODELS]
     assert [line.split()[1] for line in lines[2:12]] == [str(s) for s in sizes]
