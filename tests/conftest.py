@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MNIST = REPO / "data" / "mnist"
 FILE_NAMES = MNIST_FILE_NAMES
-TOOL_TIMEOUT = 900.0
 
 
 def run_script(
@@ -66,8 +64,7 @@ def stage_main(script: str) -> Callable[[list[str]], int]:
 
 
 def run_main(script: str, *args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    """`run_script` without starting Python: ``main`` called in ``cwd``, its exit code, stdout,
-    and stderr with its log lines."""
+    """`run_script` in this interpreter: ``main`` called in ``cwd``, its log lines in stderr."""
     stdout, stderr = io.StringIO(), io.StringIO()
     log = logging.StreamHandler(stderr)
     log.setFormatter(logging.Formatter("%(name)s: %(message)s"))
@@ -131,11 +128,15 @@ def write_params(tmp_path: Path, repo_params: dict) -> Callable[..., Path]:
     )
 
 
+def shipped_mnist(train: int, test: int) -> dict[str, np.ndarray]:
+    """The first ``train`` training and ``test`` test images and labels of the shipped MNIST."""
+    arrays = {role: read_idx(SHIPPED_MNIST / name) for role, name in FILE_NAMES.items()}
+    return {role: a[: train if role.startswith("train") else test] for role, a in arrays.items()}
+
+
 @pytest.fixture(scope="session")
 def mnist_slice() -> dict[str, np.ndarray]:
-    """The first 1,200 training and 300 test images of the shipped, real MNIST."""
-    arrays = {role: read_idx(SHIPPED_MNIST / name) for role, name in FILE_NAMES.items()}
-    return {role: a[:1200] if role.startswith("train") else a[:300] for role, a in arrays.items()}
+    return shipped_mnist(1200, 300)
 
 
 def write_decoded_slice(root: Path, mnist_slice: dict[str, np.ndarray]) -> None:
@@ -185,8 +186,7 @@ SLICE_STEPS = {name: command.split() for name, command in SLICE_STEPS.items()}
 
 
 def redirected(step: list[str], **paths: str | Path) -> list[str | Path]:
-    """``step`` with the value of each option in ``paths`` (``metrics_dir``: ``--metrics-dir``)
-    replaced."""
+    """``step`` with the value of each option in ``paths`` (``metrics_dir``: ``--metrics-dir``)."""
     args: list[str | Path] = list(step)
     for name, path in paths.items():
         args[args.index("--" + name.replace("_", "-")) + 1] = path
@@ -195,8 +195,7 @@ def redirected(step: list[str], **paths: str | Path) -> list[str | Path]:
 
 @pytest.fixture(scope="session")
 def slice_run(tmp_path_factory, mnist_slice, repo_params) -> Path:
-    """A folder with its params.yaml in which `SLICE_STEPS` ran once on the MNIST slice, on one
-    BLAS thread (cheaper on two cores). Read only."""
+    """A folder in which `SLICE_STEPS` ran on the MNIST slice, on one BLAS thread. Read only."""
     from threadpoolctl import threadpool_limits
 
     root = tmp_path_factory.mktemp("slice_run")
@@ -212,17 +211,6 @@ def slice_run(tmp_path_factory, mnist_slice, repo_params) -> Path:
     return root
 
 
-def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """(type, payload) of every chunk of a PNG file."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    chunks, at = [], 8
-    while at < len(data):
-        (length,) = struct.unpack(">I", data[at : at + 4])
-        chunks.append((data[at + 4 : at + 8], data[at + 8 : at + 8 + length]))
-        at += 12 + length
-    return chunks
-
-
 def assert_png_stable(draw: Callable[[], Figure]) -> None:
     """``draw()``'s PNG is the same bytes again and under other rcParams, without metadata."""
     import matplotlib
@@ -234,15 +222,15 @@ def assert_png_stable(draw: Callable[[], Figure]) -> None:
     style = {"font.size": 20, "lines.linewidth": 6, "axes.grid": True, "image.cmap": "jet"}
     with matplotlib.rc_context({**style, "savefig.dpi": 300}):
         assert png_bytes(draw(), 100) == first
-    kinds = {kind for kind, _ in png_chunks(first)}
-    assert not kinds & {b"tEXt", b"iTXt", b"zTXt", b"tIME"}, "metadata would change the bytes"
+    for chunk in (b"tEXt", b"iTXt", b"zTXt", b"tIME"):
+        assert chunk not in first, f"{chunk}: metadata would change the bytes"
 
 
 def png_size(data: bytes) -> tuple[int, int]:
     """A PNG's width and height in pixels."""
-    kind, header = png_chunks(data)[0]
-    assert kind == b"IHDR"
-    return struct.unpack(">II", header[:8])
+    from PIL import Image
+
+    return Image.open(io.BytesIO(data)).size
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,8 +238,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def tool_env(identity: str = "tests", extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for dvc, git and the scripts: this interpreter's bin first on PATH, a git
-    identity unless one is set, dvc's analytics off, ``extra`` on top."""
+    """The environment for dvc, git and the scripts: this venv first on PATH, a git identity."""
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     for role in ("AUTHOR", "COMMITTER"):
@@ -265,7 +252,7 @@ def run_tool(
     cwd: Path,
     check: bool = True,
     env: dict[str, str] | None = None,
-    timeout: float = TOOL_TIMEOUT,
+    timeout: float = 900.0,
 ) -> subprocess.CompletedProcess:
     """Run dvc or git in ``cwd`` with `tool_env()` and ``env``; on a failure, show its output."""
     result = subprocess.run(
@@ -291,8 +278,7 @@ def git(repo: Path, *args: str | Path, **options) -> subprocess.CompletedProcess
 
 
 def copy_repo(dest: Path, leave_out: tuple[str, ...] = (), identity: str = "tests") -> Path:
-    """The working tree's project files (tracked or not, not ignored), less the folders
-    ``leave_out``, in a new git repository at ``dest`` with one commit: a user's fresh clone."""
+    """The working tree's files (not ignored, less ``leave_out``) committed in a new repository."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
@@ -309,17 +295,13 @@ def copy_repo(dest: Path, leave_out: tuple[str, ...] = (), identity: str = "test
     return dest
 
 
-TRAIN_IMAGES, TEST_IMAGES, VALIDATION = 3000, 500, 500
 SMALL_MNIST = "data/mnist-small"
-SMALL_CNN = {"epochs": 1, "channels": [4, 8], "hidden": 16}
-"""The cnn of the small copies: one epoch of a narrow network, seconds instead of a minute."""
 UP_TO_DATE = "Data and pipelines are up to date."
 
 
 @contextlib.contextmanager
 def isolated_dvc_environment(site_cache: Path) -> Iterator[None]:
-    """While open, dvc's site cache of the many copies is ``site_cache``, not /var/tmp/dvc, and
-    each stage uses one BLAS thread (cheaper on two cores and this small data)."""
+    """While open, dvc's site cache is ``site_cache`` (not /var/tmp/dvc); one BLAS thread."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DVC_SITE_CACHE_DIR", str(site_cache))
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -374,19 +356,16 @@ def experiments(repo: Path) -> dict[str, dict]:
 
 
 def make_small_repo(dest: Path) -> Path:
-    """A copy of the project whose mirror is a committed slice of the real MNIST (the cnn made
-    small: `SMALL_CNN`), without the copied full-MNIST metrics and dvc.lock."""
+    """A copy of the project whose mirror is a committed slice of MNIST, a small cnn, and no
+    metrics or dvc.lock yet."""
     repo = copy_repo(dest)
-    arrays = {role: read_idx(SHIPPED_MNIST / name) for role, name in FILE_NAMES.items()}
-    arrays = {
-        role: a[:TRAIN_IMAGES] if role.startswith("train") else a[:TEST_IMAGES]
-        for role, a in arrays.items()
-    }
     params = read_params_files(repo)
     params["datasets"]["mnist"]["mirrors"] = [SMALL_MNIST]
-    params["datasets"]["mnist"]["files"] = write_dataset(repo / SMALL_MNIST, arrays)
-    params["split"]["validation"] = VALIDATION
-    params["models"]["cnn"].update(SMALL_CNN)
+    params["datasets"]["mnist"]["files"] = write_dataset(
+        repo / SMALL_MNIST, shipped_mnist(3000, 500)
+    )
+    params["split"]["validation"] = 500
+    params["models"]["cnn"].update(epochs=1, channels=[4, 8], hidden=16)  # seconds, not a minute
     write_params_files(repo, params)
     shutil.rmtree(repo / "metrics", ignore_errors=True)
     (repo / "dvc.lock").unlink(missing_ok=True)
@@ -455,9 +434,8 @@ def add_experiment_ref(repo: Path, baseline: str, name: str, commit: str) -> Non
 
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory) -> Path:
-    """A fresh clone of HEAD without its committed metrics/ and plots/, after a cold `dvc repro`
-    on the full MNIST (about 270 s on two cores), the CNN on the CPU (a GPU's sums give other
-    bits). A clone: commit a change first to test it."""
+    """A clone of HEAD less its metrics/ and plots/ after a cold `dvc repro` on full MNIST (about
+    270 s on two cores), the CNN on the CPU (a GPU's sums give other bits)."""
     repo = tmp_path_factory.mktemp("fresh-clone") / "repo"
     run_tool("git", "clone", "-q", "--no-hardlinks", REPO, repo, cwd=REPO)
     git(repo, "checkout", "-q", "-B", "main")

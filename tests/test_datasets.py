@@ -1,13 +1,11 @@
-"""Dataset descriptions: the switch, class names and references follow the dataset. (decode's
-use of a description: test_decode.py.)"""
+"""Dataset descriptions: the switch, class names and references follow the dataset."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from conftest import REPO, deep_update, write_params_files
 
-from mnist_pipeline.labels import class_names, plural, task_labels
+from mnist_pipeline.labels import class_names
 from mnist_pipeline.params import ParamsError, load_params
 
 FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat")
@@ -35,10 +33,8 @@ def test_the_switch_selects_the_description_and_its_class_names(write_params):
     params = load_params(write_params({"dataset": "fashion_mnist"}))
 
     assert params.dataset.references.test["knn"] == 0.852
-    assert class_names(params.model("sgd_5").target, params.dataset.classes) == [
-        "not_Sandal",
-        "Sandal",
-    ]
+    target = params.model("sgd_5").target
+    assert class_names(target, params.dataset.classes) == ["not_Sandal", "Sandal"]
 
 
 def test_a_switch_naming_no_description_is_refused(write_params):
@@ -82,10 +78,3 @@ def test_another_descriptions_references_may_name_models_no_longer_in_params(tmp
 
     assert list(loaded.models) == ["knn"]
     assert loaded.datasets["fashion_mnist"].references.test["svm"] == 0.897
-
-
-def test_detector_labels_names_and_nouns_follow_the_datasets_classes():
-    np.testing.assert_array_equal(task_labels(np.array([5, 3, 5, 0]), 5), [1, 0, 1, 0])
-    assert class_names(None, FASHION) == list(FASHION)
-    assert class_names(8, FASHION) == ["not_Bag", "Bag"]
-    assert [plural(n) for n in ("digit", "class", "image")] == ["digits", "classes", "images"]

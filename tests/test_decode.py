@@ -1,12 +1,12 @@
-"""The decode stage: IDX files checked against the dataset's description, one line per refusal,
-nothing written then. The reader's own refusals are test_idx.py's."""
+"""The decode stage: IDX files checked against the dataset's description, one line per refusal."""
 
 from __future__ import annotations
 
-import gzip
 import shutil
 import time
 import zlib
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,14 +40,20 @@ def refused(dataset, params=None) -> str:
     return result.stderr.removeprefix("decode: error: ").removesuffix("\n")
 
 
-def bomb(*dims: int) -> bytes:
-    """A gzipped IDX header claiming ``dims`` of unsigned bytes, and 64 MiB of zeros."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
-    parts = [
-        packer.compress(bytes([0, 0, 8, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims))
-    ]
-    parts += [packer.compress(bytes(1 << 20)) for _ in range(64)]
-    return b"".join([*parts, packer.flush()])
+def bomb(*dims: int) -> Callable[[Path], None]:
+    """Writes a gzipped IDX header claiming ``dims`` of unsigned bytes, and 64 MiB of zeros."""
+
+    def write(path: Path) -> None:
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        header = bytes([0, 0, 8, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
+        parts = [packer.compress(header), *(packer.compress(bytes(1 << 20)) for _ in range(64))]
+        path.write_bytes(b"".join([*parts, packer.flush()]))
+
+    return write
+
+
+def idx(array: np.ndarray) -> Callable[[Path], None]:
+    return lambda path: write_idx(path, array, compress=True)
 
 
 def test_decode_writes_uint8_images_and_labels_as_dvc_runs_it(dataset, mnist_slice):
@@ -64,56 +70,48 @@ def test_decode_writes_uint8_images_and_labels_as_dvc_runs_it(dataset, mnist_sli
         np.testing.assert_array_equal(arrays["labels"], mnist_slice[f"{split}_labels"])
 
 
-def test_images_of_another_shape_than_the_description_are_refused_before_the_payload(dataset):
-    path = dataset[0] / FILE_NAMES["train_images"]
-    path.write_bytes(bomb(1000, 1000, 1000))
+SPOILED = {
+    "another-shape": (
+        "train_images",
+        bomb(1000, 1000, 1000),
+        "{path}: expected images of 28 x 28 (datasets.mnist.image_shape), header declares "
+        "1000 x 1000 x 1000",
+    ),
+    "more-images-than-labels": (
+        "train_images",
+        bomb(2**32 // 784, 28, 28),
+        "{path} holds 5478274 images but {folder}/train-labels-idx1-ubyte.gz holds 1200 labels",
+    ),
+    "labels-of-rank-2": (
+        "train_labels",
+        idx(np.zeros((4, 2), np.uint8)),
+        "{path}: expected uint8 labels of one dimension, got uint8 of shape (4, 2)",
+    ),
+    "float-images": (
+        "test_images",
+        idx(np.zeros((300, 28, 28), np.float32)),
+        "{path}: expected uint8 images N x rows x columns, got float32 of shape (300, 28, 28)",
+    ),
+    "missing": ("test_images", Path.unlink, "{path}: no such file"),
+    "label-beyond-the-classes": (
+        "test_labels",
+        idx(np.where(np.arange(300) == 17, 10, 0).astype(np.uint8)),
+        "datasets.mnist.classes: labels run 0-10 (11 classes), 10 declared "
+        "(label 10 at index 17 of {path})",
+    ),
+}
+
+
+@pytest.mark.parametrize(("role", "spoil", "message"), SPOILED.values(), ids=SPOILED.keys())
+def test_a_spoiled_file_is_one_line_naming_it_before_its_payload_is_read(
+    dataset, role, spoil, message
+):
+    path = dataset[0] / FILE_NAMES[role]
+    spoil(path)
     started = time.monotonic()
 
-    assert refused(dataset) == (
-        f"{path}: expected images of 28 x 28 (datasets.mnist.image_shape), header declares "
-        "1000 x 1000 x 1000"
-    )
+    assert refused(dataset) == message.format(path=path, folder=dataset[0])
     assert time.monotonic() - started < 2
-
-
-def test_more_images_than_labels_are_refused_before_the_payload(dataset):
-    images, labels = (dataset[0] / FILE_NAMES[r] for r in ("train_images", "train_labels"))
-    images.write_bytes(bomb(2**32 // 784, 28, 28))
-
-    assert refused(dataset) == f"{images} holds 5478274 images but {labels} holds 1200 labels"
-
-
-@pytest.mark.parametrize(
-    ("role", "array", "expected"),
-    [
-        ("train_labels", np.zeros((4, 2), np.uint8), "uint8 labels of one dimension, got uint8"),
-        ("test_images", np.zeros((300, 28, 28), np.float32), "uint8 images N x rows x columns"),
-    ],
-)
-def test_labels_and_images_of_another_type_or_rank_are_refused(dataset, role, array, expected):
-    path = dataset[0] / FILE_NAMES[role]
-    write_idx(path, array, compress=True)
-
-    assert refused(dataset).startswith(f"{path}: expected {expected}")
-
-
-def test_a_missing_file_is_named(dataset):
-    path = dataset[0] / FILE_NAMES["test_images"]
-    path.unlink()
-
-    assert refused(dataset) == f"{path}: no such file"
-
-
-def test_a_label_beyond_the_declared_classes_is_named_with_its_index(dataset):
-    path = dataset[0] / FILE_NAMES["test_labels"]
-    labels = np.zeros(300, np.uint8)
-    labels[17] = 10
-    path.write_bytes(gzip.compress(bytes([0, 0, 8, 1, 0, 0, 1, 44]) + labels.tobytes()))
-
-    assert refused(dataset) == (
-        "datasets.mnist.classes: labels run 0-10 (11 classes), 10 declared "
-        f"(label 10 at index 17 of {path})"
-    )
 
 
 def test_declared_classes_that_no_label_has_are_refused(dataset, good_files, write_params):

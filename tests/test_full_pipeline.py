@@ -1,13 +1,11 @@
-"""One cold `dvc repro` on the full MNIST in a fresh clone (conftest's `reproduced`, shared
-with tests/test_serve.py): every committed metrics/ and plots/ file and dvc.lock comes back
-byte for byte, and the notebooks' numbers with them."""
+"""One cold `dvc repro` on the full MNIST in a fresh clone (conftest's `reproduced`): every
+committed metrics/ and plots/ file and dvc.lock comes back byte for byte."""
 
 from __future__ import annotations
 
 import json
 import re
 import sys
-from pathlib import Path
 
 import pytest
 from conftest import REPO, run_tool
@@ -15,20 +13,8 @@ from conftest import REPO, run_tool
 pytestmark = pytest.mark.slow
 
 
-def tree(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for folder in ("metrics", "plots")
-        for p in sorted((root / folder).rglob("*"))
-        if p.is_file()
-    }
-
-
 def test_cold_repro_gives_back_every_committed_output_and_dvc_lock(reproduced):
-    committed, again = tree(REPO), tree(reproduced)
-    assert sorted(again) == sorted(committed)
-    assert [name for name in committed if committed[name] != again[name]] == []
-    assert (reproduced / "dvc.lock").read_text() == (REPO / "dvc.lock").read_text()
+    """Its metrics/ and plots/ were deleted before the repro: git sees no file changed or new."""
     status = run_tool("git", "status", "--porcelain", "--untracked-files=all", cwd=reproduced)
     assert status.stdout == ""
 
@@ -40,12 +26,6 @@ def test_the_models_reach_the_notebooks_accuracies(reproduced):
     assert (accuracy("nearest"), accuracy("nearest_pca")) == (0.9708, 0.9703)
     assert abs(accuracy("mlp") - 0.972) <= 0.005
     assert accuracy("cnn") >= 0.993
-
-
-def test_second_repro_runs_nothing(reproduced):
-    result = run_tool("dvc", "repro", cwd=reproduced)
-    assert "Running stage" not in result.stdout
-    assert "Data and pipelines are up to date." in result.stdout
 
 
 def test_make_predict_names_the_digit_of_each_example_picture(reproduced):

@@ -19,24 +19,18 @@ from mnist_pipeline.data import TYPE_CODES, IdxError, read_idx
 @pytest.mark.parametrize("type_code", sorted(TYPE_CODES))
 @pytest.mark.parametrize("shape", [(7,), (3, 5), (2, 1, 3, 2)])
 @pytest.mark.parametrize("compress", [False, True])
-def test_every_type_code_and_rank_round_trips(tmp_path, type_code, shape, compress):
+def test_every_type_code_and_rank_round_trips_gzip_known_by_content(
+    tmp_path, type_code, shape, compress
+):
+    path = tmp_path / ("a.idx" if compress else "a.idx.gz")  # names that lie
     dtype = TYPE_CODES[type_code].newbyteorder("=")
     array = (np.random.default_rng(type_code).standard_normal(shape) * 100).astype(dtype)
-    write_idx(tmp_path / "a.idx", array, compress=compress)
+    write_idx(path, array, compress=compress)
 
-    result = read_idx(tmp_path / "a.idx")
+    result = read_idx(path)
 
     assert result.dtype == dtype
     np.testing.assert_array_equal(result, array)
-
-
-def test_gzip_is_recognised_by_its_content_not_its_name(tmp_path):
-    array = np.arange(10, dtype=np.uint8)
-    write_idx(tmp_path / "looks-raw.idx", array, compress=True)
-    write_idx(tmp_path / "looks-gzipped.gz", array)
-
-    for name in ("looks-raw.idx", "looks-gzipped.gz"):
-        np.testing.assert_array_equal(read_idx(tmp_path / name), array)
 
 
 def test_the_shipped_mnist_reads_as_an_independent_reader_reads_it():

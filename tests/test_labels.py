@@ -1,41 +1,22 @@
-"""Labels: what a model learns, the names of its classes, and the check of the data's labels
-against the classes params.yaml declares."""
+"""Labels: what a model learns, its class names, and train's check of the labels it reads."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from conftest import SLICE_STEPS, read_params_files, redirected, run_main, write_params_files
+from test_datasets import FASHION
 
-from mnist_pipeline.labels import DIGITS, ClassesError, check_classes, class_names, task_labels
+from mnist_pipeline.labels import DIGITS, class_names, plural, task_labels
 
 
-def test_detector_labels_are_one_for_the_target_digit():
+def test_detector_labels_class_names_and_nouns_follow_the_classes():
     digits = np.array([5, 3, 5, 0], dtype=np.uint8)
     np.testing.assert_array_equal(task_labels(digits, 5), [1, 0, 1, 0])
     np.testing.assert_array_equal(task_labels(digits, None), digits)
     assert class_names(5) == ["not_5", "5"]
-    assert class_names(None) == [str(d) for d in range(10)]
-
-
-def test_labels_over_exactly_the_declared_classes_pass():
-    check_classes({"a.npz": np.array([0, 9, 3]), "b.npz": np.array([], np.uint8)}, DIGITS, "d")
-
-
-def test_declared_classes_past_the_last_label_are_refused_naming_the_key():
-    with pytest.raises(ClassesError) as refused:
-        check_classes({"a.npz": np.arange(10)}, [*DIGITS, "x"], "datasets.mnist")
-    assert str(refused.value) == "datasets.mnist.classes: labels run 0-9 (10 classes), 11 declared"
-
-
-def test_a_label_past_the_declared_classes_is_refused_naming_the_key_and_where_it_is():
-    labels = {"train.npz": np.array([0, 1, 2]), "test.npz": np.array([1, 0, 4, 3, 5], np.uint8)}
-    with pytest.raises(ClassesError) as refused:
-        check_classes(labels, DIGITS[:3], "datasets.toy")
-    assert str(refused.value) == (
-        "datasets.toy.classes: labels run 0-5 (6 classes), 3 declared "
-        "(label 4 at index 2 of test.npz)"
-    )
+    assert class_names(None) == list(DIGITS) == [str(d) for d in range(10)]
+    assert class_names(8, FASHION) == ["not_Bag", "Bag"]
+    assert [plural(n) for n in ("digit", "class", "image")] == ["digits", "classes", "images"]
 
 
 def test_train_refuses_labels_past_the_declared_classes_in_one_line(slice_run, tmp_path):

@@ -1,5 +1,4 @@
-"""PCA's variance spectrum against scikit-learn's, and the pca stage on the MNIST slice: its
-projections, the chain it writes, and a number of components it refuses."""
+"""PCA's variance spectrum against scikit-learn's, and the pca stage on the MNIST slice."""
 
 from __future__ import annotations
 
@@ -47,41 +46,34 @@ def test_variance_csv_gives_each_share_and_the_running_total_to_8_digits():
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory, mnist_slice):
-    """The MNIST slice decoded and normalized (validation 200), then pca with n 20."""
+def root(tmp_path_factory, mnist_slice, repo_params):
+    """The MNIST slice decoded, normalized (validation 200), then pca (n 20) as dvc runs it."""
     root = tmp_path_factory.mktemp("pca")
     write_decoded_slice(root, mnist_slice)
-    return root
-
-
-def run_pca(root, params, *section, out="pca"):
-    args = ("--in", root / "normalize", "--out", root / out, "--variance", root / f"{out}.csv")
-    return run_main("pca", "--params", params, *section, *args)
-
-
-@pytest.fixture(scope="module")
-def projected(root, repo_params):
     overrides = {"split": {"validation": 200}, "pca": {"n": 20}}
     params = write_params_files(root, deep_update(repo_params, overrides))
     folders = ("--in", root / "stages/decode", "--out", root / "normalize")
     assert run_main("normalize", "--params", params, *folders).returncode == 0
-    result = run_pca(root, params)
+    args = ("--in", root / "normalize", "--out", root / "pca", "--variance", root / "pca.csv")
+    result = run_script("pca", "--params", params, *args, timeout=120)
     assert result.returncode == 0, result.stderr
-    return params
+    return root
 
 
-def test_pca_projects_every_split_and_writes_the_whole_spectrum(root, projected):
+def test_pca_projects_every_split_and_writes_the_whole_spectrum(root):
     train = load_arrays(root / "pca/train.npz", ("X",))["X"]
     ratio = load_arrays(root / "pca/components.npz", ("explained_variance_ratio",))
     rows = np.loadtxt(root / "pca.csv", delimiter=",", skiprows=1)
 
     assert train.shape == (1000, 20) and train.dtype == np.float32
+    for split, count in (("val", 200), ("test", 300)):
+        assert load_arrays(root / f"pca/{split}.npz", ("X",))["X"].shape == (count, 20)
     assert rows.shape == (784, 3) and np.all(np.diff(rows[:, 1]) <= 0)
     assert rows[-1, 2] == pytest.approx(1, abs=1e-6)
     assert rows[19, 2] == pytest.approx(ratio["explained_variance_ratio"].sum(), abs=1e-6)
 
 
-def test_the_chain_turns_decoded_images_into_the_projections(root, projected):
+def test_the_chain_turns_decoded_images_into_the_projections(root):
     images = load_arrays(root / "stages/decode/test.npz", ("images",))["images"]
 
     chain = load_model(root / "pca/features.skops")
@@ -91,27 +83,12 @@ def test_the_chain_turns_decoded_images_into_the_projections(root, projected):
     np.testing.assert_allclose(chain.transform(images), projected, atol=1e-5)
 
 
-def test_pca_as_dvc_runs_it_writes_the_same_projections(root, projected, tmp_path):
-    args = ("--in", root / "normalize", "--out", tmp_path / "pca", "--variance", tmp_path / "v")
-
-    result = run_script("pca", "--params", projected, *args, timeout=120)
-
-    assert result.returncode == 0, result.stderr
-    for split in ("train", "val", "test"):
-        written, expected = (
-            load_arrays(folder / "pca" / f"{split}.npz", ("X", "y")) for folder in (tmp_path, root)
-        )
-        np.testing.assert_allclose(written["X"], expected["X"], rtol=1e-4, atol=1e-4)
-        np.testing.assert_array_equal(written["y"], expected["y"])
-
-
 @pytest.mark.parametrize("section", ["pca", "pca_deskewed"])
-def test_more_components_than_features_are_refused_naming_the_section(
-    root, projected, write_params, section
-):
+def test_more_components_than_features_are_refused_naming_the_section(root, write_params, section):
     params = write_params({section: {"n": 785}})
+    args = ("--in", root / "normalize", "--out", root / "too_many", "--variance", root / "v.csv")
 
-    result = run_pca(root, params, "--section", section, out="too_many")
+    result = run_main("pca", "--params", params, "--section", section, *args)
 
     assert (result.returncode, result.stderr) == (
         1,

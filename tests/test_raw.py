@@ -16,36 +16,25 @@ def decoded(tmp_path_factory, mnist_slice):
     return root / "stages/decode"
 
 
-def test_raw_keeps_every_training_image_as_uint8_pixels_as_dvc_runs_it(
-    decoded, tmp_path, mnist_slice, write_params
+@pytest.mark.parametrize("validation", [0, 200])
+def test_raw_writes_uint8_pixel_rows_holding_out_the_last_training_images_as_dvc_runs_it(
+    decoded, tmp_path, mnist_slice, write_params, validation
 ):
-    params = write_params({"raw": {"validation": 0}})
+    params = write_params({"raw": {"validation": validation}})
+    out = tmp_path / "raw"
 
-    result = run_script(
-        "raw", "--params", params, "--in", decoded, "--out", tmp_path / "raw", timeout=120
-    )
+    result = run_script("raw", "--params", params, "--in", decoded, "--out", out, timeout=120)
 
     assert result.returncode == 0, result.stderr
-    train = load_arrays(tmp_path / "raw/train.npz", ("X", "y"))
-    assert train["X"].dtype == np.uint8
-    np.testing.assert_array_equal(train["X"], mnist_slice["train_images"].reshape(1200, 784))
-    np.testing.assert_array_equal(train["y"], mnist_slice["train_labels"])
-    assert load_arrays(tmp_path / "raw/val.npz", ("X",))["X"].shape == (0, 784)
-    assert (tmp_path / "raw/features.skops").is_file()
-
-
-def test_raw_validation_holds_out_the_last_training_images(
-    decoded, tmp_path, mnist_slice, write_params
-):
-    params = write_params({"raw": {"validation": 200}})
-
-    assert (
-        run_main("raw", "--params", params, "--in", decoded, "--out", tmp_path / "raw").returncode
-        == 0
-    )
-
-    val = load_arrays(tmp_path / "raw/val.npz", ("y",))["y"]
-    np.testing.assert_array_equal(val, mnist_slice["train_labels"][1000:])
+    train, val = (load_arrays(out / f"{split}.npz", ("X", "y")) for split in ("train", "val"))
+    pixels, labels = mnist_slice["train_images"].reshape(1200, 784), mnist_slice["train_labels"]
+    kept = 1200 - validation
+    assert train["X"].dtype == np.uint8 and val["X"].shape == (validation, 784)
+    np.testing.assert_array_equal(train["X"], pixels[:kept])
+    np.testing.assert_array_equal(train["y"], labels[:kept])
+    np.testing.assert_array_equal(val["X"], pixels[kept:])
+    np.testing.assert_array_equal(val["y"], labels[kept:])
+    assert (out / "features.skops").is_file()
 
 
 def test_raw_validation_of_every_image_is_named_by_its_key(decoded, tmp_path, write_params):

@@ -91,38 +91,33 @@ def test_cv_scores_are_fold_mean_sd_each_fold_and_the_f1_of_the_pooled_folds(pre
         "f1": prf(y_true, y_pred, "macro")[2],
     }
     p, r, f1 = prf(y_true == 3, y_pred == 3, "binary")
-    scores = cv_scores([0.5, 0.7], confusion(y_true == 3, y_pred == 3, 2), "detector")
-    assert scores == {
-        "acc": 0.6,
-        "acc_sd": 0.1,
-        "fold1": 0.5,
-        "fold2": 0.7,
-        "f1": f1,
-        "p": p,
-        "r": r,
-    }
+    pooled = confusion(y_true == 3, y_pred == 3, 2)
+    expected = {"acc": 0.6, "acc_sd": 0.1, "fold1": 0.5, "fold2": 0.7, "f1": f1, "p": p, "r": r}
+    assert cv_scores([0.5, 0.7], pooled, "detector") == expected
 
 
-def test_the_csv_tables_name_the_classes(predictions):
+def test_the_csv_tables_name_the_classes_in_their_fixed_columns(predictions):
     y_true, y_pred = predictions
     _, recall, _, _ = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
-    digits = [str(d) for d in range(10)]
     table = {"test": confusion(y_true, y_pred, 10), "val": np.diag([1] * 10)}
-    assert per_class_csv(table, digits).splitlines() == [
+    assert per_class_csv(table, DIGITS).splitlines() == [
         "class,test,val",
         *(f"{d},{round(r, 4)},1.0" for d, r in enumerate(recall)),
     ]
     assert predictions_csv(np.array([1, 0, 1]), np.array([1, 1, 0]), ["not_5", "5"]) == (
         "actual,predicted\n5,5\nnot_5,5\n5,not_5\n"
     )
-
-
-def test_confused_pairs_are_the_largest_off_diagonal_cells_most_first_never_empty_ones():
+    # The confused pairs: the largest off-diagonal cells, most first, never an empty one.
     matrix = np.array([[5, 2, 7], [9, 5, 0], [2, 7, 5]])
     assert confused_pairs_csv(matrix, ["a", "b", "c"], top=3) == (
         "pair,actual,predicted,count\nb->a,b,a,9\na->c,a,c,7\nc->b,c,b,7\n"
     )
     assert confused_pairs_csv(np.diag([3, 4, 5]), list("abc")) == "pair,actual,predicted,count\n"
+    # The precision-recall curve ends without a threshold; no curve is the header alone.
+    csv = pr_curve_csv(np.array([0.5, 1.0, 1.0]), np.array([1.0, 0.5, 0.0]), np.array([0.1, 0.7]))
+    assert csv == "recall,precision,threshold\n1.0,0.5,0.1\n0.5,1.0,0.7\n0.0,1.0,\n"
+    empty = np.empty(0)
+    assert pr_curve_csv(empty, empty, empty) == "recall,precision,threshold\n"
 
 
 @pytest.mark.parametrize("ties", [False, True])
@@ -137,10 +132,3 @@ def test_precision_recall_curve_is_scikit_learns_with_its_average_precision(ties
     for ours, theirs in zip((precision, recall, thresholds), expected, strict=True):
         np.testing.assert_array_equal(ours, theirs)
     assert ap == average_precision_score(y, score)
-
-
-def test_pr_curve_csv_ends_without_a_threshold_and_is_the_header_alone_for_no_curve():
-    csv = pr_curve_csv(np.array([0.5, 1.0, 1.0]), np.array([1.0, 0.5, 0.0]), np.array([0.1, 0.7]))
-    assert csv == "recall,precision,threshold\n1.0,0.5,0.1\n0.5,1.0,0.7\n0.0,1.0,\n"
-    empty = np.empty(0)
-    assert pr_curve_csv(empty, empty, empty) == "recall,precision,threshold\n"
