@@ -26,3 +26,16 @@ def test_k_above_the_training_rows_is_refused_under_the_key_written():
 def test_k_equal_to_the_training_rows_is_accepted():
     estimator = build_estimator(estimator_spec("knn"), {"k": 10}, key_prefix="models.knn")
     estimator_spec("knn").check_training_data(estimator, {"k": 10}, 10, "models.knn", "t")
+
+
+def test_a_knn_on_few_components_saves_and_loads_with_its_kd_tree(tmp_path):
+    """On 10 PCA components scikit-learn searches with a KD-tree: its model file must load."""
+    from mnist_pipeline.plumbing.model_files import load_model, save_model
+
+    rows = np.random.default_rng(0).normal(size=(200, 10))
+    labels = np.arange(200) % 3
+    knn = build_estimator(estimator_spec("knn"), {"k": 4}, key_prefix="models.knn")
+    knn.fit(rows, labels)
+    assert knn._fit_method == "kd_tree"
+    save_model(knn, tmp_path / "model.skops")
+    assert (load_model(tmp_path / "model.skops").predict(rows) == knn.predict(rows)).all()

@@ -19,10 +19,15 @@ from typing import Any
 from mnist_pipeline.plumbing.files import atomic_file, open_regular
 
 MODEL_FILE, CARD_JSON, CARD_MD = "model.skops", "card.json", "card.md"
-# scikit-learn types a fitted MLP holds (plain arrays and numbers) that skops does not trust.
+# scikit-learn types that fitted models hold (arrays and numbers inside) and skops does not
+# trust by default: an MLP's optimiser, a knn's search tree (KD-tree on few dimensions), a tree.
 SKLEARN_TYPES = (
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.tree._tree.Tree",
 )
 
 
