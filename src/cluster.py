@@ -1,7 +1,6 @@
-"""Run a grid of `dvc exp run -S` experiments on a Dask cluster (docs/cluster.md): a task per
-point, in a worker's own clone of the git origin, pushing the experiment to the origin and its
-data to the DVC remote; then `dvc exp pull` here. Several -S make a grid, as `dvc exp run
---queue` does; a point already on the origin is skipped, one whose worker died is rerun."""
+"""Run the grid of `dvc exp run -S` points that several -S make on a Dask cluster, each in a
+worker's clone of the git origin, pushing the experiment there and its data to the DVC remote,
+then `dvc exp pull` them here; points on the origin are skipped (docs/cluster.md)."""
 
 from __future__ import annotations
 
@@ -18,7 +17,6 @@ import time
 import uuid
 from pathlib import Path
 
-TOPIC = "mnist-cluster"
 GIT_TIMEOUT = 120.0
 
 
@@ -70,7 +68,7 @@ def exp_ref(baseline: str, name: str) -> str:
 
 
 def point_name(overrides: tuple[str, ...]) -> str:
-    """``pca.n-40_models.knn.k-3``, the same on every run (a retried point makes the same ref);
+    """``pca.n-40_models.knn.k-3``, the same each time (a retried point makes the same ref),
     with a digest where a value has characters a git ref cannot hold."""
     readable = "_".join(override.replace("=", "-", 1) for override in overrides)
     safe = re.sub(r"[^A-Za-z0-9._-]", "-", readable).strip(".-_")
@@ -81,8 +79,7 @@ def point_name(overrides: tuple[str, ...]) -> str:
 
 
 def grid(settings: list[str]) -> dict[str, tuple[str, ...]]:
-    """{name: overrides} of the points that the -S ``settings`` make, by DVC's own parser, in
-    the order `dvc exp run --queue` queues them."""
+    """{name: overrides} of the -S ``settings``' points, as `dvc exp run --queue` queues them."""
     from dvc.utils.cli_parse import to_path_overrides
     from dvc.utils.hydra import get_hydra_sweeps
 
@@ -108,7 +105,7 @@ def _run_point(task: dict) -> dict:
     from distributed import get_worker
 
     worker, name, origin, timeout = get_worker(), task["name"], task["origin"], task["timeout"]
-    worker.log_event(TOPIC, {"name": name, "worker": worker.address})
+    worker.log_event("mnist-cluster", {"name": name, "worker": worker.address})
     started, ref = time.monotonic(), exp_ref(task["baseline"], name)
     record = {"name": name, "overrides": task["overrides"], "worker": worker.address, "ran": []}
     if ref in _origin_refs(origin):
@@ -145,16 +142,14 @@ def _sweep(args: argparse.Namespace, points: dict[str, tuple[str, ...]]) -> list
     try:
         client = Client(address, timeout=wait, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as err:
-        raise ClusterError(
-            f"no Dask scheduler answered at {address} within {wait:.0f} s ({_why(err)})"
-        ) from None
+        why = f"no Dask scheduler answered at {address} within {wait:.0f} s ({_why(err)})"
+        raise ClusterError(why) from None
     try:
         try:
             client.wait_for_workers(1, timeout=wait)
         except (OSError, TimeoutError):
-            raise ClusterError(
-                f"the scheduler at {address} has no worker in {wait:.0f} s"
-            ) from None
+            why = f"the scheduler at {address} has no worker in {wait:.0f} s"
+            raise ClusterError(why) from None
         baseline = _run(["git", "rev-parse", "--verify", f"{args.rev}^{{commit}}"], Path.cwd())[:40]
         try:
             refs = client.submit(_origin_refs, args.origin, pure=False).result(GIT_TIMEOUT)
@@ -179,22 +174,16 @@ def _sweep(args: argparse.Namespace, points: dict[str, tuple[str, ...]]) -> list
                 print(f"retrying {name} on {worker} (its worker {starts[name]} left)", flush=True)
             starts[name] = worker
 
-        client.subscribe_topic(TOPIC, started)
-        task = {"origin": args.origin, "baseline": baseline, "remote": args.remote}
-        task["timeout"] = args.run_timeout  # and no credential: the workers have their own
-        futures = {
-            client.submit(
-                _run_point,
-                {**task, "name": name, "overrides": o},
-                key=f"{name}-{uuid.uuid4().hex[:8]}",
-                retries=args.retries,
-                pure=False,
-            ): name
-            for name, o in todo.items()
-        }
+        client.subscribe_topic("mnist-cluster", started)
+        # No credential in a task: the workers have their own.
+        job = {"origin": args.origin, "baseline": baseline, "remote": args.remote}
+        job["timeout"], names = args.run_timeout, {}
+        for name, o in todo.items():
+            key, task = f"{name}-{uuid.uuid4().hex[:8]}", {**job, "name": name, "overrides": o}
+            names[client.submit(_run_point, task, key=key, retries=args.retries, pure=False)] = name
         print(f"submitting {len(todo)} point(s): {', '.join(todo)}", flush=True)
-        for future in as_completed(futures, loop=client.loop):
-            name = futures[future]
+        for future in as_completed(names, loop=client.loop):
+            name = names[future]
             try:
                 records[name] = future.result()
             except Exception as err:  # the task's own error, or KilledWorker
@@ -218,15 +207,13 @@ def _accuracy(ref: str) -> dict[str, float]:
     """{model: test accuracy} in the experiment at ``ref``, read from git."""
     listed = _run(["git", "ls-tree", "-r", "--name-only", ref, "metrics"], Path.cwd())
     paths = re.findall(r"^metrics/[^/]+/scores/test\.json$", listed, re.MULTILINE)
-    shown = {
-        path.split("/")[1]: _run(["git", "show", f"{ref}:{path}"], Path.cwd()) for path in paths
-    }
+    shown = {p.split("/")[1]: _run(["git", "show", f"{ref}:{p}"], Path.cwd()) for p in paths}
     return {model: json.loads(text)["acc"] for model, text in shown.items()}
 
 
 def _table(records: list[dict]) -> str:
-    """The points as Markdown: status, worker, seconds, stages ran, each model's accuracy."""
-    # The models whose scores the points changed (all of them where none ran).
+    """The points as Markdown: status, worker, seconds, stages ran, and the accuracy of each
+    model whose scores the points changed (of all where none ran)."""
     ran = {s.split("@")[1] for r in records for s in r["ran"] if s.startswith("evaluate@")}
     models = sorted(ran or {m for r in records for m in r["accuracy"]})
     header = ["point", "status", "worker", "seconds", "stages ran", *models]
@@ -237,11 +224,8 @@ def _table(records: list[dict]) -> str:
         cells += [len(r["ran"]) if done else ""]
         cells += [f"{100 * r['accuracy'][m]:.2f}%" if m in r["accuracy"] else "" for m in models]
         lines.append("| " + " | ".join(map(str, cells)) + " |")
-    counts = {s: sum(r["status"] == s for r in records) for s in ("done", "skipped", "failed")}
-    lines.append(
-        f"\n{counts['done']} done, {counts['skipped']} skipped (already on the origin), "
-        f"{counts['failed']} failed"
-    )
+    counts = [sum(r["status"] == s for r in records) for s in ("done", "skipped", "failed")]
+    lines.append("\n{} done, {} skipped (already on the origin), {} failed".format(*counts))
     lines += [f"Failed: {r['name']}: {r['error']}" for r in records if r["status"] == "failed"]
     return "\n".join(lines) + "\n"
 

@@ -20,8 +20,6 @@ from mnist_pipeline.results import ResultsError, exp_show, experiments
 
 def accuracies(scores: dict) -> str:
     """``97.56/97.84``: test and val accuracy in percent (val empty without a val split)."""
-    if not scores:
-        return ""
     val = scores.get("val", {}).get("acc")
     return f"{100 * scores['test']['acc']:.2f}/" + ("" if val is None else f"{100 * val:.2f}")
 

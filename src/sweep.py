@@ -41,8 +41,7 @@ def _bounds(run: dict, model: str, split: str) -> dict[str, float | str]:
     return dict(zip(names, [acc, low, high, text], strict=True))
 
 
-def _shown(value: object) -> str:
-    """A params value as params.yaml would write it (JSON: ``true``, ``[1, 2]``)."""
+def _shown(value: object) -> str:  # as params.yaml writes it: ``true``, ``[1, 2]``
     return value if isinstance(value, str) else json.dumps(getattr(value, "item", lambda: value)())
 
 
@@ -149,9 +148,7 @@ def report(frame: pd.DataFrame, keys: list[str], chosen: dict, test: bool, notes
 def main(argv: list[str] | None = None) -> int:
     """Report the sweep; 1 after a one-line error."""
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    parser = argparse.ArgumentParser(
-        prog="sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="sweep", description=__doc__)
     parser.add_argument("--param", action="append", default=[], metavar="KEY", help="x (twice)")
     parser.add_argument("--out", type=Path, default=Path("build/sweep"))
     parser.add_argument("--models", nargs="+", default=[], metavar="MODEL")

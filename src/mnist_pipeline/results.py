@@ -104,9 +104,8 @@ def _record(name: str, baseline: str, state: str, body: Mapping[str, Any]) -> di
         parts = path.split("/")
         if len(parts) == 4 and parts[2] == "scores" and (metric or {}).get("data"):
             scores.setdefault(parts[1], {})[parts[3].removesuffix(".json")] = metric["data"]
-    if state not in ("baseline", "success"):
-        scores = {}
-    scores = {model: found for model, found in scores.items() if "test" in found}
+    ok = state in ("baseline", "success")
+    scores = {model: found for model, found in scores.items() if ok and "test" in found}
     return {"name": name, "baseline": baseline, "state": state, "params": _flatten(params)} | {
         "scores": scores
     }
