@@ -1,14 +1,6 @@
-"""Run a grid of `dvc exp run -S` experiments on a Dask cluster (docs/cluster.md): one task per
-point, in a worker's own clone of the git origin; each experiment is pushed to the origin and
-its data to the DVC remote, then fetched here (`dvc exp pull`) for `make sweep`.
-
-Several -S make a grid, as with `dvc exp run --queue`. A point already on the origin is
-skipped; a point whose worker died is run again on another (Dask's allowed-failures).
-
-Example:
-  python src/cluster.py --scheduler tcp://10.0.0.5:8786 --origin git@git.example:mnist.git
-      -S 'pca.n=10,20,30,40,50,60'
-"""
+"""Run the grid of `dvc exp run -S` points that several -S make on a Dask cluster, each in a
+worker's clone of the git origin, pushing the experiment there and its data to the DVC remote,
+then `dvc exp pull` them here; points on the origin are skipped (docs/cluster.md)."""
 
 from __future__ import annotations
 
@@ -24,36 +16,32 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from distributed import Client
-
-TOPIC = "mnist-cluster"
 GIT_TIMEOUT = 120.0
-RAN = re.compile(r"^Running stage '([^']+)':", re.MULTILINE)
 
 
 class ClusterError(RuntimeError):
     """The sweep cannot start or a step failed; the message is one line."""
 
 
-def last_line(text: str) -> str:
-    """The last non-empty line of a tool's output."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
+def _last_line(text: str) -> str:
+    return ([line.strip() for line in text.splitlines() if line.strip()] or ["no output"])[-1]
 
 
-def run(args: list[str], cwd: Path, timeout: float = GIT_TIMEOUT, log: Path | None = None) -> str:
-    """Run ``args`` in ``cwd``, this interpreter's bin first on PATH; its output, appended to
-    ``log`` as it comes. ClusterError on failure, or after ``timeout`` s (its tree killed)."""
+def _why(err: BaseException) -> str:
+    return _last_line(str(err)) if str(err) else type(err).__name__
+
+
+def _run(args: list[str], cwd: Path, timeout: float = GIT_TIMEOUT, log: Path | None = None) -> str:
+    """``args``' output (appended to ``log`` as it comes), this interpreter's bin first on PATH;
+    ClusterError on failure or after ``timeout`` s, its process tree killed."""
     import psutil
 
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_TERMINAL_PROMPT": "0"}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    what = " ".join(args[:3])
     with open(log, "a+") if log else tempfile.TemporaryFile("w+") as sink:
-        sink.write(f"$ {' '.join(args)}\n")
-        sink.flush()
+        print(f"$ {' '.join(args)}", file=sink, flush=True)
         begin = sink.tell()
         process = subprocess.Popen(args, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT)
         try:
@@ -62,16 +50,15 @@ def run(args: list[str], cwd: Path, timeout: float = GIT_TIMEOUT, log: Path | No
             for child in [*psutil.Process(process.pid).children(recursive=True), process]:
                 child.kill()
             process.wait()
-            raise ClusterError(f"{' '.join(args[:3])}: no result after {timeout:.0f} s") from None
+            raise ClusterError(f"{what}: no result after {timeout:.0f} s") from None
         sink.seek(begin)
         output = sink.read()
     if process.returncode != 0:
-        raise ClusterError(f"{' '.join(args[:3])} exited {process.returncode}: {last_line(output)}")
+        raise ClusterError(f"{what} exited {process.returncode}: {_last_line(output)}")
     return output
 
 
-def git_ok(*args: str) -> bool:
-    """Whether `git args` succeeds here (a quiet check)."""
+def _git_ok(*args: str) -> bool:
     return subprocess.run(["git", *args], capture_output=True, check=False).returncode == 0
 
 
@@ -81,8 +68,8 @@ def exp_ref(baseline: str, name: str) -> str:
 
 
 def point_name(overrides: tuple[str, ...]) -> str:
-    """``pca.n-40_models.knn.k-3``, the same on every run, so a retried point makes the same
-    ref; a digest is appended where a value needs characters a git ref cannot hold."""
+    """``pca.n-40_models.knn.k-3``, the same each time (a retried point makes the same ref),
+    with a digest where a value has characters a git ref cannot hold."""
     readable = "_".join(override.replace("=", "-", 1) for override in overrides)
     safe = re.sub(r"[^A-Za-z0-9._-]", "-", readable).strip(".-_")
     if safe == readable and len(safe) <= 60 and ".." not in safe and not safe.endswith(".lock"):
@@ -92,103 +79,84 @@ def point_name(overrides: tuple[str, ...]) -> str:
 
 
 def grid(settings: list[str]) -> dict[str, tuple[str, ...]]:
-    """{name: overrides} of the points that the `-S` ``settings`` make, expanded by DVC's own
-    parser, in the order `dvc exp run --queue` queues them."""
+    """{name: overrides} of the -S ``settings``' points, as `dvc exp run --queue` queues them."""
     from dvc.utils.cli_parse import to_path_overrides
     from dvc.utils.hydra import get_hydra_sweeps
 
     try:
         sweeps = get_hydra_sweeps(to_path_overrides(settings))
     except Exception as err:  # DVC's InvalidArgumentError and hydra's parse errors
-        raise ClusterError(f"-S {' -S '.join(settings)}: {last_line(str(err))}") from None
+        raise ClusterError(f"-S {' -S '.join(settings)}: {_last_line(str(err))}") from None
     points = [
-        tuple(
-            o if file == "params.yaml" else f"{file}:{o}"
-            for file, values in s.items()
-            for o in values
-        )
+        tuple(f"{f}:{o}".removeprefix("params.yaml:") for f, v in s.items() for o in v)
         for s in sweeps
     ]
     return {point_name(p): p for p in points}
 
 
-def origin_refs(origin: str) -> dict[str, str]:
-    """{ref: sha} of the origin, as the machine running this sees it (`git ls-remote`)."""
-    listed = run(["git", "ls-remote", origin], Path.cwd())
+def _origin_refs(origin: str) -> dict[str, str]:
+    listed = _run(["git", "ls-remote", origin], Path.cwd())
     return {ref: sha for sha, _, ref in (line.partition("\t") for line in listed.splitlines())}
 
 
-def run_point(task: dict) -> dict:
+def _run_point(task: dict) -> dict:
     """On a worker: `dvc exp run` the point in a clone of the origin at the baseline, push its
-    data and run records, then its ref (last, so a ref on the origin has its data); a record.
-    The task holds no credential: the worker's dvc finds the remote's in its environment."""
+    data and run records, then its ref (so a ref on the origin has its data)."""
     from distributed import get_worker
 
     worker, name, origin, timeout = get_worker(), task["name"], task["origin"], task["timeout"]
-    worker.log_event(TOPIC, {"name": name, "worker": worker.address})
+    worker.log_event("mnist-cluster", {"name": name, "worker": worker.address})
     started, ref = time.monotonic(), exp_ref(task["baseline"], name)
     record = {"name": name, "overrides": task["overrides"], "worker": worker.address, "ran": []}
-    if ref in origin_refs(origin):
+    if ref in _origin_refs(origin):
         return {**record, "status": "skipped", "seconds": 0}
-    # One DVC cache per worker, outliving its tasks: the baseline's outputs come once.
     scratch = Path(os.environ.get("MNIST_CLUSTER_SCRATCH") or worker.local_directory)
     clone = scratch / "runs" / f"{name}-{uuid.uuid4().hex[:8]}"
     log = scratch / "logs" / f"{name}.log"
-    for folder in (clone.parent, log.parent):
-        folder.mkdir(parents=True, exist_ok=True)
-    remote_args = ["-r", task["remote"]] if task["remote"] else []
+    log.parent.mkdir(parents=True, exist_ok=True)
+    remote = ["-r", task["remote"]] if task["remote"] else []
+    settings = [arg for override in task["overrides"] for arg in ("-S", override)]
     try:
-        run(["git", "clone", "-q", "--no-checkout", origin, str(clone)], scratch, log=log)
-        run(["git", "checkout", "-q", "--detach", task["baseline"]], clone, log=log)
-        run(["dvc", "cache", "dir", "--local", str(scratch / "cache")], clone, log=log)
-        # One fetch of everything dvc.lock names: `--pull` alone pulls stage by stage.
-        run(["dvc", "fetch", *remote_args], clone, timeout, log)
-        settings = [arg for override in task["overrides"] for arg in ("-S", override)]
-        output = run(["dvc", "exp", "run", "-n", name, "--pull", *settings], clone, timeout, log)
-        run(["dvc", "push", "--run-cache", *remote_args], clone, timeout, log)
-        run(["dvc", "exp", "push", "--no-cache", "origin", name], clone, timeout, log)
-        mine = run(["git", "rev-parse", ref], clone).strip()
+        _run(["git", "clone", "-q", "--no-checkout", origin, str(clone)], scratch, log=log)
+        _run(["git", "checkout", "-q", "--detach", task["baseline"]], clone, log=log)
+        # One DVC cache per worker, outliving its tasks; one fetch, not --pull's stage by stage.
+        _run(["dvc", "cache", "dir", "--local", str(scratch / "cache")], clone, log=log)
+        _run(["dvc", "fetch", *remote], clone, timeout, log)
+        output = _run(["dvc", "exp", "run", "-n", name, "--pull", *settings], clone, timeout, log)
+        _run(["dvc", "push", "--run-cache", *remote], clone, timeout, log)
+        _run(["dvc", "exp", "push", "--no-cache", "origin", name], clone, timeout, log)
+        mine = _run(["git", "rev-parse", ref], clone).strip()
         # Another attempt of the same point (a worker thought dead) may have pushed first.
-        status = "done" if origin_refs(origin).get(ref) == mine else "skipped"
+        status = "done" if _origin_refs(origin).get(ref) == mine else "skipped"
     finally:
         shutil.rmtree(clone, ignore_errors=True)
-    seconds = round(time.monotonic() - started, 1)
-    return {**record, "status": status, "seconds": seconds, "ran": RAN.findall(output)}
+    ran = re.findall(r"^Running stage '([^']+)':", output, re.MULTILINE)
+    return {**record, "status": status, "seconds": round(time.monotonic() - started, 1), "ran": ran}
 
 
-def connect(address: str, timeout: float) -> Client:
-    """A client of the scheduler at ``address`` that has a worker, else ClusterError."""
-    from distributed import Client
-
-    try:
-        client = Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as err:
-        why = last_line(str(err)) if str(err) else type(err).__name__
-        raise ClusterError(
-            f"no Dask scheduler answered at {address} within {timeout:.0f} s ({why})"
-        ) from None
-    try:
-        client.wait_for_workers(1, timeout=timeout)
-    except (OSError, TimeoutError):
-        client.close()
-        raise ClusterError(f"the scheduler at {address} has no worker in {timeout:.0f} s") from None
-    return client
-
-
-def sweep(args: argparse.Namespace, points: dict[str, tuple[str, ...]]) -> list[dict]:
+def _sweep(args: argparse.Namespace, points: dict[str, tuple[str, ...]]) -> list[dict]:
     """Run the points not yet on the origin; the records of all of them, in grid order."""
-    from distributed import as_completed
+    from distributed import Client, as_completed
 
-    client = connect(args.scheduler, args.connect_timeout)
+    address, wait = args.scheduler, args.connect_timeout
     try:
-        baseline = run(["git", "rev-parse", "--verify", f"{args.rev}^{{commit}}"], Path.cwd())[:40]
+        client = Client(address, timeout=wait, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as err:
+        why = f"no Dask scheduler answered at {address} within {wait:.0f} s ({_why(err)})"
+        raise ClusterError(why) from None
+    try:
         try:
-            refs = client.submit(origin_refs, args.origin, pure=False).result(GIT_TIMEOUT)
+            client.wait_for_workers(1, timeout=wait)
+        except (OSError, TimeoutError):
+            why = f"the scheduler at {address} has no worker in {wait:.0f} s"
+            raise ClusterError(why) from None
+        baseline = _run(["git", "rev-parse", "--verify", f"{args.rev}^{{commit}}"], Path.cwd())[:40]
+        try:
+            refs = client.submit(_origin_refs, args.origin, pure=False).result(GIT_TIMEOUT)
         except Exception as err:  # our ClusterError, as the worker raised it, or a timeout
-            why = last_line(str(err)) if str(err) else type(err).__name__
-            raise ClusterError(f"the workers cannot reach the git origin: {why}") from None
+            raise ClusterError(f"the workers cannot reach the git origin: {_why(err)}") from None
         heads = {sha for ref, sha in refs.items() if ref.startswith(("refs/heads/", "refs/tags/"))}
-        if not any(git_ok("merge-base", "--is-ancestor", baseline, head) for head in heads):
+        if not any(_git_ok("merge-base", "--is-ancestor", baseline, head) for head in heads):
             raise ClusterError(f"the baseline {baseline[:7]} is not on the origin: push it first")
         records = {
             name: {"name": name, "overrides": list(o), "status": "skipped", "ran": []}
@@ -202,93 +170,69 @@ def sweep(args: argparse.Namespace, points: dict[str, tuple[str, ...]]) -> list[
 
         def started(event: tuple[float, dict]) -> None:
             name, worker = event[1]["name"], event[1]["worker"]
-            if name in starts and starts[name] != worker:
+            if starts.setdefault(name, worker) != worker:
                 print(f"retrying {name} on {worker} (its worker {starts[name]} left)", flush=True)
             starts[name] = worker
 
-        client.subscribe_topic(TOPIC, started)
-        task = {"origin": args.origin, "baseline": baseline, "remote": args.remote}
-        task["timeout"] = args.run_timeout  # and no credential: the workers have their own
-        futures = {
-            client.submit(
-                run_point,
-                {**task, "name": name, "overrides": o},
-                key=f"{name}-{uuid.uuid4().hex[:8]}",
-                retries=args.retries,
-                pure=False,
-            ): name
-            for name, o in todo.items()
-        }
+        client.subscribe_topic("mnist-cluster", started)
+        # No credential in a task: the workers have their own.
+        job = {"origin": args.origin, "baseline": baseline, "remote": args.remote}
+        job["timeout"], names = args.run_timeout, {}
+        for name, o in todo.items():
+            key, task = f"{name}-{uuid.uuid4().hex[:8]}", {**job, "name": name, "overrides": o}
+            names[client.submit(_run_point, task, key=key, retries=args.retries, pure=False)] = name
         print(f"submitting {len(todo)} point(s): {', '.join(todo)}", flush=True)
-        for future in as_completed(futures, loop=client.loop):
-            name = futures[future]
+        for future in as_completed(names, loop=client.loop):
+            name = names[future]
             try:
                 records[name] = future.result()
             except Exception as err:  # the task's own error, or KilledWorker
-                error = last_line(str(err)) or type(err).__name__
-                records[name] = {"name": name, "status": "failed", "error": error, "ran": []}
+                records[name] = {"name": name, "status": "failed", "error": _why(err), "ran": []}
             said = records[name].get("error") or f"{len(records[name]['ran'])} stage(s) ran"
             print(f"{records[name]['status']} {name}: {said}", flush=True)
     finally:
         client.close()
-    fetch(args, baseline, [n for n in points if records[n]["status"] != "failed"])
-    for record in records.values():
-        failed = record["status"] == "failed"
-        record["accuracy"] = {} if failed else accuracy(exp_ref(baseline, record["name"]))
-    return [records[name] for name in points]
-
-
-def fetch(args: argparse.Namespace, baseline: str, names: list[str]) -> None:
-    """`dvc exp pull` the experiments not yet here (their data too with --pull-data)."""
-    missing = [n for n in names if not git_ok("rev-parse", "-q", "--verify", exp_ref(baseline, n))]
+    done = [n for n in points if records[n]["status"] != "failed"]
+    missing = [n for n in done if not _git_ok("rev-parse", "-q", "--verify", exp_ref(baseline, n))]
     if missing:
         no_cache = [] if args.pull_data else ["--no-cache"]
         pull = [sys.executable, "-m", "dvc", "exp", "pull", *no_cache, args.origin, *missing]
-        run(pull, Path.cwd(), args.run_timeout)
+        _run(pull, Path.cwd(), args.run_timeout)
+    for name in points:
+        records[name]["accuracy"] = _accuracy(exp_ref(baseline, name)) if name in done else {}
+    return [records[name] for name in points]
 
 
-def accuracy(ref: str) -> dict[str, float]:
+def _accuracy(ref: str) -> dict[str, float]:
     """{model: test accuracy} in the experiment at ``ref``, read from git."""
-    listed = run(["git", "ls-tree", "-r", "--name-only", ref, "metrics"], Path.cwd())
-    found = {}
-    for path in re.findall(r"^metrics/([^/]+)/scores/test\.json$", listed, re.MULTILINE):
-        shown = run(["git", "show", f"{ref}:metrics/{path}/scores/test.json"], Path.cwd())
-        found[path] = json.loads(shown)["acc"]
-    return found
+    listed = _run(["git", "ls-tree", "-r", "--name-only", ref, "metrics"], Path.cwd())
+    paths = re.findall(r"^metrics/[^/]+/scores/test\.json$", listed, re.MULTILINE)
+    shown = {p.split("/")[1]: _run(["git", "show", f"{ref}:{p}"], Path.cwd()) for p in paths}
+    return {model: json.loads(text)["acc"] for model, text in shown.items()}
 
 
-def table(records: list[dict]) -> str:
-    """The points as Markdown: status, worker, seconds, stages ran, each model's accuracy."""
-    # The models whose scores the points changed (all of them where none ran).
+def _table(records: list[dict]) -> str:
+    """The points as Markdown: status, worker, seconds, stages ran, and the accuracy of each
+    model whose scores the points changed (of all where none ran)."""
     ran = {s.split("@")[1] for r in records for s in r["ran"] if s.startswith("evaluate@")}
     models = sorted(ran or {m for r in records for m in r["accuracy"]})
-    lines = [
-        "| point | status | worker | seconds | stages ran | " + " | ".join(models) + " |",
-        "|---|---|---|---:|---:|" + "---:|" * len(models),
-    ]
+    header = ["point", "status", "worker", "seconds", "stages ran", *models]
+    lines = ["| " + " | ".join(header) + " |", "|---|---|---|---:|---:|" + "---:|" * len(models)]
     for r in records:
-        cells = [f"{100 * r['accuracy'][m]:.2f}%" if m in r["accuracy"] else "" for m in models]
         done = r["status"] == "done"
-        lines.append(
-            f"| {r['name']} | {r['status']} | {r.get('worker', '')} | "
-            f"{r['seconds'] if done else ''} | {len(r['ran']) if done else ''} | "
-            + " | ".join(cells)
-            + " |"
-        )
-    counts = {s: sum(r["status"] == s for r in records) for s in ("done", "skipped", "failed")}
-    lines.append(
-        f"\n{counts['done']} done, {counts['skipped']} skipped (already on the origin), "
-        f"{counts['failed']} failed"
-    )
+        cells = [r["name"], r["status"], r.get("worker", ""), r["seconds"] if done else ""]
+        cells += [len(r["ran"]) if done else ""]
+        cells += [f"{100 * r['accuracy'][m]:.2f}%" if m in r["accuracy"] else "" for m in models]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
+    counts = [sum(r["status"] == s for r in records) for s in ("done", "skipped", "failed")]
+    lines.append("\n{} done, {} skipped (already on the origin), {} failed".format(*counts))
     lines += [f"Failed: {r['name']}: {r['error']}" for r in records if r["status"] == "failed"]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the sweep; 0 when every point is on the origin, 1 on an error or a failed point."""
-    parser = argparse.ArgumentParser(
-        prog="cluster", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="cluster", description=__doc__)
     add = parser.add_argument
     add("--scheduler", required=True, help="the Dask scheduler, e.g. tcp://10.0.0.5:8786")
     add("--origin", required=True, help="the git origin's URL, as the workers reach it")
@@ -302,13 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     add("--summary", type=Path, metavar="FILE", help="also write the points as JSON to FILE")
     args = parser.parse_args(argv)
     try:
-        records = sweep(args, grid(args.settings))
+        records = _sweep(args, grid(args.settings))
     except ClusterError as err:
         print(f"cluster: error: {err}", file=sys.stderr)
         return 1
     if args.summary:
         args.summary.write_text(json.dumps({"points": records}, indent=2) + "\n")
-    print("\n" + table(records), end="")
+    print("\n" + _table(records), end="")
     return 1 if any(r["status"] == "failed" for r in records) else 0
 
 

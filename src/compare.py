@@ -1,16 +1,8 @@
-"""Compare every model between two revisions, image by image: test accuracy in A and B, the
-difference in points, the images right in A only and in B only, the exact McNemar p-value,
-that p-value adjusted by Holm's method for the family of models compared, the smallest
-difference the test would detect with 80% power at 5% given the model's flips (normal
-approximation), and the verdict at 5% after the adjustment. Models in one revision only are
-listed as added or removed.
-
-With --pair MODEL_A MODEL_B, two models of one revision REV (default: workspace) are compared
-in the same way: `--pair svm cnn` says whether cnn beats svm.
-
-A, B and REV are git revisions, `dvc exp` names or `workspace`; the predictions
-(metrics/<model>/predictions/test.csv) are git-tracked, so any clone will do.
-"""
+"""Compare every model between two revisions A and B (git revisions, `dvc exp` names or
+`workspace`), image by image on metrics/<model>/predictions/test.csv: accuracies, the images
+right in one only, the exact McNemar p, Holm's adjustment over the models compared, the smallest
+difference detectable with 80% power at 5%, the verdict; models in one only are listed. With
+--pair MODEL_A MODEL_B [REV], two models of one revision (default: workspace)."""
 
 from __future__ import annotations
 
@@ -19,27 +11,22 @@ import logging
 import math
 import sys
 
-from mnist_pipeline.results import (
-    WORKSPACE,
-    ResultsError,
-    open_revision,
-    read_predictions,
-    scored_models,
-)
+from dvc.api import DVCFileSystem
+
+from mnist_pipeline import results
+from mnist_pipeline.results import ResultsError, open_revision
 
 LEVEL, POWER = 0.05, 0.8
 HEADER = ("model", "A acc", "B acc", "B - A (points)", "right in A only", "right in B only")
 HEADER += ("McNemar p", "Holm p", "detectable (points)", f"at {LEVEL:.0%} (Holm p)")
-USAGE = """\
-compare [-h] [--models MODEL [MODEL ...]] A B
-       compare [-h] --pair MODEL_A MODEL_B [REV]"""
 
 
-def paired(name: str, a: list[tuple[str, str]], b: list[tuple[str, str]]) -> dict:
-    """One model's counts and exact McNemar p; ResultsError unless A and B have the same
-    test labels in the same order."""
+def paired(name: str, fs_a: DVCFileSystem, a: str, fs_b: DVCFileSystem, b: str) -> dict:
+    """Model ``a`` at ``fs_a`` against ``b`` at ``fs_b``: counts and exact McNemar p;
+    ResultsError unless both have the same test labels in the same order."""
     from statsmodels.stats.contingency_tables import mcnemar
 
+    a, b = results.read_predictions(fs_a, a), results.read_predictions(fs_b, b)
     if [row[0] for row in a] != [row[0] for row in b] or not a:
         raise ResultsError(
             f"{name}: the actual columns of the two predictions/test.csv differ ({len(a)} and "
@@ -54,9 +41,8 @@ def paired(name: str, a: list[tuple[str, str]], b: list[tuple[str, str]]) -> dic
 
 
 def detectable(flips: int, total: int) -> float | None:
-    """The |B - A| in points that the test finds with ``POWER`` given ``flips``: Cohen's h of
-    the flips' split, by statsmodels' power of a one-sample test; None when even all flips
-    on one side would not be significant."""
+    """The |B - A| in points found with ``POWER`` given ``flips`` (Cohen's h of their split, by
+    statsmodels' one-sample power); None when even all flips one way are not significant."""
     from statsmodels.stats.contingency_tables import mcnemar
     from statsmodels.stats.power import NormalIndPower
 
@@ -72,31 +58,18 @@ def report(rows: list[dict]) -> list[str]:
     from statsmodels.stats.multitest import multipletests
 
     reject, holm, *_ = multipletests([row["p"] for row in rows], alpha=LEVEL, method="holm")
-    cells, verdict = [HEADER], {True: "significant", False: "not significant"}
+    cells, verdict = [list(HEADER)], {True: "significant", False: "not significant"}
     for row, significant, adjusted in zip(rows, reject, holm, strict=True):
         n, found = row["total"], detectable(sum(row["only"]), row["total"])
         acc_a, acc_b = 100 * row["a"] / n, 100 * row["b"] / n
-        cells.append(
-            (
-                row["name"],
-                f"{acc_a:.2f}%",
-                f"{acc_b:.2f}%",
-                f"{acc_b - acc_a:+.2f}",
-                *map(str, row["only"]),
-                *(f"{p:.3f}" if p >= 0.001 else f"{p:.1e}" for p in (row["p"], adjusted)),
-                "none" if found is None else f"{found:.2f}",
-                verdict[significant],
-            )
-        )
-    widths = [max(len(line[i]) for line in cells) for i in range(len(HEADER))]
-    lines = []
-    for line in cells:
-        middle = (c.rjust(w) for c, w in zip(line[1:-1], widths[1:-1], strict=True))
-        lines.append("  ".join([line[0].ljust(widths[0]), *middle, line[-1]]))
+        ps = [f"{p:.3f}" if p >= 0.001 else f"{p:.1e}" for p in (row["p"], adjusted)]
+        found = "none" if found is None else f"{found:.2f}"
+        cells.append([row["name"], f"{acc_a:.2f}%", f"{acc_b:.2f}%", f"{acc_b - acc_a:+.2f}"])
+        cells[-1] += [*map(str, row["only"]), *ps, found, verdict[significant]]
     totals = "/".join(sorted({str(row["total"]) for row in rows}))
     return [
         "",
-        *lines,
+        *results.aligned(cells, {0, len(HEADER) - 1}).splitlines(),
         "",
         f"Paired on {totals} test images; exact two-sided McNemar test of the images right in "
         "one side only.",
@@ -110,12 +83,7 @@ def report(rows: list[dict]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Compare, print the table; 1 after a one-line error."""
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    parser = argparse.ArgumentParser(
-        prog="compare",
-        usage=USAGE,
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argparse.ArgumentParser(prog="compare", description=__doc__)
     parser.add_argument("revisions", nargs="*", metavar="A B | REV")
     parser.add_argument("--models", nargs="+", metavar="MODEL", help="only these (the family)")
     parser.add_argument("--pair", nargs=2, metavar=("MODEL_A", "MODEL_B"))
@@ -126,27 +94,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--pair takes one revision at most, and no --models")
     try:
         if args.pair is not None:
-            rev = args.revisions[0] if args.revisions else WORKSPACE
-            model_a, model_b = args.pair
+            rev, (model_a, model_b) = (args.revisions or [results.WORKSPACE])[0], args.pair
             if model_a == model_b:
                 raise ResultsError(f"{model_a}: give two different models to compare")
             fs = open_revision(rev)
-            a, b = read_predictions(fs, model_a), read_predictions(fs, model_b)
-            rows = [paired(f"{model_a} vs {model_b}", a, b)]
+            rows = [paired(f"{model_a} vs {model_b}", fs, model_a, fs, model_b)]
             lines = [f"A: {model_a} at {rev}", f"B: {model_b} at {rev}", *report(rows)]
         else:
-            (name_a, fs_a), (name_b, fs_b) = ((n, open_revision(n)) for n in args.revisions)
-            in_a, in_b = scored_models(fs_a), scored_models(fs_b)
-            unknown = [m for m in args.models or () if m not in in_a + in_b]
-            if unknown:
+            (name_a, name_b), (fs_a, fs_b) = (
+                args.revisions,
+                map(results.open_revision, args.revisions),
+            )
+            in_a, in_b = results.scored_models(fs_a), results.scored_models(fs_b)
+            if unknown := [m for m in args.models or () if m not in in_a + in_b]:
                 raise ResultsError(f"{unknown[0]}: no such model at {name_a} or {name_b}")
             keep = set(args.models or in_a + in_b)
             in_a, in_b = [m for m in in_a if m in keep], [m for m in in_b if m in keep]
-            rows = [
-                paired(m, read_predictions(fs_a, m), read_predictions(fs_b, m))
-                for m in in_a
-                if m in in_b
-            ]
+            rows = [paired(m, fs_a, m, fs_b, m) for m in in_a if m in in_b]
             lines = [f"A: {name_a}", f"B: {name_b}"]
             lines += report(rows) if rows else ["no model present in both"]
             added, removed = [m for m in in_b if m not in in_a], [m for m in in_a if m not in in_b]

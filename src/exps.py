@@ -1,11 +1,6 @@
-"""Print `dvc exp show` narrowed to what matters, in a terminal's width: one row per commit
-and experiment (of HEAD, --rev, or every commit with -A), the params.yaml keys that differ
-between the rows, and for each model whose scores differ its test and val accuracy
-(`97.56/97.84`). `make exps` runs it.
-
-With --csv FILE it writes dvc's full table instead (`dvc exp show --csv`, checked to be
-readable by `pandas.read_csv`): `make exps-csv` writes build/exps.csv.
-"""
+"""Print `dvc exp show` cut to a terminal's width (`make exps`): a row per commit and experiment
+(of HEAD, --rev, or all with -A), the params that differ and each changed model's test/val
+accuracy (`97.56/97.84`). --csv FILE writes dvc's full table, checked to load in pandas."""
 
 from __future__ import annotations
 
@@ -25,8 +20,6 @@ from mnist_pipeline.results import ResultsError, exp_show, experiments
 
 def accuracies(scores: dict) -> str:
     """``97.56/97.84``: test and val accuracy in percent (val empty without a val split)."""
-    if not scores:
-        return ""
     val = scores.get("val", {}).get("acc")
     return f"{100 * scores['test']['acc']:.2f}/" + ("" if val is None else f"{100 * val:.2f}")
 
@@ -71,9 +64,7 @@ def _numeric(column: pd.Series) -> pd.Series:
 def main(argv: list[str] | None = None) -> int:
     """Print the narrowed table, or write the full CSV; 1 after a one-line error."""
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    parser = argparse.ArgumentParser(
-        prog="exps", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="exps", description=__doc__)
     parser.add_argument("--rev", metavar="COMMIT", help="experiments of this baseline commit")
     parser.add_argument("-A", "--all-commits", action="store_true", help="of every commit")
     parser.add_argument("--from-json", type=Path, help="a saved `dvc exp show --json`")
@@ -82,20 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.csv is not None:
             text = exp_show("--csv", args.all_commits, args.rev)
-            frame = pd.read_csv(io.StringIO(text))
+            rows, columns = pd.read_csv(io.StringIO(text)).shape
             write_text(args.csv, text)
-            shape = f"{len(frame)} rows (commits and experiments) x {len(frame.columns)} columns"
-            print(f"{args.csv}: {shape}")
+            print(f"{args.csv}: {rows} rows (commits and experiments) x {columns} columns")
             return 0
-        data = (
-            args.from_json.read_text()
-            if args.from_json
-            else exp_show("--json", args.all_commits, args.rev)
-        )
-        rows = experiments(json.loads(data), args.all_commits, with_baselines=True)
-        if not rows:
+        if not (runs := experiments(args.from_json, args.all_commits, args.rev, baselines=True)):
             raise ResultsError("no commit or experiment to show")
-        sys.stdout.write(table(rows))
+        sys.stdout.write(table(runs))
     except (ResultsError, OSError, ValueError) as err:
         print(f"exps: error: {err}", file=sys.stderr)
         return 1

@@ -1,14 +1,7 @@
-"""Report a finished `dvc exp` sweep so that it can be chosen from honestly: each affected
-model's val accuracy with its 95% Wilson interval against the swept parameter (OUT/sweep.png,
-a star on the best point on val; log x for a numeric span of 50x or more) and as Markdown
-(printed and OUT/sweep.md), then each model's chosen point with its test accuracy, read once.
-Without a val split a model is chosen on its cross-validation, or, with neither, not at all.
---show-test-curve adds the test accuracy at every point, as a diagnostic. The swept parameter
-is the params key that differs between HEAD's (or --rev's) experiments; a second one gives a
-line per value. Refuses while an experiment is queued or running; failed ones are left out.
-
-  dvc exp run --queue -S 'pca.n=range(10,101,10)' && dvc queue start -j 2 && make sweep
-"""
+"""Report a finished `dvc exp` sweep of HEAD (or --rev) so as to choose honestly: each model's
+val accuracy (95% interval) against the params key that differs (two: a grid), its best point
+starred, in OUT/sweep.png and OUT/sweep.md (printed), then that point's test accuracy, read
+once; no val: chosen on cv, else not at all. Run after `dvc queue` has finished: `make sweep`."""
 
 from __future__ import annotations
 
@@ -21,57 +14,51 @@ from pathlib import Path
 import pandas as pd
 
 from mnist_pipeline.plumbing.files import write_text
-from mnist_pipeline.results import ResultsError, exp_show, experiments
+from mnist_pipeline.results import ResultsError, experiments
 from mnist_pipeline.scoring import wilson_interval
 
-SPLITS = ("val", "cv", "test")
+SPLITS, WAITING = ("val", "cv", "test"), ("queued", "running")
 log = logging.getLogger("sweep")
 
 
-def bounds(run: dict, model: str, split: str) -> tuple[float, float, float, str]:
-    """(acc, low, high) in percent and as text: test's stored interval, val's Wilson interval
-    over the val split's size (val.json keeps none), cv's mean ± sd; NaN where absent."""
-    found = run["scores"][model].get(split)
-    if found is None:
-        return float("nan"), float("nan"), float("nan"), ""
-    acc, params = found["acc"], run["params"]
+def _bounds(run: dict, model: str, split: str) -> dict[str, float | str]:
+    # test's stored interval, val's Wilson interval over its split (val.json has none), cv's sd
+    names, nan = [split, f"{split} lo", f"{split} hi", f"{split} text"], float("nan")
+    if (found := run["scores"][model].get(split)) is None:
+        return dict(zip(names, [nan, nan, nan, ""], strict=True))
+    acc, sd, params = found["acc"], found.get("acc_sd", 0.0), run["params"]
     if split == "test":
         low, high = found["acc_lo"], found["acc_hi"]
     elif split == "cv":
-        low, high = acc - found.get("acc_sd", 0.0), acc + found.get("acc_sd", 0.0)
+        low, high = acc - sd, acc + sd
     else:
         raw = params.get(f"models.{model}.features") == "raw"
         size = params.get("raw.validation" if raw else "split.validation") or 0
         low, high = wilson_interval(round(acc * size), size) if size > 0 else (acc, acc)
     acc, low, high = 100 * acc, 100 * low, 100 * high
-    text = (
-        f"{acc:.2f}% ± {high - acc:.2f}" if split == "cv" else f"{acc:.2f}% [{low:.2f}, {high:.2f}]"
-    )
-    return acc, low, high, text
+    text = f"{acc:.2f}% [{low:.2f}, {high:.2f}]"
+    text = f"{acc:.2f}% ± {high - acc:.2f}" if split == "cv" else text
+    return dict(zip(names, [acc, low, high, text], strict=True))
 
 
-def shown(value: object) -> str:
-    """A params value as params.yaml would write it (JSON: ``true``, ``[1, 2]``)."""
+def _shown(value: object) -> str:  # as params.yaml writes it: ``true``, ``[1, 2]``
     return value if isinstance(value, str) else json.dumps(getattr(value, "item", lambda: value)())
 
 
 def frame_of(runs: list[dict], keys: list[str]) -> pd.DataFrame:
     """One row per successful experiment and model: swept values, each split's acc/lo/hi."""
-    rows = []
-    for run in runs:
-        for model in run["scores"]:
-            row = {key: run["params"].get(key) for key in keys}
-            row |= {"experiment": run["name"], "model": model}
-            for split in SPLITS:
-                names = (split, f"{split} lo", f"{split} hi", f"{split} text")
-                row |= dict(zip(names, bounds(run, model, split), strict=True))
-            rows.append(row)
+    rows = [
+        {key: run["params"].get(key) for key in keys}
+        | {"experiment": run["name"], "model": model}
+        | {k: v for split in SPLITS for k, v in _bounds(run, model, split).items()}
+        for run in runs
+        for model in run["scores"]
+    ]
     return pd.DataFrame(rows).sort_values([*keys, "experiment"], kind="stable")
 
 
 def choose(frame: pd.DataFrame) -> dict[str, tuple[str | None, pd.Series | None]]:
-    """Each model's basis (val, else cv, else None) and chosen row; ties go to the first
-    point, the smaller value."""
+    """Each model's basis (val, else cv, else None) and best row (a tie: the smaller value)."""
     chosen = {}
     for model, line in frame.groupby("model", sort=False):
         basis = next((s for s in ("val", "cv") if line[s].notna().all()), None)
@@ -81,14 +68,13 @@ def choose(frame: pd.DataFrame) -> dict[str, tuple[str | None, pd.Series | None]
 
 def curve(frame: pd.DataFrame, keys: list[str], split: str, best: set) -> str:
     """A Markdown table, one row per experiment, each model's ``split`` accuracy (bold: best)."""
-    cells = frame[f"{split} text"]
-    marked = [(m, e) in best for m, e in zip(frame["model"], frame["experiment"], strict=True)]
-    frame = frame.assign(cell=[f"**{c}**" if b else c for c, b in zip(cells, marked, strict=True)])
-    table = frame.pivot_table(
+    bold = [(m, e) in best for m, e in zip(frame.model, frame.experiment, strict=True)]
+    cells = frame[f"{split} text"].mask(bold, "**" + frame[f"{split} text"] + "**")
+    table = frame.assign(cell=cells).pivot_table(
         index=[*keys, "experiment"], columns="model", values="cell", aggfunc="first", sort=False
     )
     table = table[list(dict.fromkeys(frame["model"]))].reset_index()
-    return table.map(shown).to_markdown(index=False, disable_numparse=True)
+    return table.map(_shown).to_markdown(index=False, disable_numparse=True)
 
 
 def draw(frame: pd.DataFrame, keys: list[str], chosen: dict, test: bool, out: Path) -> None:
@@ -137,7 +123,7 @@ def report(frame: pd.DataFrame, keys: list[str], chosen: dict, test: bool, notes
     rows = []
     for model, (basis, row) in chosen.items():
         choice = {"model": model, "chosen on": basis or "not chosen: no val split, no cv"}
-        choice |= {key: "" if row is None else shown(row[key]) for key in keys}
+        choice |= {key: "" if row is None else _shown(row[key]) for key in keys}
         choice["val (cv) acc"] = "" if row is None else row[f"{basis} text"]
         choice["test acc, once"] = "" if row is None else row["test text"]
         rows.append(choice)
@@ -162,9 +148,7 @@ def report(frame: pd.DataFrame, keys: list[str], chosen: dict, test: bool, notes
 def main(argv: list[str] | None = None) -> int:
     """Report the sweep; 1 after a one-line error."""
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    parser = argparse.ArgumentParser(
-        prog="sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="sweep", description=__doc__)
     parser.add_argument("--param", action="append", default=[], metavar="KEY", help="x (twice)")
     parser.add_argument("--out", type=Path, default=Path("build/sweep"))
     parser.add_argument("--models", nargs="+", default=[], metavar="MODEL")
@@ -173,12 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-json", type=Path, help="a saved `dvc exp show --json`")
     args = parser.parse_args(argv)
     try:
-        runs = experiments(
-            json.loads(args.from_json.read_text() if args.from_json else exp_show(rev=args.rev))
-        )
-        waiting = [
-            f"{r['name']} ({r['state']})" for r in runs if r["state"] in ("queued", "running")
-        ]
+        runs = experiments(args.from_json, rev=args.rev)
+        waiting = [f"{r['name']} ({r['state']})" for r in runs if r["state"] in WAITING]
         if waiting:
             raise ResultsError(
                 f"{len(waiting)} experiment(s) not finished: {', '.join(waiting)}; wait until "
@@ -197,16 +177,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"differ: {', '.join(keys) or 'none'}; name one or two with --param"
             )
         frame = frame_of(runs, keys)
-        unknown = [m for m in args.models if m not in set(frame.model)]
-        if unknown:
+        if unknown := [m for m in args.models if m not in set(frame.model)]:
             raise ResultsError(f"{unknown[0]}: no model of that name has scores in the sweep")
         frame = frame[frame.model.isin(args.models)] if args.models else frame
         spread = frame.groupby("model", sort=False)[["val", "test"]].nunique().max(axis=1)
         changed = [m for m, n in spread.items() if n > 1] or list(spread.index)
-        notes = [
-            f"The same at every point: {', '.join(m for m in spread.index if m not in changed)}."
-        ]
-        notes = notes if len(changed) < len(spread) else []
+        same = [m for m in spread.index if m not in changed]
+        notes = [f"The same at every point: {', '.join(same)}."] * bool(same)
         notes += [f"Failed, not shown: {n} (see `dvc queue logs {n}`)." for n in failed]
         frame = frame[frame.model.isin(changed)]
         chosen = choose(frame)

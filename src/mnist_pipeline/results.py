@@ -1,13 +1,13 @@
-"""The results of a revision or experiment as DVC serves them: each model's scores and test
-predictions through dvc.api's file system (git-tracked, so any clone works, no remote), and
-the experiments of `dvc exp show --json`. Shared by compare, leaderboard, sweep and exps."""
+"""A revision's scores and test predictions through dvc.api's file system (git-tracked: any clone,
+no remote), and the experiments of `dvc exp show --json`; for compare, leaderboard, sweep, exps."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -16,19 +16,16 @@ from dvc.exceptions import DvcException
 from dvc.scm import RevError
 
 WORKSPACE = "workspace"
-SPLITS = ("test", "val", "cv")
 
 
 class ResultsError(ValueError):
     """A revision that names nothing, or a results file that is missing or unreadable."""
 
 
-def open_revision(name: str, repo: str = ".") -> DVCFileSystem:
-    """The files of ``repo`` at ``name``: ``workspace``, a git revision or a `dvc exp` name."""
-    if name.startswith("-"):
-        raise ResultsError(f"{name!r}: not a revision name")
+def open_revision(name: str) -> DVCFileSystem:
+    """The files at ``name``: ``workspace``, a git revision or a `dvc exp` name."""
     try:
-        fs = DVCFileSystem(repo, rev=None if name == WORKSPACE else name)
+        fs = DVCFileSystem(".", rev=None if name == WORKSPACE else name)
         fs.ls("/", detail=False)  # opens the revision now: an unknown one fails here
         return fs
     except RevError:
@@ -39,20 +36,8 @@ def open_revision(name: str, repo: str = ".") -> DVCFileSystem:
 
 def read_yaml(fs: DVCFileSystem, path: str) -> dict[str, Any]:
     """A YAML file as a mapping, empty where it is absent."""
-    if not fs.isfile(path):
-        return {}
-    data = yaml.safe_load(fs.read_text(path))
+    data = yaml.safe_load(fs.read_text(path)) if fs.isfile(path) else {}
     return data if isinstance(data, Mapping) else {}
-
-
-def read_json(fs: DVCFileSystem, path: str) -> dict[str, Any] | None:
-    """A JSON object, or None where the file is absent; ResultsError if it is not JSON."""
-    if not fs.isfile(path):
-        return None
-    try:
-        return dict(json.loads(fs.read_text(path)))
-    except (ValueError, TypeError) as err:
-        raise ResultsError(f"{path}: not a JSON object ({err})") from None
 
 
 def scored_models(fs: DVCFileSystem) -> list[str]:
@@ -63,9 +48,15 @@ def scored_models(fs: DVCFileSystem) -> list[str]:
 
 
 def model_scores(fs: DVCFileSystem, model: str) -> dict[str, dict[str, Any]]:
-    """A model's ``scores/{test,val,cv}.json``, those present."""
-    found = {split: read_json(fs, f"metrics/{model}/scores/{split}.json") for split in SPLITS}
-    return {split: data for split, data in found.items() if data is not None}
+    """A model's ``scores/{test,val,cv}.json``, those present; ResultsError if one is not JSON."""
+    found = {}
+    for split in ("test", "val", "cv"):
+        path = f"metrics/{model}/scores/{split}.json"
+        try:
+            found |= {split: dict(json.loads(fs.read_text(path)))} if fs.isfile(path) else {}
+        except (ValueError, TypeError) as err:
+            raise ResultsError(f"{path}: not a JSON object ({err})") from None
+    return found
 
 
 def read_predictions(fs: DVCFileSystem, model: str) -> list[tuple[str, str]]:
@@ -79,41 +70,12 @@ def read_predictions(fs: DVCFileSystem, model: str) -> list[tuple[str, str]]:
     return [(actual, predicted) for actual, predicted in rows]
 
 
-def leaderboard(name: str = WORKSPACE, repo: str = ".") -> list[dict[str, Any]]:
-    """One row per scored model at ``name``: its params entry, scores and the dataset's
-    published accuracies; 10-class models by test accuracy, then detectors by test F1."""
-    fs = open_revision(name, repo)
-    params = read_yaml(fs, "params.yaml")
-    specs = params.get("models") or {}
-    scored = scored_models(fs)
-    missing = [model for model in specs if model not in scored]
-    if missing or not scored:
-        model = (missing or ["<model>"])[0]
-        raise ResultsError(f"metrics/{model}/scores/test.json: missing at {name}; run dvc repro")
-    dataset = (read_yaml(fs, "datasets.yaml").get("datasets") or {}).get(params.get("dataset"))
-    references = (dataset or {}).get("references") or {}
-    notebooks = references.get("test") or params.get("notebooks") or {}
-    notebooks_cv = references.get("cv") or params.get("notebook_cv") or {}
-    rows = []
-    for model in scored:
-        spec = specs.get(model) or {}
-        rows.append(
-            {
-                "name": model,
-                "features": spec.get("features", "?"),
-                "estimator": spec.get("estimator", "?"),
-                "target": spec.get("target"),
-                **model_scores(fs, model),
-                "notebook": notebooks.get(model),
-                "notebook_cv": notebooks_cv.get(model),
-            }
-        )
-    return sorted(rows, key=_rank)
-
-
-def _rank(row: Mapping[str, Any]) -> tuple[bool, float, str]:
-    detector = row["target"] is not None
-    return detector, -row["test"]["f1" if detector else "acc"], row["name"]
+def aligned(table: list[list[str]], left: Container[int]) -> str:
+    """The rows as columns two spaces apart, those in ``left`` left-aligned, the others right."""
+    widths = [max(map(len, column)) for column in zip(*table, strict=True)]
+    pads = [str.ljust if i in left else str.rjust for i in range(len(widths))]
+    lines = ("  ".join(p(c, w) for p, c, w in zip(pads, row, widths, strict=True)) for row in table)
+    return "".join(line.rstrip() + "\n" for line in lines)
 
 
 def exp_show(fmt: str = "--json", all_commits: bool = False, rev: str | None = None) -> str:
@@ -127,14 +89,11 @@ def exp_show(fmt: str = "--json", all_commits: bool = False, rev: str | None = N
     return result.stdout
 
 
-def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A nested mapping as ``{"a.b": value}``."""
+def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in mapping.items():
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
+        nested = isinstance(value, Mapping)
+        flat |= _flatten(value, f"{prefix}{key}.") if nested else {f"{prefix}{key}": value}
     return flat
 
 
@@ -145,24 +104,25 @@ def _record(name: str, baseline: str, state: str, body: Mapping[str, Any]) -> di
         parts = path.split("/")
         if len(parts) == 4 and parts[2] == "scores" and (metric or {}).get("data"):
             scores.setdefault(parts[1], {})[parts[3].removesuffix(".json")] = metric["data"]
-    scores = {model: found for model, found in scores.items() if "test" in found}
     ok = state in ("baseline", "success")
-    return {"name": name, "baseline": baseline, "state": state, "params": flatten(params)} | {
-        "scores": scores if ok else {}
+    scores = {model: found for model, found in scores.items() if ok and "test" in found}
+    return {"name": name, "baseline": baseline, "state": state, "params": _flatten(params)} | {
+        "scores": scores
     }
 
 
 def experiments(
-    data: list[dict[str, Any]], all_commits: bool = False, with_baselines: bool = False
+    source: Path | None, all_commits: bool = False, rev: str | None = None, baselines: bool = False
 ) -> list[dict[str, Any]]:
-    """The experiments in `dvc exp show --json` output (of its first commit, or of all), each
-    ``{name, baseline, state, params (dotted keys), scores {model: {split: data}}}``; with
-    ``with_baselines`` each commit itself first (state ``baseline``)."""
+    """The experiments of `dvc exp show --json` (or of ``source``, its saved output) of the first
+    commit or all, each ``{name, baseline, state, params (dotted keys), scores {model: {split:
+    data}}}``; with ``baselines`` each commit itself first (state ``baseline``)."""
+    data = json.loads(source.read_text() if source else exp_show("--json", all_commits, rev))
     commits = [entry for entry in data if entry.get("rev") != WORKSPACE]
     found = []
     for commit in commits if all_commits else commits[:1]:
         rev = str(commit.get("rev"))
-        if with_baselines:
+        if baselines:
             label = f"{commit['name']} ({rev[:7]})" if commit.get("name") else rev[:7]
             found.append(_record(label, rev, "baseline", commit.get("data") or {}))
         for entry in commit.get("experiments") or []:
