@@ -85,7 +85,9 @@ class Entry(Section):
         return self._key
 
 
-class _DatasetFile(Section):  # one IDX file; a mirror sending more than ``size`` bytes fails
+class DatasetFile(Section):
+    """One IDX file of a dataset; a mirror sending more than ``size`` bytes fails."""
+
     name: Annotated[str, _rule("a plain file name", lambda v: v and "/" not in v)]
     sha256: Annotated[str, _rule("64 lowercase hex digits", re.compile("[0-9a-f]{64}").fullmatch)]
     size: PositiveInt
@@ -105,7 +107,7 @@ class Dataset(Entry):
     citation: Text
     mirrors: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Lax, Field(min_length=1)]
     files: Annotated[  # by role, in the file's order
-        dict[Literal["train_images", "train_labels", "test_images", "test_labels"], _DatasetFile],
+        dict[Literal["train_images", "train_labels", "test_images", "test_labels"], DatasetFile],
         _rule("train_images, train_labels, test_images and test_labels", lambda f: len(f) == 4),
     ]
     image_shape: Annotated[tuple[PositiveInt, PositiveInt], Lax]
@@ -125,7 +127,9 @@ class _Catalogue(Section):  # datasets.yaml: what the ``dataset`` switch of para
     datasets: Annotated[dict[Name, Dataset], Field(min_length=1)]
 
 
-class _Download(Section):  # a mirror is dropped after timeout s silent or timeout+size/min_rate
+class Download(Section):
+    """A mirror is dropped after ``timeout`` s silent or ``timeout + size / min_rate`` in all."""
+
     timeout: Number
     retries: Count
     min_rate: Number
@@ -188,7 +192,7 @@ class Params(Section):
     """params.yaml, with the catalogue's description that ``dataset`` selects."""
 
     selected: str = Field(alias="dataset")
-    download: _Download
+    download: Download
     split: Split
     raw: _Raw
     normalize: Normalize
