@@ -1,11 +1,10 @@
-"""The normalize stage: each scaling method, deskewing when asked, and the stage on the MNIST
-slice: its splits, its label counts, the params section it follows and the splits it refuses."""
+"""The normalize stage: its scaling methods, and the script on the MNIST slice and its splits."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import run_main, run_script, write_decoded_slice
+from conftest import run_main, write_decoded_slice
 
 from mnist_pipeline.deskew import deskew
 from mnist_pipeline.features import PixelRows
@@ -77,42 +76,20 @@ def test_normalize_holds_out_the_last_training_images_and_counts_each_class(
     assert (lines[0], lines[6], len(lines)) == ("class,train,val,test", f"5,{fives}", 11)
 
 
-def test_normalize_as_dvc_runs_it_writes_the_same_bytes(root, tmp_path, write_params):
-    params = write_params({"split": {"validation": 200}})
-    _, out, labels = normalize(root, params, "in_process")
-    args = ("--in", root / "stages/decode", "--out", tmp_path / "out")
-
-    result = run_script("normalize", "--params", params, *args, "--labels", tmp_path / "l.csv")
-
-    assert result.returncode == 0, result.stderr
-    for name in ("train.npz", "val.npz", "test.npz", "features.skops"):
-        assert (tmp_path / "out" / name).read_bytes() == (out / name).read_bytes()
-    assert (tmp_path / "l.csv").read_bytes() == labels.read_bytes()
-
-
-def test_normalize_follows_the_section_named_on_its_command_line(root, write_params):
+def test_normalize_follows_its_section_and_split_train_keeps_the_first_images(root, write_params):
+    deskewed = {"method": "l2", "deskew": True}
     params = write_params(
-        {"split": {"validation": 200}, "normalize_deskewed": {"method": "l2", "deskew": True}}
+        {"split": {"validation": 200, "train": 300}, "normalize_deskewed": deskewed}
     )
 
     result, out, _ = normalize(root, params, "deskewed", "--section", "normalize_deskewed")
 
     assert result.returncode == 0, result.stderr
-    images = load_arrays(root / "stages/decode/test.npz", ("images",))["images"]
-    expected = PixelRows("l2", deskew=True).fit_transform(images)
-    np.testing.assert_array_equal(load_arrays(out / "test.npz", ("X",))["X"], expected)
-
-
-def test_split_train_keeps_the_first_training_images(root, write_params):
-    result, out, _ = normalize(
-        root, write_params({"split": {"validation": 200, "train": 300}}), "first"
-    )
-
-    assert result.returncode == 0, result.stderr
-    images = load_arrays(root / "stages/decode/train.npz", ("images",))["images"]
-    np.testing.assert_array_equal(
-        load_arrays(out / "train.npz", ("X",))["X"], PixelRows().fit_transform(images[:300])
-    )
+    pixels = PixelRows("l2", deskew=True)
+    for split, first in (("train", 300), ("test", None)):
+        images = load_arrays(root / f"stages/decode/{split}.npz", ("images",))["images"][:first]
+        rows = load_arrays(out / f"{split}.npz", ("X",))["X"]
+        np.testing.assert_array_equal(rows, pixels.fit_transform(images))
 
 
 BAD_SPLITS = {

@@ -1,5 +1,4 @@
-"""params.yaml and datasets.yaml: the shipped ones load; a mistake is one line naming the file
-and the dotted key."""
+"""params.yaml and datasets.yaml: the shipped ones load; a mistake is one line naming the key."""
 
 from __future__ import annotations
 
@@ -100,7 +99,7 @@ def test_a_mistake_is_one_line_naming_the_file_and_the_dotted_key(
     assert got in message
 
 
-def test_a_missing_key_or_file_is_named(tmp_path):
+def test_a_missing_key_or_file_or_a_yaml_syntax_error_is_one_line_naming_it(tmp_path):
     shutil.copy(REPO / "datasets.yaml", tmp_path)
     path = tmp_path / "params.yaml"
     path.write_text((REPO / "params.yaml").read_text().replace("  whiten: false\n", ""))
@@ -108,11 +107,6 @@ def test_a_missing_key_or_file_is_named(tmp_path):
         load_params(path)
     with pytest.raises(ParamsError, match=rf"^{tmp_path / 'nope.yaml'}: no such params file$"):
         load_params(tmp_path / "nope.yaml")
-
-
-def test_a_yaml_syntax_error_is_one_line_naming_the_file(tmp_path):
-    shutil.copy(REPO / "datasets.yaml", tmp_path)
-    path = tmp_path / "params.yaml"
     path.write_text((REPO / "params.yaml").read_text() + "pca: [\n")
     with pytest.raises(ParamsError) as err:
         load_params(path)
@@ -120,8 +114,7 @@ def test_a_yaml_syntax_error_is_one_line_naming_the_file(tmp_path):
 
 
 def test_an_exponent_without_a_dot_is_a_float_as_dvc_exp_run_s_writes_it(tmp_path):
-    """`-S models.gd_4.learning_rate=0.00002` writes `2e-05`: a float in YAML 1.2 (DVC's),
-    the string '2e-05' in YAML 1.1 (PyYAML's)."""
+    """`-S ...=0.00002` writes `2e-05`: a float in DVC's YAML 1.2, a string in PyYAML's 1.1."""
     shutil.copy(REPO / "datasets.yaml", tmp_path)
     path = tmp_path / "params.yaml"
     text = (REPO / "params.yaml").read_text()

@@ -1,6 +1,4 @@
-"""src/predict.py, src/elsewhere.py and the picture preparation (mnist_pipeline.pictures): a
-person's pictures of digits, folders, IDX files and .npy arrays; one line per image; bad files
-and model files named one line each."""
+"""predict.py and elsewhere.py on pictures, folders, IDX and .npy files; mnist_pipeline.pictures."""
 
 from __future__ import annotations
 
@@ -151,17 +149,13 @@ def test_a_detector_answers_with_its_margin_in_json(project, tmp_path):
     }  # fmt: skip
 
 
-def test_all_models_gives_one_column_per_model_in_leaderboard_order(project, tmp_path):
+def test_all_models_in_leaderboard_order_and_by_default_the_best_of_every_class(project, tmp_path):
     draw(4).save(tmp_path / "four.png")
     result = predict(project, "--all-models", tmp_path / "four.png")
     assert result.returncode == 0, result.stderr
     header, line = result.stdout.splitlines()
     assert header.split() == ["knn", "sgd_5"]
     assert line.split()[:2] == [str(tmp_path / "four.png"), "4"] and "not 5 margin" in line
-
-
-def test_the_default_model_is_the_best_of_every_class_not_a_detector(project, tmp_path):
-    draw(4).save(tmp_path / "four.png")
     result = predict(project, "--json", tmp_path / "four.png")
     assert [r["model"] for r in json.loads(result.stdout)] == ["knn"]
 
@@ -198,11 +192,6 @@ def test_a_bad_model_file_is_named(project, tmp_path, file, content, message):
     assert result.stderr.startswith(f"predict: error: {model}/{message}")
 
 
-def test_predict_has_help():
-    result = run_main("predict", "--help")
-    assert result.returncode == 0 and "--all-models" in result.stdout
-
-
 def test_digits_from_elsewhere_are_scored_beside_the_mnist_accuracy(project, tmp_path):
     result = run_main("elsewhere", "--out", tmp_path / "digits", cwd=project)
     assert result.returncode == 0, result.stderr
@@ -212,10 +201,6 @@ def test_digits_from_elsewhere_are_scored_beside_the_mnist_accuracy(project, tmp
     assert knn.startswith("| `knn` | every class | 90.00% | ") and knn.endswith("/1797) |")
     assert accuracy > 50, "a 10-class model far above chance on other people's digits"
     assert sgd_5.startswith("| `sgd_5` | is it a 5 | 95.00% | ")
-
-
-# ---------------------------------------------------------------------------------------------
-# The preparation
 
 
 def test_a_dataset_image_comes_back_nearly_as_the_dataset_has_it(mnist_slice):
@@ -234,15 +219,8 @@ def test_ink_fits_20x20_and_its_centre_of_mass_lands_on_14_14():
     assert abs((c * image).sum() / image.sum() - CENTRE) <= 0.5
 
 
-def test_dark_on_light_and_light_on_dark_give_the_same_image():
-    dark = np.asarray(draw(8).convert("L"), dtype=np.float64)
-    assert np.array_equal(mnist_form(dark), mnist_form(255 - dark))
-
-
-def test_ink_on_a_transparent_background_is_read_as_ink(tmp_path):
+def test_dark_on_light_light_on_dark_and_ink_on_transparent_give_the_same_image(tmp_path):
     draw(2, ink=(20, 40, 200, 255), paper=(0, 0, 0, 0), mode="RGBA").save(tmp_path / "two.png")
-    opaque = draw(2, ink=(20, 40, 200), paper=(255, 255, 255))
-    assert np.array_equal(
-        mnist_form(read_picture(tmp_path / "two.png")),
-        mnist_form(np.asarray(opaque.convert("L"), dtype=np.float64)),
-    )
+    dark = np.asarray(draw(2, ink=(20, 40, 200), paper=(255, 255, 255)).convert("L"), np.float64)
+    assert np.array_equal(mnist_form(dark), mnist_form(255 - dark))
+    assert np.array_equal(mnist_form(read_picture(tmp_path / "two.png")), mnist_form(dark))

@@ -1,6 +1,4 @@
-"""The draw-a-digit page (src/serve.py): its server on 127.0.0.1 (4xx for what is no picture,
-a bounded load test), and the page in Debian's headless Chromium driven by Playwright: the
-strokes of a 7 drawn with the mouse make the models answer 7, with no network."""
+"""The draw-a-digit page (src/serve.py): its server, and the page in a headless Chromium."""
 
 from __future__ import annotations
 
@@ -16,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import REPO, run_main
+from conftest import REPO
 from digit_strokes import draw, stroke_points
 from load_clients import post_concurrently
 from PIL import Image
@@ -80,27 +78,21 @@ def test_a_drawn_picture_gets_every_model_and_the_image_they_saw(server):
     assert len(answer["image"]) == 28 and {len(row) for row in answer["image"]} == {28}
 
 
-def test_a_body_over_one_megabyte_is_refused_unread(server):
-    """Only the headers are sent: the server answers from Content-Length alone."""
-    status, body = request(server, headers={"Content-Length": str(serve.MAX_BODY + 1)})
-    assert status == 413
-    assert json.loads(body) == {"error": "a picture of at most 1,000,000 bytes, got 1,000,001"}
+TOO_BIG = {"Content-Length": str(serve.MAX_BODY + 1)}  # headers alone: the body is never sent
+BLANK = png_of(Image.new("L", (280, 280), 0))
+REFUSED = {  # headers, body, status, our reason
+    "over-a-megabyte": (TOO_BIG, None, 413, "a picture of at most 1,000,000 bytes, got 1,000,001"),
+    "no-length": ({"Transfer-Encoding": "chunked"}, None, 411, "Content-Length required"),
+    "no-image": ({}, b"plain text", 415, "not an image (expected PNG, JPEG, BMP or GIF)"),
+    "blank": ({}, BLANK, 422, "no ink: a blank image (nothing to recognise)"),
+}
 
 
-def test_a_request_without_a_length_is_refused(server):
-    assert request(server, headers={"Transfer-Encoding": "chunked"})[0] == 411
-
-
-def test_a_body_that_is_no_image_is_refused(server):
-    status, body = request(server, b"plain text")
-    assert (status, json.loads(body)["error"]) == (
-        415, "not an image (expected PNG, JPEG, BMP or GIF)"
-    )  # fmt: skip
-
-
-def test_a_blank_canvas_is_answered_as_blank(server):
-    status, body = request(server, png_of(Image.new("L", (280, 280), 0)))
-    assert status == 422 and json.loads(body)["blank"] is True
+@pytest.mark.parametrize(("headers", "body", "status", "error"), REFUSED.values(), ids=REFUSED)
+def test_what_is_no_picture_is_refused_with_our_reason(server, headers, body, status, error):
+    got, answer = request(server, body, headers)
+    assert (got, json.loads(answer)["error"]) == (status, error)
+    assert json.loads(answer).get("blank", False) == (status == 422)
 
 
 def test_it_survives_400_requests_from_8_concurrent_clients(server):
@@ -109,19 +101,13 @@ def test_it_survives_400_requests_from_8_concurrent_clients(server):
     assert [status for status, _ in found] == [200] * 400
 
 
-def test_serve_has_help():
-    result = run_main("serve", "--help")
-    assert result.returncode == 0 and "127.0.0.1" in result.stdout
-
-
 # ---------------------------------------------------------------------------------------------
 # The page in Debian's headless Chromium
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Debian's chromium, headless, driven by Playwright (never a browser of its own). Absent:
-    skipped with how to install it, except under CI, where that fails."""
+    """Debian's chromium, headless, driven by Playwright; absent, a skip (a failure under CI)."""
     missing = None
     try:
         from playwright.sync_api import sync_playwright
@@ -146,8 +132,7 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser, server):
-    """The page, which loads nothing from another host: such requests are refused, recorded
-    and fail the test."""
+    """The page, which loads nothing from another host (such a request fails the test)."""
     context = browser.new_context(viewport={"width": 900, "height": 600})
     page = context.new_page()
     here = "{}:{}".format(*server.server_address[:2])
@@ -178,11 +163,6 @@ def draw_with_the_mouse(page, digit: int) -> None:
     page.locator('#pad[data-settled="yes"]').wait_for(timeout=TIMEOUT * 1000)
 
 
-def test_a_blank_canvas_says_draw_a_digit(page):
-    assert page.locator("#status").inner_text() == "draw a digit"
-    assert page.locator("#answers tbody tr").count() == 0
-
-
 def test_the_strokes_of_a_seven_make_the_models_answer_seven(page, tmp_path):
     """The status line speaks for the first model (the leaderboard's best)."""
     draw_with_the_mouse(page, 7)
@@ -199,7 +179,9 @@ def test_the_strokes_of_a_seven_make_the_models_answer_seven(page, tmp_path):
     assert shot.read_bytes().startswith(b"\x89PNG")
 
 
-def test_clear_empties_the_canvas_and_the_answers(page):
+def test_the_page_starts_blank_and_clear_empties_the_canvas_and_the_answers(page):
+    assert page.locator("#status").inner_text() == "draw a digit"
+    assert page.locator("#answers tbody tr").count() == 0
     draw_with_the_mouse(page, 1)
     assert page.locator("#answers tbody tr").count() == 2
     page.click("#clear")
