@@ -43,7 +43,7 @@ def _label_distribution(labels: dict[str, np.ndarray], classes: Sequence[str]) -
 
 def _write_features(args: argparse.Namespace) -> None:
     params = load_params(args.params)
-    settings, dataset = params.normalize_section(args.section), params.dataset
+    settings, dataset = getattr(params, args.section), params.dataset
     train = load_arrays(args.source / "train.npz", ("images", "labels"))
     test = load_arrays(args.source / "test.npz", ("images", "labels"))
     labels = {

@@ -58,7 +58,7 @@ def variance_csv(ratio: np.ndarray) -> str:
 
 
 def _project(args: argparse.Namespace) -> None:
-    settings = load_params(args.params).pca_section(args.section)
+    settings = getattr(load_params(args.params), args.section)
     splits = {s: load_arrays(args.source / f"{s}.npz", ("X", "y")) for s in SPLITS}
     chain = load_model(args.source / CHAIN_FILE)
     train = splits["train"]["X"]

@@ -7,7 +7,7 @@ import shutil
 import pytest
 from conftest import REPO
 
-from mnist_pipeline.params import Normalize, ParamsError, load_params
+from mnist_pipeline.params import ParamsError, load_params
 
 MODELS = ["nearest", "nearest_pca", "knn", "svm", "mlp", "logreg", "sgd_5", "never_5"]
 MODELS += ["logreg_4", "gd_4", "cnn"]
@@ -29,16 +29,6 @@ def test_a_model_entry_splits_pipeline_keys_from_estimator_parameters():
     assert knn.params == {"k": 4, "weights": "distance"}
     assert (sgd.target, sgd.cv) == (5, 3) and "cv" not in sgd.params
     assert params.dataset.references.cv == {"sgd_5": 0.96, "never_5": 0.91}
-
-
-def test_feature_sections_are_looked_up_by_stage_name():
-    params = load_params(REPO / "params.yaml")
-    assert params.normalize_section("normalize_deskewed") == Normalize(method="l2", deskew=True)
-    assert params.pca_section("pca_deskewed").key == "pca_deskewed"
-    with pytest.raises(ParamsError, match=r"^normalize: not a PCA section"):
-        params.pca_section("normalize")
-    with pytest.raises(ParamsError, match=r"^models.resnet: no such model \(expected one of: ne"):
-        params.model("resnet")
 
 
 def test_split_train_is_a_number_of_training_images_or_all(write_params):
@@ -120,3 +110,8 @@ def test_an_exponent_without_a_dot_is_a_float_as_dvc_exp_run_s_writes_it(tmp_pat
     text = (REPO / "params.yaml").read_text()
     path.write_text(text.replace("learning_rate: 0.00001", "learning_rate: 2e-05"))
     assert load_params(path).model("gd_4").params["learning_rate"] == 2e-05
+
+
+def test_an_unknown_model_name_is_refused_naming_the_known_ones():
+    with pytest.raises(ParamsError, match=r"^models.resnet: no such model \(expected one of: ne"):
+        load_params(REPO / "params.yaml").model("resnet")

@@ -213,19 +213,6 @@ class Params(Section):
         """The description ``dataset`` selects."""
         return self._datasets[self.selected]
 
-    def normalize_section(self, stage: str) -> Normalize:
-        """The settings of ``normalize`` or ``normalize_deskewed``."""
-        return self._section(stage, NORMALIZE_STAGES, "normalize")
-
-    def pca_section(self, stage: str) -> Pca:
-        """The settings of ``pca`` or ``pca_deskewed``."""
-        return self._section(stage, PCA_STAGES, "PCA")
-
-    def _section(self, stage: str, stages: tuple[str, ...], kind: str) -> Any:
-        if stage in stages:
-            return getattr(self, stage)
-        raise ParamsError(f"{stage}: not a {kind} section (expected one of: {', '.join(stages)})")
-
     def model(self, name: str) -> Model:
         """The model ``name``; ParamsError naming the known ones if there is none."""
         if name in self.models:
