@@ -75,7 +75,9 @@ exps: $(VENV)/.installed ## dvc exp show narrowed to changed params and accuraci
 	python src/exps.py $(if $(BASELINE),--rev $(BASELINE))
 
 exps-csv: $(VENV)/.installed ## dvc exp show's full table as CSV (pandas.read_csv reads it): build/exps.csv.
-	python src/exps.py --csv build/exps.csv $(if $(BASELINE),--rev $(BASELINE))
+	mkdir -p build
+	dvc exp show --csv $(if $(BASELINE),--rev $(BASELINE)) > build/exps.csv.tmp
+	mv build/exps.csv.tmp build/exps.csv
 
 IMAGES ?= docs/predict/examples
 predict: $(VENV)/.installed ## Classify digit pictures: make predict IMAGES="a.png b.jpg folder/".

@@ -1,8 +1,6 @@
-"""Compare every model between two revisions A and B (git revisions, `dvc exp` names or
-`workspace`), image by image on metrics/<model>/predictions/test.csv: accuracies, the images
-right in one only, the exact McNemar p, Holm's adjustment over the models compared, the smallest
-difference detectable with 80% power at 5%, the verdict; models in one only are listed. With
---pair MODEL_A MODEL_B [REV], two models of one revision (default: workspace)."""
+"""Compare every model between revisions A and B (git, `dvc exp` or `workspace`) image by image:
+accuracies, McNemar's exact p with Holm's adjustment, the difference detectable at 80% power, the
+verdict. --pair MODEL_A MODEL_B [REV]: two models of one revision (default: workspace)."""
 
 from __future__ import annotations
 

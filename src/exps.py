@@ -1,11 +1,10 @@
 """Print `dvc exp show` cut to a terminal's width (`make exps`): a row per commit and experiment
 (of HEAD, --rev, or all with -A), the params that differ and each changed model's test/val
-accuracy (`97.56/97.84`). --csv FILE writes dvc's full table, checked to load in pandas."""
+accuracy (`97.56/97.84`)."""
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
 import sys
@@ -14,8 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mnist_pipeline.plumbing.files import write_text
-from mnist_pipeline.results import ResultsError, exp_show, experiments
+from mnist_pipeline.results import ResultsError, experiments
 
 
 def accuracies(scores: dict) -> str:
@@ -62,21 +60,14 @@ def _numeric(column: pd.Series) -> pd.Series:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the narrowed table, or write the full CSV; 1 after a one-line error."""
+    """Print the narrowed table; 1 after a one-line error."""
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="exps", description=__doc__)
     parser.add_argument("--rev", metavar="COMMIT", help="experiments of this baseline commit")
     parser.add_argument("-A", "--all-commits", action="store_true", help="of every commit")
     parser.add_argument("--from-json", type=Path, help="a saved `dvc exp show --json`")
-    parser.add_argument("--csv", type=Path, metavar="FILE", help="write dvc's full table")
     args = parser.parse_args(argv)
     try:
-        if args.csv is not None:
-            text = exp_show("--csv", args.all_commits, args.rev)
-            rows, columns = pd.read_csv(io.StringIO(text)).shape
-            write_text(args.csv, text)
-            print(f"{args.csv}: {rows} rows (commits and experiments) x {columns} columns")
-            return 0
         if not (runs := experiments(args.from_json, args.all_commits, args.rev, baselines=True)):
             raise ResultsError("no commit or experiment to show")
         sys.stdout.write(table(runs))

@@ -1,9 +1,6 @@
-"""Print the leaderboard from metrics/<model>/scores/ at the workspace, a git revision or a `dvc
-exp`: each model's features, estimator, test accuracy [95% Wilson interval], val accuracy, a
-detector's F1 and AP, cv mean ± sd and the dataset's published figures ("notebook"); 10-class
-models by test accuracy, then detectors by F1. --readme rewrites the README's table between
-<!-- results:start --> and <!-- results:end --> (`make results`).
-"""
+"""Print the leaderboard of metrics/<model>/scores/ at the workspace, a git revision or a `dvc
+exp`: 10-class models by test accuracy, then detectors by F1, beside the published figures.
+--readme rewrites the README's table between its results:start and results:end comments."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""Report a finished `dvc exp` sweep of HEAD (or --rev) so as to choose honestly: each model's
-val accuracy (95% interval) against the params key that differs (two: a grid), its best point
-starred, in OUT/sweep.png and OUT/sweep.md (printed), then that point's test accuracy, read
-once; no val: chosen on cv, else not at all. Run after `dvc queue` has finished: `make sweep`."""
+"""Report a finished `dvc exp` sweep of HEAD (or --rev): each model's val accuracy against the
+changed params key (two: a grid), the best point starred, in OUT/sweep.{png,md}; then that point's
+test accuracy, read once (no val: chosen on cv). Run after `dvc queue` has finished."""
 
 from __future__ import annotations
 

@@ -78,15 +78,15 @@ def aligned(table: list[list[str]], left: Container[int]) -> str:
     return "".join(line.rstrip() + "\n" for line in lines)
 
 
-def exp_show(fmt: str = "--json", all_commits: bool = False, rev: str | None = None) -> str:
-    """What `dvc exp show <fmt>` prints here: HEAD's experiments, ``rev``'s, or all (``-A``)."""
-    args = [sys.executable, "-m", "dvc", "exp", "show", fmt]
+def _exp_show(all_commits: bool = False, rev: str | None = None) -> Any:
+    """`dvc exp show --json` here: HEAD's experiments, ``rev``'s, or all (``-A``)."""
+    args = [sys.executable, "-m", "dvc", "exp", "show", "--json"]
     args += ["-A"] if all_commits else ["--rev", rev] if rev else []
     result = subprocess.run(args, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         last = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-        raise ResultsError(f"`dvc exp show {fmt}` exited {result.returncode}: {last[-1]}")
-    return result.stdout
+        raise ResultsError(f"`dvc exp show --json` exited {result.returncode}: {last[-1]}")
+    return json.loads(result.stdout)
 
 
 def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -117,7 +117,7 @@ def experiments(
     """The experiments of `dvc exp show --json` (or of ``source``, its saved output) of the first
     commit or all, each ``{name, baseline, state, params (dotted keys), scores {model: {split:
     data}}}``; with ``baselines`` each commit itself first (state ``baseline``)."""
-    data = json.loads(source.read_text() if source else exp_show("--json", all_commits, rev))
+    data = json.loads(source.read_text()) if source else _exp_show(all_commits, rev)
     commits = [entry for entry in data if entry.get("rev") != WORKSPACE]
     found = []
     for commit in commits if all_commits else commits[:1]:

@@ -1,7 +1,6 @@
-"""``cosine_1nn``: the nearest-neighbour notebook's 1-NN by cosine similarity, as float32 matrix
-products in bounded blocks. Ours, not ``KNeighborsClassifier(n_neighbors=1, metric="cosine")``
-(the same predictions): that one builds and sorts a distance matrix per chunk, slower and bigger.
-"""
+"""``cosine_1nn``: the notebook's 1-NN by cosine similarity, float32 matrix products in blocks.
+Ours: ``KNeighborsClassifier(n_neighbors=1, metric="cosine")`` predicts the same but builds and
+sorts a distance matrix per chunk, slower and bigger."""
 
 from __future__ import annotations
 

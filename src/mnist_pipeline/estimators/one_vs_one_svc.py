@@ -30,10 +30,8 @@ RULES: dict[str, Rule] = {
 
 
 class OneVsOneSVC(ClassifierMixin, BaseEstimator):
-    """``SVC`` with each pair of classes its own ``SVC`` fit in ``n_jobs`` threads (libsvm
-    releases the GIL), on the rows libsvm uses, with ``gamma`` resolved once on all the rows:
-    ``SVC``'s support vectors, dual coefficients and intercepts. Predicting takes one kernel
-    matrix product per ``block_rows`` rows, and votes as libsvm (ties to the first class).
+    """``SVC`` with each pair of classes its own ``SVC`` fit in ``n_jobs`` threads (libsvm frees
+    the GIL), ``gamma`` resolved once on all rows; predicts per ``block_rows`` and votes as libsvm.
     ``pair_coef_`` is n_support x n_pairs, pairs in the order (0, 1), (0, 2), ..., (1, 2), ..."""
 
     def __init__(
