@@ -9,6 +9,7 @@ Weights are kept as NumPy arrays, so the estimator pickles without PyTorch objec
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -125,48 +126,29 @@ RULES = {
 }
 
 
+@dataclasses.dataclass(eq=False, repr=False)  # sklearn's repr, identity equality
 class ConvNetClassifier(ClassifierMixin, BaseEstimator):
     """A small convolutional network for uint8 (0-255) or float (0-1) images, N x rows x columns;
     fitted: ``weights_`` (the chosen epoch's ``state_dict`` as NumPy arrays), ``best_epoch_``,
     ``loss_curve_`` (mean training loss per epoch), ``val_accuracy_`` (per epoch, or empty)."""
 
-    def __init__(
-        self,
-        channels: tuple[int, ...] = (32, 64, 64),
-        kernel_size: int = 3,
-        hidden: int = 128,
-        dropout: float = 0.1,
-        epochs: int = 6,
-        batch_size: int = 256,
-        learning_rate: float = 0.2,
-        warmup: float = 0.2,
-        momentum: float = 0.9,
-        weight_decay: float = 5e-4,
-        shift: int = 2,
-        rotate: float = 0.0,
-        scale: float = 0.0,
-        label_smoothing: float = 0.1,
-        seed: int = 0,
-        threads: int = 2,
-        device: str = "auto",
-    ) -> None:
-        self.channels = channels
-        self.kernel_size = kernel_size
-        self.hidden = hidden
-        self.dropout = dropout
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.warmup = warmup
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.shift = shift
-        self.rotate = rotate
-        self.scale = scale
-        self.label_smoothing = label_smoothing
-        self.seed = seed
-        self.threads = threads
-        self.device = device
+    channels: tuple[int, ...] = (32, 64, 64)
+    kernel_size: int = 3
+    hidden: int = 128
+    dropout: float = 0.1
+    epochs: int = 6
+    batch_size: int = 256
+    learning_rate: float = 0.2
+    warmup: float = 0.2
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    shift: int = 2
+    rotate: float = 0.0
+    scale: float = 0.0
+    label_smoothing: float = 0.1
+    seed: int = 0
+    threads: int = 2
+    device: str = "auto"
 
     def _images(self, x: np.ndarray, *, reset: bool) -> np.ndarray:
         """``x`` checked (N x rows x columns) and scaled to float32 0-1."""
@@ -187,23 +169,13 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
         torch = _torch()
         nn = torch.nn
         layers: list[nn.Module] = []
-        previous, (rows, columns) = 1, self.image_shape_
+        previous, (rows, columns), k = 1, self.image_shape_, self.kernel_size
         for width in self.channels:
-            pad = self.kernel_size // 2
-            layers += [
-                nn.Conv2d(previous, width, self.kernel_size, padding=pad, bias=False),
-                nn.MaxPool2d(2),
-                nn.BatchNorm2d(width),
-                nn.ReLU(),
-            ]
+            conv = nn.Conv2d(previous, width, k, padding=k // 2, bias=False)
+            layers += [conv, nn.MaxPool2d(2), nn.BatchNorm2d(width), nn.ReLU()]
             previous, rows, columns = width, rows // 2, columns // 2
-        layers += [
-            nn.Flatten(),
-            nn.Linear(previous * rows * columns, self.hidden),
-            nn.ReLU(),
-            nn.Dropout(self.dropout),
-            nn.Linear(self.hidden, len(self.classes_)),
-        ]
+        layers += [nn.Flatten(), nn.Linear(previous * rows * columns, self.hidden), nn.ReLU()]
+        layers += [nn.Dropout(self.dropout), nn.Linear(self.hidden, len(self.classes_))]
         return nn.Sequential(*layers).to(device, memory_format=torch.channels_last)
 
     def _device(self) -> str:
