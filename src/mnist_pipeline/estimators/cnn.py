@@ -1,10 +1,5 @@
-"""``cnn``: a small convolutional network in PyTorch, as a scikit-learn classifier.
-
-Convolution blocks (conv, max-pool, batch norm, ReLU), a hidden layer with dropout, one output per
-class; SGD with Nesterov momentum, a one-cycle schedule and label smoothing, on shifted (and
-optionally turned and resized) mini-batches. Deterministic from ``seed`` on ``threads`` threads.
-Weights are kept as NumPy arrays, so the estimator pickles without PyTorch objects.
-"""
+"""``cnn``: a small convolutional network in PyTorch as a scikit-learn classifier, deterministic
+from ``seed`` on ``threads`` threads; its weights are NumPy arrays (it pickles without PyTorch)."""
 
 from __future__ import annotations
 
@@ -86,23 +81,20 @@ def _settings(threads: int, device: str) -> Iterator[None]:
     if device.startswith("cuda"):
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's determinism
     deterministic = torch.utils.deterministic
-    previous = (
-        torch.get_num_threads(),
-        torch.are_deterministic_algorithms_enabled(),
-        deterministic.fill_uninitialized_memory,
-        torch.backends.cudnn.benchmark,
-    )
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-    deterministic.fill_uninitialized_memory = False
-    torch.backends.cudnn.benchmark = False
+    previous = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    previous += deterministic.fill_uninitialized_memory, torch.backends.cudnn.benchmark
+
+    def apply(threads: int, algorithms: bool, fill: bool, benchmark: bool) -> None:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(algorithms)
+        deterministic.fill_uninitialized_memory = fill
+        torch.backends.cudnn.benchmark = benchmark
+
+    apply(threads, True, False, False)
     try:
         yield
     finally:
-        torch.set_num_threads(previous[0])
-        torch.use_deterministic_algorithms(previous[1])
-        deterministic.fill_uninitialized_memory = previous[2]
-        torch.backends.cudnn.benchmark = previous[3]
+        apply(*previous)
 
 
 RULES = {
@@ -159,15 +151,12 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
             self.image_shape_ = x.shape[1:]
         elif x.shape[1:] != self.image_shape_:
             raise ValueError(f"expected images of {self.image_shape_}, got {x.shape[1:]}")
-        if x.dtype == np.uint8:
-            return x.astype(np.float32) / np.float32(255)
-        return x.astype(np.float32)
+        return x.astype(np.float32) / np.float32(255 if x.dtype == np.uint8 else 1)
 
     def _network(self, device: str) -> torch.nn.Module:
         """The network: each block conv, 2x2 max-pool (first: a quarter of the normalising work),
         batch norm, ReLU; then the hidden layer with dropout; ``device``, channels last."""
-        torch = _torch()
-        nn = torch.nn
+        nn = _torch().nn
         layers: list[nn.Module] = []
         previous, (rows, columns), k = 1, self.image_shape_, self.kernel_size
         for width in self.channels:
@@ -176,13 +165,12 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
             previous, rows, columns = width, rows // 2, columns // 2
         layers += [nn.Flatten(), nn.Linear(previous * rows * columns, self.hidden), nn.ReLU()]
         layers += [nn.Dropout(self.dropout), nn.Linear(self.hidden, len(self.classes_))]
-        return nn.Sequential(*layers).to(device, memory_format=torch.channels_last)
+        return nn.Sequential(*layers).to(device, memory_format=_torch().channels_last)
 
     def _device(self) -> str:
         """``auto``: ``cuda`` when PyTorch sees a GPU, else ``cpu``."""
-        if self.device == "auto":
-            return "cuda" if _torch().cuda.is_available() else "cpu"
-        return self.device
+        auto = "cuda" if _torch().cuda.is_available() else "cpu"
+        return auto if self.device == "auto" else self.device
 
     def fit(
         self,
@@ -206,7 +194,7 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
         device, n = self._device(), len(images)
         rng = np.random.default_rng(self.seed)
         steps_per_epoch = -(-n // self.batch_size)
-        augment = self.rotate or self.scale
+        total_steps, augment = self.epochs * steps_per_epoch, self.rotate or self.scale
         with _settings(self.threads, device):
             torch.manual_seed(self.seed)
             network = self._network(device)
@@ -218,11 +206,9 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
                 weight_decay=self.weight_decay,
             )
             schedule = torch.optim.lr_scheduler.OneCycleLR(
-                optimizer,
-                max_lr=self.learning_rate,
-                total_steps=self.epochs * steps_per_epoch,
-                pct_start=self.warmup,
+                optimizer, max_lr=self.learning_rate, total_steps=total_steps, pct_start=self.warmup
             )
+            criterion = torch.nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
             targets = torch.from_numpy(labels.astype(np.int64))
             self.loss_curve_, self.val_accuracy_ = [], []
             for epoch in range(1, self.epochs + 1):
@@ -238,11 +224,7 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
                     inputs = _as_input(shifted(images[batch], moves[batch]), device)
                     if augment:
                         inputs = turned(inputs, degrees[batch], scales[batch])
-                    loss = torch.nn.functional.cross_entropy(
-                        network(inputs),
-                        targets[batch].to(device),
-                        label_smoothing=self.label_smoothing,
-                    )
+                    loss = criterion(network(inputs), targets[batch].to(device))
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
@@ -271,13 +253,12 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _scores(self, x: np.ndarray) -> np.ndarray:
         """The network's outputs (logits) for images ``x``, from ``weights_``."""
-        torch = _torch()
         check_is_fitted(self)
         images = self._images(x, reset=False)
         device = self._device()
         with _settings(self.threads, device):
             network = self._network(device)
-            network.load_state_dict({k: torch.from_numpy(a) for k, a in self.weights_.items()})
+            network.load_state_dict({k: _torch().from_numpy(a) for k, a in self.weights_.items()})
             return _outputs(network, images, device)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
