@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from mnist_pipeline.estimators import EstimatorParamError as ParamError
-from mnist_pipeline.estimators import build_estimator, estimator_spec, fit_error
+from mnist_pipeline.estimators import EstimatorSpec, estimator_spec, fit_error
 from mnist_pipeline.features import CHAIN_FILE
 from mnist_pipeline.labels import ClassesError, check_classes, task_labels
 from mnist_pipeline.params import ParamsError, load_params
@@ -27,6 +27,26 @@ from mnist_pipeline.plumbing import model_files as mf
 from mnist_pipeline.plumbing.files import atomic_dir, load_arrays, write_json, write_text
 
 log = logging.getLogger("train")
+
+
+def build_estimator(spec: EstimatorSpec, params: dict[str, Any], key_prefix: str) -> Any:
+    """An unfitted estimator of ``spec`` with ``params`` (aliases resolved, YAML lists as
+    tuples); an unknown key or a value the spec's check refuses names ``<key_prefix>.<key>``."""
+    cls, aliases = spec.estimator_class, spec.aliases
+    if both := [alias for alias, own in aliases.items() if alias in params and own in params]:
+        raise ParamError(f"{key_prefix}.{both[0]}: expected one of {both[0]} and "
+                         f"{aliases[both[0]]} (the same parameter), got both")  # fmt: skip
+    own = {aliases.get(k, k): tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    accepted = cls().get_params()
+    if unknown := sorted(spec.params_key(k, params) for k in own if k not in accepted):
+        raise ParamError(
+            f"{key_prefix}.{unknown[0]}: not a parameter of {cls.__name__} (estimator "
+            f"'{spec.name}'); expected one of: {', '.join(sorted({*accepted, *aliases}))}"
+        )
+    estimator = cls(**own)
+    if spec.check_params is not None:
+        spec.check_params(estimator, key_prefix)
+    return estimator
 
 
 def history_text(rows: list[tuple[int, float, float | None]], digits: int = 6) -> str:
@@ -41,30 +61,28 @@ def history_text(rows: list[tuple[int, float, float | None]], digits: int = 6) -
     return "\n".join(["epoch,loss,val_acc" if with_val else "epoch,loss", *lines]) + "\n"
 
 
-def step_log(name: str, estimator: Any, history: Path, live_dir: Path) -> tuple[Any, Any]:
-    """``fit``'s ``log(step, loss=, val_acc=)``, writing dvclive's summary (for `dvc exp show`
-    during `dvc exp run`), history.csv and a log line after each step; and the ``Live`` to end."""
+def step_log(name: str, estimator: Any, live_dir: Path) -> tuple[Any, Any]:
+    """``fit``'s ``log(step, loss=, val_acc=)``: dvclive's summary (for `dvc exp show` during
+    `dvc exp run`) after each step, a log line after about every tenth; and the ``Live`` to end."""
     from dvclive import Live
 
     logging.getLogger("dvclive").setLevel(logging.WARNING)
     options = {"report": None, "save_dvc_exp": False, "dvcyaml": None, "monitor_system": False}
-    live = Live(str(live_dir), resume=False, **options)
-    digits = getattr(estimator, "loss_curve_digits", 6)
-    rows: list[tuple[int, float, float | None]] = []
+    live, digits = (
+        Live(str(live_dir), resume=False, **options),
+        getattr(estimator, "loss_curve_digits", 6),
+    )
     steps = getattr(estimator, "epochs", None) or estimator.max_iter
-    every = max(1, steps // 10)
 
     def log_step(step: int, loss: float, val_acc: float | None = None, **_: Any) -> None:
-        rows.append((step, round(float(loss), digits), val_acc))
         live.step = step
-        live.log_metric("loss", rows[-1][1], plot=False)
+        live.log_metric("loss", round(float(loss), digits), plot=False)
         if val_acc is not None:
             live.log_metric("val_acc", round(float(val_acc), 6), plot=False)
         live.next_step()
-        write_text(history, history_text(rows, digits))
-        if step % every == 0:  # about ten lines, however many steps
+        if step % max(1, steps // 10) == 0:
             val = "" if val_acc is None else f", val acc {val_acc:.4f}"
-            log.info("%s: step %d of %d: loss %.4f%s", name, step, steps, rows[-1][1], val)
+            log.info("%s: step %d of %d: loss %.4f%s", name, step, steps, loss, val)
 
     return log_step, live
 
@@ -77,7 +95,7 @@ def train(
     params = load_params(params_path)
     model, dataset = params.model(name), params.dataset
     spec = estimator_spec(model.estimator, key_prefix=model.key)
-    estimator = build_estimator(spec, model.params, key_prefix=model.key)
+    estimator = build_estimator(spec, model.params, model.key)
     data = load_arrays(train_npz := features / "train.npz", ("X", "y"))
     check_classes({str(train_npz): data["y"]}, dataset.classes, dataset.key)
     labels = task_labels(data["y"], model.target)
@@ -98,7 +116,7 @@ def train(
         fit_args["validation"] = (
             (val["X"], task_labels(val["y"], model.target)) if len(val["y"]) else None
         )
-        fit_args["log"], ending = step_log(name, estimator, history, live)
+        fit_args["log"], ending = step_log(name, estimator, live)
     threads = threadpool_limits(limits=spec.blas_threads, user_api="blas")
     with warnings.catch_warnings(record=True) as caught, threads:
         warnings.simplefilter("always", ConvergenceWarning)

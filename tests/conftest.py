@@ -20,7 +20,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -61,6 +61,13 @@ def stage_main(script: str) -> Callable[[list[str]], int]:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.main
+
+
+def build_estimator(name: str, params: dict, key: str = "models.m") -> Any:
+    """The unfitted estimator ``name`` with ``params``, as train@ builds it."""
+    from mnist_pipeline.estimators import estimator_spec
+
+    return stage_main("train").__globals__["build_estimator"](estimator_spec(name), params, key)
 
 
 def run_main(script: str, *args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess:

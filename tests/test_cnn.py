@@ -11,10 +11,10 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, build_estimator
 
 from mnist_pipeline import AVX2_PINS
-from mnist_pipeline.estimators import EstimatorParamError, build_estimator, estimator_spec
+from mnist_pipeline.estimators import EstimatorParamError
 from mnist_pipeline.estimators.cnn import ConvNetClassifier, shifted, turned
 from mnist_pipeline.params import load_params
 
@@ -137,7 +137,7 @@ def test_shipped_cnn_names_every_choice_in_params():
 )
 def test_bad_parameter_is_refused_before_training(params, message):
     with pytest.raises(EstimatorParamError) as err:
-        build_estimator(estimator_spec("cnn"), params, key_prefix="models.cnn")
+        build_estimator("cnn", params, "models.cnn")
     assert str(err.value).startswith(message)
 
 

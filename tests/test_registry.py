@@ -8,13 +8,12 @@ import sys
 import textwrap
 
 import pytest
-from conftest import REPO
+from conftest import REPO, build_estimator
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
 from mnist_pipeline.estimators import (
     EstimatorParamError,
-    build_estimator,
     estimator_names,
     estimator_spec,
     fit_error,
@@ -68,23 +67,23 @@ def test_spec_is_the_one_its_module_declares():
 
 
 def test_alias_k_becomes_n_neighbors_and_a_yaml_list_a_tuple_of_layer_sizes():
-    knn = build_estimator(estimator_spec("knn"), {"k": 4, "weights": "distance"}, key_prefix="m")
+    knn = build_estimator("knn", {"k": 4, "weights": "distance"}, "m")
     assert isinstance(knn, KNeighborsClassifier)
     assert (knn.n_neighbors, knn.weights) == (4, "distance")
-    mlp = build_estimator(estimator_spec("mlp"), {"hidden_layer_sizes": [200]}, key_prefix="m")
+    mlp = build_estimator("mlp", {"hidden_layer_sizes": [200]}, "m")
     assert mlp.hidden_layer_sizes == (200,)
 
 
 @pytest.mark.parametrize("name", estimator_names())
 def test_every_registered_estimator_builds_with_defaults(name):
-    estimator = build_estimator(estimator_spec(name), {}, key_prefix=f"models.{name}")
+    estimator = build_estimator(name, {}, f"models.{name}")
     assert type(estimator) is estimator_spec(name).estimator_class
     assert estimator.get_params()
 
 
 def test_every_shipped_model_builds():
     for model in load_params(REPO / "params.yaml").models.values():
-        build_estimator(estimator_spec(model.estimator), model.params, key_prefix=model.key)
+        build_estimator(model.estimator, model.params, model.key)
 
 
 def test_a_fit_error_of_no_parameter_is_not_put_on_a_key():  # keyed ones: test_train
@@ -105,7 +104,7 @@ def test_a_fit_error_of_no_parameter_is_not_put_on_a_key():  # keyed ones: test_
 def test_our_estimators_refuse_bad_values_when_built_and_when_fitted(name, params, message):
     spec = estimator_spec(name)
     with pytest.raises(EstimatorParamError) as built:
-        build_estimator(spec, params, key_prefix="models.m")
+        build_estimator(name, params)
     assert str(built.value).startswith(f"models.m.{message}")
     estimator = spec.estimator_class(**params)
     with pytest.raises(EstimatorParamError) as fitted:
@@ -115,7 +114,7 @@ def test_our_estimators_refuse_bad_values_when_built_and_when_fitted(name, param
 
 def test_unknown_parameter_lists_the_accepted_ones():
     with pytest.raises(EstimatorParamError) as err:
-        build_estimator(estimator_spec("svc"), {"c": 10}, key_prefix="models.svm")
+        build_estimator("svc", {"c": 10}, "models.svm")
     message = str(err.value)
     assert message.startswith(
         "models.svm.c: not a parameter of SVC (estimator 'svc'); "

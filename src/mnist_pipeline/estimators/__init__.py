@@ -61,32 +61,6 @@ def estimator_spec(name: str, *, key_prefix: str | None = None) -> EstimatorSpec
     return replace(importlib.import_module(f"{__name__}.{name}").SPEC, name=name)
 
 
-def build_estimator(spec: EstimatorSpec, params: Mapping[str, Any], *, key_prefix: str) -> Any:
-    """An unfitted estimator of ``spec`` with ``params`` (aliases resolved, YAML lists as
-    tuples); an unknown key or a value the spec's check refuses names ``<key_prefix>.<key>``."""
-    cls = spec.estimator_class
-    for alias, own in spec.aliases.items():
-        if alias in params and own in params:
-            raise EstimatorParamError(
-                f"{key_prefix}.{alias}: expected one of {alias} and {own} "
-                "(the same parameter), got both"
-            )
-    translated = {
-        spec.aliases.get(k, k): tuple(v) if isinstance(v, list) else v for k, v in params.items()
-    }
-    accepted = cls().get_params()
-    if unknown := sorted(spec.params_key(k, params) for k in translated if k not in accepted):
-        raise EstimatorParamError(
-            f"{key_prefix}.{unknown[0]}: not a parameter of {cls.__name__} "
-            f"(estimator '{spec.name}'); expected one of: "
-            + ", ".join(sorted(set(accepted) | set(spec.aliases)))
-        )
-    estimator = cls(**translated)
-    if spec.check_params is not None:
-        spec.check_params(estimator, key_prefix)
-    return estimator
-
-
 def fit_error(
     err: Exception, spec: EstimatorSpec, params: Mapping[str, Any], key_prefix: str
 ) -> EstimatorParamError | None:
