@@ -77,9 +77,19 @@ def dvc(repo: Path, *args: str, site: Path) -> tuple[float, subprocess.Completed
         extra={"PYTHONPATH": str(repo / "src"), "CUDA_VISIBLE_DEVICES": "",
                "DVC_SITE_CACHE_DIR": str(site)},
     )  # fmt: skip
-    started = time.perf_counter()
-    result = subprocess.run(["dvc", *args], cwd=repo, env=env, capture_output=True, text=True)
+    started, lines, stage_starts = time.perf_counter(), [], []
+    with subprocess.Popen(["dvc", *args], cwd=repo, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as process:  # fmt: skip
+        for line in process.stdout:  # each stage's start, for the per-stage seconds
+            lines.append(line)
+            if found := re.match(r"Running stage '([^']+)'", line):
+                stage_starts.append((found[1], time.perf_counter() - started))
+        stderr = process.stderr.read()
     wall = time.perf_counter() - started
+    result = subprocess.CompletedProcess(args, process.returncode, "".join(lines), stderr)
+    ends = [at for _, at in stage_starts[1:]] + [wall]
+    pairs = zip(stage_starts, ends, strict=True)
+    result.stage_seconds = {stage: round(end - at, 1) for (stage, at), end in pairs}
     if result.returncode != 0:
         raise RuntimeError(f"dvc {' '.join(args)} in {repo} exited {result.returncode}:\n"
                            f"{result.stdout[-3000:]}{result.stderr[-3000:]}")  # fmt: skip
@@ -98,7 +108,8 @@ def cold_run(rev: str, root: Path) -> dict:
     same = outputs(repo) == committed_outputs(rev)
     shutil.rmtree(repo)
     return {"rev": rev, "cold": cold, "stages": len(stages), "noop": noop,
-            "noop_ran": "Running stage" in again.stdout, "identical": same}  # fmt: skip
+            "noop_ran": "Running stage" in again.stdout, "identical": same,
+            "stage_seconds": result.stage_seconds}  # fmt: skip
 
 
 def machine() -> dict:
