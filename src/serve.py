@@ -1,25 +1,27 @@
-"""The draw-a-digit page on 127.0.0.1, every trained model answering as one draws: the standard
-library's server (two routes need no framework), the models loaded once and shared (read only).
-No NumPy import here: mnist_pipeline, imported first, pins the BLAS kernel before NumPy loads."""
+"""The draw-a-digit page on 127.0.0.1, every trained model answering as one draws, served by
+waitress: a small pool of threads, a body cap and idle timeouts built in. Only requests naming
+this server as Host are answered, and only posts from its own page (docs/predict.md)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
 import logging
 import sys
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
 
 from mnist_pipeline import answers as models
 from mnist_pipeline.pictures import PictureError, mnist_form, read_picture
 
 MAX_BODY = 1_000_000  # bytes; the page's 280x280 canvas PNG is about 10 kB
+# waitress's limits: requests decoded at once (the rest wait), open connections, seconds a
+# connection may stay silent, header bytes (a drip-fed header ends there)
+LIMITS = {"threads": 4, "connection_limit": 500, "channel_timeout": 10, "cleanup_interval": 1,
+          "max_request_header_size": 8192, "max_request_body_size": MAX_BODY}  # fmt: skip
 log = logging.getLogger("serve")
 
 
@@ -40,55 +42,51 @@ def predict_body(loaded: list[models.Model], body: bytes) -> tuple[int, dict[str
     return HTTPStatus.OK, {"answers": found, "image": image.tolist()}
 
 
-class Handler(BaseHTTPRequestHandler):
-    """``GET /`` and ``POST /predict``."""
+def make_app(loaded: list[models.Model], port: int) -> Callable:
+    """The WSGI app: ``GET /`` the page, ``POST /predict`` a picture's answers; 403 for another
+    Host (a DNS-rebinding page) or, on a post, another Origin (any page the user visits)."""
+    page = resources.files("mnist_pipeline").joinpath("serve_page.html").read_bytes()
+    hosts = {f"{name}:{port}" for name in ("127.0.0.1", "localhost")}
+    origins = {f"http://{host}" for host in hosts}
 
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Requests go to the debug log, not stderr."""
-        log.debug("%s " + format, self.address_string(), *args)
-
-    def send(self, status: int, data: dict[str, Any] | bytes, close: bool = False) -> None:
-        """Answer ``status`` with the page (bytes) or JSON; ``close`` when the body is unread."""
-        page = isinstance(data, bytes)
-        body = data if page else json.dumps(data).encode()
-        self.close_connection = self.close_connection or close
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8" if page else "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        """The page."""
-        if urlsplit(self.path).path in ("/", "/index.html"):
-            self.send(HTTPStatus.OK, self.server.page)
+    def app(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        method, path, status = environ["REQUEST_METHOD"], environ["PATH_INFO"], HTTPStatus.OK
+        data: dict[str, Any] | bytes = page
+        if environ.get("HTTP_HOST") not in hosts:
+            status, data = HTTPStatus.FORBIDDEN, {"error": f"Host: expected one of {sorted(hosts)}"}
+        elif method == "GET" and path in ("/", "/index.html"):
+            pass
+        elif path != "/predict" or method != "POST":
+            status, data = HTTPStatus.NOT_FOUND, {"error": f"{method} {path}: no such endpoint"}
+        elif environ.get("HTTP_ORIGIN", next(iter(origins))) not in origins:
+            status, data = HTTPStatus.FORBIDDEN, {"error": "Origin: only this server's own page"}
         else:
-            self.send(HTTPStatus.NOT_FOUND, {"error": f"{self.path}: no such page"})
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            status, data = predict_body(loaded, body)
+        if status != HTTPStatus.OK:
+            log.info("%s %s %s: %d %s", environ.get("REMOTE_ADDR"), method, path, status,
+                     data["error"])  # fmt: skip
+        body = data if isinstance(data, bytes) else json.dumps(data).encode()
+        kind = "text/html; charset=utf-8" if isinstance(data, bytes) else "application/json"
+        headers = [("Content-Type", kind), ("Content-Length", str(len(body)))]
+        start_response(f"{status.value} {status.phrase}", [*headers, ("Cache-Control", "no-store")])
+        return [body]
 
-    def do_POST(self) -> None:
-        """A picture's answers; 4xx, unread, for a body with no length or over ``MAX_BODY``."""
-        url = urlsplit(self.path)
-        length = self.headers.get("Content-Length", "")
-        if url.path != "/predict":
-            self.send(HTTPStatus.NOT_FOUND, {"error": f"{url.path}: no such endpoint"}, True)
-        elif not (length.isascii() and length.isdigit()):
-            self.send(HTTPStatus.LENGTH_REQUIRED, {"error": "Content-Length required"}, True)
-        elif int(length) > MAX_BODY:
-            error = f"a picture of at most {MAX_BODY:,} bytes, got {int(length):,}"
-            self.send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": error}, True)
-        else:
-            self.send(*predict_body(self.server.models, self.rfile.read(int(length))))
+    return app
 
 
-def make_server(loaded: list[models.Model], port: int = 0) -> ThreadingHTTPServer:
-    """The page's server on 127.0.0.1:``port`` (0: any free port), not yet serving."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    server.models = loaded  # the first answers first on the page
-    server.page = resources.files("mnist_pipeline").joinpath("serve_page.html").read_bytes()
+def make_server(loaded: list[models.Model], port: int = 0, **limits: float) -> Any:
+    """The page's waitress server on 127.0.0.1:``port`` (0: any free port) with ``LIMITS``
+    (``limits`` override them), not yet running: ``run()`` serves, ``close()`` stops."""
+    from waitress import create_server
+
+    # waitress's int() of a 4,301+ digit Content-Length raises past its parser, no answer sent;
+    # digits are bounded by the header cap, and such a length then gets waitress's 413
+    sys.set_int_max_str_digits(max(4300, int(LIMITS["max_request_header_size"])))
+    # the app checks Host against the port, known once bound
+    server = create_server(lambda e, s: app(e, s), host="127.0.0.1", port=port, ident=None,
+                           asyncore_use_poll=True, **LIMITS | limits)  # fmt: skip
+    app = make_app(loaded, server.effective_port)
     return server
 
 
@@ -116,14 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     from threadpoolctl import threadpool_limits
 
     # one BLAS thread per request, so that concurrent requests do not oversubscribe the cores
-    with (
-        server,
-        threadpool_limits(limits=1, user_api="blas"),
-        contextlib.suppress(KeyboardInterrupt),
-    ):
-        host, port = server.server_address[:2]
-        print(f"serve: {len(names)} models on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
-        server.serve_forever()
+    with threadpool_limits(limits=1, user_api="blas"):
+        port = server.effective_port
+        print(f"serve: {len(names)} models on http://127.0.0.1:{port}/ (Ctrl-C stops)", flush=True)
+        server.run()  # until Ctrl-C
     return 0
 
 

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,31 +34,41 @@ spec.loader.exec_module(serve)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, mnist_slice) -> Iterator[object]:
-    """The server of knn and sgd_5 on a free port of 127.0.0.1, stopped at the end."""
+    """The server of knn and sgd_5 on a free port of 127.0.0.1 (silent connections dropped
+    after 1 s), stopped at the end."""
     project = write_models(tmp_path_factory.mktemp("project"), mnist_slice)
-    running = serve.make_server(
-        [answers.load(project / "stages/train" / n) for n in ("knn", "sgd_5")]
-    )
-    thread = threading.Thread(target=running.serve_forever, kwargs={"poll_interval": 0.1})
+    loaded = [answers.load(project / "stages/train" / n) for n in ("knn", "sgd_5")]
+    running = serve.make_server(loaded, channel_timeout=1)
+    thread = threading.Thread(target=running.run)
     thread.start()
     try:
         yield running
     finally:
-        running.shutdown()
-        running.server_close()
+        running.close()
         thread.join(TIMEOUT)
     assert not thread.is_alive()
 
 
+def address(server) -> tuple[str, int]:
+    return "127.0.0.1", server.effective_port
+
+
 def request(server, body: bytes | None = None, headers=None, method="POST", path="/predict"):
     """The status and body of one request on a connection of its own."""
-    connection = http.client.HTTPConnection(*server.server_address[:2], timeout=TIMEOUT)
+    connection = http.client.HTTPConnection(*address(server), timeout=TIMEOUT)
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
         return response.status, response.read()
     finally:
         connection.close()
+
+
+def raw_exchange(server, data: bytes) -> bytes:
+    """What the server answers to ``data`` sent as is, until it closes the connection."""
+    with socket.create_connection(address(server), timeout=TIMEOUT) as client:
+        client.sendall(data)
+        return b"".join(iter(lambda: client.recv(65536), b""))
 
 
 def png_of(image: Image.Image) -> bytes:
@@ -78,26 +89,74 @@ def test_a_drawn_picture_gets_every_model_and_the_image_they_saw(server):
     assert len(answer["image"]) == 28 and {len(row) for row in answer["image"]} == {28}
 
 
-TOO_BIG = {"Content-Length": str(serve.MAX_BODY + 1)}  # headers alone: the body is never sent
+SEVEN = png_of(draw(7))
 BLANK = png_of(Image.new("L", (280, 280), 0))
 REFUSED = {  # headers, body, status, our reason
-    "over-a-megabyte": (TOO_BIG, None, 413, "a picture of at most 1,000,000 bytes, got 1,000,001"),
-    "no-length": ({"Transfer-Encoding": "chunked"}, None, 411, "Content-Length required"),
     "no-image": ({}, b"plain text", 415, "not an image (expected PNG, JPEG, BMP or GIF)"),
     "blank": ({}, BLANK, 422, "no ink: a blank image (nothing to recognise)"),
+    "other-host": ({"Host": "evil.example:80"}, SEVEN, 403, "Host: expected one of"),
+    "other-origin": ({"Origin": "http://evil.example"}, SEVEN, 403, "Origin: only this server"),
+    "null-origin": ({"Origin": "null"}, SEVEN, 403, "Origin: only this server's own page"),
 }
 
 
 @pytest.mark.parametrize(("headers", "body", "status", "error"), REFUSED.values(), ids=REFUSED)
-def test_what_is_no_picture_is_refused_with_our_reason(server, headers, body, status, error):
+def test_what_is_no_picture_from_this_page_is_refused_with_our_reason(
+    server, headers, body, status, error
+):
     got, answer = request(server, body, headers)
-    assert (got, json.loads(answer)["error"]) == (status, error)
-    assert json.loads(answer).get("blank", False) == (status == 422)
+    assert got == status and json.loads(answer)["error"].startswith(error)
+
+
+def test_the_page_is_served_only_under_this_servers_own_names(server):
+    port = server.effective_port
+    assert request(server, method="GET", path="/")[0] == 200
+    assert request(server, method="GET", path="/", headers={"Host": f"localhost:{port}"})[0] == 200
+    rebound = {"Host": f"rebound.example:{port}"}  # a DNS-rebinding page's requests
+    assert request(server, method="GET", path="/", headers=rebound)[0] == 403
+    assert request(server, SEVEN, {"Origin": f"http://localhost:{port}"})[0] == 200
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "9" * 5000, "-1", str(serve.MAX_BODY + 1)])
+def test_a_bad_or_oversized_length_gets_a_4xx_and_no_traceback(server, length, caplog):
+    head = f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{server.effective_port}\r\n"
+    answer = raw_exchange(server, f"{head}Content-Length: {length}\r\n\r\n".encode())
+    assert answer.split(b" ")[1][:1] == b"4", answer[:80]
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+STALLED = {
+    "header": b"POST /predict HTTP/1.1\r\nHo",
+    "body": b"POST /predict HTTP/1.1\r\nContent-Length: 500000\r\n\r\n0123456789",
+}
+
+
+@pytest.mark.parametrize("sent", STALLED.values(), ids=STALLED)
+def test_a_stalled_header_or_body_is_dropped_while_others_are_served(server, sent, caplog):
+    with socket.create_connection(address(server), timeout=TIMEOUT) as stalled:
+        stalled.sendall(sent)
+        assert request(server, SEVEN)[0] == 200
+        assert stalled.recv(65536) == b""  # closed by the server after its channel timeout
+    hung_up = [socket.create_connection(address(server), timeout=TIMEOUT) for _ in range(20)]
+    for client in hung_up:
+        client.sendall(sent)
+        client.close()
+    assert request(server, SEVEN)[0] == 200
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+def test_a_good_picture_is_answered_while_200_idle_connections_are_held(server):
+    idle = [socket.create_connection(address(server), timeout=TIMEOUT) for _ in range(200)]
+    try:
+        assert request(server, SEVEN)[0] == 200
+    finally:
+        for connection in idle:
+            connection.close()
 
 
 def test_it_survives_400_requests_from_8_concurrent_clients(server):
     bodies = [png_of(draw(d)) for d in range(10)]
-    found = post_concurrently(server.server_address[:2], bodies, 400, 8, TIMEOUT)
+    found = post_concurrently(address(server), bodies, 400, 8, TIMEOUT)
     assert [status for status, _ in found] == [200] * 400
 
 
@@ -135,7 +194,7 @@ def page(browser, server):
     """The page, which loads nothing from another host (such a request fails the test)."""
     context = browser.new_context(viewport={"width": 900, "height": 600})
     page = context.new_page()
-    here = "{}:{}".format(*server.server_address[:2])
+    here = "{}:{}".format(*address(server))
     elsewhere: list[str] = []
 
     def only_the_server(route) -> None:
