@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mnist_pipeline import answers as models
 from mnist_pipeline.pictures import Picture, fit_box, ink_levels, read_inputs
+from mnist_pipeline.plumbing.files import atomic_file
 
 Results = dict[str, list[dict]]
 
@@ -44,14 +45,15 @@ def show(pictures: list[Picture], results: Results, dest: Path) -> None:
                 ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
             ax.set(title=title, xticks=[], yticks=[])
         row[0].set_ylabel(Path(picture.name).name, fontsize=8)
-    figure.savefig(dest, dpi=100, metadata={"Software": None})
+    with atomic_file(dest) as tmp, tmp.open("wb") as out:
+        figure.savefig(out, format="png", dpi=100, metadata={"Software": None})
 
 
 def main(argv: list[str] | None = None) -> int:
     """Print each image's answer; 1 if a file could not be read (the others are still
     answered), 2 for a model that could not be loaded."""
     parser = argparse.ArgumentParser(
-        description="Classify digit pictures (PNG, JPEG, BMP, GIF; any size, colour, polarity), "
+        description="Classify digit pictures (PNG, JPEG, BMP, GIF to 4 MP; any colour, polarity), "
         "folders, IDX files or .npy arrays of 28x28 uint8 images, prepared as MNIST's were: a "
         "line per image, its class, confidence (a probability, or a margin) and runner-up.",
     )
@@ -68,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         "--show", type=Path, metavar="OUT.png", help="draw each original beside what the model saw"
     )
     args = parser.parse_args(argv)
+    if (out := args.show) and not (out.parent.is_dir() and (out.is_file() or not out.exists())):
+        # checked first: a device, FIFO or folder there is left as it is, no folder is made
+        why = "no such folder" if not out.parent.is_dir() else "it is not a regular file"
+        print(f"predict: error: {out}: cannot write: {why}", file=sys.stderr)
+        return 1
     try:
         names = models.model_names() if args.all_models else [args.model or models.default_model()]
         loaded = [models.load(name) for name in names]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -13,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, png_size, run_main, write_dataset
+from conftest import REPO, png_size, run_main, run_script, write_dataset
 from digit_strokes import draw
+from PIL import Image
 from small_models import write_models
 
 from mnist_pipeline.pictures import BOX, CENTRE, FIELD, mnist_form, read_picture
@@ -114,6 +117,34 @@ def test_a_decompression_bomb_is_refused_without_decoding_it(project, bad_files)
     assert peak_mib < 600, "900 million pixels would take 858 MiB"
 
 
+def huge_npy(path: Path) -> None:
+    """A .npy file of 228 bytes whose header claims 10^11 images of 28x28 (71.3 TiB)."""
+    with path.open("wb") as file:
+        header = {"descr": "|u1", "fortran_order": False, "shape": (10**11, FIELD, FIELD)}
+        np.lib.format.write_array_header_1_0(file, header)
+        file.write(bytes(100))
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("z.png", os.mkfifo, "expected a regular file, got a FIFO"),
+        ("y.png", Path.mkdir, "a folder with no picture in it"),
+        ("huge.npy", huge_npy, "too many images: 100,000,000,000 claimed (at most 100,000)"),
+        ("big.png", lambda p: p.write_bytes(bomb_png(9400)), "too large: 9400x9400 pixels "
+         "(at most 4,000,000)"),
+    ],
+    ids=["fifo", "empty-folder", "npy-header", "png-header"],
+)  # fmt: skip
+def test_a_hostile_input_is_refused_at_once_by_one_line(project, bad_files, name, make, message):
+    """A fresh interpreter with a deadline: a FIFO once hung predict."""
+    good = bad_files["good-seven.png"]
+    make(hostile := good.with_name(name))
+    result = run_script("predict", "--model", "knn", hostile, good, cwd=project, timeout=60)
+    assert (result.returncode, result.stderr) == (1, f"predict: error: {hostile}: {message}\n")
+    assert result.stdout.split()[:2] == [str(good), "7"]
+
+
 def test_idx_and_npy_images_are_taken_as_they_are(project, tmp_path, mnist_slice):
     write_dataset(tmp_path, {k: v[:3] for k, v in mnist_slice.items()})
     np.save(tmp_path / "three.npy", mnist_slice["test_images"][:3])
@@ -166,6 +197,29 @@ def test_show_draws_each_original_beside_the_image_the_model_saw(project, tmp_pa
     result = predict(project, "--model", "knn", "--show", tmp_path / "seen.png", tmp_path)
     assert result.returncode == 0, result.stderr
     assert png_size((tmp_path / "seen.png").read_bytes()) == (800, 420)
+
+
+@pytest.mark.parametrize(
+    ("dest", "why"),
+    [("missing/seen.png", "no such folder"), ("/dev/full", "it is not a regular file")],
+)
+def test_show_writes_only_a_regular_file_in_an_existing_folder(project, tmp_path, dest, why):
+    if dest == "/dev/full" and os.geteuid() != 0:
+        pytest.skip("only root could replace /dev/full")
+    draw(2).save(tmp_path / "two.png")
+    out = tmp_path / dest  # /dev/full stays absolute
+    result = predict(project, "--model", "knn", "--show", out, tmp_path / "two.png")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"predict: error: {out}: cannot write: {why}\n"
+    assert not (tmp_path / "missing").exists() and stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+def test_a_16_bit_picture_is_scaled_by_its_range_not_clipped(project, tmp_path):
+    grey = np.asarray(draw(7).convert("L"), np.float64)  # ink 20,000 on paper 40,000
+    Image.fromarray((20_000 + grey * (20_000 / 255)).astype(np.uint16)).save(tmp_path / "7.png")
+    result = predict(project, "--model", "knn", tmp_path / "7.png")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == [str(tmp_path / "7.png"), "7"]
 
 
 def test_an_unknown_model_is_named(project, tmp_path):

@@ -3,13 +3,17 @@ ink on black, its bounding box scaled into 20x20, centred by mass. ``read_inputs
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import numpy as np
+
+from mnist_pipeline.plumbing.files import NotRegularFileError, open_regular
 
 FIELD = 28  # side of the dataset's images
 BOX = 20  # the ink's bounding box is scaled to fit BOX x BOX
@@ -17,6 +21,9 @@ CENTRE = 14.0  # where MNIST's centres of mass are (measured: 14.0 +- 0.5)
 MIN_SIDE = 8  # no digit fits in fewer pixels
 INK_FLOOR = 0.25  # ink fainter than this share of the darkest stroke is paper grain or noise
 MIN_CONTRAST = 24  # fewer grey levels between paper and ink: a blank picture
+MAX_PIXELS = 4_000_000  # a header claiming more is refused unread (the page sends 280x280)
+REDUCED_PIXELS = 1_000_000  # larger pictures are reduced to this before the float arithmetic
+MAX_IMAGES = 100_000  # in one IDX or .npy file (MNIST's largest holds 60,000)
 
 
 class PictureError(ValueError):
@@ -33,22 +40,24 @@ class Picture:
 
 
 def read_picture(source: Path | str | IO[bytes]) -> np.ndarray:
-    """The picture's grey levels (0-255 floats; a GIF's first frame), transparency laid on the
-    background it implies; ``PictureError`` for what is no picture of a digit."""
+    """The picture's grey levels (0-255 floats; a GIF's first frame; at most ``REDUCED_PIXELS``),
+    transparency laid on the background it implies; ``PictureError`` for no picture of a digit."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with warnings.catch_warnings():
             # Pillow's warning band (1-2x MAX_IMAGE_PIXELS) would still decode: refuse it too
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as image:
+            opened = open_regular(source) if isinstance(source, str | Path) else nullcontext(source)
+            with opened as file, Image.open(file) as image:
+                size, side = f"{image.width}x{image.height} pixels", f"{MIN_SIDE}x{MIN_SIDE}"
+                if image.width * image.height > MAX_PIXELS:  # from the header: nothing decoded
+                    raise PictureError(f"too large: {size} (at most {MAX_PIXELS:,})")
                 if min(image.size) < MIN_SIDE:
-                    side = f"{MIN_SIDE}x{MIN_SIDE}"
-                    width, height = image.size
-                    raise PictureError(
-                        f"too small: {width}x{height} pixels (a digit needs at least {side})"
-                    )
+                    raise PictureError(f"too small: {size} (a digit needs at least {side})")
                 image.seek(0)
+                k = math.ceil(math.sqrt(image.width * image.height / REDUCED_PIXELS))
+                image.draft(image.mode, (image.width // k, image.height // k))  # JPEG: at 1/k
                 image.load()
                 return _grey(image)
     except PictureError:
@@ -61,17 +70,22 @@ def read_picture(source: Path | str | IO[bytes]) -> np.ndarray:
     except UnidentifiedImageError:
         raise PictureError("not an image (expected PNG, JPEG, BMP or GIF)") from None
     except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
-        raise PictureError(err.strerror or str(err)) from None
+        raise PictureError(err.strerror or str(err).removeprefix(f"{source}: ")) from None
     except (OSError, SyntaxError, ValueError) as err:
         raise PictureError(f"truncated or damaged image ({err})") from None
 
 
 def _grey(image) -> np.ndarray:
-    """Grey levels of an opened image; transparent pixels become the background: white, or
-    black where the opaque pixels are mostly light (light ink)."""
+    """Grey levels of a loaded image, reduced to ``REDUCED_PIXELS``; transparent pixels become
+    the background: white, or black where the opaque pixels are mostly light (light ink)."""
+    k = math.ceil(math.sqrt(image.width * image.height / REDUCED_PIXELS))
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        # Scaled by the type's range (F's is 0-255), not clipped: ink 20,000 on 40,000 is a digit
+        grey = np.asarray(image.convert("F").reduce(k), dtype=np.float64)
+        return np.clip(grey * (255 / max(255 if image.mode == "F" else 65535, grey.max())), 0, 255)
     if not (image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info):
-        return np.asarray(image.convert("L"), dtype=np.float64)
-    rgba = np.asarray(image.convert("RGBA"), dtype=np.float64)
+        return np.asarray(image.convert("L").reduce(k), dtype=np.float64)
+    rgba = np.asarray(image.convert("RGBA").reduce(k), dtype=np.float64)
     grey = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
     alpha = rgba[..., 3] / 255
     opaque = alpha > 0.5
@@ -117,22 +131,39 @@ def mnist_form(grey: np.ndarray) -> np.ndarray:
     return np.round(field).astype(np.uint8)
 
 
+def _check_header(dtype: np.dtype, shape: tuple[int, ...]) -> None:
+    """Refuse, from its header, a file that is not 28x28 uint8 images or holds too many."""
+    if len(shape) not in (2, 3) or shape[-2:] != (FIELD, FIELD) or dtype != np.uint8:
+        raise PictureError(
+            f"expected uint8 images of {FIELD}x{FIELD} (the dataset's form), got {dtype} of "
+            f"shape {shape}"
+        )
+    if len(shape) == 3 and shape[0] > MAX_IMAGES:
+        raise PictureError(f"too many images: {shape[0]:,} claimed (at most {MAX_IMAGES:,})")
+
+
 def _dataset_images(path: Path, npy: bool) -> np.ndarray:
-    """The n x 28 x 28 uint8 images of an IDX file or ``.npy`` array (one 28x28 image too)."""
+    """The n x 28 x 28 uint8 images of an IDX or ``.npy`` file, its header checked first."""
     from mnist_pipeline.data import IdxError, read_idx
 
+    fmt = np.lib.format
     try:
-        images = np.load(path, allow_pickle=False) if npy else read_idx(path)
+        if not npy:
+            return read_idx(path, _check_header).reshape(-1, FIELD, FIELD)
+        with open_regular(path) as file:
+            version = fmt.read_magic(file)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read(file)
+            _check_header(dtype, shape)
+            file.seek(0)
+            return fmt.read_array(file, allow_pickle=False).reshape(-1, FIELD, FIELD)
+    except PictureError:
+        raise
+    except NotRegularFileError as err:
+        raise PictureError(str(err).removeprefix(f"{path}: ")) from None
     except (IdxError, ValueError, OSError) as err:
         kind = ".npy array" if npy else "IDX file"
         raise PictureError(f"not a readable {kind} ({err})") from None
-    images = images[None] if images.ndim == 2 else images
-    if images.ndim != 3 or images.shape[1:] != (FIELD, FIELD) or images.dtype != np.uint8:
-        raise PictureError(
-            f"expected uint8 images of {FIELD}x{FIELD} (the dataset's form), got "
-            f"{images.dtype} of shape {images.shape}"
-        )
-    return images
 
 
 def read_inputs(paths: Iterable[Path]) -> tuple[list[Picture], list[str]]:
@@ -144,6 +175,7 @@ def read_inputs(paths: Iterable[Path]) -> tuple[list[Picture], list[str]]:
         files = [path]
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.is_file() and p.name[0] != ".")
+            errors += [] if files else [f"{path}: a folder with no picture in it"]
         for file in files:
             npy = file.suffix.lower() == ".npy"
             idx = "-idx" in file.name and file.name.removesuffix(".gz").endswith("-ubyte")
