@@ -20,7 +20,7 @@ from mnist_pipeline.pictures import PictureError, mnist_form, read_picture
 MAX_BODY = 1_000_000  # bytes; the page's 280x280 canvas PNG is about 10 kB
 # waitress's limits: requests decoded at once (the rest wait), open connections, seconds a
 # connection may stay silent, header bytes (a drip-fed header ends there)
-LIMITS = {"threads": 4, "connection_limit": 500, "channel_timeout": 10, "cleanup_interval": 1,
+LIMITS = {"threads": 2, "connection_limit": 500, "channel_timeout": 10, "cleanup_interval": 1,
           "max_request_header_size": 8192, "max_request_body_size": MAX_BODY}  # fmt: skip
 log = logging.getLogger("serve")
 

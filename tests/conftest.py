@@ -16,8 +16,10 @@ import logging
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +40,18 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MNIST = REPO / "data" / "mnist"
 FILE_NAMES = MNIST_FILE_NAMES
+
+
+def bomb_png(side: int = 30_000) -> bytes:
+    """A PNG of a few dozen bytes whose header claims ``side`` x ``side`` grey pixels."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + payload))
+        return struct.pack(">I", len(payload)) + kind + payload + crc
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    idat = chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + idat + chunk(b"IEND", b"")
 
 
 def run_script(

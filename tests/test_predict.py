@@ -7,15 +7,13 @@ import os
 import re
 import shutil
 import stat
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, png_size, run_main, run_script, write_dataset
+from conftest import REPO, bomb_png, png_size, run_main, run_script, write_dataset
 from digit_strokes import draw
 from PIL import Image
 from small_models import write_models
@@ -31,18 +29,6 @@ def project(tmp_path_factory, mnist_slice) -> Path:
 
 def predict(project: Path, *args: str | Path) -> subprocess.CompletedProcess:
     return run_main("predict", *args, cwd=project)
-
-
-def bomb_png(side: int = 30_000) -> bytes:
-    """A PNG of a few dozen bytes whose header claims ``side`` x ``side`` grey pixels."""
-
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + payload))
-        return struct.pack(">I", len(payload)) + kind + payload + crc
-
-    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    idat = chunk(b"IDAT", zlib.compress(b"\0" * 1000))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + idat + chunk(b"IEND", b"")
 
 
 @pytest.fixture

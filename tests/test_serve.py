@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import REPO
+from conftest import REPO, bomb_png
 from digit_strokes import draw, stroke_points
 from load_clients import post_concurrently
 from PIL import Image
@@ -94,6 +94,7 @@ BLANK = png_of(Image.new("L", (280, 280), 0))
 REFUSED = {  # headers, body, status, our reason
     "no-image": ({}, b"plain text", 415, "not an image (expected PNG, JPEG, BMP or GIF)"),
     "blank": ({}, BLANK, 422, "no ink: a blank image (nothing to recognise)"),
+    "too-many-pixels": ({}, bomb_png(9400), 415, "too large: 9400x9400 pixels (at most 4,000"),
     "other-host": ({"Host": "evil.example:80"}, SEVEN, 403, "Host: expected one of"),
     "other-origin": ({"Origin": "http://evil.example"}, SEVEN, 403, "Origin: only this server"),
     "null-origin": ({"Origin": "null"}, SEVEN, 403, "Origin: only this server's own page"),
