@@ -87,5 +87,6 @@ def test_a_model_file_that_is_no_skops_file_is_one_line(slice_run, tmp_path):
     result = run_main(script, "--params", params_copy(slice_run, tmp_path), *args, cwd=slice_run)
     assert result.returncode == 1 and not (tmp_path / "m").exists()
     assert result.stderr.startswith(
-        f"evaluate: error: {tmp_path / 'model/model.skops'}: not a skops model file ("
+        f"evaluate: error: {tmp_path / 'model/model.skops'}: "
+        "not a skops model file of this project (BadZipFile"
     )

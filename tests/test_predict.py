@@ -19,6 +19,7 @@ from PIL import Image
 from small_models import write_models
 
 from mnist_pipeline.pictures import BOX, CENTRE, FIELD, mnist_form, read_picture
+from mnist_pipeline.plumbing.model_files import skops_io
 
 
 @pytest.fixture(scope="module")
@@ -216,20 +217,26 @@ def test_an_unknown_model_is_named(project, tmp_path):
     )
 
 
-@pytest.mark.parametrize(
-    ("file", "content", "message"),
-    [
-        ("model.skops", "PK not a zip", "model.skops: not a skops model file ("),
-        ("card.json", "[1, 2]", "card.json: not the JSON card train writes (not an object)"),
-    ],
-)
-def test_a_bad_model_file_is_named(project, tmp_path, file, content, message):
+NOT_OURS, CARD = "not a skops model file of this project (", "not the card train writes ("
+ANSWERS = CARD + "a JSON object under 1 MB: string model, task and 10 answers, one per class)"
+BAD_FILES = {  # what predict says after the file's path: one line, ours
+    "not a zip": ("model.skops", b"PK not a zip", NOT_OURS + "BadZipFile"),
+    "a plain dict": ("model.skops", skops_io().dumps({"a": 1}),
+                     "not the model train writes (a fitted classifier Pipeline)"),
+    "card [1, 2]": ("card.json", b"[1, 2]", ANSWERS),
+    "card not UTF-8": ("card.json", b"\xff\xfe", CARD + "'utf-8' codec can't decode"),
+    "too few answers": ("card.json", json.dumps({"answers": ["0", "1"]}).encode(), ANSWERS),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("file", "content", "message"), BAD_FILES.values(), ids=BAD_FILES)
+def test_a_bad_model_file_is_one_line_naming_it(project, tmp_path, file, content, message):
     model = tmp_path / "knn"
     shutil.copytree(project / "stages/train/knn", model)
-    (model / file).write_text(content)
+    (model / file).write_bytes(content)
     result = predict(project, "--model", model, tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.startswith(f"predict: error: {model}/{message}")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"predict: error: {model}/{file}: {message}")
 
 
 def test_digits_from_elsewhere_are_scored_beside_the_mnist_accuracy(project, tmp_path):

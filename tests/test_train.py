@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -124,6 +125,46 @@ def test_loading_refuses_a_model_file_of_a_type_we_do_not_trust(tmp_path):
     assert (
         str(raised.value) == f"{path}: holds types this project does not trust: {__name__}.NotOurs"
     )
+
+
+SYSTEM = {"__class__": "system", "__module__": "os", "__loader__": "ReduceNode"}  # no such loader
+LIST = {"__class__": "list", "__module__": "builtins", "__loader__": "ListNode", "protocol": 2}
+NESTED = json.dumps(LIST | {"content": [SYSTEM]}).encode()
+READS = json.dumps([{"file": "1.npy"}] * 1100).encode()  # 1.1 GB, were each read
+STORED, DEFLATED = zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED
+NAMES = "expected schema.json and numbered .npy/.npz files, stored as train writes"
+
+
+@pytest.mark.parametrize(
+    ("members", "why"),
+    [
+        ({"schema.json": (b" " * 10**6, 300, DEFLATED)},
+         "schema.json unpacks to 300,000,000 bytes, over 10 MB"),
+        ({"schema.json": (b"{}", 1, DEFLATED)}, NAMES),
+        ({"schema.json": (b"{}", 1, STORED), "../run.py": (b"", 1, STORED)}, NAMES),
+        ({"schema.json": (READS, 1, STORED), "1.npy": (bytes(10**6), 1, STORED)},
+         "its schema reads over 1 GB of arrays"),
+        ({"schema.json": (NESTED, 1, STORED)}, "TypeError: Can't find loader ReduceNode"),
+    ],
+    ids=["zip bomb", "compressed", "a stranger's member", "1100 array reads", "nested os.system"],
+)  # fmt: skip
+def test_a_model_file_train_would_not_write_is_refused_unpacking_nothing(tmp_path, members, why):
+    path = tmp_path / "model.skops"
+    with zipfile.ZipFile(path, "w") as archive:  # in chunks: 300 MB of bomb in 300 KB
+        for name, (chunk, count, compression) in members.items():
+            archive.compression = compression
+            with archive.open(name, "w") as member:
+                for _ in range(count):
+                    member.write(chunk)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError) as raised:
+            load_model(path)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert str(raised.value).startswith(f"{path}: not a skops model file of this project ({why}")
+    assert "\n" not in str(raised.value) and peak < 10**7, "one line, nothing unpacked"
 
 
 def test_model_that_learns_in_steps_writes_live_metrics_and_history(slice_run, write_params):

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.pipeline import Pipeline
 
+from mnist_pipeline.plumbing.files import open_regular
 from mnist_pipeline.plumbing.model_files import MODEL_FILE, ModelFileError, load_model
 
-MODELS = Path("stages/train")
+MODELS, CARD_CAP = Path("stages/train"), 1 << 20
 
 
 @dataclass(frozen=True)
@@ -47,15 +49,31 @@ def load(model: str | Path) -> Model:
                 f"train@{model}`, or `dvc artifacts get` it)"
             )
     folder, file = (path, path / MODEL_FILE) if path.is_dir() else (path.parent, path)
-    card_path, card = folder / "card.json", {}
-    if card_path.exists():
-        try:
-            card = json.loads(card_path.read_text(encoding="utf-8"))
-        except (ValueError, OSError) as err:
-            raise ModelFileError(f"{card_path}: not the JSON card train writes ({err})") from None
-        if not isinstance(card, dict):
-            raise ModelFileError(f"{card_path}: not the JSON card train writes (not an object)")
-    return Model(card.get("model", folder.name), load_model(file), card)
+    pipeline = load_model(file)
+    try:  # a tampered file may hold any object, or a Pipeline of anything
+        classes = len(pipeline[-1].classes_) if callable(pipeline[-1].predict) else 0
+    except (TypeError, ValueError, LookupError, AttributeError):
+        classes = 0
+    if not (isinstance(pipeline, Pipeline) and classes):
+        raise ModelFileError(f"{file}: not the model train writes (a fitted classifier Pipeline)")
+    card = _card(folder / "card.json", classes) if (folder / "card.json").exists() else {}
+    return Model(card.get("model", folder.name), pipeline, card)
+
+
+def _card(path: Path, classes: int) -> dict[str, Any]:
+    """The card train wrote for a model of ``classes`` classes, or a one-line error naming it."""
+    try:  # a FIFO or a folder is refused at once by open_regular, naming it
+        with open_regular(path) as fh:
+            data = fh.read(CARD_CAP + 1)
+        card = json.loads(data.decode()) if len(data) <= CARD_CAP else None
+    except (PermissionError, ValueError, RecursionError) as err:  # not UTF-8, not JSON, too deep
+        raise ModelFileError(f"{path}: not the card train writes ({err})") from None
+    names = card.get("answers", [""] * classes) if isinstance(card, dict) else None
+    texts = [card.get("model", ""), card.get("task", ""), *names] if isinstance(names, list) else []
+    if len(texts) == classes + 2 and all(isinstance(text, str) for text in texts):
+        return card
+    why = f"a JSON object under 1 MB: string model, task and {classes} answers, one per class"
+    raise ModelFileError(f"{path}: not the card train writes ({why})")
 
 
 def test_scores(name: str) -> dict[str, float] | None:
@@ -71,8 +89,7 @@ def model_names() -> list[str]:
     (their scores have precision ``p``) by F1, then unscored; ties by name."""
 
     def key(name: str) -> tuple[int, float, str]:
-        scores = test_scores(name)
-        if scores is None:
+        if (scores := test_scores(name)) is None:
             return 2, 0.0, name
         return ("p" in scores), -scores["f1" if "p" in scores else "acc"], name
 
@@ -94,9 +111,8 @@ def answers(model: Model, images: Sequence[np.ndarray]) -> list[dict[str, Any]]:
     """``model``'s answer to each 28 x 28 uint8 image: class, confidence (a probability, or the
     decision function's margin over the runner-up) and runner-up."""
     labels, names, estimator = list(model.pipeline.classes_), model.names, model.pipeline[-1]
-    rows = model.pipeline[:-1].transform(
-        np.stack(images)
-    )  # once, for the answer and its confidence
+    # once, for the answer and its confidence
+    rows = model.pipeline[:-1].transform(np.stack(images))
     margin = not hasattr(estimator, "predict_proba")
     if margin:
         scores = np.asarray(estimator.decision_function(rows), dtype=np.float64)

@@ -29,6 +29,8 @@ SKLEARN_TYPES = (
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
     "sklearn.tree._tree.Tree",
 )
+# Ours: KBs of schema.json, arrays stored whole, 157 MB at most; 300 KB of zip can unpack to 300 MB
+SCHEMA_CAP, ARCHIVE_CAP, _MEMBER = 10 << 20, 1 << 30, r"schema\.json|\d+\.(npy|npz)"
 
 
 class ModelFileError(ValueError):
@@ -113,19 +115,41 @@ def _is_trusted(type_name: str) -> bool:
     return estimator_spec(estimator).estimator_class.__qualname__ == name
 
 
+def _archive_problem(data: bytes | None) -> str | None:
+    """Why ``data`` is no skops archive of ours (its zip directory and schema), or ``None``."""
+    if data is None or data.count(b"PK\1\2") > 1000:  # ZipFile builds an object per entry
+        return f"over {ARCHIVE_CAP >> 30} GB or 1000 members"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = {info.filename: info for info in archive.infolist()}  # the last of a name is read
+        if (size := infos["schema.json"].file_size) > SCHEMA_CAP:
+            return f"schema.json unpacks to {size:,} bytes, over {SCHEMA_CAP >> 20} MB"
+        # stored only: zipfile inflates a member whole before it checks the size stated for it
+        if any(i.compress_type or not re.fullmatch(_MEMBER, n) for n, i in infos.items()):
+            return "expected schema.json and numbered .npy/.npz files, stored as train writes"
+        files: list[Any] = []  # skops reads an array file whole for each node naming it
+        json.loads(archive.read("schema.json"), object_hook=lambda n: files.append(n.get("file")))
+    read = sum(infos[name].file_size for name in files if name in infos)
+    return f"its schema reads over {ARCHIVE_CAP >> 30} GB of arrays" if read > ARCHIVE_CAP else None
+
+
 def load_model(path: Path | str) -> Any:
-    """The object of the skops file ``path``, built only from trusted types; a
-    ``ModelFileError`` naming the file if it is no skops file or names another type."""
+    """The object of the skops file ``path``, built only from trusted types; a one-line
+    ``ModelFileError`` naming the file if it is no skops file of ours or names another type."""
     skops, path = skops_io(), Path(path)
     with open_regular(path) as fh:
-        data = fh.read()
-    try:
-        untrusted = skops.get_untrusted_types(data=data)
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as err:
-        raise ModelFileError(f"{path}: not a skops model file ({err})") from None
-    if refused := ", ".join(sorted(n for n in set(untrusted) if not _is_trusted(n))):
+        data = fh.read(size) if (size := path.stat().st_size) <= ARCHIVE_CAP else None
+    try:  # refused and obj are set whenever why is not
+        if (why := _archive_problem(data)) is None:
+            untrusted = set(skops.get_untrusted_types(data=data))
+            refused = ", ".join(sorted(n for n in untrusted if not _is_trusted(n)))
+            obj = None if refused else skops.loads(data, trusted=list(untrusted))
+    except Exception as err:  # a tampered schema can fail anywhere in skops: the file's fault
+        why = " ".join(f"{type(err).__name__}: {err}".split()).partition(". ")[0][:120]
+    if why:
+        raise ModelFileError(f"{path}: not a skops model file of this project ({why})")
+    if refused:
         raise ModelFileError(f"{path}: holds types this project does not trust: {refused}")
-    return skops.loads(data, trusted=list(untrusted))
+    return obj
 
 
 def _sha256(path: Path) -> str:
