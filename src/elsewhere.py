@@ -11,6 +11,7 @@ from pathlib import Path
 
 from mnist_pipeline import answers as models
 from mnist_pipeline.pictures import read_inputs
+from mnist_pipeline.scoring import wilson_interval
 
 
 def write_digit_files(folder: Path) -> None:
@@ -28,8 +29,6 @@ def write_digit_files(folder: Path) -> None:
 def table(loaded: list[models.Model], folder: Path) -> str:
     """A Markdown table of each model's accuracy (95% Wilson interval) on ``folder``'s digits,
     labelled after the dash, beside its MNIST test accuracy; a detector on its own question."""
-    from statsmodels.stats.proportion import proportion_confint
-
     pictures, errors = read_inputs([folder])
     if errors:
         raise ValueError(f"{len(errors)} digit files were refused, the first: {errors[0]}")
@@ -47,7 +46,7 @@ def table(loaded: list[models.Model], folder: Path) -> str:
             truth = [names[1] if label == names[1] else names[0] for label in labels]
         found = [answer["class"] for answer in models.answers(model, images)]
         correct = sum(a == t for a, t in zip(found, truth, strict=True))
-        low, high = proportion_confint(correct, total, alpha=0.05, method="wilson")
+        low, high = wilson_interval(correct, total)
         mnist = models.test_scores(model.name)
         acc = "" if mnist is None else f"{100 * mnist['acc']:.2f}%"
         lines.append(
