@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import textwrap
 from pathlib import Path
@@ -58,7 +57,6 @@ def _numeric(column: pd.Series) -> pd.Series:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the narrowed table; 1 after a one-line error."""
-    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="exps", description=__doc__)
     parser.add_argument("--rev", metavar="COMMIT", help="experiments of this baseline commit")
     parser.add_argument("-A", "--all-commits", action="store_true", help="of every commit")
