@@ -218,9 +218,8 @@ def _table(records: list[dict]) -> str:
     header = ["point", "status", "worker", "seconds", "stages ran", *models]
     lines = ["| " + " | ".join(header) + " |", "|---|---|---|---:|---:|" + "---:|" * len(models)]
     for r in records:
-        done = r["status"] == "done"
-        cells = [r["name"], r["status"], r.get("worker", ""), r["seconds"] if done else ""]
-        cells += [len(r["ran"]) if done else ""]
+        timing = [r["seconds"], len(r["ran"])] if r["status"] == "done" else ["", ""]
+        cells = [r["name"], r["status"], r.get("worker", ""), *timing]
         cells += [f"{100 * r['accuracy'][m]:.2f}%" if m in r["accuracy"] else "" for m in models]
         lines.append("| " + " | ".join(map(str, cells)) + " |")
     counts = [sum(r["status"] == s for r in records) for s in ("done", "skipped", "failed")]

@@ -157,8 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         runs = experiments(args.from_json, rev=args.rev)
-        waiting = [f"{r['name']} ({r['state']})" for r in runs if r["state"] in WAITING]
-        if waiting:
+        if waiting := [f"{r['name']} ({r['state']})" for r in runs if r["state"] in WAITING]:
             raise ResultsError(
                 f"{len(waiting)} experiment(s) not finished: {', '.join(waiting)}; wait until "
                 "`dvc queue status` shows none queued or running"
