@@ -82,7 +82,7 @@ def test_a_model_of_params_without_scores_is_one_line_naming_the_file(repo: Path
     assert len(result.stderr.splitlines()) == 1
 
 
-def test_readme_mode_writes_the_markdown_rows_into_the_marked_section_only(repo: Path):
+def test_readme_mode_writes_the_markdown_rows_into_the_marked_section_or_refuses(repo: Path):
     readme = repo / "README.md"
     readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\noutro\n")
     result = run_main("leaderboard", "--readme", readme, "--rev", "main", cwd=repo)
@@ -95,11 +95,8 @@ def test_readme_mode_writes_the_markdown_rows_into_the_marked_section_only(repo:
     assert readme.read_text() == (
         f"intro\n<!-- results:start -->\n{table}<!-- results:end -->\noutro\n"
     )
-
-
-def test_readme_without_markers_is_refused(repo: Path):
-    (repo / "README.md").write_text("no markers\n")
-    result = run_main("leaderboard", "--readme", repo / "README.md", cwd=repo)
+    readme.write_text("intro\n<!-- results:start -->\nno end marker\n")
+    result = run_main("leaderboard", "--readme", readme, cwd=repo)
     assert result.returncode == 1
     assert result.stderr.startswith("leaderboard: error: README has no <!-- results:start -->")
 
