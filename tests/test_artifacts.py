@@ -3,9 +3,7 @@ of a model trained, tagged (GTO's svm@v1.0.0) and pushed to the S3 server of the
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import yaml
@@ -99,36 +97,18 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         yield {"a": a, "origin": origin, "base": base, "creds": creds, "repro": repro}
 
 
-def artifacts_get(cwd: Path, *args: str | Path, env=None) -> subprocess.CompletedProcess:
-    return dvc(cwd, "artifacts", "get", *args, env=env, timeout=TIMEOUT, check=False)
-
-
-def fetched_equals_machine_a(registry: dict, out: Path, result: subprocess.CompletedProcess):
+@pytest.mark.slow
+@pytest.mark.parametrize("from_origin", [False, True], ids=["in-the-repository", "origin-tag"])
+def test_artifacts_get_fetches_the_trained_svm_model(registry, tmp_path, from_origin: bool):
+    """In machine A's repository, or from its origin at tag v1.0.0 (reading the S3 remote)."""
+    origin = [f"file://{registry['origin']}", "svm", "--rev", "v1.0.0"]
+    args = [*(origin if from_origin else [".", "svm"]), "-o", tmp_path / "svm"]
+    cwd, env = (tmp_path, registry["creds"]) if from_origin else (registry["a"], None)
+    result = dvc(cwd, "artifacts", "get", *args, env=env, timeout=TIMEOUT, check=False)
+    assert "train@svm" in ran(registry["repro"])
     assert result.returncode == 0, shown(result)
     assert "Downloaded 3 file(s)" in result.stdout, shown(result)
     assert "Running stage" not in result.stdout + result.stderr
     expected = file_tree(registry["a"] / PACKAGE)
     assert sorted(expected) == ["card.json", "card.md", "model.skops"]
-    assert file_tree(out) == expected
-
-
-@pytest.mark.slow
-def test_artifacts_get_in_the_repository_fetches_the_svm_model(registry, tmp_path):
-    assert "train@svm" in ran(registry["repro"])
-    result = artifacts_get(registry["a"], ".", "svm", "-o", tmp_path / "svm")
-    fetched_equals_machine_a(registry, tmp_path / "svm", result)
-
-
-@pytest.mark.slow
-def test_artifacts_get_from_the_origin_with_rev_a_tag_reads_the_s3_remote(registry, tmp_path):
-    result = artifacts_get(
-        tmp_path,
-        f"file://{registry['origin']}",
-        "svm",
-        "--rev",
-        "v1.0.0",
-        "-o",
-        tmp_path / "svm",
-        env=registry["creds"],
-    )
-    fetched_equals_machine_a(registry, tmp_path / "svm", result)
+    assert file_tree(tmp_path / "svm") == expected
