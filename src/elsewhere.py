@@ -1,6 +1,6 @@
-"""Every trained model on scikit-learn's load_digits (1,797 8x8 digits by 43 people, offline),
-each written as a PNG and read as a person's picture: the honest test of the preparation.
-No NumPy import here: mnist_pipeline, imported first, pins the BLAS kernel before NumPy loads."""
+"""Score every trained model on scikit-learn's load_digits (1,797 8x8 digits by 43 people, not
+MNIST's), each written as a PNG and read as a person's picture, the honest test of the
+preparation: a Markdown table beside each model's MNIST test accuracy."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mnist_pipeline import answers as models
+from mnist_pipeline import answers as models  # first: it pins the BLAS kernel before NumPy loads
 from mnist_pipeline.pictures import read_inputs
 from mnist_pipeline.scoring import wilson_interval
 
@@ -58,10 +58,7 @@ def table(loaded: list[models.Model], folder: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the Markdown table of accuracies."""
-    parser = argparse.ArgumentParser(
-        description="Score every trained model on scikit-learn's load_digits (handwritten 8x8 "
-        "digits, not MNIST's) written as PNGs: a Markdown table beside the MNIST test accuracy.",
-    )
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, help="folder for the PNGs (default: a temporary one)")
     args = parser.parse_args(argv)
     try:
