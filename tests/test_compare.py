@@ -106,16 +106,13 @@ def test_models_narrow_the_family_of_the_adjustment(repo: Path):
     assert rows(result.stdout)["logreg"][5:] == ["0.031", "0.031", "27.31", "significant"]
 
 
-def test_an_experiment_name_is_compared_like_a_branch(repo: Path):
+def test_an_experiment_name_is_compared_like_a_branch_and_the_workspace_is_a_revision(repo):
     main = run_tool("git", "rev-parse", "main", cwd=repo).stdout.strip()
     better = run_tool("git", "rev-parse", "better", cwd=repo).stdout.strip()
     add_experiment_ref(repo, main, "brisk-owl", better)
     by_exp = run_main("compare", "main", "brisk-owl", cwd=repo)
     assert by_exp.returncode == 0, by_exp.stderr
     assert rows(by_exp.stdout) == rows(run_main("compare", "main", "better", cwd=repo).stdout)
-
-
-def test_the_workspace_is_a_revision(repo: Path):
     write_model_files(repo, "mlp", predictions=predictions(set()))
     found = rows(run_main("compare", "main", "workspace", cwd=repo).stdout)
     assert found["mlp"][1:5] == ["100.00%", "+5.00", "0", "1"]
