@@ -59,10 +59,15 @@ def exp_show(*experiments: dict, other: list[dict] | None = None) -> list[dict]:
     return shown + [{"rev": OTHER, "data": {}, "experiments": other}] * (other is not None)
 
 
-def run_sweep(tmp_path: Path, shown: list[dict], *args: str, run=run_main):
+def run_on(script: str, tmp_path: Path, shown: list[dict], *args: str | Path, run=run_main):
+    """``src/<script>.py --from-json`` on ``shown``, saved as `dvc exp show --json` prints it."""
     source = tmp_path / "exp-show.json"
     source.write_text(json.dumps(shown))
-    return run("sweep", "--from-json", source, "--out", tmp_path / "out", *args, cwd=tmp_path)
+    return run(script, "--from-json", source, *args, cwd=tmp_path)
+
+
+def run_sweep(tmp_path: Path, shown: list[dict], *args: str, run=run_main):
+    return run_on("sweep", tmp_path, shown, "--out", tmp_path / "out", *args, run=run)
 
 
 def table(text: str, first: str) -> list[dict[str, str]]:
