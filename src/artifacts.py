@@ -21,13 +21,8 @@ END = "# artifacts:end"
 def artifacts_section(models: Mapping[str, Model]) -> str:
     """The marked section for ``models``; labels stay ``${...}`` of params.yaml, so that
     `dvc exp run -S dataset=...` labels them right."""
-    lines = [START, "metrics:"]
-    lines += [
-        f"  - metrics/{name}/live/metrics.json"
-        for name, model in models.items()
-        if estimator_spec(model.estimator).learns_in_steps
-    ]
-    lines.append("artifacts:")
+    live = [n for n, model in models.items() if estimator_spec(model.estimator).learns_in_steps]
+    lines = [START, "metrics:", *(f"  - metrics/{n}/live/metrics.json" for n in live), "artifacts:"]
     for name, model in models.items():
         key = f"models.{name}"
         task = "every class" if model.target is None else f"detector of class ${{{key}.target}}"
