@@ -90,8 +90,7 @@ def draw(frame: pd.DataFrame, keys: list[str], chosen: dict, test: bool, out: Pa
     for ax, fixed in zip(axes[:, 0], [None, "test"], strict=False):
         for (model, *group), line in frame.groupby(["model", *keys[1:]], sort=False):
             basis, best = chosen[model]
-            split = fixed or basis
-            if split is None:
+            if (split := fixed or basis) is None:
                 continue
             xs = line[keys[0]] if numeric else line[keys[0]].astype(str)
             error = [line[split] - line[f"{split} lo"], line[f"{split} hi"] - line[split]]
