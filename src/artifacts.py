@@ -11,24 +11,18 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mnist_pipeline.estimators import estimator_spec
-from mnist_pipeline.params import Model, ParamsError, load_params
+from mnist_pipeline.params import Model, load_params
 from mnist_pipeline.plumbing.files import write_text
 
 START = "# artifacts:start (written by `make artifacts` from params.yaml's models; do not edit)"
 END = "# artifacts:end"
-COMMAND = "make artifacts"
 
 
 def artifacts_section(models: Mapping[str, Model]) -> str:
     """The marked section for ``models``; labels stay ``${...}`` of params.yaml, so that
     `dvc exp run -S dataset=...` labels them right."""
-    lines = [START, "metrics:"]
-    lines += [
-        f"  - metrics/{name}/live/metrics.json"
-        for name, model in models.items()
-        if estimator_spec(model.estimator).learns_in_steps
-    ]
-    lines.append("artifacts:")
+    live = [n for n, model in models.items() if estimator_spec(model.estimator).learns_in_steps]
+    lines = [START, "metrics:", *(f"  - metrics/{n}/live/metrics.json" for n in live), "artifacts:"]
     for name, model in models.items():
         key = f"models.{name}"
         task = "every class" if model.target is None else f"detector of class ${{{key}.target}}"
@@ -42,9 +36,8 @@ def artifacts_section(models: Mapping[str, Model]) -> str:
             "      - ${dataset}",
             f"      - ${{{key}.estimator}}",
             f"      - ${{{key}.features}}",
+            *["      - detector"] * (model.target is not None),
         ]
-        if model.target is not None:
-            lines.append("      - detector")
     return "\n".join([*lines, END]) + "\n"
 
 
@@ -66,16 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         models = load_params(args.params).models
         current = args.dvc_yaml.read_text(encoding="utf-8")
-    except (ParamsError, OSError) as err:
+        if (wanted := splice(current, artifacts_section(models))) != current and args.check:
+            raise ValueError(
+                f"{args.dvc_yaml}: artifacts: does not list the models of {args.params}; "
+                "run `make artifacts`"
+            )
+    except (ValueError, OSError) as err:  # ParamsError is a ValueError
         print(f"artifacts: error: {err}", file=sys.stderr)
-        return 1
-    wanted = splice(current, artifacts_section(models))
-    if args.check and wanted != current:
-        print(
-            f"artifacts: error: {args.dvc_yaml}: artifacts: does not list the models of "
-            f"{args.params}; run `{COMMAND}`",
-            file=sys.stderr,
-        )
         return 1
     if wanted != current:
         write_text(args.dvc_yaml, wanted)

@@ -17,6 +17,8 @@ import time
 import uuid
 from pathlib import Path
 
+from mnist_pipeline import results
+
 GIT_TIMEOUT = 120.0
 
 
@@ -144,7 +146,7 @@ def _sweep(args: argparse.Namespace, points: dict[str, tuple[str, ...]]) -> list
     except (OSError, TimeoutError, ValueError) as err:
         why = f"no Dask scheduler answered at {address} within {wait:.0f} s ({_why(err)})"
         raise ClusterError(why) from None
-    try:
+    with client:
         try:
             client.wait_for_workers(1, timeout=wait)
         except (OSError, TimeoutError):
@@ -190,8 +192,6 @@ def _sweep(args: argparse.Namespace, points: dict[str, tuple[str, ...]]) -> list
                 records[name] = {"name": name, "status": "failed", "error": _why(err), "ran": []}
             said = records[name].get("error") or f"{len(records[name]['ran'])} stage(s) ran"
             print(f"{records[name]['status']} {name}: {said}", flush=True)
-    finally:
-        client.close()
     done = [n for n in points if records[n]["status"] != "failed"]
     missing = [n for n in done if not _git_ok("rev-parse", "-q", "--verify", exp_ref(baseline, n))]
     if missing:
@@ -205,10 +205,9 @@ def _sweep(args: argparse.Namespace, points: dict[str, tuple[str, ...]]) -> list
 
 def _accuracy(ref: str) -> dict[str, float]:
     """{model: test accuracy} in the experiment at ``ref``, read from git."""
-    listed = _run(["git", "ls-tree", "-r", "--name-only", ref, "metrics"], Path.cwd())
-    paths = re.findall(r"^metrics/[^/]+/scores/test\.json$", listed, re.MULTILINE)
-    shown = {p.split("/")[1]: _run(["git", "show", f"{ref}:{p}"], Path.cwd()) for p in paths}
-    return {model: json.loads(text)["acc"] for model, text in shown.items()}
+    fs = results.open_revision(ref)
+    models = sorted(results.scored_models(fs))
+    return {model: results.model_scores(fs, model)["test"]["acc"] for model in models}
 
 
 def _table(records: list[dict]) -> str:
@@ -219,9 +218,8 @@ def _table(records: list[dict]) -> str:
     header = ["point", "status", "worker", "seconds", "stages ran", *models]
     lines = ["| " + " | ".join(header) + " |", "|---|---|---|---:|---:|" + "---:|" * len(models)]
     for r in records:
-        done = r["status"] == "done"
-        cells = [r["name"], r["status"], r.get("worker", ""), r["seconds"] if done else ""]
-        cells += [len(r["ran"]) if done else ""]
+        timing = [r["seconds"], len(r["ran"])] if r["status"] == "done" else ["", ""]
+        cells = [r["name"], r["status"], r.get("worker", ""), *timing]
         cells += [f"{100 * r['accuracy'][m]:.2f}%" if m in r["accuracy"] else "" for m in models]
         lines.append("| " + " | ".join(map(str, cells)) + " |")
     counts = [sum(r["status"] == s for r in records) for s in ("done", "skipped", "failed")]
@@ -247,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         records = _sweep(args, grid(args.settings))
-    except ClusterError as err:
+    except (ClusterError, results.ResultsError) as err:
         print(f"cluster: error: {err}", file=sys.stderr)
         return 1
     if args.summary:

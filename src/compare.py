@@ -99,10 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = [paired(f"{model_a} vs {model_b}", fs, model_a, fs, model_b)]
             lines = [f"A: {model_a} at {rev}", f"B: {model_b} at {rev}", *report(rows)]
         else:
-            (name_a, name_b), (fs_a, fs_b) = (
-                args.revisions,
-                map(results.open_revision, args.revisions),
-            )
+            (name_a, name_b), (fs_a, fs_b) = args.revisions, map(open_revision, args.revisions)
             in_a, in_b = results.scored_models(fs_a), results.scored_models(fs_b)
             if unknown := [m for m in args.models or () if m not in in_a + in_b]:
                 raise ResultsError(f"{unknown[0]}: no such model at {name_a} or {name_b}")

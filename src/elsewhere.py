@@ -1,6 +1,6 @@
-"""Every trained model on scikit-learn's load_digits (1,797 8x8 digits by 43 people, offline),
-each written as a PNG and read as a person's picture: the honest test of the preparation.
-No NumPy import here: mnist_pipeline, imported first, pins the BLAS kernel before NumPy loads."""
+"""Score every trained model on scikit-learn's load_digits (1,797 8x8 digits by 43 people, not
+MNIST's), each written as a PNG and read as a person's picture, the honest test of the
+preparation: a Markdown table beside each model's MNIST test accuracy."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mnist_pipeline import answers as models
+from mnist_pipeline import answers as models  # first: it pins the BLAS kernel before NumPy loads
 from mnist_pipeline.pictures import read_inputs
+from mnist_pipeline.scoring import wilson_interval
 
 
 def write_digit_files(folder: Path) -> None:
@@ -28,8 +29,6 @@ def write_digit_files(folder: Path) -> None:
 def table(loaded: list[models.Model], folder: Path) -> str:
     """A Markdown table of each model's accuracy (95% Wilson interval) on ``folder``'s digits,
     labelled after the dash, beside its MNIST test accuracy; a detector on its own question."""
-    from statsmodels.stats.proportion import proportion_confint
-
     pictures, errors = read_inputs([folder])
     if errors:
         raise ValueError(f"{len(errors)} digit files were refused, the first: {errors[0]}")
@@ -47,7 +46,7 @@ def table(loaded: list[models.Model], folder: Path) -> str:
             truth = [names[1] if label == names[1] else names[0] for label in labels]
         found = [answer["class"] for answer in models.answers(model, images)]
         correct = sum(a == t for a, t in zip(found, truth, strict=True))
-        low, high = proportion_confint(correct, total, alpha=0.05, method="wilson")
+        low, high = wilson_interval(correct, total)
         mnist = models.test_scores(model.name)
         acc = "" if mnist is None else f"{100 * mnist['acc']:.2f}%"
         lines.append(
@@ -59,10 +58,7 @@ def table(loaded: list[models.Model], folder: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the Markdown table of accuracies."""
-    parser = argparse.ArgumentParser(
-        description="Score every trained model on scikit-learn's load_digits (handwritten 8x8 "
-        "digits, not MNIST's) written as PNGs: a Markdown table beside the MNIST test accuracy.",
-    )
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, help="folder for the PNGs (default: a temporary one)")
     args = parser.parse_args(argv)
     try:

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import textwrap
 from pathlib import Path
 
 import pandas as pd
 
-from mnist_pipeline.results import ResultsError, experiments
+from mnist_pipeline.results import ResultsError, aligned, experiments
 
 
 def accuracies(scores: dict) -> str:
@@ -41,15 +40,12 @@ def table(rows: list[dict]) -> str:
     cells = cells.sort_values(["_base", *params, "experiment"], key=_numeric)
     show_state = not cells["state"].isin(["baseline", "success"]).all()
     keep = ["experiment", *(["state"] * show_state), *params, *models]
-    cells = cells[keep].rename(columns=lambda c: c.removeprefix("model "))
-    for column in keep[: 1 + show_state]:  # words left-aligned
-        cells[column] = cells[column].str.ljust(max(len(column), *cells[column].str.len()))
-        cells = cells.rename(columns={column: column.ljust(len(cells[column].iloc[0]))})
-    lines = [line.rstrip() for line in cells.to_string(index=False).splitlines()]
+    header = [column.removeprefix("model ") for column in keep]
+    text = aligned([header, *cells[keep].values.tolist()], range(1 + show_state), " ")
     note = "Accuracy (%) test/val of each model whose scores differ between the rows"
     note += f"; the same in every row: {', '.join(same)}." if same else "."
     note += "" if params else " No params key differs between the rows."
-    return "\n".join(lines) + "\n\n" + textwrap.fill(note, 100) + "\n"
+    return text + "\n" + textwrap.fill(note, 100) + "\n"
 
 
 def _numeric(column: pd.Series) -> pd.Series:
@@ -61,7 +57,6 @@ def _numeric(column: pd.Series) -> pd.Series:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the narrowed table; 1 after a one-line error."""
-    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="exps", description=__doc__)
     parser.add_argument("--rev", metavar="COMMIT", help="experiments of this baseline commit")
     parser.add_argument("-A", "--all-commits", action="store_true", help="of every commit")

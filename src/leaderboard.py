@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from pathlib import Path
 
@@ -77,11 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             text = results.aligned([HEADER, *table], {0, 1, 2})
             sys.stdout.write(markdown(table) if args.markdown else text)
             return 0
-        readme = args.readme.read_text()
-        pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
-        if not pattern.search(readme):
+        head, start, rest = args.readme.read_text().partition(START)
+        if not (start and END in rest):
             raise ResultsError(f"README has no {START} ... {END} section")
-        write_text(args.readme, pattern.sub(lambda _: f"{START}\n{markdown(table)}{END}", readme))
+        write_text(args.readme, f"{head}{START}\n{markdown(table)}{rest[rest.index(END) :]}")
     except (ResultsError, OSError) as err:
         print(f"leaderboard: error: {err}", file=sys.stderr)
         return 1

@@ -90,8 +90,7 @@ def draw(frame: pd.DataFrame, keys: list[str], chosen: dict, test: bool, out: Pa
     for ax, fixed in zip(axes[:, 0], [None, "test"], strict=False):
         for (model, *group), line in frame.groupby(["model", *keys[1:]], sort=False):
             basis, best = chosen[model]
-            split = fixed or basis
-            if split is None:
+            if (split := fixed or basis) is None:
                 continue
             xs = line[keys[0]] if numeric else line[keys[0]].astype(str)
             error = [line[split] - line[f"{split} lo"], line[f"{split} hi"] - line[split]]
@@ -157,8 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         runs = experiments(args.from_json, rev=args.rev)
-        waiting = [f"{r['name']} ({r['state']})" for r in runs if r["state"] in WAITING]
-        if waiting:
+        if waiting := [f"{r['name']} ({r['state']})" for r in runs if r["state"] in WAITING]:
             raise ResultsError(
                 f"{len(waiting)} experiment(s) not finished: {', '.join(waiting)}; wait until "
                 "`dvc queue status` shows none queued or running"

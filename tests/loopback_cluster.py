@@ -71,7 +71,6 @@ def git_daemon(base: Path) -> Iterator[str]:
 class Worker:
     """A `dask worker` as a machine of its own: its scratch folder and address."""
 
-    name: str
     scratch: Path
     address: str
     process: Popen
@@ -99,7 +98,7 @@ def dask_cluster(base: Path, names: tuple[str, ...], env: dict) -> Iterator[tupl
             args += ["--local-directory", str(folder / "dask"), "--death-timeout", "60"]
             scratch = {"MNIST_CLUSTER_SCRATCH": str(folder / "scratch")}
             process = start(args, port, folder / "worker.log", env={**config, **env, **scratch})
-            workers.append(Worker(name, folder / "scratch", own, process))
+            workers.append(Worker(folder / "scratch", own, process))
         with Client(address, timeout=30, set_as_default=False) as client:
             client.wait_for_workers(len(names), timeout=60)
         yield address, workers

@@ -3,9 +3,7 @@ of a model trained, tagged (GTO's svm@v1.0.0) and pushed to the S3 server of the
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import yaml
@@ -19,19 +17,12 @@ from conftest import (
     make_small_repo,
     ran,
     read_params_files,
+    run_main,
     run_script,
     shown,
-    stage_main,
     write_params_files,
 )
 from s3server import S3Server
-
-from mnist_pipeline.params import load_params
-
-_artifacts = stage_main("artifacts").__globals__
-COMMAND, artifacts_section, splice = (
-    _artifacts[n] for n in ("COMMAND", "artifacts_section", "splice")
-)
 
 REMOTE = "team"
 TIMEOUT = 300.0
@@ -39,9 +30,8 @@ PACKAGE = "stages/train/svm"
 
 
 def test_dvc_yaml_artifacts_list_every_model_of_params_yaml():
-    current = (REPO / "dvc.yaml").read_text()
-    wanted = splice(current, artifacts_section(load_params(REPO / "params.yaml").models))
-    assert current == wanted, f"dvc.yaml's artifacts: are stale: run `{COMMAND}`"
+    result = run_main("artifacts", "--check")
+    assert (result.returncode, result.stdout) == (0, ""), result.stderr
 
 
 def test_dvc_reads_each_artifact_with_its_labels_resolved():
@@ -107,36 +97,18 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         yield {"a": a, "origin": origin, "base": base, "creds": creds, "repro": repro}
 
 
-def artifacts_get(cwd: Path, *args: str | Path, env=None) -> subprocess.CompletedProcess:
-    return dvc(cwd, "artifacts", "get", *args, env=env, timeout=TIMEOUT, check=False)
-
-
-def fetched_equals_machine_a(registry: dict, out: Path, result: subprocess.CompletedProcess):
+@pytest.mark.slow
+@pytest.mark.parametrize("from_origin", [False, True], ids=["in-the-repository", "origin-tag"])
+def test_artifacts_get_fetches_the_trained_svm_model(registry, tmp_path, from_origin: bool):
+    """In machine A's repository, or from its origin at tag v1.0.0 (reading the S3 remote)."""
+    origin = [f"file://{registry['origin']}", "svm", "--rev", "v1.0.0"]
+    args = [*(origin if from_origin else [".", "svm"]), "-o", tmp_path / "svm"]
+    cwd, env = (tmp_path, registry["creds"]) if from_origin else (registry["a"], None)
+    result = dvc(cwd, "artifacts", "get", *args, env=env, timeout=TIMEOUT, check=False)
+    assert "train@svm" in ran(registry["repro"])
     assert result.returncode == 0, shown(result)
     assert "Downloaded 3 file(s)" in result.stdout, shown(result)
     assert "Running stage" not in result.stdout + result.stderr
     expected = file_tree(registry["a"] / PACKAGE)
     assert sorted(expected) == ["card.json", "card.md", "model.skops"]
-    assert file_tree(out) == expected
-
-
-@pytest.mark.slow
-def test_artifacts_get_in_the_repository_fetches_the_svm_model(registry, tmp_path):
-    assert "train@svm" in ran(registry["repro"])
-    result = artifacts_get(registry["a"], ".", "svm", "-o", tmp_path / "svm")
-    fetched_equals_machine_a(registry, tmp_path / "svm", result)
-
-
-@pytest.mark.slow
-def test_artifacts_get_from_the_origin_with_rev_a_tag_reads_the_s3_remote(registry, tmp_path):
-    result = artifacts_get(
-        tmp_path,
-        f"file://{registry['origin']}",
-        "svm",
-        "--rev",
-        "v1.0.0",
-        "-o",
-        tmp_path / "svm",
-        env=registry["creds"],
-    )
-    fetched_equals_machine_a(registry, tmp_path / "svm", result)
+    assert file_tree(tmp_path / "svm") == expected

@@ -4,7 +4,6 @@ slice cut to the stages a `pca.n` point needs, submitted from a laptop without c
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import signal
@@ -13,16 +12,16 @@ import sys
 import time
 from collections.abc import Iterator
 from subprocess import PIPE, Popen
+from types import SimpleNamespace
 
+import conftest
 import pytest
 import yaml
-from conftest import REPO, experiments, git, isolated_dvc_environment, run_main, shown, tool_env
+from conftest import experiments, git, isolated_dvc_environment, run_main, shown, tool_env
 from loopback_cluster import dask_cluster, git_daemon, publish, small_team_repo
 from s3server import S3Server, free_port, stop
 
-SPEC = importlib.util.spec_from_file_location("cluster_script", REPO / "src" / "cluster.py")
-cluster_script = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(cluster_script)
+cluster_script = SimpleNamespace(**conftest.stage_main("cluster").__globals__)
 TIMEOUT = 600
 
 

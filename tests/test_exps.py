@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import yaml
 from conftest import REPO, run_main, run_script
-from test_sweep import BASE, exp_show, experiment, params, scores_json
+from test_sweep import BASE, exp_show, experiment, params, run_on, scores_json
 
 MODELS = list(yaml.safe_load((REPO / "params.yaml").read_text())["models"])
 
@@ -18,12 +17,6 @@ def with_baseline(shown: list[dict], values: dict, accs: dict[str, float]) -> li
     metrics |= {f"metrics/{m}/scores/val.json": {"data": {"acc": 0.9}} for m in accs}
     shown[1]["data"] = {"params": {"params.yaml": {"data": values}}, "metrics": metrics}
     return shown
-
-
-def run_exps(tmp_path: Path, shown: list[dict], run=run_main):
-    source = tmp_path / "exp-show.json"
-    source.write_text(json.dumps(shown))
-    return run("exps", "--from-json", source, cwd=tmp_path)
 
 
 def test_the_baseline_then_its_experiments_by_value_with_only_what_changed(tmp_path: Path):
@@ -37,7 +30,7 @@ def test_the_baseline_then_its_experiments_by_value_with_only_what_changed(tmp_p
         params(60),
         {"knn": 0.9756, "svm": 0.99},
     )
-    result = run_exps(tmp_path, shown, run=run_script)
+    result = run_on("exps", tmp_path, shown, run=run_script)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == (
         "experiment     state    pca.n         knn\n"
@@ -57,14 +50,14 @@ def test_a_ten_point_sweep_changing_every_model_fits_160_columns(tmp_path: Path)
     accs = [{m: 0.9 + i / 100 + j / 1000 for j, m in enumerate(MODELS)} for i in range(10)]
     points = [experiment(f"lofty-{i:04d}", "success", values[i + 1], accs[i]) for i in range(10)]
     shown = with_baseline(exp_show(*points), values[0], {m: 0.99 for m in MODELS})
-    lines = run_exps(tmp_path, shown).stdout.splitlines()
+    lines = run_on("exps", tmp_path, shown).stdout.splitlines()
     assert lines[0].split() == ["experiment", "split.train", *MODELS]
     assert [line.split()[1] for line in lines[2:12]] == [str(s) for s in sizes]
     assert max(map(len, lines)) <= 160
 
 
 def test_without_experiments_the_baseline_is_shown_alone(tmp_path: Path):
-    result = run_exps(tmp_path, with_baseline(exp_show(), params(60), {"knn": 0.9756}))
+    result = run_on("exps", tmp_path, with_baseline(exp_show(), params(60), {"knn": 0.9756}))
     assert result.stdout.splitlines()[1] == f"main ({BASE[:7]})"
     assert result.stdout.endswith("No params key differs between the rows.\n")
 

@@ -7,15 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import (
-    DETECTOR_TEST,
-    REPO,
-    commit_all,
-    run_main,
-    run_script,
-    write_model_files,
-    write_models_params,
-)
+from conftest import DETECTOR_TEST, REPO, commit_all, run_main, run_script, write_model_files
 from test_compare import scores_repo
 
 
@@ -25,20 +17,17 @@ def classifier(acc: float, lo: float, hi: float) -> dict:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    """Two 10-class models and two detectors on main; the workspace then lowers knn's score."""
+    """Two 10-class models and two detectors on main, the notebooks' figures in params.yaml (as
+    before datasets.yaml); the workspace then lowers knn's score."""
     repo = scores_repo(tmp_path / "repo")
-    write_models_params(
-        repo,
-        {
-            "nearest": {"features": "normalize", "estimator": "cosine_1nn"},
-            "sgd_5": {"features": "normalize", "estimator": "sgd", "target": 5},
-            "knn": {"features": "pca", "estimator": "knn", "k": 4},
-            "never_5": {"features": "normalize", "estimator": "dummy", "target": 5},
-        },
-        notebooks={"nearest": 0.9708},
-    )
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    (repo / "params.yaml").write_text(yaml.safe_dump(params | {"notebook_cv": {"sgd_5": 0.96}}))
+    models = {
+        "nearest": {"features": "normalize", "estimator": "cosine_1nn"},
+        "sgd_5": {"features": "normalize", "estimator": "sgd", "target": 5},
+        "knn": {"features": "pca", "estimator": "knn", "k": 4},
+        "never_5": {"features": "normalize", "estimator": "dummy", "target": 5},
+    }
+    notebooks = {"notebooks": {"nearest": 0.9708}, "notebook_cv": {"sgd_5": 0.96}}
+    (repo / "params.yaml").write_text(yaml.safe_dump({"models": models, **notebooks}))
     write_model_files(repo, "nearest", test=classifier(0.9708, 0.9673, 0.9739), val={"acc": 0.9748})
     write_model_files(repo, "knn", test=classifier(0.9756, 0.9724, 0.9784))
     write_model_files(repo, "sgd_5", test=DETECTOR_TEST, val={"acc": 0.9651, "f1": 0.82})
@@ -82,7 +71,7 @@ def test_a_model_of_params_without_scores_is_one_line_naming_the_file(repo: Path
     assert len(result.stderr.splitlines()) == 1
 
 
-def test_readme_mode_writes_the_markdown_rows_into_the_marked_section_only(repo: Path):
+def test_readme_mode_writes_the_markdown_rows_into_the_marked_section_or_refuses(repo: Path):
     readme = repo / "README.md"
     readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\noutro\n")
     result = run_main("leaderboard", "--readme", readme, "--rev", "main", cwd=repo)
@@ -95,11 +84,8 @@ def test_readme_mode_writes_the_markdown_rows_into_the_marked_section_only(repo:
     assert readme.read_text() == (
         f"intro\n<!-- results:start -->\n{table}<!-- results:end -->\noutro\n"
     )
-
-
-def test_readme_without_markers_is_refused(repo: Path):
-    (repo / "README.md").write_text("no markers\n")
-    result = run_main("leaderboard", "--readme", repo / "README.md", cwd=repo)
+    readme.write_text("intro\n<!-- results:start -->\nno end marker\n")
+    result = run_main("leaderboard", "--readme", readme, cwd=repo)
     assert result.returncode == 1
     assert result.stderr.startswith("leaderboard: error: README has no <!-- results:start -->")
 

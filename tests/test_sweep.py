@@ -4,9 +4,11 @@ point, shows the test curve only as a diagnostic, and refuses an unfinished queu
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
+import pytest
 from conftest import run_main, run_script
 
 BASE = "b2ef76d008a9cd1e50928c79dcccb2ea2fb36730"
@@ -57,23 +59,24 @@ def exp_show(*experiments: dict, other: list[dict] | None = None) -> list[dict]:
     return shown + [{"rev": OTHER, "data": {}, "experiments": other}] * (other is not None)
 
 
-def run_sweep(tmp_path: Path, shown: list[dict], *args: str, run=run_main):
+def run_on(script: str, tmp_path: Path, shown: list[dict], *args: str | Path, run=run_main):
+    """``src/<script>.py --from-json`` on ``shown``, saved as `dvc exp show --json` prints it."""
     source = tmp_path / "exp-show.json"
     source.write_text(json.dumps(shown))
-    return run("sweep", "--from-json", source, "--out", tmp_path / "out", *args, cwd=tmp_path)
+    return run(script, "--from-json", source, *args, cwd=tmp_path)
+
+
+def run_sweep(tmp_path: Path, shown: list[dict], *args: str, run=run_main):
+    return run_on("sweep", tmp_path, shown, "--out", tmp_path / "out", *args, run=run)
 
 
 def table(text: str, first: str) -> list[dict[str, str]]:
     """The rows of the Markdown table whose first header is ``first``."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first} "))
-    header = [c.strip() for c in lines[start].strip("|").split("|")]
-    rows = []
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        rows.append(dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=True)))
-    return rows
+    block = itertools.takewhile(lambda line: line.startswith("|"), lines[start:])
+    header, _, *rows = ([cell.strip() for cell in line.strip("|").split("|")] for line in block)
+    return [dict(zip(header, row, strict=True)) for row in rows]
 
 
 PCA_SWEEP = exp_show(
@@ -160,30 +163,30 @@ def test_a_grid_of_two_parameters_is_found_without_param(tmp_path: Path):
     assert curve == [("1", "20"), ("1", "40"), ("4", "20"), ("4", "40")]
 
 
-def test_more_than_two_varying_parameters_ask_for_param(tmp_path: Path):
-    values = [params(20, 1) | {"x": 1}, params(40, 4) | {"x": 2}]
-    shown = exp_show(
-        *(experiment(f"e{i}", "success", v, {"knn": 0.9}) for i, v in enumerate(values))
-    )
-    result = run_sweep(tmp_path, shown)
-    assert result.returncode == 1
-    assert "name one or two with --param" in result.stderr
-    assert run_sweep(tmp_path, shown, "--param", "pca.n").returncode == 0
+THREE_KEYS = exp_show(
+    *(experiment(f"e{i}", "success", params(20 * i, i) | {"x": i}, {"knn": 0.9}) for i in (1, 2))
+)
+QUEUED = exp_show(
+    experiment("done", "success", params(20), {"knn": 0.95}),
+    experiment("waiting", "queued", params(30)),
+    experiment("busy", "running", params(40)),
+)
 
 
-def test_refuses_while_an_experiment_is_queued_or_running(tmp_path: Path):
-    shown = exp_show(
-        experiment("done", "success", params(20), {"knn": 0.95}),
-        experiment("waiting", "queued", params(30)),
-        experiment("busy", "running", params(40)),
-    )
-    result = run_sweep(tmp_path, shown)
+@pytest.mark.parametrize(
+    ("shown", "args", "message"),
+    [
+        (exp_show(), (), "to report: 0 successful experiment(s), parameters that differ: none;"),
+        (THREE_KEYS, (), "differ: models.knn.k, pca.n, x; name one or two with --param\n"),
+        (PCA_SWEEP, ("--models", "lda"), "lda: no model of that name has scores in the sweep\n"),
+        (QUEUED, (), "2 experiment(s) not finished: waiting (queued), busy (running); wait until"),
+    ],
+)
+def test_refusals_are_one_line_and_write_nothing(tmp_path, shown, args, message):
+    result = run_sweep(tmp_path, shown, *args)
     assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr == (
-        "sweep: error: 2 experiment(s) not finished: waiting (queued), busy (running); wait "
-        "until `dvc queue status` shows none queued or running\n"
-    )
-    assert not (tmp_path / "out").exists()
+    assert result.stderr.startswith("sweep: error: ") and message in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
 def test_a_failed_experiment_is_named_and_left_out_and_other_commits_ones_silently(tmp_path):
@@ -199,14 +202,8 @@ def test_a_failed_experiment_is_named_and_left_out_and_other_commits_ones_silent
     assert last == "Failed, not shown: broken (see `dvc queue logs broken`)."
 
 
-def test_models_restricts_the_report_and_names_an_unknown_one(tmp_path: Path):
+def test_models_and_param_narrow_the_report(tmp_path: Path):
     result = run_sweep(tmp_path, PCA_SWEEP, "--models", "svm")
     assert [row["model"] for row in table(result.stdout, "model")] == ["svm"]
-    result = run_sweep(tmp_path, PCA_SWEEP, "--models", "lda")
-    assert result.stderr == "sweep: error: lda: no model of that name has scores in the sweep\n"
-
-
-def test_no_experiments_is_an_error(tmp_path: Path):
-    result = run_sweep(tmp_path, exp_show())
-    assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr.startswith("sweep: error: no sweep to report: 0 successful")
+    result = run_sweep(tmp_path, THREE_KEYS, "--param", "pca.n")
+    assert [row["pca.n"] for row in table(result.stdout, "pca.n")] == ["20", "40"]

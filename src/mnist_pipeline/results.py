@@ -14,6 +14,7 @@ import yaml
 from dvc.api import DVCFileSystem
 from dvc.exceptions import DvcException
 from dvc.scm import RevError
+from dvc.utils.flatten import flatten
 
 WORKSPACE = "workspace"
 
@@ -70,11 +71,11 @@ def read_predictions(fs: DVCFileSystem, model: str) -> list[tuple[str, str]]:
     return [(actual, predicted) for actual, predicted in rows]
 
 
-def aligned(table: list[list[str]], left: Container[int]) -> str:
-    """The rows as columns two spaces apart, those in ``left`` left-aligned, the others right."""
+def aligned(table: list[list[str]], left: Container[int], sep: str = "  ") -> str:
+    """The rows as columns ``sep`` apart, those in ``left`` left-aligned, the others right."""
     widths = [max(map(len, column)) for column in zip(*table, strict=True)]
     pads = [str.ljust if i in left else str.rjust for i in range(len(widths))]
-    lines = ("  ".join(p(c, w) for p, c, w in zip(pads, row, widths, strict=True)) for row in table)
+    lines = (sep.join(p(c, w) for p, c, w in zip(pads, row, widths, strict=True)) for row in table)
     return "".join(line.rstrip() + "\n" for line in lines)
 
 
@@ -89,14 +90,6 @@ def _exp_show(all_commits: bool = False, rev: str | None = None) -> Any:
     return json.loads(result.stdout)
 
 
-def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in mapping.items():
-        nested = isinstance(value, Mapping)
-        flat |= _flatten(value, f"{prefix}{key}.") if nested else {f"{prefix}{key}": value}
-    return flat
-
-
 def _record(name: str, baseline: str, state: str, body: Mapping[str, Any]) -> dict[str, Any]:
     params = ((body.get("params") or {}).get("params.yaml") or {}).get("data") or {}
     scores: dict[str, dict[str, dict]] = {}
@@ -106,9 +99,7 @@ def _record(name: str, baseline: str, state: str, body: Mapping[str, Any]) -> di
             scores.setdefault(parts[1], {})[parts[3].removesuffix(".json")] = metric["data"]
     ok = state in ("baseline", "success")
     scores = {model: found for model, found in scores.items() if ok and "test" in found}
-    return {"name": name, "baseline": baseline, "state": state, "params": _flatten(params)} | {
-        "scores": scores
-    }
+    return dict(name=name, baseline=baseline, state=state, params=flatten(params), scores=scores)
 
 
 def experiments(
