@@ -87,7 +87,7 @@ def dvc(repo: Path, *args: str, site: Path) -> tuple[float, subprocess.Completed
         stderr = process.stderr.read()
     wall = time.perf_counter() - started
     result = subprocess.CompletedProcess(args, process.returncode, "".join(lines), stderr)
-    ends = [at for _, at in stage_starts[1:]] + [wall]
+    ends = [at for _, at in stage_starts[1:]] + [wall] * bool(stage_starts)
     pairs = zip(stage_starts, ends, strict=True)
     result.stage_seconds = {stage: round(end - at, 1) for (stage, at), end in pairs}
     if result.returncode != 0:
