@@ -8,6 +8,7 @@ time while 200 idle connections, 20 stalled headers and 20 stalled bodies are he
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import io
 import os
@@ -55,6 +56,7 @@ def worst_picture() -> bytes:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     server = subprocess.Popen([sys.executable, "src/serve.py", "--port", "0"], cwd=REPO,
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
