@@ -14,7 +14,6 @@ import yaml
 from dvc.api import DVCFileSystem
 from dvc.exceptions import DvcException
 from dvc.scm import RevError
-from dvc.utils.flatten import flatten
 
 WORKSPACE = "workspace"
 
@@ -90,6 +89,14 @@ def _exp_show(all_commits: bool = False, rev: str | None = None) -> Any:
     return json.loads(result.stdout)
 
 
+def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        nested = isinstance(value, Mapping)
+        flat |= _flatten(value, f"{prefix}{key}.") if nested else {f"{prefix}{key}": value}
+    return flat
+
+
 def _record(name: str, baseline: str, state: str, body: Mapping[str, Any]) -> dict[str, Any]:
     params = ((body.get("params") or {}).get("params.yaml") or {}).get("data") or {}
     scores: dict[str, dict[str, dict]] = {}
@@ -99,7 +106,7 @@ def _record(name: str, baseline: str, state: str, body: Mapping[str, Any]) -> di
             scores.setdefault(parts[1], {})[parts[3].removesuffix(".json")] = metric["data"]
     ok = state in ("baseline", "success")
     scores = {model: found for model, found in scores.items() if ok and "test" in found}
-    return dict(name=name, baseline=baseline, state=state, params=flatten(params), scores=scores)
+    return dict(name=name, baseline=baseline, state=state, params=_flatten(params), scores=scores)
 
 
 def experiments(
