@@ -15,7 +15,8 @@ from sklearn.pipeline import Pipeline
 from mnist_pipeline.plumbing.files import open_regular
 from mnist_pipeline.plumbing.model_files import MODEL_FILE, ModelFileError, load_model
 
-MODELS, CARD_CAP = Path("stages/train"), 1 << 20
+MODELS = Path("stages/train")
+CARD_CAP = 1 << 20  # bytes of card.json; train writes a few kB
 
 
 @dataclass(frozen=True)

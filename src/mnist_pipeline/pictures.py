@@ -56,7 +56,7 @@ def read_picture(source: Path | str | IO[bytes]) -> np.ndarray:
                 if min(image.size) < MIN_SIDE:
                     raise PictureError(f"too small: {size} (a digit needs at least {side})")
                 image.seek(0)
-                k = math.ceil(math.sqrt(image.width * image.height / REDUCED_PIXELS))
+                k = _reduction(image)
                 image.draft(image.mode, (image.width // k, image.height // k))  # JPEG: at 1/k
                 image.load()
                 return _grey(image)
@@ -75,10 +75,15 @@ def read_picture(source: Path | str | IO[bytes]) -> np.ndarray:
         raise PictureError(f"truncated or damaged image ({err})") from None
 
 
+def _reduction(image) -> int:
+    """The factor by which each side of ``image`` shrinks to bring it to ``REDUCED_PIXELS``."""
+    return math.ceil(math.sqrt(image.width * image.height / REDUCED_PIXELS))
+
+
 def _grey(image) -> np.ndarray:
     """Grey levels of a loaded image, reduced to ``REDUCED_PIXELS``; transparent pixels become
     the background: white, or black where the opaque pixels are mostly light (light ink)."""
-    k = math.ceil(math.sqrt(image.width * image.height / REDUCED_PIXELS))
+    k = _reduction(image)  # of the size after draft: a JPEG may come reduced already
     if image.mode in ("I", "F") or image.mode.startswith("I;16"):
         # Scaled by the type's range (F's is 0-255), not clipped: ink 20,000 on 40,000 is a digit
         grey = np.asarray(image.convert("F").reduce(k), dtype=np.float64)
