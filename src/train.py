@@ -68,10 +68,8 @@ def step_log(name: str, estimator: Any, live_dir: Path) -> tuple[Any, Any]:
 
     logging.getLogger("dvclive").setLevel(logging.WARNING)
     options = {"report": None, "save_dvc_exp": False, "dvcyaml": None, "monitor_system": False}
-    live, digits = (
-        Live(str(live_dir), resume=False, **options),
-        getattr(estimator, "loss_curve_digits", 6),
-    )
+    live = Live(str(live_dir), resume=False, **options)
+    digits = getattr(estimator, "loss_curve_digits", 6)
     steps = getattr(estimator, "epochs", None) or estimator.max_iter
 
     def log_step(step: int, loss: float, val_acc: float | None = None, **_: Any) -> None:
