@@ -147,14 +147,20 @@ def test_a_queued_sweep_run_by_two_workers_gives_two_experiments(cold: Run, tmp_
     queued = dvc(repo, "exp", "run", "--queue", "-S", "models.knn.k=1,2")
     names = set(re.findall(r"^Queued experiment '([^']+)'", queued.stdout, re.MULTILINE))
     assert len(names) == 2, shown(queued)
-    dvc(repo, "queue", "start", "-j", "2")
+    log = tmp_path / "queue-start.log"
+    with log.open("w") as output:  # the workers inherit it: a pipe would be held until they exit
+        start = ["dvc", "queue", "start", "-j", "2"]
+        started = subprocess.run(start, cwd=repo, env=tool_env(), stdout=output, stderr=output)
+    assert started.returncode == 0, log.read_text()
     deadline = time.monotonic() + 300
     try:
         while {queue_states(repo).get(n) for n in names} & {None, "Queued", "Running"}:
-            assert time.monotonic() < deadline, f"queue not done: {queue_states(repo)}"
+            if time.monotonic() > deadline:
+                logs = [dvc(repo, "queue", "logs", n, check=False).stdout for n in names]
+                raise AssertionError(f"queue not done: {queue_states(repo)}\n{logs}")
             time.sleep(2)
     finally:
-        dvc(repo, "queue", "stop", check=False)
+        dvc(repo, "queue", "stop", "--kill", check=False)
     exps = [experiments(repo)[name] for name in names]
     assert sorted(exp["params"]["models"]["knn"]["k"] for exp in exps) == [1, 2]
     for exp in exps:  # exp show reads each one's params and scores
