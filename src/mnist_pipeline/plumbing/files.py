@@ -38,15 +38,13 @@ class OutputError(OSError):
         line += f"(errno {self.errno} {errno.errorcode.get(self.errno, '?')})"
         if self.errno in (errno.ENOSPC, errno.EDQUOT):
             with contextlib.suppress(OSError):
-                fs = os.statvfs(Path(self.filename).parent)
-                free = fs.f_bavail * fs.f_frsize / 1e6
+                free = shutil.disk_usage(Path(self.filename).parent).free / 1e6
                 line += f": it does not fit in the {free:.1f} MB free there"
         return line
 
 
 def open_regular(path: Path | str) -> BinaryIO:
-    """Open ``path`` for binary reading if it is a regular file; a FIFO with no writer is
-    refused at once (opened non-blocking), like a folder or a device."""
+    """Open ``path`` to read bytes if it is a regular file (non-blocking: a FIFO fails at once)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         if not stat.S_ISREG(mode := os.fstat(fd).st_mode):
@@ -70,9 +68,8 @@ def _atomic(dest: Path, folder: bool) -> Iterator[Path]:
         if folder:
             tmp = Path(tempfile.mkdtemp(**names))
         else:
-            fd, name = tempfile.mkstemp(**names)
-            os.close(fd)
-            tmp = Path(name)
+            with tempfile.NamedTemporaryFile(delete=False, **names) as file:
+                tmp = Path(file.name)
         old = tmp.with_name(tmp.name.removesuffix(".tmp") + ".old.tmp")
         yield tmp
         umask = os.umask(0)
