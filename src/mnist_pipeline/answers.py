@@ -21,21 +21,13 @@ CARD_CAP = 1 << 20  # bytes of card.json; train writes a few kB
 
 @dataclass(frozen=True)
 class Model:
-    """A trained model: its name, its Pipeline (uint8 images -> classes) and its card."""
+    """A trained model: its name, Pipeline (uint8 images -> classes), task (``every class`` or,
+    for a detector, ``is it a 5``) and answers, class ``i`` first ("not 5", "5", or the labels)."""
 
     name: str
     pipeline: Any
-    card: dict[str, Any]
-
-    @property
-    def task(self) -> str:
-        """``every class`` or, for a detector, ``is it a 5``."""
-        return self.card.get("task", "every class")
-
-    @property
-    def names(self) -> list[str]:
-        """What it answers, class ``i`` first: the card's names ("not 5", "5"), or the labels."""
-        return self.card.get("answers") or [str(c) for c in self.pipeline.classes_]
+    task: str
+    names: list[str]
 
 
 def load(model: str | Path) -> Model:
@@ -58,7 +50,8 @@ def load(model: str | Path) -> Model:
     if not (isinstance(pipeline, Pipeline) and classes):
         raise ModelFileError(f"{file}: not the model train writes (a fitted classifier Pipeline)")
     card = _card(folder / "card.json", classes) if (folder / "card.json").exists() else {}
-    return Model(card.get("model", folder.name), pipeline, card)
+    names = card.get("answers") or [str(c) for c in pipeline.classes_]
+    return Model(card.get("model", folder.name), pipeline, card.get("task", "every class"), names)
 
 
 def _card(path: Path, classes: int) -> dict[str, Any]:
