@@ -45,9 +45,8 @@ def read_picture(source: Path | str | IO[bytes]) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with warnings.catch_warnings():
-            # Pillow's warning band (1-2x MAX_IMAGE_PIXELS) would still decode: refuse it too
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # Pillow's warning band (1-2x MAX_IMAGE_PIXELS) would still decode: refuse it too
+        with warnings.catch_warnings(action="error", category=Image.DecompressionBombWarning):
             opened = open_regular(source) if isinstance(source, str | Path) else nullcontext(source)
             with opened as file, Image.open(file) as image:
                 size, side = f"{image.width}x{image.height} pixels", f"{MIN_SIDE}x{MIN_SIDE}"
@@ -55,7 +54,6 @@ def read_picture(source: Path | str | IO[bytes]) -> np.ndarray:
                     raise PictureError(f"too large: {size} (at most {MAX_PIXELS:,})")
                 if min(image.size) < MIN_SIDE:
                     raise PictureError(f"too small: {size} (a digit needs at least {side})")
-                image.seek(0)
                 k = _reduction(image)
                 image.draft(image.mode, (image.width // k, image.height // k))  # JPEG: at 1/k
                 image.load()
@@ -116,12 +114,11 @@ def fit_box(ink: np.ndarray) -> np.ndarray:
     """The ink's bounding box scaled (Lanczos, anti-aliased) so its longer side is ``BOX``."""
     from PIL import Image
 
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    scale = BOX / max(crop.shape)
-    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
-    resized = Image.fromarray(crop.astype(np.float32), mode="F").resize(size, Image.LANCZOS)
-    return np.clip(np.asarray(resized, dtype=np.float64), 0, 255)
+    image = Image.fromarray(ink.astype(np.float32), mode="F")
+    crop = image.crop(image.getbbox())
+    scale = BOX / max(crop.size)
+    size = (max(1, round(crop.width * scale)), max(1, round(crop.height * scale)))
+    return np.clip(np.asarray(crop.resize(size, Image.LANCZOS), dtype=np.float64), 0, 255)
 
 
 def mnist_form(grey: np.ndarray) -> np.ndarray:
