@@ -86,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"predict: error: {line}", file=sys.stderr)
     if not pictures:
         return 1 if errors else 0
-    images = [p.image for p in pictures]
-    results = {m.name: models.answers(m, images) for m in loaded}
+    results = {m.name: models.answers(m, [p.image for p in pictures]) for m in loaded}
     if args.json:
         records = [
             {"file": p.name, "model": model, **found[i]}
