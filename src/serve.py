@@ -64,8 +64,7 @@ def make_app(loaded: list[models.Model], port: int) -> Callable:
             body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             status, data = predict_body(loaded, body)
         if status != HTTPStatus.OK:
-            log.info("%s %s %s: %d %s", environ.get("REMOTE_ADDR"), method, path, status,
-                     data["error"])  # fmt: skip
+            log.info("%s %s %s: %d %s", environ["REMOTE_ADDR"], method, path, status, data["error"])
         body = data if isinstance(data, bytes) else json.dumps(data).encode()
         kind = "text/html; charset=utf-8" if isinstance(data, bytes) else "application/json"
         headers = [("Content-Type", kind), ("Content-Length", str(len(body)))]
