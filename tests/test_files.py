@@ -49,7 +49,7 @@ def test_the_temporary_names_are_ignored_by_git_and_by_dvc(tmp_path: Path):
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 
 
-def test_a_failed_block_leaves_the_old_output_and_keeps_its_own_error(tmp_path: Path):
+def test_a_failed_block_leaves_the_old_folder_and_its_error_a_good_one_replaces_it(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out/old.txt").write_text("old\n")
     denied = PermissionError(13, "Permission denied", str(tmp_path / "input.csv"))
@@ -58,31 +58,22 @@ def test_a_failed_block_leaves_the_old_output_and_keeps_its_own_error(tmp_path: 
         raise denied
     assert raised.value is denied
     assert [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")] == ["out", "out/old.txt"]
-
-
-def test_a_folder_output_is_replaced_whole(tmp_path: Path):
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out/old.txt").write_text("old\n")
     with atomic_dir(tmp_path / "out") as tmp:
         (tmp / "new.txt").write_text("new\n")
     assert [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")] == ["out", "out/new.txt"]
 
 
-def test_a_full_disk_is_one_line_naming_the_output_and_its_free_space(tmpfs):
-    disk = tmpfs("300k")
+FULL = "No space left on device (errno 28 ENOSPC): it does not fit in the 0.3 MB free there"
+
+
+@pytest.mark.parametrize(
+    ("size", "read_only", "why"),
+    [("300k", False, FULL), ("1m", True, "Read-only file system (errno 30 EROFS)")],
+    ids=["full-disk", "read-only"],
+)
+def test_a_full_disk_or_read_only_folder_is_one_line_naming_the_output(tmpfs, size, read_only, why):
+    disk = tmpfs(size, read_only)
     with pytest.raises(OutputError) as err:
         write_text(disk / "big.txt", "x" * 1_000_000)
-    assert str(err.value) == (
-        f"{disk / 'big.txt'}: cannot write: No space left on device (errno 28 ENOSPC): "
-        "it does not fit in the 0.3 MB free there"
-    )
+    assert str(err.value) == f"{disk / 'big.txt'}: cannot write: {why}"
     assert list(disk.iterdir()) == []
-
-
-def test_a_read_only_folder_is_one_line_naming_the_output_and_the_errno(tmpfs):
-    disk = tmpfs("1m", read_only=True)
-    with pytest.raises(OutputError) as err:
-        write_text(disk / "out.txt", "x")
-    assert str(err.value) == (
-        f"{disk / 'out.txt'}: cannot write: Read-only file system (errno 30 EROFS)"
-    )
