@@ -22,7 +22,7 @@ CARD_CAP = 1 << 20  # bytes of card.json; train writes a few kB
 @dataclass(frozen=True)
 class Model:
     """A trained model: its name, Pipeline (uint8 images -> classes), task (``every class`` or,
-    for a detector, ``is it a 5``) and what it answers, class ``i`` first (the card's or labels)."""
+    for a detector, ``is it a 5``) and class names, ``i`` first (the card's answers, or labels)."""
 
     name: str
     pipeline: Any
