@@ -66,11 +66,7 @@ def _decode(source: Path, out: Path, dataset: Dataset) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line of error."""
-    parser = argparse.ArgumentParser(
-        prog="decode",
-        description="Decode the dataset's IDX files (gzipped or raw) into train.npz and "
-        "test.npz: `images` (uint8, N x rows x columns, upright) and `labels` (uint8).",
-    )
+    parser = argparse.ArgumentParser(prog="decode", description=__doc__)
     parser.add_argument("--params", type=Path, required=True, help="params.yaml (the dataset)")
     parser.add_argument("--in", dest="source", type=Path, required=True, help="the IDX files")
     parser.add_argument("--out", type=Path, required=True, help="folder to write the .npz into")

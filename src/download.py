@@ -137,11 +137,7 @@ def fetch_file(mirror: str, file: DatasetFile, settings: Download, dest: Path) -
 
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after the error."""
-    parser = argparse.ArgumentParser(
-        prog="download",
-        description="Fetch the dataset's four files, each from the first mirror that serves "
-        "its size and sha256 in time; OUT appears only when all four are verified.",
-    )
+    parser = argparse.ArgumentParser(prog="download", description=__doc__)
     parser.add_argument("--params", type=Path, required=True, help="params.yaml")
     parser.add_argument("--out", type=Path, required=True, help="folder to write the files into")
     args = parser.parse_args(argv)

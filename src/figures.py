@@ -74,11 +74,7 @@ def gallery(images: np.ndarray, texts: list[str], title: str, noun: str) -> Figu
 
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line for a bad input."""
-    parser = argparse.ArgumentParser(
-        prog="figures",
-        description="Draw each model's first mistakes on the test split into "
-        "OUT/<model>/misclassified.png; the same bytes for the same inputs.",
-    )
+    parser = argparse.ArgumentParser(prog="figures", description=__doc__)
     for option, text in (
         ("--params", "params.yaml"),
         ("--evaluations", "the evaluate stages' folder (<model>/predictions.npz)"),

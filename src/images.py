@@ -38,11 +38,7 @@ def _write_images(source: Path, out: Path, split: Split) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line of error."""
-    parser = argparse.ArgumentParser(
-        prog="images",
-        description="Keep decoded images as images (N x rows x columns, uint8): writes "
-        "train.npz, val.npz (the last split.validation training images) and test.npz.",
-    )
+    parser = argparse.ArgumentParser(prog="images", description=__doc__)
     parser.add_argument("--params", type=Path, required=True, help="params.yaml (split)")
     parser.add_argument("--in", dest="source", type=Path, required=True, help="decode's folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for the image files")

@@ -69,18 +69,9 @@ def _write_features(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line of error."""
-    parser = argparse.ArgumentParser(
-        prog="normalize",
-        description="Scale decoded images to float32 rows: writes train.npz, val.npz and "
-        "test.npz (arrays X, y) and a CSV of images per class and split.",
-    )
+    parser = argparse.ArgumentParser(prog="normalize", description=__doc__)
     parser.add_argument("--params", type=Path, required=True, help="params.yaml (section, split)")
-    parser.add_argument(
-        "--section",
-        choices=NORMALIZE_STAGES,
-        default="normalize",
-        help="the params section to follow, named after the stage",
-    )
+    parser.add_argument("--section", choices=NORMALIZE_STAGES, default="normalize")
     parser.add_argument("--in", dest="source", type=Path, required=True, help="decode's folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for the feature files")
     parser.add_argument("--labels", type=Path, help="CSV of images per class and split")

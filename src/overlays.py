@@ -18,11 +18,7 @@ log = logging.getLogger("overlays")
 
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line for a bad input."""
-    parser = argparse.ArgumentParser(
-        prog="overlays",
-        description="Put every model's test results side by side for the overlay charts: "
-        "OUT/per_class.csv (model,class,test) and OUT/pr_curve.csv (model,recall,precision).",
-    )
+    parser = argparse.ArgumentParser(prog="overlays", description=__doc__)
     for option, text in (
         ("--params", "params.yaml"),
         ("--evaluations", "the evaluate stages' folder (<model>/predictions.npz)"),

@@ -87,23 +87,12 @@ def _project(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line of error."""
-    parser = argparse.ArgumentParser(
-        prog="pca",
-        description="Fit PCA on the training split and project train/val/test onto it: writes "
-        "train.npz, val.npz, test.npz, components.npz and a CSV of every component's share.",
-    )
+    parser = argparse.ArgumentParser(prog="pca", description=__doc__)
     parser.add_argument("--params", type=Path, required=True, help="params.yaml (n, whiten)")
-    parser.add_argument(
-        "--section",
-        choices=PCA_STAGES,
-        default="pca",
-        help="the params section to follow, named after the stage",
-    )
+    parser.add_argument("--section", choices=PCA_STAGES, default="pca", help="its params")
     parser.add_argument("--in", dest="source", type=Path, required=True, help="normalize's folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for the projections")
-    parser.add_argument(
-        "--variance", type=Path, required=True, help="CSV: components, share, cumulative share"
-    )
+    parser.add_argument("--variance", type=Path, required=True, help="CSV: each component's share")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:

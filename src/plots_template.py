@@ -95,11 +95,7 @@ def page(version: str, sources: dict[str, str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line for a bad input."""
-    parser = argparse.ArgumentParser(
-        prog="plots_template",
-        description="Write the HTML template for `dvc plots show` with vega, vega-lite and "
-        f"vega-embed inlined from the installed PyPI package {PACKAGE} (no network needed).",
-    )
+    parser = argparse.ArgumentParser(prog="plots_template", description=__doc__)
     parser.add_argument("--out", type=Path, required=True, help="the HTML file to write")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")

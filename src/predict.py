@@ -1,5 +1,6 @@
-"""Which digit is in each picture, by the models train wrote (docs/predict.md). No NumPy import
-here: mnist_pipeline, imported first, pins the BLAS kernel before NumPy loads."""
+"""Which digit is in each picture (PNG, JPEG, BMP, GIF to 4 MP; any colour or polarity), folder,
+IDX file or .npy array of 28x28 uint8 images, by the models train wrote: a line per image, its
+class, confidence and runner-up (docs/predict.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from mnist_pipeline import answers as models
+from mnist_pipeline import answers as models  # first: it pins the BLAS kernel before NumPy loads
 from mnist_pipeline.pictures import Picture, fit_box, ink_levels, read_inputs
 from mnist_pipeline.plumbing.files import atomic_file
 
@@ -52,11 +53,7 @@ def show(pictures: list[Picture], results: Results, dest: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Print each image's answer; 1 if a file could not be read (the others are still
     answered), 2 for a model that could not be loaded."""
-    parser = argparse.ArgumentParser(
-        description="Classify digit pictures (PNG, JPEG, BMP, GIF to 4 MP; any colour, polarity), "
-        "folders, IDX files or .npy arrays of 28x28 uint8 images, prepared as MNIST's were: a "
-        "line per image, its class, confidence (a probability, or a margin) and runner-up.",
-    )
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("images", nargs="+", type=Path, help="pictures, folders, .npy, IDX")
     which = parser.add_mutually_exclusive_group()
     which.add_argument(

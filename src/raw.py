@@ -41,11 +41,7 @@ def _write_raw(source: Path, out: Path, validation: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line of error."""
-    parser = argparse.ArgumentParser(
-        prog="raw",
-        description="Flatten decoded images to rows of raw uint8 pixels: writes train.npz, "
-        "val.npz (the last raw.validation training images; no rows for 0) and test.npz.",
-    )
+    parser = argparse.ArgumentParser(prog="raw", description=__doc__)
     parser.add_argument("--params", type=Path, required=True, help="params.yaml (raw.validation)")
     parser.add_argument("--in", dest="source", type=Path, required=True, help="decode's folder")
     parser.add_argument("--out", type=Path, required=True, help="folder for the feature files")

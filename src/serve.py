@@ -91,10 +91,7 @@ def make_server(loaded: list[models.Model], port: int = 0, **limits: float) -> A
 
 def main(argv: list[str] | None = None) -> int:
     """Serve until Ctrl-C; 1 if no model could be loaded or the port is taken."""
-    parser = argparse.ArgumentParser(
-        description="Serve the draw-a-digit page on 127.0.0.1: draw with the mouse or a "
-        "finger, and every trained model answers as you draw; the page needs no network.",
-    )
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8021, help="0: any free port (default 8021)")
     parser.add_argument(
         "--model", action="append", help="a model to serve (repeatable; default: every one)"

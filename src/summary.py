@@ -89,11 +89,7 @@ def accuracy_figure(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the stage with the command line ``argv``; 0, or 1 after one line for a bad input."""
-    parser = argparse.ArgumentParser(
-        prog="summary",
-        description="Draw digits.png (sample images per class) and accuracy.png (every model's "
-        "test accuracy); the same bytes for the same inputs.",
-    )
+    parser = argparse.ArgumentParser(prog="summary", description=__doc__)
     for option, text in (
         ("--params", "params.yaml"),
         ("--images", "the decoded training split (train.npz)"),
