@@ -44,9 +44,8 @@ def artifacts_section(models: Mapping[str, Model]) -> str:
 def splice(dvc_yaml: str, section: str) -> str:
     """``dvc_yaml`` with its marked section replaced by ``section`` (appended if none)."""
     pattern = re.compile(re.escape(START) + r".*?" + re.escape(END) + r"\n?", re.DOTALL)
-    if pattern.search(dvc_yaml):
-        return pattern.sub(lambda _: section, dvc_yaml)
-    return dvc_yaml.rstrip("\n") + "\n\n" + section
+    spliced, found = pattern.subn(lambda _: section, dvc_yaml)
+    return spliced if found else dvc_yaml.rstrip("\n") + "\n\n" + section
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,8 +47,7 @@ def detectable(flips: int, total: int) -> float | None:
     if mcnemar([[0, flips], [0, 0]], exact=True).pvalue >= LEVEL:
         return None
     h = NormalIndPower().solve_power(nobs1=flips, alpha=LEVEL, power=POWER, ratio=0)
-    share = math.sin(math.pi / 4 + min(h, math.pi / 2) / 2) ** 2
-    return 100 * flips * (2 * share - 1) / total
+    return 100 * flips * math.sin(min(h, math.pi / 2)) / total  # B's share p: 2p - 1 = sin(h)
 
 
 def report(rows: list[dict]) -> list[str]:

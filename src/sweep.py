@@ -16,7 +16,7 @@ from mnist_pipeline.plumbing.files import write_text
 from mnist_pipeline.results import ResultsError, experiments
 from mnist_pipeline.scoring import wilson_interval
 
-SPLITS, WAITING = ("val", "cv", "test"), ("queued", "running")
+WAITING = ("queued", "running")
 log = logging.getLogger("sweep")
 
 
@@ -49,20 +49,11 @@ def frame_of(runs: list[dict], keys: list[str]) -> pd.DataFrame:
     rows = [
         {key: run["params"].get(key) for key in keys}
         | {"experiment": run["name"], "model": model}
-        | {k: v for split in SPLITS for k, v in _bounds(run, model, split).items()}
+        | {k: v for split in ("val", "cv", "test") for k, v in _bounds(run, model, split).items()}
         for run in runs
         for model in run["scores"]
     ]
     return pd.DataFrame(rows).sort_values([*keys, "experiment"], kind="stable")
-
-
-def choose(frame: pd.DataFrame) -> dict[str, tuple[str | None, pd.Series | None]]:
-    """Each model's basis (val, else cv, else None) and best row (a tie: the smaller value)."""
-    chosen = {}
-    for model, line in frame.groupby("model", sort=False):
-        basis = next((s for s in ("val", "cv") if line[s].notna().all()), None)
-        chosen[model] = (basis, None if basis is None else line.loc[line[basis].idxmax()])
-    return chosen
 
 
 def curve(frame: pd.DataFrame, keys: list[str], split: str, best: set) -> str:
@@ -183,7 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         notes = [f"The same at every point: {', '.join(same)}."] * bool(same)
         notes += [f"Failed, not shown: {n} (see `dvc queue logs {n}`)." for n in failed]
         frame = frame[frame.model.isin(changed)]
-        chosen = choose(frame)
+        chosen = {}  # each model's basis (val, else cv, else none), best row (a tie: the smaller)
+        for model, line in frame.groupby("model", sort=False):
+            basis = next((s for s in ("val", "cv") if line[s].notna().all()), None)
+            chosen[model] = (basis, None if basis is None else line.loc[line[basis].idxmax()])
         markdown = report(frame, keys, chosen, args.show_test_curve, notes)
         draw(frame, keys, chosen, args.show_test_curve, args.out)
         write_text(args.out / "sweep.md", markdown)

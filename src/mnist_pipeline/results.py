@@ -78,17 +78,6 @@ def aligned(table: list[list[str]], left: Container[int], sep: str = "  ") -> st
     return "".join(line.rstrip() + "\n" for line in lines)
 
 
-def _exp_show(all_commits: bool = False, rev: str | None = None) -> Any:
-    """`dvc exp show --json` here: HEAD's experiments, ``rev``'s, or all (``-A``)."""
-    args = [sys.executable, "-m", "dvc", "exp", "show", "--json"]
-    args += ["-A"] if all_commits else ["--rev", rev] if rev else []
-    result = subprocess.run(args, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        last = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-        raise ResultsError(f"`dvc exp show --json` exited {result.returncode}: {last[-1]}")
-    return json.loads(result.stdout)
-
-
 def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in mapping.items():
@@ -115,7 +104,14 @@ def experiments(
     """The experiments of `dvc exp show --json` (or of ``source``, its saved output) of the first
     commit or all, each ``{name, baseline, state, params (dotted keys), scores {model: {split:
     data}}}``; with ``baselines`` each commit itself first (state ``baseline``)."""
-    data = json.loads(source.read_text()) if source else _exp_show(all_commits, rev)
+    if not source:  # `dvc exp show --json` here: HEAD's experiments, ``rev``'s, or all (-A)
+        args = [sys.executable, "-m", "dvc", "exp", "show", "--json"]
+        args += ["-A"] if all_commits else ["--rev", rev] if rev else []
+        result = subprocess.run(args, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            last = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+            raise ResultsError(f"`dvc exp show --json` exited {result.returncode}: {last[-1]}")
+    data = json.loads(source.read_text() if source else result.stdout)
     commits = [entry for entry in data if entry.get("rev") != WORKSPACE]
     found = []
     for commit in commits if all_commits else commits[:1]:
