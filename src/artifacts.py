@@ -2,8 +2,6 @@
 from params.yaml's models (DVC has no `foreach` there): `artifacts:` (each stages/train/<name>,
 for `dvc artifacts get`) and the top-level `metrics:` of the models that learn in steps."""
 
-from __future__ import annotations
-
 import argparse
 import re
 import sys

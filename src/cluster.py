@@ -2,8 +2,6 @@
 worker's clone of the git origin, pushing the experiment there and its data to the DVC remote,
 then `dvc exp pull` them here; points on the origin are skipped (docs/cluster.md)."""
 
-from __future__ import annotations
-
 import argparse
 import hashlib
 import json

@@ -2,8 +2,6 @@
 accuracies, McNemar's exact p with Holm's adjustment, the difference detectable at 80% power, the
 verdict. --pair MODEL_A MODEL_B [REV]: two models of one revision (default: workspace)."""
 
-from __future__ import annotations
-
 import argparse
 import logging
 import math

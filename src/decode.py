@@ -2,8 +2,6 @@
 checked against the dataset's description; each header is checked before its payload, so a
 file claiming gigabytes costs nothing."""
 
-from __future__ import annotations
-
 import mnist_pipeline  # noqa: F401  first: it pins the CPU kernels before NumPy loads
 
 # isort: split

@@ -2,8 +2,6 @@
 http(s)://) that serves its declared size and sha256; nothing is written on failure, and each
 HTTP request, redirects included, must end by download.timeout + size / download.min_rate s."""
 
-from __future__ import annotations
-
 import argparse
 import hashlib
 import logging

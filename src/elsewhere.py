@@ -2,8 +2,6 @@
 MNIST's), each written as a PNG and read as a person's picture, the honest test of the
 preparation: a Markdown table beside each model's MNIST test accuracy."""
 
-from __future__ import annotations
-
 import argparse
 import sys
 import tempfile

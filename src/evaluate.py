@@ -2,8 +2,6 @@
 k-fold cross-validation on the training split for a model with `cv`): metrics/<model>/scores/,
 predictions/, per_class.csv, confused_pairs.csv, pr_curve.csv, and predictions.npz."""
 
-from __future__ import annotations
-
 import argparse
 import logging
 import sys

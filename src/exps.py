@@ -2,8 +2,6 @@
 (of HEAD, --rev, or all with -A), the params that differ and each changed model's test/val
 accuracy (`97.56/97.84`)."""
 
-from __future__ import annotations
-
 import argparse
 import json
 import sys

@@ -1,8 +1,6 @@
 """Stage images: the decoded images kept as uint8 images for the convolutional network, split as
 normalize splits them (params ``split``) so that its scores compare with every other model's."""
 
-from __future__ import annotations
-
 import mnist_pipeline  # noqa: F401  first: it pins the CPU kernels before NumPy loads
 
 # isort: split

@@ -2,8 +2,6 @@
 exp`: 10-class models by test accuracy, then detectors by F1, beside the published figures.
 --readme rewrites the README's table between its results:start and results:end comments."""
 
-from __future__ import annotations
-
 import argparse
 import logging
 import sys

@@ -2,8 +2,6 @@
 (``features.PixelRows``, fitted on the training split) in train / val / test, and the count of
 images per class and split."""
 
-from __future__ import annotations
-
 import mnist_pipeline  # noqa: F401  first: it pins the CPU kernels before NumPy loads
 
 # isort: split

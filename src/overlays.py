@@ -1,8 +1,6 @@
 """Stage `overlays`: every model's test results in one table per overlay chart, so that `dvc plots
 show` draws a new model in a colour of its own with no edit to dvc.yaml."""
 
-from __future__ import annotations
-
 import argparse
 import logging
 import sys

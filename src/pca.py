@@ -2,8 +2,6 @@
 principal components of the training split, by the covariance's eigendecomposition (exact and
 deterministic: no seed), and the whole spectrum (variance.csv) for choosing ``n``."""
 
-from __future__ import annotations
-
 import mnist_pipeline  # noqa: F401  first: it pins the CPU kernels before NumPy loads
 
 # isort: split

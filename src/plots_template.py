@@ -2,8 +2,6 @@
 vega, vega-lite and vega-embed inlined from a pinned PyPI package instead of DVC's CDN tags, so
 that its charts render with no network."""
 
-from __future__ import annotations
-
 import argparse
 import logging
 import re

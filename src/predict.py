@@ -2,8 +2,6 @@
 IDX file or .npy array of 28x28 uint8 images, by the models train wrote: a line per image, its
 class, confidence and runner-up (docs/predict.md)."""
 
-from __future__ import annotations
-
 import argparse
 import json
 import sys

@@ -2,8 +2,6 @@
 descent, which scales nothing; ``raw.validation`` holds out the last N (0, the notebook's
 choice, writes a val.npz of no rows, which evaluate skips)."""
 
-from __future__ import annotations
-
 import mnist_pipeline  # noqa: F401  first: it pins the CPU kernels before NumPy loads
 
 # isort: split

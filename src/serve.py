@@ -2,8 +2,6 @@
 waitress: a small pool of threads, a body cap and idle timeouts built in. Only requests naming
 this server as Host are answered, and only posts from its own page (docs/predict.md)."""
 
-from __future__ import annotations
-
 import argparse
 import io
 import json

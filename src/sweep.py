@@ -2,8 +2,6 @@
 changed params key (two: a grid), the best point starred, in OUT/sweep.{png,md}; then that point's
 test accuracy, read once (no val: chosen on cv). Run after `dvc queue` has finished."""
 
-from __future__ import annotations
-
 import argparse
 import json
 import logging

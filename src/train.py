@@ -2,8 +2,6 @@
 write it as one scikit-learn Pipeline from uint8 images to classes (the feature stage's fitted
 chain, then the estimator): model.skops, with its model card (card.json, card.md)."""
 
-from __future__ import annotations
-
 import argparse
 import logging
 import sys

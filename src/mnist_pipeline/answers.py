@@ -1,8 +1,6 @@
 """The trained models a person uses (predict, serve, elsewhere): found under stages/train, loaded
 with their card, ordered as the leaderboard, and their answers to images."""
 
-from __future__ import annotations
-
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass

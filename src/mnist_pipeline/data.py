@@ -1,8 +1,6 @@
 """The IDX format (LeCun's MNIST files), its header checked before any array is made so that a
 hostile file costs nothing, and the train/val/test splits every feature stage makes."""
 
-from __future__ import annotations
-
 import gzip
 import math
 import zlib

@@ -1,7 +1,5 @@
 """Deskewing: each digit sheared upright by its image moments (LeCun et al.)."""
 
-from __future__ import annotations
-
 import numpy as np
 
 

@@ -1,8 +1,6 @@
 """The labels a model learns (every class, or one against the rest), their names, and the check
 that the data's labels and the declared classes agree."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 
 import numpy as np

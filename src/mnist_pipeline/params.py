@@ -1,8 +1,6 @@
 """The pydantic schema of params.yaml and datasets.yaml: a mistyped key, a wrong type or a value
 out of range is one ``ParamsError`` line naming the file and the dotted key (``models.knn.k``)."""
 
-from __future__ import annotations
-
 import re
 import typing
 from collections.abc import Callable

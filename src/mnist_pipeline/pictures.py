@@ -1,8 +1,6 @@
 """A person's picture of a digit -> MNIST's 28x28 form as MNIST's were made (LeCun et al.): light
 ink on black, its bounding box scaled into 20x20, centred by mass. ``read_inputs`` reads files."""
 
-from __future__ import annotations
-
 import math
 import warnings
 from collections.abc import Iterable

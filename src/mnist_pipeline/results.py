@@ -1,8 +1,6 @@
 """A revision's scores and test predictions through dvc.api's file system (git-tracked: any clone,
 no remote), and the experiments of `dvc exp show --json`; for compare, leaderboard, sweep, exps."""
 
-from __future__ import annotations
-
 import json
 import subprocess
 import sys

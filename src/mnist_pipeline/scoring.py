@@ -2,8 +2,6 @@
 kind of model (``SCORE_KEYS``) for ``dvc metrics show``, tables as CSV, values rounded so that
 the same predictions give the same bytes."""
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 
 import numpy as np

@@ -2,8 +2,6 @@
 whose ``SPEC`` says what it builds, listed without importing it (checking params.yaml imports no
 scikit-learn). dvc.yaml makes a model's stages depend on its module."""
 
-from __future__ import annotations
-
 import functools
 import importlib
 import pkgutil

@@ -1,7 +1,5 @@
 """``knn``: scikit-learn's k-nearest neighbours, ``k`` in params.yaml for ``n_neighbors``."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Any
 

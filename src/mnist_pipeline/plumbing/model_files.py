@@ -2,8 +2,6 @@
 load), and a model's card. ``save_model`` writes the same bytes for the same object;
 ``load_model`` builds only the types it trusts and refuses a file that names any other."""
 
-from __future__ import annotations
-
 import hashlib
 import importlib.abc
 import io
