@@ -97,6 +97,7 @@ def test_a_fit_error_of_no_parameter_is_not_put_on_a_key():  # keyed ones: test_
         ("cosine_1nn", {"block_rows": 0}, "block_rows: expected an integer >= 1, got 0"),
         ("gradient_descent", {"learning_rate": -1.0}, "learning_rate: expected a number > 0"),
         ("cnn", {"device": "tpu"}, "device: expected one of auto, cpu, cuda, got 'tpu'"),
+        ("cnn", {"epochs": 0}, "epochs: expected an integer >= 1, got 0"),
         ("cnn", {"warmup": 1.5}, "warmup: expected a number > 0 and < 1, got 1.5"),
         ("one_vs_one_svc", {"kernel": "precomputed"}, "kernel: expected one of linear, poly,"),
     ],
