@@ -377,8 +377,7 @@ def experiments(repo: Path) -> dict[str, dict]:
 
 
 def make_small_repo(dest: Path) -> Path:
-    """A copy of the project whose mirror is a committed slice of MNIST, a small cnn, and no
-    metrics or dvc.lock yet."""
+    """A copy of the project: a committed MNIST slice as its mirror, a small cnn, no results yet."""
     repo = copy_repo(dest)
     params = read_params_files(repo)
     params["datasets"]["mnist"]["mirrors"] = [SMALL_MNIST]
@@ -455,8 +454,7 @@ def add_experiment_ref(repo: Path, baseline: str, name: str, commit: str) -> Non
 
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory) -> Path:
-    """A clone of HEAD less its metrics/ and plots/ after a cold `dvc repro` on full MNIST (about
-    270 s on two cores), the CNN on the CPU (a GPU's sums give other bits)."""
+    """HEAD cloned less metrics/ and plots/, a cold `dvc repro` of full MNIST on the CPU (270 s)."""
     repo = tmp_path_factory.mktemp("fresh-clone") / "repo"
     run_tool("git", "clone", "-q", "--no-hardlinks", REPO, repo, cwd=REPO)
     git(repo, "checkout", "-q", "-B", "main")

@@ -1,5 +1,4 @@
-"""The convolutional network (estimator ``cnn``): deterministic, chooses its epoch by val,
-keeps its weights as NumPy arrays, and is checked before it trains."""
+"""The convolutional network (estimator ``cnn``): deterministic, picks its epoch by val."""
 
 from __future__ import annotations
 

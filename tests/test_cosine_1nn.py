@@ -1,5 +1,4 @@
-"""The cosine 1-NN (estimator ``cosine_1nn``) predicts what scikit-learn's cosine k-NN (k=1)
-predicts, in bounded memory, and behaves as a scikit-learn classifier."""
+"""The cosine 1-NN predicts what scikit-learn's cosine 1-NN predicts, in bounded memory."""
 
 from __future__ import annotations
 

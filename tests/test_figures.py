@@ -1,5 +1,4 @@
-"""The figures stage (src/figures.py): each model's gallery shows its first mistakes on the test
-split, captioned "actual -> predicted", as PNG bytes that do not change."""
+"""The figures stage: each model's first test mistakes, "actual -> predicted", as stable PNGs."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The committed metrics stay few, fixed and narrow, and dvc.yaml names no model: adding one is
-an entry in params.yaml alone."""
+"""The committed metrics stay few, fixed and narrow, and dvc.yaml names no model."""
 
 from __future__ import annotations
 
@@ -53,9 +52,7 @@ def test_dvc_metrics_show_fits_a_160_column_terminal():
 
 
 def test_dvc_yaml_names_no_model_by_hand():
-    """Each model's path, command or title is ${key} of a foreach (``artifacts:`` and the
-    top-level ``metrics:``, which DVC cannot loop, are written from params.yaml by
-    src/artifacts.py: tests/test_artifacts.py)."""
+    """Models are only ${key} of a foreach (``artifacts:``, ``metrics:``: src/artifacts.py)."""
     models = set(load_params(REPO / "params.yaml").models)
     pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())
     pipeline.pop("artifacts", None)

@@ -1,5 +1,4 @@
-"""The parallel one-vs-one SVC (estimator ``one_vs_one_svc``) is scikit-learn's SVC: the same
-support vectors, decision values and predictions, whatever its threads and blocks."""
+"""The parallel one-vs-one SVC is scikit-learn's SVC, whatever its threads and blocks."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The summary stage (src/summary.py): the first training images of each class, and every
-model's test accuracy as its scores report it, as PNG bytes that do not change."""
+"""The summary stage: each class's first training images and the accuracies, as stable PNGs."""
 
 from __future__ import annotations
 
