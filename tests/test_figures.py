@@ -8,22 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import (
-    assert_png_stable,
-    read_params_files,
-    run_main,
-    run_script,
-    write_params_files,
-)
+from conftest import assert_png_stable, read_params_files, run_main, run_script, write_params_files
+from test_datasets import FASHION
 
 import figures
 from mnist_pipeline.charts import png_bytes
 from mnist_pipeline.labels import DIGITS
 from mnist_pipeline.params import load_params
 from mnist_pipeline.plumbing.files import save_arrays
-
-FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat")
-FASHION += ("Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
 def run_figures(

@@ -8,13 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import (
-    assert_png_stable,
-    read_params_files,
-    run_main,
-    run_script,
-    write_params_files,
-)
+from conftest import assert_png_stable, read_params_files, run_main, run_script, write_params_files
 
 import summary
 from mnist_pipeline.charts import png_bytes
