@@ -18,17 +18,15 @@ def moments(image: np.ndarray) -> tuple[float, float, float]:
     return mean_r, mean_c, slope
 
 
-def stroke(
-    top: tuple[float, float], bottom: tuple[float, float], width: float = 1.2, size: int = 28
-) -> np.ndarray:
-    """A straight anti-aliased stroke from ``top`` to ``bottom`` (row, column), as uint8."""
-    r, c = np.mgrid[:size, :size].astype(float)
+def stroke(top: tuple[float, float], bottom: tuple[float, float]) -> np.ndarray:
+    """A straight anti-aliased stroke 1.2 wide from ``top`` to ``bottom`` (row, column), uint8."""
+    r, c = np.mgrid[:28, :28].astype(float)
     (r0, c0), (r1, c1) = top, bottom
     t = np.clip(
         ((r - r0) * (r1 - r0) + (c - c0) * (c1 - c0)) / ((r1 - r0) ** 2 + (c1 - c0) ** 2), 0, 1
     )
     distance = np.hypot(r - (r0 + t * (r1 - r0)), c - (c0 + t * (c1 - c0)))
-    return (255 * np.clip(width + 0.5 - distance, 0, 1)).astype(np.uint8)
+    return (255 * np.clip(1.2 + 0.5 - distance, 0, 1)).astype(np.uint8)
 
 
 def reference_deskew(image: np.ndarray) -> np.ndarray:
