@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import copy_repo, read_params_files, run_tool, write_dataset, write_params_files
+from test_overlays import read_csv
 
 from mnist_pipeline.plumbing.files import load_arrays
 
@@ -66,11 +66,6 @@ def switched(tmp_path_factory) -> Path:
     run_tool("git", "commit", "-q", "-m", "describe shapes", cwd=repo)
     run_tool("dvc", "exp", "run", "-S", "dataset=shapes", cwd=repo)
     return repo
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 def test_decode_stores_the_images_upright_and_counts_the_five_classes(switched):
