@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 import yaml
-from idx_files import MNIST_FILE_NAMES
+from idx_files import MNIST_FILE_NAMES as FILE_NAMES
 from idx_files import write_idx_dataset as write_dataset
 
 from mnist_pipeline.data import read_idx
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MNIST = REPO / "data" / "mnist"
-FILE_NAMES = MNIST_FILE_NAMES
 
 
 def bomb_png(side: int = 30_000) -> bytes:

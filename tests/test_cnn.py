@@ -68,8 +68,7 @@ def test_val_chooses_the_epoch_whose_weights_are_kept(images, fitted):
     assert fitted.best_epoch_ == max(
         e for e, acc in enumerate(fitted.val_accuracy_, start=1) if acc == best
     )
-    predicted = fitted.predict(images["val_x"])
-    assert np.mean(predicted == images["val_y"]) == best
+    assert np.mean(fitted.predict(images["val_x"]) == images["val_y"]) == best
 
 
 def test_without_validation_the_last_epoch_is_kept(images):
@@ -105,8 +104,7 @@ def test_rows_instead_of_images_are_refused():
 
 
 def test_shift_moves_each_image_by_its_own_offset_filling_zeros():
-    images = np.arange(2 * 3 * 3).reshape(2, 3, 3)
-    moved = shifted(images, np.array([[1, 0], [0, -1]]))
+    moved = shifted(np.arange(2 * 3 * 3).reshape(2, 3, 3), np.array([[1, 0], [0, -1]]))
     np.testing.assert_array_equal(moved[0], [[0, 0, 0], [0, 1, 2], [3, 4, 5]])
     np.testing.assert_array_equal(moved[1], [[10, 11, 0], [13, 14, 0], [16, 17, 0]])
 

@@ -70,8 +70,7 @@ def test_alias_k_becomes_n_neighbors_and_a_yaml_list_a_tuple_of_layer_sizes():
     knn = build_estimator("knn", {"k": 4, "weights": "distance"}, "m")
     assert isinstance(knn, KNeighborsClassifier)
     assert (knn.n_neighbors, knn.weights) == (4, "distance")
-    mlp = build_estimator("mlp", {"hidden_layer_sizes": [200]}, "m")
-    assert mlp.hidden_layer_sizes == (200,)
+    assert build_estimator("mlp", {"hidden_layer_sizes": [200]}, "m").hidden_layer_sizes == (200,)
 
 
 @pytest.mark.parametrize("name", estimator_names())
@@ -103,11 +102,10 @@ def test_a_fit_error_of_no_parameter_is_not_put_on_a_key():  # keyed ones: test_
     ],
 )
 def test_our_estimators_refuse_bad_values_when_built_and_when_fitted(name, params, message):
-    spec = estimator_spec(name)
     with pytest.raises(EstimatorParamError) as built:
         build_estimator(name, params)
     assert str(built.value).startswith(f"models.m.{message}")
-    estimator = spec.estimator_class(**params)
+    estimator = estimator_spec(name).estimator_class(**params)
     with pytest.raises(EstimatorParamError) as fitted:
         estimator.fit([[0.0], [1.0]], [0, 1])
     assert str(fitted.value).startswith(message)
@@ -116,8 +114,7 @@ def test_our_estimators_refuse_bad_values_when_built_and_when_fitted(name, param
 def test_unknown_parameter_lists_the_accepted_ones():
     with pytest.raises(EstimatorParamError) as err:
         build_estimator("svc", {"c": 10}, "models.svm")
-    message = str(err.value)
-    assert message.startswith(
+    assert str(err.value).startswith(
         "models.svm.c: not a parameter of SVC (estimator 'svc'); "
         "expected one of: C, break_ties, cache_size,"
     )

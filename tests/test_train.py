@@ -277,8 +277,7 @@ def test_fifo_in_place_of_the_features_fails_at_once(slice_run, write_params, tm
     features = tmp_path / "fifo_features"
     features.mkdir()
     os.mkfifo(features / "train.npz")
-    params = write_params(SLICE_PARAMS)
-    assert train_fails_with(slice_run, params, "knn", features) == (
+    assert train_fails_with(slice_run, write_params(SLICE_PARAMS), "knn", features) == (
         f"train: error: {features / 'train.npz'}: expected a regular file, got a FIFO\n"
     )
 
