@@ -355,8 +355,7 @@ def file_tree(folder: Path) -> dict[str, bytes]:
 
 def copy_of(repo: Path, dest: Path) -> Path:
     """An independent copy of a working repository: tree, git history and DVC cache."""
-    shutil.copytree(repo, dest, symlinks=True)
-    return dest
+    return shutil.copytree(repo, dest, symlinks=True)
 
 
 def experiments(repo: Path) -> dict[str, dict]:

@@ -55,12 +55,9 @@ def test_another_seed_gives_other_weights(images, fitted):
 
 
 def test_each_epoch_is_logged_with_its_loss_and_val_accuracy(fitted):
-    assert fitted.logged == [
-        (epoch, {"loss": loss, "val_acc": acc})
-        for epoch, (loss, acc) in enumerate(
-            zip(fitted.loss_curve_, fitted.val_accuracy_, strict=True), start=1
-        )
-    ]
+    pairs = zip(fitted.loss_curve_, fitted.val_accuracy_, strict=True)
+    expected = [(e, {"loss": loss, "val_acc": acc}) for e, (loss, acc) in enumerate(pairs, start=1)]
+    assert fitted.logged == expected
 
 
 def test_val_chooses_the_epoch_whose_weights_are_kept(images, fitted):

@@ -31,8 +31,7 @@ def test_every_scores_file_holds_the_fixed_keys_of_its_kind_and_split_100_values
 def test_live_summaries_hold_only_the_step_its_loss_and_val_accuracy():
     from mnist_pipeline.estimators import estimator_spec
 
-    params = load_params(REPO / "params.yaml")
-    for name, model in params.models.items():
+    for name, model in load_params(REPO / "params.yaml").models.items():
         path = REPO / "metrics" / name / "live" / "metrics.json"
         # Only a model that learns in steps has live metrics: no empty rows in `dvc metrics show`.
         assert path.is_file() == estimator_spec(model.estimator).learns_in_steps, path
