@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import textwrap
 
 import pytest
-from conftest import REPO, build_estimator
+from conftest import REPO, build_estimator, run_tool
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
@@ -39,15 +37,7 @@ def test_reading_the_names_and_the_params_imports_no_scikit_learn():
         imported = sorted(m for m in sys.modules if m.split(".")[0] == "sklearn")
         assert not imported, imported[:5]
     """)
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    run_tool(sys.executable, "-c", code, cwd=REPO, env={"PYTHONPATH": str(REPO / "src")})
 
 
 def test_unknown_name_lists_the_known_ones_under_its_key():
