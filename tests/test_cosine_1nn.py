@@ -1,5 +1,4 @@
-"""The cosine 1-NN (estimator ``cosine_1nn``) predicts what scikit-learn's cosine k-NN (k=1)
-predicts, in bounded memory, and behaves as a scikit-learn classifier."""
+"""The cosine 1-NN predicts what scikit-learn's cosine 1-NN predicts, in bounded memory."""
 
 from __future__ import annotations
 
@@ -40,19 +39,14 @@ def test_predicts_what_sklearn_cosine_knn_predicts_on_pixels_and_pca_features(
     np.testing.assert_array_equal(ours.predict(x_test), expected)
 
 
-def test_nearest_index_is_the_largest_cosine_similarity(pixels):
-    ours = CosineNearestNeighbor(block_rows=50).fit(pixels["x_train"], pixels["y_train"])
-    similarity = unit_rows(pixels["x_test"]) @ unit_rows(pixels["x_train"]).T
-    np.testing.assert_array_equal(ours.nearest(pixels["x_test"]), similarity.argmax(axis=1))
-
-
-@pytest.mark.parametrize("block_rows", [7, 512])
-def test_decision_function_is_each_class_best_similarity_and_its_argmax_the_answer(
+@pytest.mark.parametrize("block_rows", [7, 50, 512])
+def test_nearest_row_and_class_scores_are_the_best_cosine_similarities_whatever_the_block(
     pixels, block_rows
 ):
     ours = CosineNearestNeighbor(block_rows=block_rows).fit(pixels["x_train"], pixels["y_train"])
     scores = ours.decision_function(pixels["x_test"])
     similarity = unit_rows(pixels["x_test"]) @ unit_rows(pixels["x_train"]).T
+    np.testing.assert_array_equal(ours.nearest(pixels["x_test"]), similarity.argmax(axis=1))
     best_of_3 = similarity[:, pixels["y_train"] == 3].max(axis=1)
     np.testing.assert_allclose(scores[:, 3], best_of_3, rtol=1e-6)
     predicted = ours.predict(pixels["x_test"])

@@ -1,9 +1,7 @@
-"""`dvc exp run -S dataset=<name>` on five synthetic classes of 24 x 32 images stored transposed
-(as EMNIST stores them), described in datasets.yaml of a copy of the repository."""
+"""`dvc exp run -S dataset=<name>` on five synthetic classes of images stored transposed."""
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -11,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import copy_repo, read_params_files, run_tool, write_dataset, write_params_files
+from test_overlays import read_csv
 
 from mnist_pipeline.plumbing.files import load_arrays
 
@@ -23,8 +22,7 @@ TRAIN, TEST = 700, 200
 
 
 def shape_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Upright 32 x 24 images, each class a bright band at its own rows, plus noise; returned
-    transposed (24 x 32), as stored."""
+    """Noisy upright 32 x 24 images, a bright band at each class's rows; stored transposed."""
     rows, cols = STORED_SHAPE[1], STORED_SHAPE[0]
     images = rng.integers(0, 60, size=(len(labels), rows, cols))
     for i, label in enumerate(labels):
@@ -35,9 +33,7 @@ def shape_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def switched(tmp_path_factory) -> Path:
-    """A copy of the repository with the dataset ``shapes`` described and committed and the
-    models cut to knn, mlp and the detectors sgd_5 and gd_4 (aimed at classes 2 and 3), after
-    `dvc exp run -S dataset=shapes`."""
+    """A copy describing ``shapes``, cut to four models (detectors of 2 and 3), switched to it."""
     repo = copy_repo(tmp_path_factory.mktemp("switch"))
     rng = np.random.default_rng(16)
     arrays = {}
@@ -70,11 +66,6 @@ def switched(tmp_path_factory) -> Path:
     run_tool("git", "commit", "-q", "-m", "describe shapes", cwd=repo)
     run_tool("dvc", "exp", "run", "-S", "dataset=shapes", cwd=repo)
     return repo
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 def test_decode_stores_the_images_upright_and_counts_the_five_classes(switched):

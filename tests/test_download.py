@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import itertools
 import os
 import socket
@@ -20,9 +19,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import REPO, read_params_files, run_main, run_script, write_params_files
 
-spec = importlib.util.spec_from_file_location("download_script", REPO / "src" / "download.py")
-download = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(download)
+import download
 
 NAME = "train-labels-idx1-ubyte.gz"
 BODY = bytes(range(256)) * 2560  # 655,360 bytes: ten chunks

@@ -1,5 +1,4 @@
-"""The README's DVC workflows through the real `dvc` on a copy whose mirror is an MNIST slice
-(conftest's `make_small_repo`); which stages ran is read from dvc's "Running stage" lines."""
+"""The README's DVC workflows through the real `dvc` on a copy whose mirror is an MNIST slice."""
 
 from __future__ import annotations
 
@@ -49,8 +48,7 @@ def pipeline_stages(repo: Path) -> set[str]:
 
 
 def assert_ran_only(result: subprocess.CompletedProcess, features: set[str], *models: str):
-    """dvc ran the ``features`` stages, train and evaluate of each of ``models``, and no stage
-    of another model or another feature stage (those over every model may run)."""
+    """dvc ran only ``features`` of FEATURE_STAGES, and train and evaluate of ``models`` alone."""
     stages = ran(result)
     own = {s for s in stages if "@" in s}
     assert {f"{kind}@{m}" for m in models for kind in ("train", "evaluate")} <= own, shown(result)
@@ -70,8 +68,7 @@ def tool_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
 
 @pytest.fixture(scope="module")
 def cold(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """A cold `dvc repro` of the small copy, its results then committed: the `main` that the
-    other tests copy."""
+    """A cold `dvc repro` of the small copy, its results committed: the `main` the others copy."""
     repo = make_small_repo(tmp_path_factory.mktemp("cold") / "repo")
     result = dvc(repo, "repro")
     commit_results(repo, "results of the cold run")

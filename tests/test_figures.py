@@ -1,5 +1,4 @@
-"""The figures stage (src/figures.py): each model's gallery shows its first mistakes on the test
-split, captioned "actual -> predicted", as PNG bytes that do not change."""
+"""The figures stage: each model's first test mistakes, "actual -> predicted", as stable PNGs."""
 
 from __future__ import annotations
 
@@ -9,22 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import (
-    assert_png_stable,
-    read_params_files,
-    run_main,
-    run_script,
-    write_params_files,
-)
+from conftest import assert_png_stable, read_params_files, run_main, run_script, write_params_files
+from test_datasets import FASHION
 
 import figures
 from mnist_pipeline.charts import png_bytes
 from mnist_pipeline.labels import DIGITS
 from mnist_pipeline.params import load_params
 from mnist_pipeline.plumbing.files import save_arrays
-
-FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat")
-FASHION += ("Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
 def run_figures(

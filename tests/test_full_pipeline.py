@@ -1,6 +1,4 @@
-"""One cold `dvc repro` on the full MNIST in a fresh clone (conftest's `reproduced`): every
-committed metrics/ and plots/ file and dvc.lock comes back byte for byte. The CNN's bits hold on
-one CPU model: oneDNN's blocking follows the caches too, so on another its files may differ."""
+"""A cold `dvc repro` of full MNIST in a fresh clone gives back every committed output."""
 
 from __future__ import annotations
 
@@ -20,8 +18,7 @@ CNN_STAGES = {"train@cnn", "evaluate@cnn", "figures", "overlays", "summary"}
 
 
 def test_cold_repro_gives_back_every_committed_output_and_dvc_lock(reproduced):
-    """Its metrics/ and plots/ were deleted before the repro: git sees no file changed or new,
-    or, where PyTorch's sums differ on this CPU, none but the CNN's and those drawn from them."""
+    """No file changed or new; where PyTorch's sums differ, the CNN's and those drawn from them."""
     status = run_tool("git", "status", "--porcelain", "--untracked-files=all", cwd=reproduced)
     changed = [line[3:] for line in status.stdout.splitlines()]
     if "metrics/cnn/history.csv" not in changed:

@@ -111,8 +111,7 @@ def test_loss_per_iteration_is_the_notebooks_on_full_mnist():
 
 
 def test_committed_history_csv_holds_the_notebooks_losses():
-    """metrics/gd_4/history.csv as the pipeline's cold run committed it: epoch i is the loss
-    after i updates (0: before the first)."""
+    """metrics/gd_4/history.csv as committed: epoch i is the loss after i updates."""
     lines = (REPO / "metrics/gd_4/history.csv").read_text().splitlines()
     assert lines[0] == "epoch,loss" and len(lines) == 1 + 201
     rows = {int(epoch): float(loss) for epoch, loss in (line.split(",") for line in lines[1:])}

@@ -49,17 +49,6 @@ def header(code: int, *dims: int) -> bytes:
     return bytes([0, 0, code, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
 
 
-def gzipped_labels(path: Path) -> bytes:
-    path.write_bytes(gzip.compress(header(0x08, 300) + bytes(300), mtime=0))
-    return path.read_bytes()
-
-
-def bad_crc(path: Path) -> None:
-    data = bytearray(gzipped_labels(path))
-    data[-8:-4] = bytes(4)
-    path.write_bytes(bytes(data))
-
-
 def writes(data: bytes):
     return lambda path: path.write_bytes(data)
 
@@ -67,6 +56,7 @@ def writes(data: bytes):
 MAX = "more than the 17179869184 this reader accepts"
 TOO_BIG = "header dimensions {} claim {} bytes, " + MAX
 CORRUPT = "truncated or corrupt gzip stream ("
+GZIPPED = gzip.compress(header(0x08, 300) + bytes(300), mtime=0)  # ends in its CRC and size
 HOSTILE = {
     "empty": (writes(b""), "not an IDX file: header empty"),
     "wrong-magic": (writes(b"\1\2\x08\3" + bytes(9)), "not an IDX file: header 01020803"),
@@ -87,8 +77,8 @@ HOSTILE = {
     ),
     "payload-too-short": (writes(header(0x08, 300) + bytes(299)), "payload too short: 299 of"),
     "trailing-bytes": (writes(header(0x08, 300) + bytes(301)), "trailing bytes past the 300"),
-    "truncated-gzip": (lambda p: p.write_bytes(gzipped_labels(p)[:-30]), CORRUPT),
-    "bad-crc": (bad_crc, CORRUPT),
+    "truncated-gzip": (writes(GZIPPED[:-30]), CORRUPT),
+    "bad-crc": (writes(GZIPPED[:-8] + bytes(4) + GZIPPED[-4:]), CORRUPT),
     "directory": (Path.mkdir, "expected a regular file, got a directory"),
     "fifo": (os.mkfifo, "expected a regular file, got a FIFO"),
 }

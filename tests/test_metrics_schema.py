@@ -1,5 +1,4 @@
-"""The committed metrics stay few, fixed and narrow, and dvc.yaml names no model: adding one is
-an entry in params.yaml alone."""
+"""The committed metrics stay few, fixed and narrow, and dvc.yaml names no model."""
 
 from __future__ import annotations
 
@@ -32,8 +31,7 @@ def test_every_scores_file_holds_the_fixed_keys_of_its_kind_and_split_100_values
 def test_live_summaries_hold_only_the_step_its_loss_and_val_accuracy():
     from mnist_pipeline.estimators import estimator_spec
 
-    params = load_params(REPO / "params.yaml")
-    for name, model in params.models.items():
+    for name, model in load_params(REPO / "params.yaml").models.items():
         path = REPO / "metrics" / name / "live" / "metrics.json"
         # Only a model that learns in steps has live metrics: no empty rows in `dvc metrics show`.
         assert path.is_file() == estimator_spec(model.estimator).learns_in_steps, path
@@ -53,9 +51,7 @@ def test_dvc_metrics_show_fits_a_160_column_terminal():
 
 
 def test_dvc_yaml_names_no_model_by_hand():
-    """Each model's path, command or title is ${key} of a foreach (``artifacts:`` and the
-    top-level ``metrics:``, which DVC cannot loop, are written from params.yaml by
-    src/artifacts.py: tests/test_artifacts.py)."""
+    """Models are only ${key} of a foreach (``artifacts:``, ``metrics:``: src/artifacts.py)."""
     models = set(load_params(REPO / "params.yaml").models)
     pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())
     pipeline.pop("artifacts", None)

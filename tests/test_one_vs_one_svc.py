@@ -1,5 +1,4 @@
-"""The parallel one-vs-one SVC (estimator ``one_vs_one_svc``) is scikit-learn's SVC: the same
-support vectors, decision values and predictions, whatever its threads and blocks."""
+"""The parallel one-vs-one SVC is scikit-learn's SVC, whatever its threads and blocks."""
 
 from __future__ import annotations
 
@@ -57,15 +56,11 @@ def test_decision_function_is_svcs_one_vs_rest(both, pixels):
 
 @pytest.mark.parametrize("kernel", ["linear", "poly", "rbf", "sigmoid"])
 def test_two_classes_give_svcs_decision_values_for_every_kernel(pixels, kernel):
-    x, y = pixels["x_train"][:400], pixels["y_train"][:400] == 5
+    x, y, test = pixels["x_train"][:400], pixels["y_train"][:400] == 5, pixels["x_test"]
     ours = OneVsOneSVC(kernel=kernel, gamma="auto", coef0=0.5).fit(x, y)
     svc = SVC(kernel=kernel, gamma="auto", coef0=0.5).fit(x, y)
-    np.testing.assert_allclose(
-        ours.decision_function(pixels["x_test"]),
-        svc.decision_function(pixels["x_test"]),
-        atol=1e-9,
-    )
-    np.testing.assert_array_equal(ours.predict(pixels["x_test"]), svc.predict(pixels["x_test"]))
+    np.testing.assert_allclose(ours.decision_function(test), svc.decision_function(test), atol=1e-9)
+    np.testing.assert_array_equal(ours.predict(test), svc.predict(test))
 
 
 def test_threads_do_not_change_the_model(both, pixels):
@@ -79,15 +74,11 @@ def test_threads_do_not_change_the_model(both, pixels):
 def test_blocks_change_decision_values_only_by_rounding(both, pixels):
     reference, _ = both
     blocked = OneVsOneSVC(C=10, block_rows=7).fit(pixels["x_train"], pixels["y_train"])
+    test = pixels["x_test"]
     np.testing.assert_allclose(
-        blocked.pair_decisions(pixels["x_test"]),
-        reference.pair_decisions(pixels["x_test"]),
-        rtol=0,
-        atol=1e-12,
+        blocked.pair_decisions(test), reference.pair_decisions(test), rtol=0, atol=1e-12
     )
-    np.testing.assert_array_equal(
-        blocked.predict(pixels["x_test"]), reference.predict(pixels["x_test"])
-    )
+    np.testing.assert_array_equal(blocked.predict(test), reference.predict(test))
 
 
 @parametrize_with_checks([OneVsOneSVC(n_jobs=2, block_rows=7)])

@@ -1,5 +1,4 @@
-"""The overlays stage (src/overlays.py): one table per overlay chart, every model of
-params.yaml in it under its name, with the values of each model's own metrics/ tables."""
+"""The overlays stage: a table per overlay chart, each model's own metrics under its name."""
 
 from __future__ import annotations
 

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
-from conftest import (
-    REPO,
-    deep_update,
-    run_main,
-    run_script,
-    write_decoded_slice,
-    write_params_files,
-)
+from conftest import deep_update, run_main, run_script, write_decoded_slice, write_params_files
 
+import pca
 from mnist_pipeline.plumbing.files import load_arrays
 from mnist_pipeline.plumbing.model_files import load_model
-
-spec = importlib.util.spec_from_file_location("pca_script", REPO / "src" / "pca.py")
-pca = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(pca)
 
 
 def test_the_variance_spectrum_is_scikit_learns_in_blocks_of_rows():

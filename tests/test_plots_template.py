@@ -1,6 +1,4 @@
-"""The offline `dvc plots show` page (src/plots_template.py): the template inlines the three Vega
-libraries; the page DVC fills with it loads nothing from the network, and in headless Chromium
-each overlay chart draws every model in a colour of its own, named in the legend (slow)."""
+"""The offline `dvc plots show` page (src/plots_template.py): no network, a colour per model."""
 
 from __future__ import annotations
 

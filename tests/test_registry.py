@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import textwrap
 
 import pytest
-from conftest import REPO, build_estimator
+from conftest import REPO, build_estimator, run_tool
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
@@ -39,15 +37,7 @@ def test_reading_the_names_and_the_params_imports_no_scikit_learn():
         imported = sorted(m for m in sys.modules if m.split(".")[0] == "sklearn")
         assert not imported, imported[:5]
     """)
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    run_tool(sys.executable, "-c", code, cwd=REPO, env={"PYTHONPATH": str(REPO / "src")})
 
 
 def test_unknown_name_lists_the_known_ones_under_its_key():
@@ -70,8 +60,7 @@ def test_alias_k_becomes_n_neighbors_and_a_yaml_list_a_tuple_of_layer_sizes():
     knn = build_estimator("knn", {"k": 4, "weights": "distance"}, "m")
     assert isinstance(knn, KNeighborsClassifier)
     assert (knn.n_neighbors, knn.weights) == (4, "distance")
-    mlp = build_estimator("mlp", {"hidden_layer_sizes": [200]}, "m")
-    assert mlp.hidden_layer_sizes == (200,)
+    assert build_estimator("mlp", {"hidden_layer_sizes": [200]}, "m").hidden_layer_sizes == (200,)
 
 
 @pytest.mark.parametrize("name", estimator_names())
@@ -97,16 +86,16 @@ def test_a_fit_error_of_no_parameter_is_not_put_on_a_key():  # keyed ones: test_
         ("cosine_1nn", {"block_rows": 0}, "block_rows: expected an integer >= 1, got 0"),
         ("gradient_descent", {"learning_rate": -1.0}, "learning_rate: expected a number > 0"),
         ("cnn", {"device": "tpu"}, "device: expected one of auto, cpu, cuda, got 'tpu'"),
+        ("cnn", {"epochs": 0}, "epochs: expected an integer >= 1, got 0"),
         ("cnn", {"warmup": 1.5}, "warmup: expected a number > 0 and < 1, got 1.5"),
         ("one_vs_one_svc", {"kernel": "precomputed"}, "kernel: expected one of linear, poly,"),
     ],
 )
 def test_our_estimators_refuse_bad_values_when_built_and_when_fitted(name, params, message):
-    spec = estimator_spec(name)
     with pytest.raises(EstimatorParamError) as built:
         build_estimator(name, params)
     assert str(built.value).startswith(f"models.m.{message}")
-    estimator = spec.estimator_class(**params)
+    estimator = estimator_spec(name).estimator_class(**params)
     with pytest.raises(EstimatorParamError) as fitted:
         estimator.fit([[0.0], [1.0]], [0, 1])
     assert str(fitted.value).startswith(message)
@@ -115,8 +104,7 @@ def test_our_estimators_refuse_bad_values_when_built_and_when_fitted(name, param
 def test_unknown_parameter_lists_the_accepted_ones():
     with pytest.raises(EstimatorParamError) as err:
         build_estimator("svc", {"c": 10}, "models.svm")
-    message = str(err.value)
-    assert message.startswith(
+    assert str(err.value).startswith(
         "models.svm.c: not a parameter of SVC (estimator 'svc'); "
         "expected one of: C, break_ties, cache_size,"
     )

@@ -1,5 +1,4 @@
-"""The summary stage (src/summary.py): the first training images of each class, and every
-model's test accuracy as its scores report it, as PNG bytes that do not change."""
+"""The summary stage: each class's first training images and the accuracies, as stable PNGs."""
 
 from __future__ import annotations
 
@@ -9,13 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import (
-    assert_png_stable,
-    read_params_files,
-    run_main,
-    run_script,
-    write_params_files,
-)
+from conftest import assert_png_stable, read_params_files, run_main, run_script, write_params_files
 
 import summary
 from mnist_pipeline.charts import png_bytes

@@ -1,7 +1,4 @@
-"""Working as a team (README): one S3 DVC remote (rclone on 127.0.0.1) and one git origin.
-Machine A publishes the slice, cut to the knn stages, with `dvc push --run-cache && git push`;
-machine B clones, `dvc pull`s and has A's results; A's experiment reaches B by `dvc exp push`.
-A's credentials are in its commands' environment only, B's in .dvc/config.local."""
+"""Working as a team (README): an S3 DVC remote (rclone on 127.0.0.1) and a git origin."""
 
 from __future__ import annotations
 

@@ -217,7 +217,6 @@ def train(cwd: Path, params: Path, model: str, features: str | Path, out: Path, 
 def train_fails_with(slice_run: Path, params: Path, model: str, features: str | Path) -> str:
     """Run train@<model> on bad params or data: exit 1, no model folder, no history; stderr."""
     out, history = params.parent / "train/bad", params.parent / "metrics/bad/history.csv"
-    features = features if isinstance(features, Path) else f"stages/{features}"
     result = train(slice_run, params, model, features, out, history)
     assert result.returncode == 1
     assert not out.exists() and not history.parent.exists()
@@ -256,7 +255,7 @@ def test_parameters_that_cannot_work_stop_train_with_one_line_naming_the_key(
     ((name, values),) = models.items()
     model = {"features": "pca", "estimator": "one_vs_one_svc" if name == "svm" else "knn"}
     params = write_params({**SLICE_PARAMS, "models": {name: model | values}})
-    stderr = train_fails_with(slice_run, params, name, "pca")
+    stderr = train_fails_with(slice_run, params, name, "stages/pca")
     errors = [line for line in stderr.splitlines() if line.startswith("train: error: ")]
     assert len(errors) == 1 and errors[0].startswith(f"train: error: {message}")
 
@@ -278,8 +277,7 @@ def test_fifo_in_place_of_the_features_fails_at_once(slice_run, write_params, tm
     features = tmp_path / "fifo_features"
     features.mkdir()
     os.mkfifo(features / "train.npz")
-    params = write_params(SLICE_PARAMS)
-    assert train_fails_with(slice_run, params, "knn", features) == (
+    assert train_fails_with(slice_run, write_params(SLICE_PARAMS), "knn", features) == (
         f"train: error: {features / 'train.npz'}: expected a regular file, got a FIFO\n"
     )
 
