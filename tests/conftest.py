@@ -452,7 +452,8 @@ def add_experiment_ref(repo: Path, baseline: str, name: str, commit: str) -> Non
 
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory) -> Path:
-    """HEAD cloned less metrics/ and plots/, a cold `dvc repro` of full MNIST on the CPU (270 s)."""
+    """HEAD cloned less metrics/ and plots/, a cold `dvc repro` of full MNIST (270 s), the CNN on
+    the CPU: a GPU's sums give other bits."""
     repo = tmp_path_factory.mktemp("fresh-clone") / "repo"
     run_tool("git", "clone", "-q", "--no-hardlinks", REPO, repo, cwd=REPO)
     git(repo, "checkout", "-q", "-B", "main")
