@@ -196,11 +196,16 @@ def _sweep(args: argparse.Namespace, points: dict[str, tuple[str, ...]]) -> list
         no_cache = [] if args.pull_data else ["--no-cache"]
         pull = [sys.executable, "-m", "dvc", "exp", "pull", *no_cache, args.origin, *missing]
         _run(pull, Path.cwd(), args.run_timeout)
-    for name in points:  # each model's test accuracy, read from the experiment's git commit
-        fs = results.open_revision(exp_ref(baseline, name)) if name in done else None
-        models = sorted(results.scored_models(fs)) if name in done else []
-        records[name]["accuracy"] = {m: results.model_scores(fs, m)["test"]["acc"] for m in models}
+    for name in points:
+        records[name]["accuracy"] = _accuracy(exp_ref(baseline, name)) if name in done else {}
     return [records[name] for name in points]
+
+
+def _accuracy(ref: str) -> dict[str, float]:
+    """{model: test accuracy} in the experiment at ``ref``, read from git."""
+    fs = results.open_revision(ref)
+    models = sorted(results.scored_models(fs))
+    return {model: results.model_scores(fs, model)["test"]["acc"] for model in models}
 
 
 def _table(records: list[dict]) -> str:

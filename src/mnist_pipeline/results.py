@@ -102,14 +102,16 @@ def experiments(
     """The experiments of `dvc exp show --json` (or of ``source``, its saved output) of the first
     commit or all, each ``{name, baseline, state, params (dotted keys), scores {model: {split:
     data}}}``; with ``baselines`` each commit itself first (state ``baseline``)."""
-    if not source:  # `dvc exp show --json` here: HEAD's experiments, ``rev``'s, or all (-A)
+    if source:
+        data = json.loads(source.read_text())
+    else:  # `dvc exp show --json` here: HEAD's experiments, ``rev``'s, or all (-A)
         args = [sys.executable, "-m", "dvc", "exp", "show", "--json"]
         args += ["-A"] if all_commits else ["--rev", rev] if rev else []
         result = subprocess.run(args, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             last = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
             raise ResultsError(f"`dvc exp show --json` exited {result.returncode}: {last[-1]}")
-    data = json.loads(source.read_text() if source else result.stdout)
+        data = json.loads(result.stdout)
     commits = [entry for entry in data if entry.get("rev") != WORKSPACE]
     found = []
     for commit in commits if all_commits else commits[:1]:
