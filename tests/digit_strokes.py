@@ -1,7 +1,5 @@
 """Digits as pen strokes: the browser test's mouse paths, and pictures drawn with a round pen."""
 
-from __future__ import annotations
-
 import itertools
 
 STROKES: dict[int, list[list[tuple[float, float]]]] = {

@@ -1,7 +1,5 @@
 """IDX files written for tests: the inverse of ``mnist_pipeline.data.read_idx``."""
 
-from __future__ import annotations
-
 import gzip
 import hashlib
 from pathlib import Path

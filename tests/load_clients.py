@@ -1,8 +1,6 @@
 """Concurrent clients sending pictures to the draw-a-digit server: the load test of the tests
 (test_serve.py) and the answer times of the benchmark (benchmarks/predict.py)."""
 
-from __future__ import annotations
-
 import http.client
 import json
 import time

@@ -2,8 +2,6 @@
 written as train and evaluate write theirs: stages/train/<model>/{model.skops,card.json} and
 metrics/<model>/scores/test.json (a detector's with precision, as evaluate writes)."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

@@ -1,8 +1,6 @@
 """dvc.yaml's generated `artifacts:` and `metrics:` (`make artifacts`), and `dvc artifacts get`
 of a model trained, tagged (GTO's svm@v1.0.0) and pushed to the S3 server of the team tests."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 
 import pytest

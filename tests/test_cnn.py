@@ -1,7 +1,5 @@
 """The convolutional network (estimator ``cnn``): deterministic, picks its epoch by val."""
 
-from __future__ import annotations
-
 import os
 import pickle
 import subprocess

@@ -2,8 +2,6 @@
 difference is flagged and noise is not, after Holm's adjustment for the models compared;
 models added and removed; experiments by name; two models of one revision; refusals."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import pytest

@@ -1,7 +1,5 @@
 """The cosine 1-NN predicts what scikit-learn's cosine 1-NN predicts, in bounded memory."""
 
-from __future__ import annotations
-
 import tracemalloc
 
 import numpy as np

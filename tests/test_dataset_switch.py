@@ -1,7 +1,5 @@
 """`dvc exp run -S dataset=<name>` on five synthetic classes of images stored transposed."""
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path

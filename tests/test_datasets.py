@@ -1,7 +1,5 @@
 """Dataset descriptions: the switch, class names and references follow the dataset."""
 
-from __future__ import annotations
-
 import pytest
 from conftest import REPO, deep_update, write_params_files
 

@@ -1,7 +1,5 @@
 """The decode stage: IDX files checked against the dataset's description, one line per refusal."""
 
-from __future__ import annotations
-
 import shutil
 import time
 import zlib

@@ -1,7 +1,5 @@
 """deskew straightens slanted strokes, and is the per-image SciPy shear it replaced."""
 
-from __future__ import annotations
-
 import numpy as np
 import pytest
 from scipy.ndimage import affine_transform

@@ -1,7 +1,5 @@
 """The download stage against directory, file:// and HTTP mirrors (a local server), hostile ones."""
 
-from __future__ import annotations
-
 import hashlib
 import itertools
 import os

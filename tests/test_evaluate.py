@@ -1,7 +1,5 @@
 """The evaluate stage on the MNIST slice: scores, predictions, tables and a detector's CV."""
 
-from __future__ import annotations
-
 import json
 
 import numpy as np

@@ -1,7 +1,5 @@
 """exps on saved `dvc exp show --json` outputs: its rows, params and models, in 160 columns."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import yaml

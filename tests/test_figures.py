@@ -1,7 +1,5 @@
 """The figures stage: each model's first test mistakes, "actual -> predicted", as stable PNGs."""
 
-from __future__ import annotations
-
 import shutil
 import subprocess
 from pathlib import Path

@@ -2,8 +2,6 @@
 a failure leaves nothing behind, and a full disk or read-only folder is one line naming the
 output."""
 
-from __future__ import annotations
-
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path

@@ -1,8 +1,6 @@
 """A cold `dvc repro` of full MNIST in a fresh clone gives back every committed output. The CNN's
 bits hold per CPU model (oneDNN's blocking follows the caches): elsewhere its files may differ."""
 
-from __future__ import annotations
-
 import json
 import re
 import sys

@@ -1,7 +1,5 @@
 """The IDX notebook's gradient-descent logistic regression: its loss, gradient and updates."""
 
-from __future__ import annotations
-
 import numpy as np
 import pytest
 from conftest import FILE_NAMES, REPO, SHIPPED_MNIST

@@ -1,8 +1,6 @@
 """Every script says what it does and takes, the benchmarks' too (a benchmark run takes minutes,
 two cold `dvc repro`s of full MNIST for run.py: make them by hand)."""
 
-from __future__ import annotations
-
 import subprocess
 import sys
 

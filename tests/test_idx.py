@@ -1,7 +1,5 @@
 """The IDX reader: round trips, the shipped MNIST, and hostile files refused by one line, fast."""
 
-from __future__ import annotations
-
 import gzip
 import os
 import struct

@@ -1,7 +1,5 @@
 """The images stage on the MNIST slice: uint8 images, split as normalize splits them."""
 
-from __future__ import annotations
-
 import numpy as np
 from conftest import run_main, run_script, write_decoded_slice
 

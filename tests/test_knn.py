@@ -2,8 +2,6 @@
 neighbours than training rows, which scikit-learn refuses only in predict(), is refused when
 train reads its data."""
 
-from __future__ import annotations
-
 import numpy as np
 import pytest
 from conftest import build_estimator

@@ -1,7 +1,5 @@
 """Labels: what a model learns, its class names, and train's check of the labels it reads."""
 
-from __future__ import annotations
-
 import numpy as np
 from conftest import SLICE_STEPS, read_params_files, redirected, run_main, write_params_files
 from test_datasets import FASHION

@@ -1,7 +1,5 @@
 """leaderboard on fixture scores in a small git repository, and the README's Results table."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

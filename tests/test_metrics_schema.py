@@ -1,7 +1,5 @@
 """The committed metrics stay few, fixed and narrow, and dvc.yaml names no model."""
 
-from __future__ import annotations
-
 import json
 import re
 

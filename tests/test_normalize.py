@@ -1,7 +1,5 @@
 """The normalize stage: its scaling methods, and the script on the MNIST slice and its splits."""
 
-from __future__ import annotations
-
 import numpy as np
 import pytest
 from conftest import run_main, write_decoded_slice

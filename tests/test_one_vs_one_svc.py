@@ -1,7 +1,5 @@
 """The parallel one-vs-one SVC is scikit-learn's SVC, whatever its threads and blocks."""
 
-from __future__ import annotations
-
 import numpy as np
 import pytest
 from sklearn.svm import SVC

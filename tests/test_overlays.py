@@ -1,7 +1,5 @@
 """The overlays stage: a table per overlay chart, each model's own metrics under its name."""
 
-from __future__ import annotations
-
 import csv
 import shutil
 import subprocess

@@ -1,7 +1,5 @@
 """params.yaml and datasets.yaml: the shipped ones load; a mistake is one line naming the key."""
 
-from __future__ import annotations
-
 import shutil
 
 import pytest

@@ -1,7 +1,5 @@
 """PCA's variance spectrum against scikit-learn's, and the pca stage on the MNIST slice."""
 
-from __future__ import annotations
-
 import numpy as np
 import pytest
 from conftest import deep_update, run_main, run_script, write_decoded_slice, write_params_files

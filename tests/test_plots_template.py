@@ -1,7 +1,5 @@
 """The offline `dvc plots show` page (src/plots_template.py): no network, a colour per model."""
 
-from __future__ import annotations
-
 import os
 import re
 import shutil

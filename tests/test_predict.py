@@ -1,7 +1,5 @@
 """predict.py and elsewhere.py on pictures, folders, IDX and .npy files; mnist_pipeline.pictures."""
 
-from __future__ import annotations
-
 import json
 import os
 import re

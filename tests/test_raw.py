@@ -1,7 +1,5 @@
 """The raw stage on the MNIST slice: uint8 pixel rows, no validation split for 0."""
 
-from __future__ import annotations
-
 import numpy as np
 import pytest
 from conftest import run_main, run_script, write_decoded_slice

@@ -1,7 +1,5 @@
 """The estimator table (one module per name, read without scikit-learn) and its refusals by key."""
 
-from __future__ import annotations
-
 import sys
 import textwrap
 

@@ -1,8 +1,6 @@
 """The tests' S3 server (tests/s3server.py): it stores what a signed request puts, refuses a
 wrong secret (else the team tests' credentials would prove nothing) and leaves no process."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import pytest

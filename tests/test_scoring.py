@@ -1,7 +1,5 @@
 """Scores and tables of one evaluation agree with scikit-learn's and statsmodels' own."""
 
-from __future__ import annotations
-
 import numpy as np
 import pytest
 from sklearn.metrics import (

@@ -1,7 +1,5 @@
 """The draw-a-digit page (src/serve.py): its server, and the page in a headless Chromium."""
 
-from __future__ import annotations
-
 import http.client
 import importlib.util
 import io

@@ -1,7 +1,5 @@
 """The summary stage: each class's first training images and the accuracies, as stable PNGs."""
 
-from __future__ import annotations
-
 import json
 import subprocess
 from pathlib import Path

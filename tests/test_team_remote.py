@@ -1,7 +1,5 @@
 """Working as a team (README): an S3 DVC remote (rclone on 127.0.0.1) and a git origin."""
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterator
 

@@ -1,7 +1,5 @@
 """The train stage on the MNIST slice: one model file (a Pipeline from images) and its card."""
 
-from __future__ import annotations
-
 import hashlib
 import io
 import json
