@@ -407,12 +407,6 @@ DETECTOR_TEST = {"acc": 0.9658, "acc_lo": 0.9621, "acc_hi": 0.9692, "f1": 0.8217
 DETECTOR_TEST |= {"r": 0.8834, "ap": 0.9097}
 
 
-def init_git_repo(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    git(path, "init", "-q", "-b", "main")
-    return path
-
-
 def write_model_files(
     repo: Path,
     name: str,
@@ -433,21 +427,9 @@ def write_model_files(
         (folder / "predictions" / "test.csv").write_text("actual,predicted\n" + rows)
 
 
-def write_models_params(repo: Path, models: dict[str, dict], notebooks: dict | None = None) -> None:
-    """A params.yaml holding only ``models`` (and ``notebooks``)."""
-    params = {"models": models} | ({"notebooks": notebooks} if notebooks else {})
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-
-def commit_all(repo: Path, message: str) -> str:
-    """Commit everything in ``repo``; the new commit's hash."""
-    commit_results(repo, message)
-    return git(repo, "rev-parse", "HEAD").stdout.strip()
-
-
-def add_experiment_ref(repo: Path, baseline: str, name: str, commit: str) -> None:
-    """Point refs/exps/<2>/<38>/<name> at ``commit``, as `dvc exp run` does."""
-    git(repo, "update-ref", f"refs/exps/{baseline[:2]}/{baseline[2:]}/{name}", commit)
+def write_models_params(repo: Path, models: dict[str, dict]) -> None:
+    """A params.yaml holding only ``models``."""
+    (repo / "params.yaml").write_text(yaml.safe_dump({"models": models}, sort_keys=False))
 
 
 @pytest.fixture(scope="session")

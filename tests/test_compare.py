@@ -8,9 +8,7 @@ import pytest
 from conftest import (
     CLASSIFIER_TEST,
     DETECTOR_TEST,
-    add_experiment_ref,
-    commit_all,
-    init_git_repo,
+    commit_results,
     run_main,
     run_script,
     run_tool,
@@ -29,9 +27,10 @@ def predictions(wrong: set[int]) -> list[tuple[str, str]]:
 
 def scores_repo(path: Path) -> Path:
     """An empty git repository with DVC initialised, as the project is."""
-    repo = init_git_repo(path)
-    Repo.init(str(repo)).close()
-    return repo
+    path.mkdir(parents=True)
+    run_tool("git", "init", "-q", "-b", "main", cwd=path)
+    Repo.init(str(path)).close()
+    return path
 
 
 @pytest.fixture
@@ -47,12 +46,12 @@ def repo(tmp_path: Path) -> Path:
     write_models_params(repo, models)
     for name, wrong in (("knn", range(10)), ("mlp", {0}), ("logreg", range(6))):
         write_model_files(repo, name, test=CLASSIFIER_TEST, predictions=predictions(set(wrong)))
-    commit_all(repo, "main")
+    commit_results(repo, "main")
     run_tool("git", "checkout", "-q", "-b", "better", cwd=repo)
     write_models_params(repo, {**models, "svm": {"features": "pca", "estimator": "svc"}})
     for name, wrong in (("knn", {9}), ("logreg", set()), ("svm", set())):
         write_model_files(repo, name, test=CLASSIFIER_TEST, predictions=predictions(wrong))
-    commit_all(repo, "better knn, and svm")
+    commit_results(repo, "better knn, and svm")
     run_tool("git", "checkout", "-q", "main", cwd=repo)
     return repo
 
@@ -107,7 +106,8 @@ def test_models_narrow_the_family_of_the_adjustment(repo: Path):
 def test_an_experiment_name_is_compared_like_a_branch_and_the_workspace_is_a_revision(repo):
     main = run_tool("git", "rev-parse", "main", cwd=repo).stdout.strip()
     better = run_tool("git", "rev-parse", "better", cwd=repo).stdout.strip()
-    add_experiment_ref(repo, main, "brisk-owl", better)
+    ref = f"refs/exps/{main[:2]}/{main[2:]}/brisk-owl"  # as `dvc exp run` names its commits
+    run_tool("git", "update-ref", ref, better, cwd=repo)
     by_exp = run_main("compare", "main", "brisk-owl", cwd=repo)
     assert by_exp.returncode == 0, by_exp.stderr
     assert rows(by_exp.stdout) == rows(run_main("compare", "main", "better", cwd=repo).stdout)

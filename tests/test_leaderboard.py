@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DETECTOR_TEST, REPO, commit_all, run_main, run_script, write_model_files
+from conftest import DETECTOR_TEST, REPO, commit_results, run_main, run_script, write_model_files
 from test_compare import scores_repo
 
 
@@ -33,7 +33,7 @@ def repo(tmp_path: Path) -> Path:
     (repo / "metrics/sgd_5/scores/cv.json").write_text(json.dumps(cv))
     never = {"acc": 0.9108, "acc_lo": 0.9051, "acc_hi": 0.9162, "f1": 0.0, "ap": 0.0892}
     write_model_files(repo, "never_5", test=never, val={"acc": 0.9085})
-    commit_all(repo, "scores")
+    commit_results(repo, "scores")
     write_model_files(repo, "knn", test=classifier(0.9500, 0.9456, 0.9541))
     return repo
 
