@@ -1,7 +1,6 @@
 """The draw-a-digit page (src/serve.py): its server, and the page in a headless Chromium."""
 
 import http.client
-import importlib.util
 import io
 import json
 import os
@@ -13,21 +12,19 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import REPO, bomb_png
+from conftest import bomb_png
 from digit_strokes import draw, stroke_points
 from load_clients import post_concurrently
 from PIL import Image
 from small_models import write_models
 
+import serve
 from mnist_pipeline import answers
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update"]  # fmt: skip
 TIMEOUT = 60.0
-spec = importlib.util.spec_from_file_location("serve_script", REPO / "src/serve.py")
-serve = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(serve)
 
 
 @pytest.fixture(scope="module")
