@@ -53,11 +53,6 @@ def test_split_train_is_a_number_of_training_images_or_all(write_params):
         ({"models": {"knn": {"estimator": "forest"}}}, "models.knn.estimator", "got 'forest'"),
         ({"models": {"Knn!": {}}}, "models.Knn!", "expected a name of lowercase letters"),
         (
-            {"models": {"sgd_5": {"target": 10}}},
-            "models.sgd_5.target",
-            "expected a class index 0-9 of datasets.mnist.classes",
-        ),
-        (
             {"datasets": {"mnist": {"files": {"test_labels": {"size": 0}}}}},
             "datasets.mnist.files.test_labels.size",
             "got 0",
