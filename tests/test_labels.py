@@ -1,8 +1,9 @@
 """Labels: what a model learns, its class names, and train's check of the labels it reads."""
 
 import numpy as np
-from conftest import SLICE_STEPS, read_params_files, redirected, run_main, write_params_files
+from conftest import read_params_files, write_params_files
 from test_datasets import FASHION
+from test_train import train_fails_with
 
 from mnist_pipeline.labels import DIGITS, class_names, plural, task_labels
 
@@ -22,17 +23,10 @@ def test_train_refuses_labels_past_the_declared_classes_in_one_line(slice_run, t
     params = read_params_files(slice_run)
     params["datasets"]["mnist"]["classes"] = list(DIGITS[:5])
     params["models"]["sgd_5"]["target"] = 4  # a detector of a declared class
-    write_params_files(tmp_path, params)
-    out = tmp_path / "out"
-    args = redirected(
-        SLICE_STEPS["train@knn"], out=out / "knn", history=out / "h.csv", live=out / "live"
-    )
-    result = run_main(args[0], "--params", tmp_path / "params.yaml", *args[1:], cwd=slice_run)
+    stderr = train_fails_with(slice_run, write_params_files(tmp_path, params), "knn", "stages/pca")
     labels = np.load(slice_run / "stages/pca/train.npz")["y"]
     index = int(np.argmax(labels >= 5))
-    assert result.returncode == 1
-    assert result.stderr.splitlines()[-1] == (
+    assert stderr.splitlines()[-1] == (
         "train: error: datasets.mnist.classes: labels run 0-9 (10 classes), 5 declared "
         f"(label {labels[index]} at index {index} of stages/pca/train.npz)"
     )
-    assert not out.exists()
