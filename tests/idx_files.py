@@ -27,8 +27,7 @@ def write_idx(path: Path | str, array: np.ndarray, *, compress: bool = False) ->
 
 
 def write_idx_dataset(folder: Path, arrays: dict[str, np.ndarray]) -> dict[str, dict]:
-    """The four arrays (by role) as gzipped IDX files in ``folder``: test data. Returns the
-    description's ``files``: each role's name, sha256 and size."""
+    """The four arrays (by role) as gzipped IDX files in ``folder``; their ``files`` entry."""
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
     for role, name in MNIST_FILE_NAMES.items():

@@ -1,5 +1,4 @@
-"""Concurrent clients sending pictures to the draw-a-digit server: the load test of the tests
-(test_serve.py) and the answer times of the benchmark (benchmarks/predict.py)."""
+"""Concurrent clients of the draw-a-digit server: test_serve.py's load, benchmarks/predict.py."""
 
 import http.client
 import json

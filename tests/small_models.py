@@ -1,6 +1,4 @@
-"""Two small trained models for the predict and serve tests, fitted on the MNIST slice and
-written as train and evaluate write theirs: stages/train/<model>/{model.skops,card.json} and
-metrics/<model>/scores/test.json (a detector's with precision, as evaluate writes)."""
+"""Two small models for the predict and serve tests, in the files train and evaluate write."""
 
 import json
 from pathlib import Path

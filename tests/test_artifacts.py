@@ -1,5 +1,4 @@
-"""dvc.yaml's generated `artifacts:` and `metrics:` (`make artifacts`), and `dvc artifacts get`
-of a model trained, tagged (GTO's svm@v1.0.0) and pushed to the S3 server of the team tests."""
+"""dvc.yaml's generated `artifacts:` and `metrics:`, and `dvc artifacts get` from an S3 remote."""
 
 from collections.abc import Iterator
 

@@ -1,6 +1,4 @@
-"""compare (src/compare.py) on fixture predictions in a small git + DVC repository: a real
-difference is flagged and noise is not, after Holm's adjustment for the models compared;
-models added and removed; experiments by name; two models of one revision; refusals."""
+"""compare (src/compare.py) on fixture predictions in a small git + DVC repository."""
 
 from pathlib import Path
 

@@ -1,6 +1,4 @@
-"""Atomic outputs (plumbing/files.py): a reader sees the old output or the whole new one;
-a failure leaves nothing behind, and a full disk or read-only folder is one line naming the
-output."""
+"""Atomic outputs (plumbing/files.py): a reader sees the old output or the whole new one."""
 
 import subprocess
 from collections.abc import Callable, Iterator
@@ -20,8 +18,7 @@ from mnist_pipeline.plumbing.files import (
 
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
-    """``mount(size, read_only=False)``: a tmpfs at tmp_path/disk, or a skip where the test may
-    not mount one (not root)."""
+    """``mount(size, read_only=False)``: a tmpfs at tmp_path/disk, or a skip where none may be."""
     disk = tmp_path / "disk"
     disk.mkdir()
 

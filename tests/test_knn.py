@@ -1,6 +1,4 @@
-"""The ``knn`` estimator: params.yaml's ``k`` is scikit-learn's ``n_neighbors``, and more
-neighbours than training rows, which scikit-learn refuses only in predict(), is refused when
-train reads its data."""
+"""knn: ``k`` above the training rows, which scikit-learn refuses only in predict(), stops train."""
 
 import numpy as np
 import pytest

@@ -29,8 +29,7 @@ TIMEOUT = 60.0
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, mnist_slice) -> Iterator[object]:
-    """The server of knn and sgd_5 on a free port of 127.0.0.1 (silent connections dropped
-    after 1 s), stopped at the end."""
+    """knn and sgd_5 served on a free port of 127.0.0.1, silent connections dropped after 1 s."""
     project = write_models(tmp_path_factory.mktemp("project"), mnist_slice)
     loaded = [answers.load(project / "stages/train" / n) for n in ("knn", "sgd_5")]
     running = serve.make_server(loaded, channel_timeout=1)
