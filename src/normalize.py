@@ -19,14 +19,7 @@ from mnist_pipeline.data import SPLITS, first_images, hold_out
 from mnist_pipeline.features import CHAIN_FILE, PixelRows
 from mnist_pipeline.labels import check_classes
 from mnist_pipeline.params import NORMALIZE_STAGES, load_params
-from mnist_pipeline.plumbing.files import (
-    OutputError,
-    atomic_dir,
-    csv_text,
-    load_arrays,
-    save_arrays,
-    write_text,
-)
+from mnist_pipeline.plumbing import files
 from mnist_pipeline.plumbing.model_files import save_model
 
 log = logging.getLogger("normalize")
@@ -36,14 +29,14 @@ def _label_distribution(labels: dict[str, np.ndarray], classes: Sequence[str]) -
     """The notebooks' first look at the data: images per class (a row) and split (a column)."""
     counts = {split: np.bincount(y, minlength=len(classes)) for split, y in labels.items()}
     rows = [[name, *(int(c[i]) for c in counts.values())] for i, name in enumerate(classes)]
-    return csv_text(["class", *counts], rows)
+    return files.csv_text(["class", *counts], rows)
 
 
 def _write_features(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     settings, dataset = getattr(params, args.section), params.dataset
-    train = load_arrays(args.source / "train.npz", ("images", "labels"))
-    test = load_arrays(args.source / "test.npz", ("images", "labels"))
+    train = files.load_arrays(args.source / "train.npz", ("images", "labels"))
+    test = files.load_arrays(args.source / "test.npz", ("images", "labels"))
     labels = {
         str(args.source / f"{s}.npz"): d["labels"] for s, d in (("train", train), ("test", test))
     }
@@ -55,12 +48,12 @@ def _write_features(args: argparse.Namespace) -> None:
     pixels = PixelRows(settings.method, settings.deskew)
     features = [pixels.fit_transform(x_train), *map(pixels.transform, (x_val, test["images"]))]
     labels = dict(zip(SPLITS, (y_train, y_val, test["labels"]), strict=True))
-    with atomic_dir(args.out) as tmp:
+    with files.atomic_dir(args.out) as tmp:
         for split, x in zip(SPLITS, features, strict=True):
-            save_arrays(tmp / f"{split}.npz", {"X": x, "y": labels[split]})
+            files.save_arrays(tmp / f"{split}.npz", {"X": x, "y": labels[split]})
         save_model(Pipeline([("pixels", pixels)]), tmp / CHAIN_FILE)
     if args.labels is not None:
-        write_text(args.labels, _label_distribution(labels, dataset.classes))
+        files.write_text(args.labels, _label_distribution(labels, dataset.classes))
     counts = "/".join(str(len(y)) for y in labels.values())
     log.info("%s: %s rows of %d features (%s)", args.out, counts, features[0].shape[1], settings)
 
@@ -77,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
         _write_features(args)
-    except (ValueError, FileNotFoundError, OutputError) as err:
+    except (ValueError, FileNotFoundError, files.OutputError) as err:
         print(f"normalize: error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -14,28 +14,18 @@ from pathlib import Path
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from mnist_pipeline.data import SPLITS
 from mnist_pipeline.features import CHAIN_FILE, Float32PCA
 from mnist_pipeline.params import PCA_STAGES, ParamsError, load_params
-from mnist_pipeline.plumbing.files import (
-    OutputError,
-    atomic_dir,
-    csv_text,
-    load_arrays,
-    save_arrays,
-    write_text,
-)
+from mnist_pipeline.plumbing import files
 from mnist_pipeline.plumbing.model_files import load_model, save_model
 
-SPLITS = ("train", "val", "test")
 log = logging.getLogger("pca")
 
 
 def explained_variance_ratio(x: np.ndarray, chunk: int = 8192) -> np.ndarray:
     """Every principal axis's share of the variance of the rows ``x``, largest first (a full
     PCA's ``explained_variance_ratio_``), summed in float64 by blocks: no full-size copy."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
     mean = x.mean(axis=0, dtype=np.float64).astype(x.dtype)
     scatter = np.zeros((x.shape[1], x.shape[1]))
     for start in range(0, len(x), chunk):
@@ -52,12 +42,12 @@ def variance_csv(ratio: np.ndarray) -> str:
         [k, f"{share:.8g}", f"{total:.8g}"]
         for k, (share, total) in enumerate(zip(ratio, np.cumsum(ratio), strict=True), start=1)
     ]
-    return csv_text(["components", "share", "cumulative"], rows)
+    return files.csv_text(["components", "share", "cumulative"], rows)
 
 
 def _project(args: argparse.Namespace) -> None:
     settings = getattr(load_params(args.params), args.section)
-    splits = {s: load_arrays(args.source / f"{s}.npz", ("X", "y")) for s in SPLITS}
+    splits = {s: files.load_arrays(args.source / f"{s}.npz", ("X", "y")) for s in SPLITS}
     chain = load_model(args.source / CHAIN_FILE)
     train = splits["train"]["X"]
     if settings.n > min(train.shape):
@@ -66,17 +56,17 @@ def _project(args: argparse.Namespace) -> None:
             f"training rows), got {settings.n}"
         )
     pca = Float32PCA(settings.n, whiten=settings.whiten, svd_solver="covariance_eigh").fit(train)
-    with atomic_dir(args.out) as tmp:
+    with files.atomic_dir(args.out) as tmp:
         for split, arrays in splits.items():
-            save_arrays(tmp / f"{split}.npz", {"X": pca.transform(arrays["X"]), "y": arrays["y"]})
+            files.save_arrays(tmp / f"{split}.npz", arrays | {"X": pca.transform(arrays["X"])})
         components = {
             "components": pca.components_.astype(np.float32),
             "mean": pca.mean_.astype(np.float32),
             "explained_variance_ratio": pca.explained_variance_ratio_,
         }
-        save_arrays(tmp / "components.npz", components)
+        files.save_arrays(tmp / "components.npz", components)
         save_model(Pipeline([*chain.steps, ("pca", pca)]), tmp / CHAIN_FILE)
-    write_text(args.variance, variance_csv(explained_variance_ratio(train)))
+    files.write_text(args.variance, variance_csv(explained_variance_ratio(train)))
     test = splits["test"]["X"]
     mse = np.mean((test.astype(np.float64) - pca.inverse_transform(pca.transform(test))) ** 2)
     kept = 100 * pca.explained_variance_ratio_.sum()
@@ -95,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
         _project(args)
-    except (ValueError, FileNotFoundError, OutputError) as err:
+    except (ValueError, FileNotFoundError, files.OutputError) as err:
         print(f"pca: error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -99,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
         version, sources = library_sources()
-        text = page(version, sources)
-        write_text(args.out, text)
+        write_text(args.out, page(version, sources))
     except (ValueError, OSError) as err:  # the package missing or altered, an unwritable out
         print(f"plots_template: error: {err}", file=sys.stderr)
         return 1

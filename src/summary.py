@@ -27,11 +27,8 @@ def digits_figure(images: np.ndarray, title: str, row_labels: Sequence[str]) -> 
     """A grid of ``images`` (classes x samples x height x width), one labelled row per class."""
     digits, per_digit, height, width = images.shape
     pad = 2
-    mosaic = np.zeros((digits * (height + pad), per_digit * (width + pad)), dtype=np.uint8)
-    for d in range(digits):
-        for s in range(per_digit):
-            top, left = d * (height + pad), s * (width + pad)
-            mosaic[top : top + height, left : left + width] = images[d, s]
+    cells = np.pad(images, ((0, 0), (0, 0), (0, pad), (0, pad)))  # each image at a cell's top left
+    mosaic = cells.transpose(0, 2, 1, 3).reshape(digits * (height + pad), per_digit * (width + pad))
     margin = max(0.5, 0.2 + 0.08 * max(len(label) for label in row_labels))  # inches for labels
     fig_w = margin + 0.55 * per_digit
     fig_h = 0.4 + (fig_w - margin) * mosaic.shape[0] / mosaic.shape[1]
@@ -78,9 +75,8 @@ def accuracy_figure(
     handles = [
         Patch(color="C0", label=classifier),
         Patch(color="C1", label="'is it a d' detector (binary task: not comparable)"),
+        *ax.get_legend_handles_labels()[0],  # the published ticks' line, if any
     ]
-    if marks:
-        handles.append(ax.get_legend_handles_labels()[0][0])
     figure.legend(
         handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False
     )

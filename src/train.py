@@ -14,6 +14,7 @@ import mnist_pipeline  # noqa: F401  first: it pins NumPy's CPU kernels (see its
 # isort: split
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from mnist_pipeline.estimators import EstimatorParamError as ParamError
@@ -130,8 +131,6 @@ def train(
     vals = list(getattr(estimator, "val_accuracy_", [])) or [None] * len(losses)
     rows = list(zip(range(start, start + len(losses)), losses, vals, strict=True))
     write_text(history, history_text(rows, getattr(estimator, "loss_curve_digits", 6)))
-    from sklearn.pipeline import Pipeline
-
     pipeline = Pipeline([*chain.steps, ("model", estimator)])
     model_bytes = mf.skops_bytes(pipeline)
     card = mf.model_card(model, dataset, pipeline, model_bytes, read)
