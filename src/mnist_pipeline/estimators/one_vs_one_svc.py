@@ -147,6 +147,4 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
         return votes + confidence / (3 * (np.abs(confidence) + 1))
 
 
-SPEC = EstimatorSpec(
-    OneVsOneSVC, check_params=lambda estimator, key: check_rules(estimator, RULES, key)
-)
+SPEC = EstimatorSpec(OneVsOneSVC, rules=RULES)
