@@ -60,9 +60,8 @@ def png_bytes(figure: Figure, dpi: int) -> bytes:
 
 def save_png(figure: Figure, dest: Path, dpi: int) -> None:
     """Write the figure's PNG to ``dest`` atomically."""
-    data = png_bytes(figure, dpi)
-    with atomic_file(Path(dest)) as tmp:
-        tmp.write_bytes(data)
+    with atomic_file(dest) as tmp:
+        tmp.write_bytes(png_bytes(figure, dpi))
 
 
 def load_labelled(path: Path, dataset: Dataset, names: tuple[str, ...] = ("labels",)) -> dict:

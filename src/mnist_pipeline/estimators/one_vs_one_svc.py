@@ -87,8 +87,7 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
             done = as_completed(running)
             for future in tqdm(done, "one_vs_one_svc: pairs", len(pairs), False, disable=None):
                 by_pair[running[future]] = future.result()
-        fitted = (by_pair[pair] for pair in pairs)
-        supports, coefs, intercepts, iterations = zip(*fitted, strict=True)
+        supports, coefs, intercepts, iterations = zip(*(by_pair[p] for p in pairs), strict=True)
         self.support_ = np.unique(np.concatenate(supports))
         self.support_vectors_ = x[self.support_]
         self.n_support_ = np.bincount(labels[self.support_], minlength=len(self.classes_))
