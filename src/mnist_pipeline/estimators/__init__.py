@@ -42,8 +42,7 @@ class EstimatorSpec:
         """The class the name builds."""
         if isinstance(self.estimator, type):
             return self.estimator
-        module, _, name = self.estimator.rpartition(".")
-        return getattr(importlib.import_module(module), name)
+        return pkgutil.resolve_name(self.estimator)
 
     def params_key(self, own: str, params: Mapping[str, Any]) -> str:
         """params.yaml's key for the estimator's parameter ``own``: its alias where written."""
