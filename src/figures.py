@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mnist_pipeline.charts import load_evaluations, load_labelled, new_figure, save_png, styled
+from mnist_pipeline.charts import load_evaluations, load_labelled, new_figure, save_png, style
 from mnist_pipeline.labels import plural
 from mnist_pipeline.params import load_params
 from mnist_pipeline.plumbing.files import atomic_dir
@@ -42,7 +42,7 @@ def caption_font(texts: Sequence[str]) -> float:
     return max(4.5, CAPTION_FONT * min(CAPTION_CHARACTERS, longest) / longest)
 
 
-@styled
+@style()
 def gallery(images: np.ndarray, texts: list[str], title: str, noun: str) -> Figure:
     """The images in a grid, dark ink on white, captioned underneath, drawn as one image (fast
     whatever their number); an empty grid says "no misclassified test <noun>"."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mnist_pipeline.charts import load_evaluations, load_labelled, new_figure, save_png, styled
+from mnist_pipeline.charts import load_evaluations, load_labelled, new_figure, save_png, style
 from mnist_pipeline.params import load_params
 from mnist_pipeline.plumbing.files import atomic_dir
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("summary")
 
 
-@styled
+@style()
 def digits_figure(images: np.ndarray, title: str, row_labels: Sequence[str]) -> Figure:
     """A grid of ``images`` (classes x samples x height x width), one labelled row per class."""
     digits, per_digit, height, width = images.shape
@@ -43,7 +43,7 @@ def digits_figure(images: np.ndarray, title: str, row_labels: Sequence[str]) -> 
     return figure
 
 
-@styled
+@style()
 def accuracy_figure(
     names: list[str],
     accuracy: list[float],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,16 +35,12 @@ STYLE = {
 
 @contextlib.contextmanager
 def style() -> Iterator[None]:
-    """Within the block: matplotlib's default style plus ``STYLE``, ignoring any matplotlibrc."""
+    """Within the block (or the decorated function: artists read rcParams when they are created):
+    matplotlib's default style plus ``STYLE``, ignoring any matplotlibrc."""
     import matplotlib.style  # here: only the stages that draw pay for matplotlib
 
     with matplotlib.style.context(["default", STYLE]):
         yield
-
-
-def styled(func: Callable) -> Callable:
-    """``func`` run inside ``style()``: artists read rcParams when they are created."""
-    return style()(func)
 
 
 def new_figure(width: float, height: float, *, constrained: bool = True) -> Figure:
@@ -64,9 +60,8 @@ def png_bytes(figure: Figure, dpi: int) -> bytes:
 
 def save_png(figure: Figure, dest: Path, dpi: int) -> None:
     """Write the figure's PNG to ``dest`` atomically."""
-    data = png_bytes(figure, dpi)
-    with atomic_file(Path(dest)) as tmp:
-        tmp.write_bytes(data)
+    with atomic_file(dest) as tmp:
+        tmp.write_bytes(png_bytes(figure, dpi))
 
 
 def load_labelled(path: Path, dataset: Dataset, names: tuple[str, ...] = ("labels",)) -> dict:

@@ -16,17 +16,22 @@ class EstimatorParamError(ValueError):
     """An estimator name or parameter the pipeline refuses, named by its params.yaml key."""
 
 
+Rule = tuple[str, Callable[[Any], bool]]
+"""What a parameter of our own estimators must be, in words, and the test of a value."""
+
+
 @dataclass(frozen=True)
 class EstimatorSpec:
     """What an estimator name builds: ``estimator`` (the class or its dotted path), ``aliases``
     (``k`` -> ``n_neighbors``), ``blas_threads`` (1 where a second thread costs more than it
-    computes), and the ``check_*`` hooks that raise ``EstimatorParamError``."""
+    computes), and its ``rules`` and ``check_*`` hooks, which raise ``EstimatorParamError``."""
 
     estimator: type | str
     aliases: Mapping[str, str] = field(default_factory=dict)
     blas_threads: int | None = None
     # fit(X, y, validation=, log=) calls log(step, loss=, val_acc=) after each step
     learns_in_steps: bool = False
+    rules: Mapping[str, Rule] = field(default_factory=dict)  # train's check_rules
     check_params: Callable[[Any, str], None] | None = None  # (estimator, key_prefix)
     # (estimator, params, n_rows, key_prefix, source)
     check_training_data: Callable[[Any, Mapping[str, Any], int, str, str], None] | None = None
@@ -37,8 +42,7 @@ class EstimatorSpec:
         """The class the name builds."""
         if isinstance(self.estimator, type):
             return self.estimator
-        module, _, name = self.estimator.rpartition(".")
-        return getattr(importlib.import_module(module), name)
+        return pkgutil.resolve_name(self.estimator)
 
     def params_key(self, own: str, params: Mapping[str, Any]) -> str:
         """params.yaml's key for the estimator's parameter ``own``: its alias where written."""
@@ -67,10 +71,6 @@ def fit_error(
     if (found := re.match(r"The '(\w+)' parameter of ", str(err))) is None:
         return None
     return EstimatorParamError(f"{key_prefix}.{spec.params_key(found[1], params)}: {err}")
-
-
-Rule = tuple[str, Callable[[Any], bool]]
-"""What a parameter of our own estimators must be, in words, and the test of a value."""
 
 
 def _number(value: Any, kind: type) -> bool:

@@ -276,8 +276,4 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-SPEC = EstimatorSpec(
-    ConvNetClassifier,
-    learns_in_steps=True,
-    check_params=lambda estimator, key: check_rules(estimator, RULES, key),
-)
+SPEC = EstimatorSpec(ConvNetClassifier, learns_in_steps=True, rules=RULES)

@@ -79,6 +79,4 @@ class CosineNearestNeighbor(ClassifierMixin, BaseEstimator):
         return self.classes_[self.labels_[nearest]]
 
 
-SPEC = EstimatorSpec(
-    CosineNearestNeighbor, check_params=lambda estimator, key: check_rules(estimator, RULES, key)
-)
+SPEC = EstimatorSpec(CosineNearestNeighbor, rules=RULES)

@@ -120,8 +120,5 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
 
 
 SPEC = EstimatorSpec(
-    GradientDescentLogisticRegression,
-    blas_threads=1,
-    learns_in_steps=True,
-    check_params=lambda estimator, key: check_rules(estimator, RULES, key),
+    GradientDescentLogisticRegression, blas_threads=1, learns_in_steps=True, rules=RULES
 )

@@ -171,7 +171,6 @@ def model_card(
     (rows, cols), classes, target = dataset.image_shape, list(dataset.classes), model.target
     trusted = sorted(skops_io().get_untrusted_types(data=data))
     proba = hasattr(pipeline, "predict_proba")
-    steps = [(name, type(step), step.get_params(deep=False)) for name, step in pipeline.steps]
     return {
         "model": model.name,
         "file": MODEL_FILE,
@@ -194,9 +193,9 @@ def model_card(
         },
         "scores": f"metrics/{model.name}/scores/test.json (written by evaluate@{model.name})",
         "steps": [
-            {"step": name, "class": f"{cls.__module__}.{cls.__qualname__}"}
-            | {"params": {k: _plain(v) for k, v in sorted(params.items())}}
-            for name, cls, params in steps
+            {"step": name, "class": f"{type(step).__module__}.{type(step).__qualname__}"}
+            | {"params": {k: _plain(v) for k, v in sorted(step.get_params(deep=False).items())}}
+            for name, step in pipeline.steps
         ],
         "load": {
             "python": "from mnist_pipeline.plumbing.model_files import load_model\n"
