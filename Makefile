@@ -5,7 +5,7 @@ PYTHON ?= python3
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help repro test test-fast lint plots results leaderboard compare cluster sweep exps \
+.PHONY: help repro test test-fast lint plots results leaderboard compare cluster sweep tune exps \
 	exps-csv predict serve artifacts clean-venv
 
 help: ## List the targets, one line each.
@@ -69,6 +69,12 @@ cluster: $(VENV)/.installed ## Sweep GRID on a Dask cluster: make cluster SCHEDU
 
 sweep: $(VENV)/.installed ## Report the finished dvc exp sweep of this commit into build/sweep/.
 	python src/sweep.py --out build/sweep
+
+MODEL ?= knn
+SPACE ?= models.knn.k=int(1,10) pca.n=int(20,100)
+TRIALS ?= 20
+tune: $(VENV)/.installed ## Optuna tunes MODEL on val, a dvc exp per trial: make tune MODEL=svm SPACE='models.svm.C=log(1,100)'.
+	python src/tune.py --model $(MODEL) $(foreach s,$(SPACE),-S '$(s)') --trials $(TRIALS)
 
 BASELINE ?=
 exps: $(VENV)/.installed ## dvc exp show narrowed to changed params and accuracies: make exps [BASELINE=<commit>].

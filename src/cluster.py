@@ -122,7 +122,8 @@ def _run_point(task: dict) -> dict:
         # One DVC cache per worker, outliving its tasks; one fetch, not --pull's stage by stage.
         _run(["dvc", "cache", "dir", "--local", str(scratch / "cache")], clone, log=log)
         _run(["dvc", "fetch", *remote], clone, timeout, log)
-        output = _run(["dvc", "exp", "run", "-n", name, "--pull", *settings], clone, timeout, log)
+        run = ["dvc", "exp", "run", "-n", name, "--pull", *settings, *task["targets"]]
+        output = _run(run, clone, timeout, log)
         _run(["dvc", "push", "--run-cache", *remote], clone, timeout, log)
         _run(["dvc", "exp", "push", "--no-cache", "origin", name], clone, timeout, log)
         mine = _run(["git", "rev-parse", ref], clone).strip()
@@ -177,6 +178,7 @@ def _sweep(args: argparse.Namespace, points: dict[str, tuple[str, ...]]) -> list
         client.subscribe_topic("mnist-cluster", started)
         # No credential in a task: the workers have their own.
         job = {"origin": args.origin, "baseline": baseline, "remote": args.remote}
+        job["targets"] = args.targets  # tune's: only the stages of the model it tunes
         job["timeout"], names = args.run_timeout, {}
         for name, o in todo.items():
             key, task = f"{name}-{uuid.uuid4().hex[:8]}", {**job, "name": name, "overrides": o}
@@ -241,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     add("--pull-data", action="store_true", help="fetch the experiments' data, not only refs")
     add("--summary", type=Path, metavar="FILE", help="also write the points as JSON to FILE")
     args = parser.parse_args(argv)
+    args.targets = []
     try:
         records = _sweep(args, grid(args.settings))
     except (ClusterError, results.ResultsError) as err:

@@ -68,9 +68,11 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             }
 
 
-def submit(team: dict, *args: str, popen: bool = False) -> subprocess.CompletedProcess | Popen:
-    """src/cluster.py in the laptop's clone, with no credentials in its environment."""
-    command = [sys.executable, "src/cluster.py", "--scheduler", team["scheduler"], *args]
+def submit(
+    team: dict, *args: str, popen: bool = False, tool: str = "cluster"
+) -> subprocess.CompletedProcess | Popen:
+    """src/<tool>.py in the laptop's clone, with no credentials in its environment."""
+    command = [sys.executable, f"src/{tool}.py", "--scheduler", team["scheduler"], *args]
     env = {k: v for k, v in tool_env().items() if not k.startswith("AWS_")}
     if popen:
         return subprocess.Popen(command, cwd=team["laptop"], env=env, stdout=PIPE, text=True)
@@ -160,3 +162,16 @@ def test_a_point_whose_worker_is_killed_mid_experiment_is_run_again_on_the_other
     assert retried in stdout.splitlines(), stdout
     assert f"| pca.n-30 | done | {survivor.address} |" in stdout
     assert "pca.n-30" in on_origin(team)
+
+
+@pytest.mark.slow
+def test_a_tuning_study_on_the_cluster_brings_its_trials_back_as_experiments(team):
+    space = ["--model", "knn", "-S", "models.knn.k=int(1,9)", "--trials", "2", "--jobs", "2"]
+    result = submit(team, "--origin", team["origin"], *space, tool="tune")
+    assert result.returncode == 0, shown(result)
+    assert {"knn-0", "knn-1"} <= set(on_origin(team))
+    fetched = experiments(team["laptop"])
+    for name in ("knn-0", "knn-1"):
+        val = fetched[name]["metrics"]["metrics/knn/scores/val.json"]["acc"]
+        assert f"trial {name}: val accuracy {val:.4f}" in result.stderr
+    assert "Best on val: knn-" in result.stdout

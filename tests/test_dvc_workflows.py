@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+import optuna
 import pytest
 import yaml
 from conftest import (
@@ -22,6 +24,7 @@ from conftest import (
     make_small_repo,
     params_of,
     ran,
+    run_tool,
     shown,
     tool_env,
 )
@@ -191,3 +194,52 @@ def test_live_metrics_show_a_step_above_zero_while_train_runs(reproduced: Path):
     assert run.returncode == 0, output
     assert seen.get("step", 0) > 0 and set(seen) == {"step", "loss", "val_acc"}, output
     assert json.loads(summary.read_text())["step"] == 3
+
+
+def study(repo: Path, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{repo}/build/tune/studies.db")
+
+
+def test_a_tpe_study_runs_each_trial_as_an_experiment_resumes_and_reads_test_once(
+    cold: Run, tmp_path: Path
+):
+    repo = copy_of(cold.repo, tmp_path / "repo")
+    tune = [sys.executable, "src/tune.py", "--model", "knn", "-S", "models.knn.k=int(1,8)"]
+    tune += ["-S", "pca.n=int(10,50)"]
+    run_tool(*tune, "--trials", "4", "--jobs", "2", cwd=repo)  # two at a time, DVC's queue
+    resumed = run_tool(*tune, "--trials", "2", cwd=repo)  # one at a time, here
+    trials, exps = study(repo, "knn").trials, experiments(repo)
+    assert [(t.number, t.state.name) for t in trials] == [(n, "COMPLETE") for n in range(6)]
+    for trial in trials:
+        exp = exps[f"knn-{trial.number}"]
+        assert exp["params"]["models"]["knn"]["k"] == trial.params["models.knn.k"]
+        assert exp["params"]["pca"]["n"] == trial.params["pca.n"]
+        assert exp["metrics"]["metrics/knn/scores/val.json"]["acc"] == trial.value
+    best = max(trials, key=lambda trial: trial.value)
+    test = exps[f"knn-{best.number}"]["metrics"][KNN_SCORES]["acc"]
+    assert f"Best on val: knn-{best.number}, {best.value:.2%}" in resumed.stdout
+    assert resumed.stdout.count("test accuracy") == 1 and f"number: {test:.2%}" in resumed.stdout
+    assert f"Promote it: dvc exp apply knn-{best.number}" in resumed.stdout
+
+
+def test_a_cnn_trial_below_the_median_at_a_step_is_pruned_and_its_run_stopped(
+    cold: Run, tmp_path: Path
+):
+    repo = copy_of(cold.repo, tmp_path / "repo")
+    params = params_of(repo)
+    params["models"]["cnn"].update(channels=[16, 32], hidden=64)  # steps a poll cannot miss
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    commit_results(repo, "a cnn of a second an epoch")
+    (repo / "build/tune").mkdir(parents=True)
+    storage = f"sqlite:///{repo}/build/tune/studies.db"
+    cnn = optuna.create_study(study_name="cnn", storage=storage, direction="maximize")
+    for rate in (0.2, 1e-5):  # the first learns, the second cannot
+        cnn.enqueue_trial({"models.cnn.learning_rate": rate})
+    tune = [sys.executable, "src/tune.py", "--model", "cnn", "--trials", "2", "--prune-after", "1"]
+    space = ["-S", "models.cnn.learning_rate=log(1e-5,1)", "-S", "models.cnn.epochs=3"]
+    result = run_tool(*tune, *space, cwd=repo)
+    learnt, pruned = study(repo, "cnn").trials
+    assert learnt.state.name == "COMPLETE" and list(learnt.intermediate_values) == [1, 2, 3]
+    assert pruned.state.name == "PRUNED" and max(pruned.intermediate_values) < 3, result.stderr
+    assert "tune: trial cnn-1 pruned: val accuracy" in result.stderr
+    assert "cnn-1" not in experiments(repo) and "cnn-0" in experiments(repo)
