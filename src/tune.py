@@ -61,23 +61,26 @@ def search_space(settings: list[str], params: dict) -> dict:
 def run_here(trial: optuna.Trial, name: str, command: list[str], model: str) -> None:
     """Run ``command`` here; each step of the model's live val accuracy goes to Optuna's
     pruner, and a run it prunes is stopped as Ctrl-C stops it."""
-    live, step = Path(f"metrics/{model}/live/metrics.json"), None
+    live, step = Path(f"metrics/{model}/live/metrics.json"), 0
     before = live.read_text() if live.exists() else ""  # the baseline's, maybe written again
     with open(OUT / f"{name}.log", "w") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=sink, start_new_session=True)
-        while process.poll() is None:
-            time.sleep(0.1)
-            try:  # dvclive rewrites it in place after each step
-                summary = json.loads(text) if (text := live.read_text()) != before else {}
-            except (OSError, ValueError):
-                continue
-            if "val_acc" in summary and summary["step"] != step:
-                step = summary["step"]
-                trial.report(summary["val_acc"], step)
-                if trial.should_prune():
-                    os.killpg(process.pid, signal.SIGINT)
-                    process.wait()
-                    raise optuna.TrialPruned(f"val accuracy {summary['val_acc']} at step {step}")
+        try:
+            while process.poll() is None:
+                time.sleep(0.1)
+                try:  # dvclive rewrites it in place after each step
+                    summary = json.loads(text) if (text := live.read_text()) != before else {}
+                except (OSError, ValueError):
+                    continue
+                if "val_acc" in summary and summary["step"] > step:  # once a step
+                    step, value = summary["step"], summary["val_acc"]
+                    trial.report(value, step)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned(f"val accuracy {value} at step {step}")
+        finally:  # pruned, or Ctrl-C here (its own session does not see it): stop the run
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGINT)
+                process.wait()
     if process.returncode:
         lines = (OUT / f"{name}.log").read_text().strip().splitlines() or ["no output"]
         raise TuneError(f"{name}: `dvc exp run` exited {process.returncode}: {lines[-1]}")
