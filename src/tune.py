@@ -61,13 +61,20 @@ def search_space(settings: list[str], params: dict) -> dict:
 def run_here(trial: optuna.Trial, name: str, command: list[str], model: str) -> None:
     """Run ``command`` here; each step of the model's live val accuracy goes to Optuna's
     pruner, and a run it prunes is stopped as Ctrl-C stops it."""
-    live, step = Path(f"metrics/{model}/live/metrics.json"), 0
-    before = live.read_text() if live.exists() else ""  # the baseline's, maybe written again
-    with open(OUT / f"{name}.log", "w") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=sink, start_new_session=True)
+    live, log = Path(f"metrics/{model}/live/metrics.json"), OUT / f"{name}.log"
+    step, before = 0, None
+    with open(log, "w") as sink:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # dvc's "Running stage" line as it runs
+        process = subprocess.Popen(
+            command, stdout=sink, stderr=sink, env=env, start_new_session=True
+        )
         try:
             while process.poll() is None:
                 time.sleep(0.1)
+                if before is None:  # until train starts, the summary is an older run's
+                    if f"Running stage 'train@{model}'" in log.read_text():
+                        before = live.read_text() if live.exists() else ""
+                    continue
                 try:  # dvclive rewrites it in place after each step
                     summary = json.loads(text) if (text := live.read_text()) != before else {}
                 except (OSError, ValueError):
@@ -82,7 +89,7 @@ def run_here(trial: optuna.Trial, name: str, command: list[str], model: str) -> 
                 os.killpg(process.pid, signal.SIGINT)
                 process.wait()
     if process.returncode:
-        lines = (OUT / f"{name}.log").read_text().strip().splitlines() or ["no output"]
+        lines = log.read_text().strip().splitlines() or ["no output"]
         raise TuneError(f"{name}: `dvc exp run` exited {process.returncode}: {lines[-1]}")
 
 
@@ -99,11 +106,9 @@ def run_batch(args: argparse.Namespace, batch: dict[str, tuple]) -> None:
         command = ["dvc", "exp", "run", *queue, "-n", name, *[f"-S{v}" for v in values], target]
         if not queue:
             return run_here(trial, name, command, args.model)
-        queued = subprocess.run(command, capture_output=True, text=True)
-        if queued.returncode:
-            raise TuneError(f"{name}: {(queued.stderr or 'no output').strip().splitlines()[-1]}")
-    with open(OUT / "queue.log", "a") as sink:  # the workers would hold a pipe until they exit
-        subprocess.run(["dvc", "queue", "start", "-j", str(args.jobs)], stdout=sink, stderr=sink)
+        cluster._run(command, Path.cwd(), log=OUT / "queue.log")
+    # to a file, as cluster._run writes: the workers would hold a pipe until they exit
+    cluster._run(["dvc", "queue", "start", "-j", str(args.jobs)], Path.cwd(), log=OUT / "queue.log")
     deadline, waiting = time.monotonic() + args.run_timeout, {"queued"}
     while waiting & {"queued", "running"}:
         if time.monotonic() > deadline:
