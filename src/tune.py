@@ -179,9 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         space = search_space(args.settings, params)
         OUT.mkdir(parents=True, exist_ok=True)
         study = open_study(args)
-        for _ in range(0, args.trials, args.jobs):
+        for start in range(0, args.trials, args.jobs):
             batch = {}
-            for trial in [study.ask(space) for _ in range(args.jobs)]:
+            for trial in [study.ask(space) for _ in range(min(args.jobs, args.trials - start))]:
                 chosen = trial.params.items()
                 values = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in chosen]
                 batch[name := f"{study.study_name}-{trial.number}"] = (trial, values)
