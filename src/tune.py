@@ -66,8 +66,9 @@ def run_here(trial: optuna.Trial, name: str, command: list[str], model: str) -> 
     with open(log, "w") as sink:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # dvc's "Running stage" line as it runs
         process = subprocess.Popen(
-            command, stdout=sink, stderr=sink, env=env, start_new_session=True
-        )
+            command, stdout=sink, stderr=sink, env=env, start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # ignored under `&`
+        )  # fmt: skip
         try:
             while process.poll() is None:
                 time.sleep(0.1)

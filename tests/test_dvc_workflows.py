@@ -233,13 +233,14 @@ def test_a_cnn_trial_below_the_median_at_a_step_is_pruned_and_its_run_stopped(
     (repo / "build/tune").mkdir(parents=True)
     storage = f"sqlite:///{repo}/build/tune/studies.db"
     cnn = optuna.create_study(study_name="cnn", storage=storage, direction="maximize")
-    for rate in (0.2, 1e-5):  # the first learns, the second cannot
+    for rate in (0.2, 1e-5, 1e-5):  # the first learns, the others cannot
         cnn.enqueue_trial({"models.cnn.learning_rate": rate})
-    tune = [sys.executable, "src/tune.py", "--model", "cnn", "--trials", "2", "--prune-after", "1"]
+    tune = [sys.executable, "src/tune.py", "--model", "cnn", "--trials", "3", "--prune-after", "1"]
     space = ["-S", "models.cnn.learning_rate=log(1e-5,1)", "-S", "models.cnn.epochs=3"]
     result = run_tool(*tune, *space, cwd=repo)
-    learnt, pruned = study(repo, "cnn").trials
+    learnt, *pruned = study(repo, "cnn").trials
     assert learnt.state.name == "COMPLETE" and list(learnt.intermediate_values) == [1, 2, 3]
-    assert pruned.state.name == "PRUNED" and max(pruned.intermediate_values) < 3, result.stderr
-    assert "tune: trial cnn-1 pruned: val accuracy" in result.stderr
-    assert "cnn-1" not in experiments(repo) and "cnn-0" in experiments(repo)
+    for trial in pruned:  # the second also after a pruned run, whose live metrics are left
+        assert trial.state.name == "PRUNED" and max(trial.intermediate_values) < 3, result.stderr
+        assert f"tune: trial cnn-{trial.number} pruned: val accuracy" in result.stderr
+    assert set(experiments(repo)) == {"cnn-0"}
