@@ -17,8 +17,8 @@ CNN_STAGES = {"train@cnn", "evaluate@cnn", "figures", "overlays", "summary"}
 
 
 def test_cold_repro_gives_back_every_committed_output_and_dvc_lock(reproduced):
-    """No file changed or new; where PyTorch's sums differ (another model.skops, even with the
-    same history.csv), the CNN's and those drawn from them."""
+    """No file changed or new; where PyTorch's sums differ (train@cnn's lock entry says so, its
+    history.csv may round the same), the CNN's and those drawn from them."""
     status = run_tool("git", "status", "--porcelain", "--untracked-files=all", cwd=reproduced)
     changed = [line[3:] for line in status.stdout.splitlines()]
     texts = (
