@@ -3,14 +3,13 @@
 accuracy (`97.56/97.84`)."""
 
 import argparse
-import json
 import sys
 import textwrap
 from pathlib import Path
 
 import pandas as pd
 
-from mnist_pipeline.results import ResultsError, aligned, experiments
+from mnist_pipeline.results import ResultsError, aligned, experiments, shown
 
 
 def accuracies(scores: dict) -> str:
@@ -24,7 +23,7 @@ def table(rows: list[dict]) -> str:
     cells = pd.DataFrame(
         [
             {"experiment": r["name"], "state": r["state"]}
-            | {k: v if isinstance(v, str) else json.dumps(v) for k, v in r["params"].items()}
+            | {k: shown(v) for k, v in r["params"].items()}
             | {f"model {m}": accuracies(s) for m, s in r["scores"].items()}
             for r in rows
         ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from mnist_pipeline.plumbing.files import write_text
-from mnist_pipeline.results import ResultsError, experiments
+from mnist_pipeline.results import ResultsError, experiments, shown
 from mnist_pipeline.scoring import wilson_interval
 
 WAITING = ("queued", "running")
@@ -38,10 +38,6 @@ def _bounds(run: dict, model: str, split: str) -> dict[str, float | str]:
     return dict(zip(names, [acc, low, high, text], strict=True))
 
 
-def _shown(value: object) -> str:  # as params.yaml writes it: ``true``, ``[1, 2]``
-    return value if isinstance(value, str) else json.dumps(getattr(value, "item", lambda: value)())
-
-
 def frame_of(runs: list[dict], keys: list[str]) -> pd.DataFrame:
     """One row per successful experiment and model: swept values, each split's acc/lo/hi."""
     rows = [
@@ -62,7 +58,7 @@ def curve(frame: pd.DataFrame, keys: list[str], split: str, best: set) -> str:
         index=[*keys, "experiment"], columns="model", values="cell", aggfunc="first", sort=False
     )
     table = table[list(dict.fromkeys(frame["model"]))].reset_index()
-    return table.map(_shown).to_markdown(index=False, disable_numparse=True)
+    return table.map(shown).to_markdown(index=False, disable_numparse=True)
 
 
 def draw(frame: pd.DataFrame, keys: list[str], chosen: dict, test: bool, out: Path) -> None:
@@ -110,7 +106,7 @@ def report(frame: pd.DataFrame, keys: list[str], chosen: dict, test: bool, notes
     rows = []
     for model, (basis, row) in chosen.items():
         choice = {"model": model, "chosen on": basis or "not chosen: no val split, no cv"}
-        choice |= {key: "" if row is None else _shown(row[key]) for key in keys}
+        choice |= {key: "" if row is None else shown(row[key]) for key in keys}
         choice["val (cv) acc"] = "" if row is None else row[f"{basis} text"]
         choice["test acc, once"] = "" if row is None else row["test text"]
         rows.append(choice)

@@ -21,7 +21,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState
 
 import cluster
-from mnist_pipeline.results import ResultsError, experiments, model_scores, open_revision
+from mnist_pipeline.results import ResultsError, experiments, model_scores, open_revision, shown
 
 OUT = Path("build/tune")
 RANGE = re.compile(r"(log|float|int)\(([^,()]+),([^,()]+)\)")
@@ -183,8 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         for start in range(0, args.trials, args.jobs):
             batch = {}
             for trial in [study.ask(space) for _ in range(min(args.jobs, args.trials - start))]:
-                chosen = trial.params.items()
-                values = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in chosen]
+                values = [f"{key}={shown(value)}" for key, value in trial.params.items()]
                 batch[name := f"{study.study_name}-{trial.number}"] = (trial, values)
                 log.info("trial %s: %s", name, " ".join(values))
             try:

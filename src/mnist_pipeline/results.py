@@ -1,5 +1,5 @@
 """A revision's scores and test predictions through dvc.api's file system (git-tracked: any clone,
-no remote), and the experiments of `dvc exp show --json`; for compare, leaderboard, sweep, exps."""
+no remote), and the experiments of `dvc exp show --json`; for the tools that compare runs."""
 
 import json
 import subprocess
@@ -66,6 +66,11 @@ def read_predictions(fs: DVCFileSystem, model: str) -> list[tuple[str, str]]:
     if header != ["actual", "predicted"] or any(len(row) != 2 for row in rows):
         raise ResultsError(f"{path}: expected two columns, actual,predicted")
     return [(actual, predicted) for actual, predicted in rows]
+
+
+def shown(value: Any) -> str:
+    """A params value as params.yaml and `dvc exp run -S` write it: ``true``, ``[1, 2]``."""
+    return value if isinstance(value, str) else json.dumps(getattr(value, "item", lambda: value)())
 
 
 def aligned(table: list[list[str]], left: Container[int], sep: str = "  ") -> str:
