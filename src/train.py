@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from mnist_pipeline.estimators import EstimatorParamError as ParamError
-from mnist_pipeline.estimators import EstimatorSpec, check_rules, estimator_spec, fit_error
+from mnist_pipeline.estimators import EstimatorSpec, check_values, estimator_spec, fit_error
 from mnist_pipeline.features import CHAIN_FILE
 from mnist_pipeline.labels import ClassesError, check_classes, task_labels
 from mnist_pipeline.params import ParamsError, load_params
@@ -43,7 +43,7 @@ def build_estimator(spec: EstimatorSpec, params: dict[str, Any], key_prefix: str
             f"'{spec.name}'); expected one of: {', '.join(sorted({*accepted, *aliases}))}"
         )
     estimator = cls(**own)
-    check_rules(estimator, spec.rules, key_prefix)
+    check_values(estimator, key_prefix)
     if spec.check_params is not None:
         spec.check_params(estimator, key_prefix)
     return estimator

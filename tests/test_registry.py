@@ -81,12 +81,13 @@ def test_a_fit_error_of_no_parameter_is_not_put_on_a_key():  # keyed ones: test_
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("cosine_1nn", {"block_rows": 0}, "block_rows: expected an integer >= 1, got 0"),
-        ("gradient_descent", {"learning_rate": -1.0}, "learning_rate: expected a number > 0"),
+        ("cosine_1nn", {"block_rows": 0}, "block_rows: input should be greater than 0, got 0"),
+        ("gradient_descent", {"learning_rate": -1.0}, "learning_rate: input should be greater"),
         ("cnn", {"device": "tpu"}, "device: expected one of auto, cpu, cuda, got 'tpu'"),
-        ("cnn", {"epochs": 0}, "epochs: expected an integer >= 1, got 0"),
-        ("cnn", {"warmup": 1.5}, "warmup: expected a number > 0 and < 1, got 1.5"),
+        ("cnn", {"channels": [8, 0]}, "channels[1]: input should be greater than 0, got 0"),
+        ("cnn", {"warmup": 1.5}, "warmup: input should be less than 1, got 1.5"),
         ("one_vs_one_svc", {"kernel": "precomputed"}, "kernel: expected one of linear, poly,"),
+        ("one_vs_one_svc", {"gamma": -1}, "gamma: expected scale, auto or a number >= 0, got -1"),
     ],
 )
 def test_our_estimators_refuse_bad_values_when_built_and_when_fitted(name, params, message):

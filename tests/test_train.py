@@ -223,7 +223,7 @@ def train_fails_with(slice_run: Path, params: Path, model: str, features: str | 
 
 KD_TREE = "chebyshev, cityblock, euclidean, infinity, l1, l2, manhattan, minkowski, p"
 BAD_PARAMETERS = {  # the model's params, the start of train's one line
-    "ours": ({"svm": {"C": -1}}, "models.svm.C: expected a number > 0, got -1"),
+    "ours": ({"svm": {"C": -1}}, "models.svm.C: input should be greater than 0, got -1"),
     "scikit-learns-in-fit": ({"knn": {"k": 0}}, "models.knn.k: "),  # scikit-learn's words follow
     "precomputed": (
         {"knn": {"k": 3, "metric": "precomputed"}},

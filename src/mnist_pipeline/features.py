@@ -4,7 +4,7 @@ Each feature stage writes its fitted ``Pipeline`` of them beside its npz files (
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -12,11 +12,10 @@ from sklearn.decomposition import PCA
 from sklearn.utils.validation import check_is_fitted
 
 from mnist_pipeline.deskew import deskew
-from mnist_pipeline.estimators import check_rules, one_of
+from mnist_pipeline.estimators import check_values
 
 CHAIN_FILE = "features.skops"
 METHODS = ("scale", "offset", "l2", "standardize")
-BOOL = ("true or false", lambda value: isinstance(value, bool | np.bool_))
 
 
 def _image_batch(images: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -59,7 +58,7 @@ class PixelRows(TransformerMixin, BaseEstimator):
     then ``method``: ``scale`` (no more), ``offset`` (x * 0.99 + 0.01), ``l2`` (unit rows) or
     ``standardize`` (each pixel by its mean and standard deviation over the fitted images)."""
 
-    def __init__(self, method: str = "scale", deskew: bool = False) -> None:
+    def __init__(self, method: Literal[METHODS] = "scale", deskew: bool = False) -> None:
         self.method = method
         self.deskew = deskew
 
@@ -75,7 +74,7 @@ class PixelRows(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, images: np.ndarray, y: Any = None, **fit_params: Any) -> np.ndarray:
         """Fit on ``images`` and return their rows, deskewing them once."""
-        check_rules(self, {"method": one_of(*METHODS), "deskew": BOOL})
+        check_values(self)
         images = _image_batch(images)
         self.image_shape_ = images.shape[1:]
         rows = self._scaled(images)

@@ -28,7 +28,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else f"{text[:76]}..."
 
 
-def _rule(what: str, ok: Callable[[Any], Any]) -> AfterValidator:
+def rule(what: str, ok: Callable[[Any], Any]) -> AfterValidator:
     """The value, once of its type, passes ``ok``, else "expected <what>, got <value>"."""
 
     def check(value: Any) -> Any:
@@ -47,14 +47,14 @@ def _distinct(names: tuple[str, ...]) -> tuple[str, ...]:
 
 Count, PositiveInt = pydantic.NonNegativeInt, pydantic.PositiveInt
 Number = Annotated[float, Field(gt=0, allow_inf_nan=False)]  # .nan fails every comparison
-Text = Annotated[str, _rule("a non-empty string", str.strip)]
+Text = Annotated[str, rule("a non-empty string", str.strip)]
 Lax = Field(strict=False)  # a tuple, which YAML writes as a list; its items stay strict
 Name = Annotated[  # part of a stage name (train@knn)
-    str, _rule("a name of lowercase letters, digits and _", re.compile("[a-z][a-z0-9_]*").fullmatch)
+    str, rule("a name of lowercase letters, digits and _", re.compile("[a-z][a-z0-9_]*").fullmatch)
 ]
 ClassName = Annotated[  # a column or cell of the CSV files
     str,
-    _rule(
+    rule(
         "a non-empty name without commas or quotes",
         lambda v: v.strip() and not re.search(r'[,"\n\r]', v),
     ),
@@ -86,8 +86,8 @@ class Entry(Section):
 class DatasetFile(Section):
     """One IDX file of a dataset; a mirror sending more than ``size`` bytes fails."""
 
-    name: Annotated[str, _rule("a plain file name", lambda v: v and "/" not in v)]
-    sha256: Annotated[str, _rule("64 lowercase hex digits", re.compile("[0-9a-f]{64}").fullmatch)]
+    name: Annotated[str, rule("a plain file name", lambda v: v and "/" not in v)]
+    sha256: Annotated[str, rule("64 lowercase hex digits", re.compile("[0-9a-f]{64}").fullmatch)]
     size: PositiveInt
 
 
@@ -106,14 +106,14 @@ class Dataset(Entry):
     mirrors: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Lax, Field(min_length=1)]
     files: Annotated[  # by role, in the file's order
         dict[Literal["train_images", "train_labels", "test_images", "test_labels"], DatasetFile],
-        _rule("train_images, train_labels, test_images and test_labels", lambda f: len(f) == 4),
+        rule("train_images, train_labels, test_images and test_labels", lambda f: len(f) == 4),
     ]
     image_shape: Annotated[tuple[PositiveInt, PositiveInt], Lax]
     transpose: bool  # the files store each image transposed (EMNIST): decode turns them upright
     classes: Annotated[  # at most 256: labels are unsigned bytes (IDX type 0x08)
         tuple[ClassName, ...],
         Lax,
-        _rule("a list of 2 to 256 class names", lambda names: 2 <= len(names) <= 256),
+        rule("a list of 2 to 256 class names", lambda names: 2 <= len(names) <= 256),
         AfterValidator(_distinct),
     ]
     class_noun: Text
@@ -138,7 +138,7 @@ class Split(Section):
 
     validation: PositiveInt
     train: Annotated[  # all: for learning curves
-        Any, _rule("all or an integer >= 1", lambda v: v == "all" or (type(v) is int and v >= 1))
+        Any, rule("all or an integer >= 1", lambda v: v == "all" or (type(v) is int and v >= 1))
     ]
 
     @property
@@ -219,7 +219,7 @@ class Params(Section):
         raise ParamsError(f"models.{name}: no such model (expected one of: {known})")
 
 
-def _one_line(error: ErrorDetails, schema: Any) -> str:
+def one_line(error: ErrorDetails, schema: Any = None) -> str:
     """A pydantic error as ``<dotted key>: <what>, got <value>``."""
     loc = [part for part in error["loc"] if part != "[key]"]  # a bad key is named by itself
     key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)[1:]
@@ -253,7 +253,7 @@ def _load(schema: type[Section], path: Path) -> Any:
         return schema.model_validate(data)
     except pydantic.ValidationError as err:  # an unknown key explains a missing one
         first = min(err.errors(), key=lambda error: error["type"] != "extra_forbidden")
-        raise ParamsError(f"{path}: {_one_line(first, schema)}") from None
+        raise ParamsError(f"{path}: {one_line(first, schema)}") from None
 
 
 def load_params(path: Path | str, catalogue: Path | str | None = None) -> Params:

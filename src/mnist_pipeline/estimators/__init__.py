@@ -8,7 +8,6 @@ import pkgutil
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from numbers import Integral, Real
 from typing import Any
 
 
@@ -16,22 +15,17 @@ class EstimatorParamError(ValueError):
     """An estimator name or parameter the pipeline refuses, named by its params.yaml key."""
 
 
-Rule = tuple[str, Callable[[Any], bool]]
-"""What a parameter of our own estimators must be, in words, and the test of a value."""
-
-
 @dataclass(frozen=True)
 class EstimatorSpec:
     """What an estimator name builds: ``estimator`` (the class or its dotted path), ``aliases``
     (``k`` -> ``n_neighbors``), ``blas_threads`` (1 where a second thread costs more than it
-    computes), and its ``rules`` and ``check_*`` hooks, which raise ``EstimatorParamError``."""
+    computes), and its ``check_*`` hooks, which raise ``EstimatorParamError``."""
 
     estimator: type | str
     aliases: Mapping[str, str] = field(default_factory=dict)
     blas_threads: int | None = None
     # fit(X, y, validation=, log=) calls log(step, loss=, val_acc=) after each step
     learns_in_steps: bool = False
-    rules: Mapping[str, Rule] = field(default_factory=dict)  # train's check_rules
     check_params: Callable[[Any, str], None] | None = None  # (estimator, key_prefix)
     # (estimator, params, n_rows, key_prefix, source)
     check_training_data: Callable[[Any, Mapping[str, Any], int, str, str], None] | None = None
@@ -73,34 +67,19 @@ def fit_error(
     return EstimatorParamError(f"{key_prefix}.{spec.params_key(found[1], params)}: {err}")
 
 
-def _number(value: Any, kind: type) -> bool:
-    return isinstance(value, kind) and not isinstance(value, bool)
+def check_values(estimator: Any, key_prefix: str = "") -> None:
+    """Refuse the first parameter that the annotations of the estimator's ``__init__`` refuse,
+    strictly (pydantic): "<key_prefix>.<name>: ..."; scikit-learn's own checks are private API."""
+    import pydantic
 
+    from mnist_pipeline.params import one_line
 
-def integer(low: int) -> Rule:
-    """An integer of at least ``low``."""
-    return f"an integer >= {low}", lambda v: _number(v, Integral) and v >= low
-
-
-def number(low: float, high: float | None = None, *, low_in: bool = True) -> Rule:
-    """A number above ``low`` (or equal where ``low_in``), below ``high`` where given."""
-    words = f"a number {'>=' if low_in else '>'} {low}" + ("" if high is None else f" and < {high}")
-
-    def accepts(v: Any) -> bool:
-        return _number(v, Real) and (v >= low if low_in else v > low) and (high is None or v < high)
-
-    return words, accepts
-
-
-def one_of(*options: str) -> Rule:
-    """One of the strings ``options``."""
-    return f"one of {', '.join(options)}", lambda v: isinstance(v, str) and v in options
-
-
-def check_rules(estimator: Any, rules: Mapping[str, Rule], key_prefix: str = "") -> None:
-    """Refuse the first parameter its rule does not accept: "<key_prefix>.<name>: expected
-    ..., got ..." (scikit-learn's own parameter validation is private API)."""
-    for name, (expected, accepts) in rules.items():
-        if not accepts(value := getattr(estimator, name)):
-            key = f"{key_prefix}.{name}" if key_prefix else name
-            raise EstimatorParamError(f"{key}: expected {expected}, got {value!r}")
+    cls, strict = type(estimator), pydantic.ConfigDict(strict=True)
+    try:
+        check = pydantic.validate_call(config=strict)(cls.__init__)
+        check(cls.__new__(cls), **estimator.get_params(deep=False))
+    except pydantic.ValidationError as err:
+        error = err.errors()[0]  # its loc: the parameter, then item indices and union branches
+        loc = (error["loc"][0], *(part for part in error["loc"][1:] if type(part) is int))
+        line = one_line(error | {"loc": loc})
+        raise EstimatorParamError(f"{key_prefix}.{line}" if key_prefix else line) from None

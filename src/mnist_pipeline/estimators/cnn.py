@@ -7,15 +7,16 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from mnist_pipeline.estimators import EstimatorSpec, check_rules, integer, number, one_of
+from mnist_pipeline.estimators import EstimatorSpec, check_values
 
 if TYPE_CHECKING:
     import torch
@@ -97,50 +98,29 @@ def _settings(threads: int, device: str) -> Iterator[None]:
         apply(*previous)
 
 
-RULES = {
-    "channels": ("a list of channel counts", lambda v: isinstance(v, list | tuple)),
-    "kernel_size": integer(1),
-    "hidden": integer(1),
-    "dropout": number(0, 1),
-    "epochs": integer(1),
-    "batch_size": integer(1),
-    "learning_rate": number(0, low_in=False),
-    "warmup": number(0, 1, low_in=False),
-    "momentum": number(0, 1),
-    "weight_decay": number(0),
-    "shift": integer(0),
-    "rotate": number(0, 180),
-    "scale": number(0, 1),
-    "label_smoothing": number(0, 1),
-    "seed": integer(0),
-    "threads": integer(1),
-    "device": one_of("auto", "cpu", "cuda"),
-}
-
-
 @dataclasses.dataclass(eq=False, repr=False)  # sklearn's repr, identity equality
 class ConvNetClassifier(ClassifierMixin, BaseEstimator):
     """A small convolutional network for uint8 (0-255) or float (0-1) images, N x rows x columns;
     fitted: ``weights_`` (the chosen epoch's ``state_dict`` as NumPy arrays), ``best_epoch_``,
     ``loss_curve_`` (mean training loss per epoch), ``val_accuracy_`` (per epoch, or empty)."""
 
-    channels: tuple[int, ...] = (32, 64, 64)
-    kernel_size: int = 3
-    hidden: int = 128
-    dropout: float = 0.1
-    epochs: int = 6
-    batch_size: int = 256
-    learning_rate: float = 0.2
-    warmup: float = 0.2
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    shift: int = 2
-    rotate: float = 0.0
-    scale: float = 0.0
-    label_smoothing: float = 0.1
-    seed: int = 0
-    threads: int = 2
-    device: str = "auto"
+    channels: Annotated[tuple[PositiveInt, ...], Field(strict=False)] = (32, 64, 64)  # YAML: list
+    kernel_size: PositiveInt = 3
+    hidden: PositiveInt = 128
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    epochs: PositiveInt = 6
+    batch_size: PositiveInt = 256
+    learning_rate: PositiveFloat = 0.2
+    warmup: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
+    weight_decay: NonNegativeFloat = 5e-4
+    shift: NonNegativeInt = 2
+    rotate: Annotated[float, Field(ge=0, lt=180)] = 0.0
+    scale: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    seed: NonNegativeInt = 0
+    threads: PositiveInt = 2
+    device: Literal["auto", "cpu", "cuda"] = "auto"
 
     def _images(self, x: np.ndarray, *, reset: bool) -> np.ndarray:
         """``x`` checked (N x rows x columns) and scaled to float32 0-1."""
@@ -181,7 +161,7 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
     ) -> ConvNetClassifier:
         """Train; ``validation`` (images, labels), if not empty, picks the epoch kept. ``log``
         gets ``log(epoch, loss=..., val_acc=...)`` per epoch, ``log.batch(done, total)`` if any."""
-        check_rules(self, RULES)
+        check_values(self)
         torch = _torch()
         images = self._images(x, reset=True)
         y = np.asarray(y)
@@ -276,4 +256,4 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-SPEC = EstimatorSpec(ConvNetClassifier, learns_in_steps=True, rules=RULES)
+SPEC = EstimatorSpec(ConvNetClassifier, learns_in_steps=True)

@@ -5,13 +5,12 @@ sorts a distance matrix per chunk, slower and bigger."""
 from __future__ import annotations
 
 import numpy as np
+from pydantic import PositiveInt
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from mnist_pipeline.estimators import EstimatorSpec, check_rules, integer
-
-RULES = {"block_rows": integer(1)}
+from mnist_pipeline.estimators import EstimatorSpec, check_values
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
@@ -26,12 +25,12 @@ class CosineNearestNeighbor(ClassifierMixin, BaseEstimator):
     whose unit row has the largest dot product with its own (ties to the first such row),
     ``block_rows`` rows at a time into a reused buffer (100 MB for 512 x 50,000 rows)."""
 
-    def __init__(self, block_rows: int = 512) -> None:
+    def __init__(self, block_rows: PositiveInt = 512) -> None:
         self.block_rows = block_rows
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> CosineNearestNeighbor:
         """Keep the training rows, scaled to unit length, and their labels."""
-        check_rules(self, RULES)
+        check_values(self)
         x, y = validate_data(self, x, y)
         check_classification_targets(y)
         self.classes_, self.labels_ = np.unique(y, return_inverse=True)
@@ -79,4 +78,4 @@ class CosineNearestNeighbor(ClassifierMixin, BaseEstimator):
         return self.classes_[self.labels_[nearest]]
 
 
-SPEC = EstimatorSpec(CosineNearestNeighbor, rules=RULES)
+SPEC = EstimatorSpec(CosineNearestNeighbor)

@@ -8,13 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from pydantic import NonNegativeInt, PositiveFloat
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from mnist_pipeline.estimators import EstimatorSpec, check_rules, integer, number
-
-RULES = {"learning_rate": number(0, low_in=False), "max_iter": integer(0)}
+from mnist_pipeline.estimators import EstimatorSpec, check_values
 
 
 def with_bias(x: np.ndarray) -> np.ndarray:
@@ -49,7 +48,7 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
     loss_curve_start = 0  # history.csv's epoch of loss_curve_[0], the loss before any update
     loss_curve_digits = 15  # history.csv's decimals: enough to compare with the notebook's
 
-    def __init__(self, learning_rate: float = 1e-5, max_iter: int = 200) -> None:
+    def __init__(self, learning_rate: PositiveFloat = 1e-5, max_iter: NonNegativeInt = 200) -> None:
         self.learning_rate = learning_rate
         self.max_iter = max_iter
 
@@ -62,7 +61,7 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
     ) -> GradientDescentLogisticRegression:
         """Run ``max_iter`` updates from zero weights, calling ``log(iteration, loss=...)`` (and
         ``val_acc=`` on ``validation`` (rows, labels), where it has rows) at each loss."""
-        check_rules(self, RULES)
+        check_values(self)
         x, y = validate_data(self, x, y)
         kind = type_of_target(y, input_name="y", raise_unknown=True)
         if kind != "binary":
@@ -119,6 +118,4 @@ class GradientDescentLogisticRegression(ClassifierMixin, BaseEstimator):
         return tags
 
 
-SPEC = EstimatorSpec(
-    GradientDescentLogisticRegression, blas_threads=1, learns_in_steps=True, rules=RULES
-)
+SPEC = EstimatorSpec(GradientDescentLogisticRegression, blas_threads=1, learns_in_steps=True)

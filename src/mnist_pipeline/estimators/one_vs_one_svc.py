@@ -7,9 +7,11 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from joblib import cpu_count
+from pydantic import PositiveFloat, PositiveInt
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.svm import SVC
@@ -17,17 +19,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm import tqdm
 
-from mnist_pipeline.estimators import EstimatorSpec, Rule, check_rules, integer, number, one_of
+from mnist_pipeline.estimators import EstimatorSpec, check_values
+from mnist_pipeline.params import rule
 
-_gamma = number(0)
-RULES: dict[str, Rule] = {
-    "C": number(0, low_in=False),
-    "kernel": one_of("linear", "poly", "rbf", "sigmoid"),
-    "gamma": ("scale, auto or a number >= 0", lambda v: v in ("scale", "auto") or _gamma[1](v)),
-    "n_jobs": ("none or an integer >= 1", lambda v: v is None or integer(1)[1](v)),
-    "block_rows": integer(1),
-}
-"""Ours; each pair's ``SVC`` checks the others when it is fitted."""
+
+def _is_gamma(value: Any) -> bool:
+    return value in ("scale", "auto") or (not isinstance(value, str) and value >= 0)
 
 
 @dataclasses.dataclass(eq=False, repr=False)  # sklearn's repr, identity equality
@@ -36,17 +33,17 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
     the GIL), ``gamma`` resolved once on all rows; predicts per ``block_rows`` and votes as libsvm.
     ``pair_coef_`` is n_support x n_pairs, pairs in the order (0, 1), (0, 2), ..., (1, 2), ..."""
 
-    C: float = 1.0
-    kernel: str = "rbf"
+    C: PositiveFloat = 1.0
+    kernel: Literal["linear", "poly", "rbf", "sigmoid"] = "rbf"
     degree: int = 3
-    gamma: str | float = "scale"
+    gamma: Annotated[str | float, rule("scale, auto or a number >= 0", _is_gamma)] = "scale"
     coef0: float = 0.0
     shrinking: bool = True
     tol: float = 1e-3
     cache_size: float = 200
     max_iter: int = -1
-    n_jobs: int | None = None
-    block_rows: int = 1024
+    n_jobs: PositiveInt | None = None
+    block_rows: PositiveInt = 1024
 
     def _resolved_gamma(self, x: np.ndarray) -> float:
         """``gamma`` as a number, from all the training rows as ``SVC`` resolves it."""
@@ -60,7 +57,7 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
     def fit(self, x: np.ndarray, y: np.ndarray) -> OneVsOneSVC:
         """Fit one binary ``SVC`` per pair of classes, ``n_jobs`` pairs at a time (default: one
         per available core), largest pairs first; a progress bar on a terminal."""
-        check_rules(self, RULES)
+        check_values(self)  # ours; each pair's SVC checks the others
         x, y = validate_data(self, x, y, dtype=np.float64, order="C")
         check_classification_targets(y)
         self.classes_, labels = np.unique(y, return_inverse=True)
@@ -146,4 +143,4 @@ class OneVsOneSVC(ClassifierMixin, BaseEstimator):
         return votes + confidence / (3 * (np.abs(confidence) + 1))
 
 
-SPEC = EstimatorSpec(OneVsOneSVC, rules=RULES)
+SPEC = EstimatorSpec(OneVsOneSVC)
