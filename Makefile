@@ -5,7 +5,7 @@ PYTHON ?= python3
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help repro test test-fast lint plots results leaderboard compare cluster sweep tune exps \
+.PHONY: help repro test test-fast lint plots results leaderboard compare cluster sweep tune \
 	exps-csv predict serve artifacts clean-venv
 
 help: ## List the targets, one line each.
@@ -77,9 +77,6 @@ tune: $(VENV)/.installed ## Optuna tunes MODEL on val, a dvc exp per trial: make
 	python src/tune.py --model $(MODEL) $(foreach s,$(SPACE),-S '$(s)') --trials $(TRIALS)
 
 BASELINE ?=
-exps: $(VENV)/.installed ## dvc exp show narrowed to changed params and accuracies: make exps [BASELINE=<commit>].
-	python src/exps.py $(if $(BASELINE),--rev $(BASELINE))
-
 exps-csv: $(VENV)/.installed ## dvc exp show's full table as CSV (pandas.read_csv reads it): build/exps.csv.
 	mkdir -p build
 	dvc exp show --csv $(if $(BASELINE),--rev $(BASELINE)) > build/exps.csv.tmp

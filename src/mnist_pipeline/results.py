@@ -96,38 +96,29 @@ def _record(name: str, baseline: str, state: str, body: Mapping[str, Any]) -> di
         parts = path.split("/")
         if len(parts) == 4 and parts[2] == "scores" and (metric or {}).get("data"):
             scores.setdefault(parts[1], {})[parts[3].removesuffix(".json")] = metric["data"]
-    ok = state in ("baseline", "success")
+    ok = state == "success"
     scores = {model: found for model, found in scores.items() if ok and "test" in found}
     return dict(name=name, baseline=baseline, state=state, params=_flatten(params), scores=scores)
 
 
-def experiments(
-    source: Path | None, all_commits: bool = False, rev: str | None = None, baselines: bool = False
-) -> list[dict[str, Any]]:
-    """The experiments of `dvc exp show --json` (or of ``source``, its saved output) of the first
-    commit or all, each ``{name, baseline, state, params (dotted keys), scores {model: {split:
-    data}}}``; with ``baselines`` each commit itself first (state ``baseline``)."""
+def experiments(source: Path | None, rev: str | None = None) -> list[dict[str, Any]]:
+    """The experiments of HEAD (or ``rev``) in `dvc exp show --json` (or ``source``, its saved
+    output), each ``{name, baseline, state, params (dotted), scores {model: {split: ...}}}``."""
     if source:
         data = json.loads(source.read_text())
-    else:  # `dvc exp show --json` here: HEAD's experiments, ``rev``'s, or all (-A)
-        args = [sys.executable, "-m", "dvc", "exp", "show", "--json"]
-        args += ["-A"] if all_commits else ["--rev", rev] if rev else []
+    else:
+        args = [sys.executable, "-m", "dvc", "exp", "show", "--json", *(["--rev", rev] * bool(rev))]
         result = subprocess.run(args, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             last = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
             raise ResultsError(f"`dvc exp show --json` exited {result.returncode}: {last[-1]}")
         data = json.loads(result.stdout)
-    commits = [entry for entry in data if entry.get("rev") != WORKSPACE]
     found = []
-    for commit in commits if all_commits else commits[:1]:
-        rev = str(commit.get("rev"))
-        if baselines:
-            label = f"{commit['name']} ({rev[:7]})" if commit.get("name") else rev[:7]
-            found.append(_record(label, rev, "baseline", commit.get("data") or {}))
+    for commit in [entry for entry in data if entry.get("rev") != WORKSPACE][:1]:
         for entry in commit.get("experiments") or []:
             run = (entry.get("revs") or [{}])[0]
             state = str((entry.get("executor") or {}).get("state") or "").lower()
             state = state or ("failed" if run.get("error") else "success")
             name = str(entry.get("name") or run.get("name") or str(run.get("rev", "?"))[:7])
-            found.append(_record(name, rev, state, run.get("data") or {}))
+            found.append(_record(name, str(commit.get("rev")), state, run.get("data") or {}))
     return found
