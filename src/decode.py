@@ -57,7 +57,7 @@ def _decode(source: Path, out: Path, dataset: Dataset) -> None:
     )
     with atomic_dir(out) as tmp:
         for split, arrays in splits.items():
-            save_arrays(tmp / f"{split}.npz", arrays, compress=True)
+            save_arrays(tmp / f"{split}.npz", arrays)
     counts = ", ".join(f"{len(a['labels'])} {s}" for s, a in splits.items())
     log.info("decoded %s into %s", counts, out)
 

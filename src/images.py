@@ -28,7 +28,7 @@ def _write_images(source: Path, out: Path, split: Split) -> None:
     splits = (first_images(*fit, split.train_size), val, (test["images"], test["labels"]))
     with atomic_dir(out) as tmp:
         for name, (images, labels) in zip(SPLITS, splits, strict=True):
-            save_arrays(tmp / f"{name}.npz", {"X": images, "y": labels}, compress=True)
+            save_arrays(tmp / f"{name}.npz", {"X": images, "y": labels})
         save_model(Pipeline([("images", WholeImages().fit(splits[0][0]))]), tmp / CHAIN_FILE)
     counts = "/".join(str(len(labels)) for _, labels in splits)
     log.info("%s: %s images of %d x %d pixels", out, counts, *splits[0][0].shape[1:])

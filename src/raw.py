@@ -31,7 +31,7 @@ def _write_raw(source: Path, out: Path, validation: int) -> None:
     with atomic_dir(out) as tmp:
         for split, (images, labels) in splits.items():
             x = rows.transform(images)
-            save_arrays(tmp / f"{split}.npz", {"X": x, "y": labels}, compress=True)
+            save_arrays(tmp / f"{split}.npz", {"X": x, "y": labels})
         save_model(Pipeline([("rows", rows)]), tmp / CHAIN_FILE)
     counts = "/".join(str(len(labels)) for _, labels in splits.values())
     log.info("%s: %s rows of %d raw pixels", out, counts, train["images"][0].size)

@@ -36,16 +36,16 @@ class ModelFileError(ValueError):
 
 
 class _NoScan(importlib.abc.MetaPathFinder):
-    """Refuses torch and dask while skops.io is imported: its scan of scikit-learn's types
-    imports them through array_api_compat (seconds), though no model holds them."""
+    """Refuses torch, dask and pytest while skops.io is imported: its scan of scikit-learn's
+    types imports them (array_api_compat, test helpers: seconds), though no model holds them."""
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> None:
-        if name.partition(".")[0] in ("torch", "dask"):
+        if name.partition(".")[0] in ("torch", "dask", "pytest"):
             raise ModuleNotFoundError(f"{name}: not imported for skops's scan", name=name)
 
 
 def skops_io() -> ModuleType:
-    """``skops.io``, imported without torch and dask (the CNN imports torch itself, later)."""
+    """``skops.io``, imported without torch, dask and pytest (the CNN imports torch itself)."""
     if "skops.io" not in sys.modules:
         sys.meta_path.insert(0, finder := _NoScan())
         try:
