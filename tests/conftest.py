@@ -41,6 +41,36 @@ REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MNIST = REPO / "data" / "mnist"
 
 
+# `pytest` runs the tests on two pytest-xdist workers (pyproject's addopts). A group, a module or
+# those in SHARED, is one unit of work, so that its module fixtures are built once. The longest go
+# first, the full cold repro before all: the rest runs beside it. Without xdist, the same order.
+SHARED = {"test_team_remote": "test_cluster"}  # loopback_cluster.REPRODUCED: one slice repro
+LONGEST_FIRST = ["test_full_pipeline", "test_dvc_workflows", "test_cluster", "test_dataset_switch"]
+LONGEST_FIRST += ["test_artifacts"]  # then the rest, in collection order
+
+
+def group(nodeid: str) -> str:
+    module = Path(nodeid.split("::")[0]).stem
+    return SHARED.get(module, module)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(group(item.nodeid), len(rank)))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's --dist loadscope, by `group` (its loadgroup rewrites node ids, which pytest 9.2's
+    are not)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group(nodeid)
+
+    return GroupScheduling(config, log)
+
+
 def bomb_png(side: int = 30_000) -> bytes:
     """A PNG of a few dozen bytes whose header claims ``side`` x ``side`` grey pixels."""
 
