@@ -77,7 +77,7 @@ def step_log(name: str, estimator: Any, live_dir: Path) -> tuple[Any, Any]:
         live.log_metric("loss", round(float(loss), digits), plot=False)
         if val_acc is not None:
             live.log_metric("val_acc", round(float(val_acc), 6), plot=False)
-        live.sync()  # the summary; next_step also fsyncs a VS Code signal file, 7 ms a step
+        live.sync()  # the summary; next_step would also fsync a VS Code signal file each step
         if step % max(1, steps // 10) == 0:
             val = "" if val_acc is None else f", val acc {val_acc:.4f}"
             log.info("%s: step %d of %d: loss %.4f%s", name, step, steps, loss, val)

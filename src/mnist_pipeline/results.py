@@ -73,11 +73,11 @@ def shown(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(getattr(value, "item", lambda: value)())
 
 
-def aligned(table: list[list[str]], left: Container[int], sep: str = "  ") -> str:
-    """The rows as columns ``sep`` apart, those in ``left`` left-aligned, the others right."""
+def aligned(table: list[list[str]], left: Container[int]) -> str:
+    """The rows as columns two spaces apart, those in ``left`` left-aligned, the others right."""
     widths = [max(map(len, column)) for column in zip(*table, strict=True)]
     pads = [str.ljust if i in left else str.rjust for i in range(len(widths))]
-    lines = (sep.join(p(c, w) for p, c, w in zip(pads, row, widths, strict=True)) for row in table)
+    lines = ("  ".join(p(c, w) for p, c, w in zip(pads, row, widths, strict=True)) for row in table)
     return "".join(line.rstrip() + "\n" for line in lines)
 
 

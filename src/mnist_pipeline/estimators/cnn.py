@@ -21,7 +21,7 @@ from mnist_pipeline.estimators import EstimatorSpec, check_values
 if TYPE_CHECKING:
     import torch
 
-PREDICT_BATCH = 256  # images per forward pass: same results; 1,000 outran the caches (1.7x time)
+PREDICT_BATCH = 256  # images per forward pass: same results; 1,000 outran the CPU caches
 
 
 def _torch() -> Any:
